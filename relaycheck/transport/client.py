@@ -1,0 +1,339 @@
+"""Sending one request to a provider and recording what came back, within every bound the user set.
+
+Whatever the provider does (stall, flood, reset, redirect, answer HTML), :meth:`ProviderClient.send` returns an
+:class:`Exchange`; it never raises for the provider's behaviour. The bounds:
+
+- connect / read timeouts from httpx, and a total deadline per exchange from ``asyncio.timeout``;
+- a cap on body bytes and on SSE events: past it the body is cut and the exchange marked ``truncated``;
+- the budget: a request that does not fit is not sent (``not_sent``), whatever asked for it;
+- redirects are never followed, so the key only ever goes to the configured base URL;
+- after a few consecutive timeouts or connection failures the provider is considered down and the remaining
+  requests are not sent, so a dead provider costs a few timeouts rather than one per probe.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import httpx
+
+from relaycheck.config.providers import Limits, Timeouts
+from relaycheck.transport.budget import Budget, Reservation
+from relaycheck.transport.exchange import DONE, Exchange, RecordedRequest, Timing
+from relaycheck.transport.redact import Redactor
+from relaycheck.transport.sse import SSEParser
+
+Auth = Literal["valid", "missing", "wrong"]
+WRONG_KEY = "sk-relaycheck-wrong-key-0000000000"
+MAX_RETRY_AFTER = 20.0  # seconds; a provider asking for longer gets a graded 429, not a stalled run
+DOWN_AFTER = 2  # consecutive timeouts/connection failures before the provider is treated as down
+
+
+@dataclass
+class TokenBucket:
+    """Client-side rate limit: at most ``rate`` requests per second, bursts up to ``max(1, rate)``."""
+
+    rate: float | None
+    _tokens: float = 0.0
+    _updated: float = field(default_factory=time.monotonic)
+    _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    def __post_init__(self) -> None:
+        self._tokens = max(1.0, self.rate or 1.0)
+
+    async def acquire(self) -> None:
+        if not self.rate:
+            return
+        async with self._lock:
+            while True:
+                now = time.monotonic()
+                self._tokens = min(max(1.0, self.rate), self._tokens + (now - self._updated) * self.rate)
+                self._updated = now
+                if self._tokens >= 1.0:
+                    self._tokens -= 1.0
+                    return
+                await asyncio.sleep((1.0 - self._tokens) / self.rate)
+
+
+@dataclass
+class Health:
+    consecutive_failures: int = 0
+    down_reason: str | None = None
+
+    def record(self, exchange: Exchange) -> None:
+        if exchange.status is None and exchange.transport_error and not exchange.not_sent:
+            self.consecutive_failures += 1
+            if self.consecutive_failures >= DOWN_AFTER:
+                self.down_reason = exchange.transport_error
+        elif exchange.status is not None:
+            self.consecutive_failures = 0
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """What to send: the body (a mapping is sent as JSON, a string as-is), and which key to present."""
+
+    probe: str
+    body: dict[str, Any] | str
+    auth: Auth = "valid"
+    max_completion_tokens: int = 16  # the worst case this request may cost, reserved in the budget
+
+    @property
+    def body_text(self) -> str:
+        return self.body if isinstance(self.body, str) else json.dumps(self.body, ensure_ascii=False)
+
+    @property
+    def wants_stream(self) -> bool:
+        return isinstance(self.body, dict) and self.body.get("stream") is True
+
+
+class ProviderClient:
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str | None,
+        *,
+        timeouts: Timeouts,
+        limits: Limits,
+        budget: Budget,
+        concurrency: int = 4,
+        rate_limit: float | None = None,
+        retries: int = 2,
+        redactor: Redactor | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._api_key = api_key
+        self.timeouts = timeouts
+        self.limits = limits
+        self.budget = budget
+        self.retries = retries
+        self.redactor = redactor or Redactor.for_keys([api_key, WRONG_KEY])
+        self.health = Health()
+        self._semaphore = asyncio.Semaphore(concurrency)
+        self._bucket = TokenBucket(rate_limit)
+        self._client = httpx.AsyncClient(
+            timeout=httpx.Timeout(connect=timeouts.connect, read=timeouts.read, write=timeouts.read, pool=None),
+            limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency),
+            follow_redirects=False,
+            trust_env=False,  # a proxy from the environment must not see the key or change what we measure
+            transport=transport,
+        )
+
+    async def __aenter__(self) -> ProviderClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self._client.aclose()
+
+    @property
+    def url(self) -> str:
+        return f"{self.base_url}/completions"
+
+    def headers_for(self, auth: Auth) -> dict[str, str]:
+        headers = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream"}
+        key = {"valid": self._api_key, "wrong": WRONG_KEY, "missing": None}[auth]
+        if key:
+            headers["Authorization"] = f"Bearer {key}"
+        return headers
+
+    async def send(self, outgoing: Outgoing) -> Exchange:
+        attempt = 0
+        while True:
+            if self.health.down_reason:
+                return self._unsent(outgoing, f"provider treated as down after: {self.health.down_reason}")
+            reservation = self.budget.reserve(outgoing.max_completion_tokens, retry=attempt > 0)
+            if reservation is None:
+                return self._unsent(outgoing, "budget exhausted")
+            async with self._semaphore:
+                await self._bucket.acquire()
+                exchange = await self._send_once(outgoing, reservation, attempt + 1)
+            self.health.record(exchange)
+            delay = self._retry_delay(exchange, attempt)
+            if delay is None:
+                return exchange
+            attempt += 1
+            await asyncio.sleep(delay)
+
+    def _retry_delay(self, exchange: Exchange, attempt: int) -> float | None:
+        """Retry 429 always, and 5xx only when the provider said when (Retry-After): the two cases it asked for."""
+        if attempt >= self.retries or exchange.status is None:
+            return None
+        retry_after = _retry_after(exchange.headers.get("retry-after"))
+        if exchange.status == 429 or (exchange.status >= 500 and retry_after is not None):
+            if retry_after is not None and retry_after > MAX_RETRY_AFTER:
+                return None
+            return retry_after if retry_after is not None else 0.5 * 2**attempt
+        return None
+
+    def _unsent(self, outgoing: Outgoing, reason: str) -> Exchange:
+        return Exchange(
+            probe=outgoing.probe,
+            request=self._recorded_request(outgoing),
+            started_at=time.time(),
+            not_sent=reason,
+            transport_error=f"not sent: {reason}",
+            attempts=0,
+        )
+
+    def _recorded_request(self, outgoing: Outgoing) -> RecordedRequest:
+        headers = self.redactor.headers(self.headers_for(outgoing.auth))
+        return RecordedRequest("POST", self.url, headers, self.redactor.text(outgoing.body_text))
+
+    async def _send_once(self, outgoing: Outgoing, reservation: Reservation, attempt: int) -> Exchange:
+        recorder = _Recorder(self.limits)
+        started_at = time.time()
+        error: str | None = None
+        status: int | None = None
+        headers: dict[str, str] = {}
+        try:
+            async with asyncio.timeout(self.timeouts.total):
+                content = outgoing.body_text.encode("utf-8")
+                headers_out = self.headers_for(outgoing.auth)
+                request = self._client.build_request("POST", self.url, content=content, headers=headers_out)
+                recorder.start()
+                response = await self._client.send(request, stream=True)
+                try:
+                    status = response.status_code
+                    headers = {k.lower(): v for k, v in response.headers.items()}
+                    recorder.headers_received()
+                    streaming = "text/event-stream" in headers.get("content-type", "") or outgoing.wants_stream
+                    async for chunk in response.aiter_bytes():
+                        if not recorder.add(chunk, parse_sse=streaming):
+                            break
+                finally:
+                    await response.aclose()
+        except TimeoutError:
+            error = f"timeout: no complete answer within the total limit of {self.timeouts.total:g}s"
+        except httpx.TimeoutException as exc:
+            error = f"timeout: {_timeout_kind(exc)} ({self._limit_for(exc):g}s)"
+        except httpx.ConnectError as exc:
+            error = f"connection failed: {self.redactor.text(str(exc)) or exc.__class__.__name__}"
+        except httpx.HTTPError as exc:
+            error = f"{exc.__class__.__name__}: {self.redactor.text(str(exc))}"
+        except (OSError, UnicodeError, ValueError) as exc:  # e.g. invalid header bytes from a hostile server
+            error = f"{exc.__class__.__name__}: {self.redactor.text(str(exc))}"
+        exchange = recorder.finish(
+            probe=outgoing.probe,
+            request=self._recorded_request(outgoing),
+            started_at=started_at,
+            status=status,
+            headers=self.redactor.headers(headers),
+            error=error,
+            attempts=attempt,
+        )
+        prompt_tokens, completion_tokens = _reported_usage(exchange)
+        self.budget.settle(reservation, prompt_tokens, completion_tokens)
+        return exchange
+
+    def _limit_for(self, exc: httpx.TimeoutException) -> float:
+        return self.timeouts.connect if isinstance(exc, httpx.ConnectTimeout) else self.timeouts.read
+
+
+class _Recorder:
+    """Accumulates a response body with arrival times and bounds; parses SSE as it arrives."""
+
+    def __init__(self, limits: Limits) -> None:
+        self.limits = limits
+        self.body = bytearray()
+        self.sse = SSEParser()
+        self.truncated = False
+        self._t0 = 0.0
+        self._headers_at: float | None = None
+        self._parsed_sse = False
+
+    def start(self) -> None:
+        self._t0 = time.perf_counter()
+
+    def now(self) -> float:
+        return time.perf_counter() - self._t0
+
+    def headers_received(self) -> None:
+        self._headers_at = self.now()
+
+    def add(self, chunk: bytes, parse_sse: bool) -> bool:
+        """Keep the chunk; False once a bound is reached (the caller stops reading)."""
+        room = self.limits.max_body_bytes - len(self.body)
+        if len(chunk) > room:
+            chunk = chunk[: max(room, 0)]
+            self.truncated = True
+        self.body.extend(chunk)
+        if parse_sse:
+            self._parsed_sse = True
+            self.sse.feed(chunk, self.now())
+            if len(self.sse.events) >= self.limits.max_stream_events:
+                self.truncated = True
+        return not self.truncated
+
+    def finish(self, **kwargs: Any) -> Exchange:
+        end = self.now()
+        if self._parsed_sse:
+            self.sse.close(end)
+        events = tuple(self.sse.events[: self.limits.max_stream_events])
+        error = kwargs.pop("error")
+        return Exchange(
+            **kwargs,
+            body=bytes(self.body),
+            events=events,
+            stray_lines=tuple(self.sse.stray_lines[:100]),
+            sse_comments=self.sse.comments,
+            timing=Timing(
+                headers=self._headers_at,
+                first_token=_first_token_at(events),
+                total=end if self._headers_at is not None else None,
+                chunk_gaps=tuple(b.at - a.at for a, b in zip(events, events[1:], strict=False)),
+            ),
+            transport_error=error,
+            truncated=self.truncated,
+        )
+
+
+def _first_token_at(events: tuple[Any, ...]) -> float | None:
+    for event in events:
+        if event.data == DONE:
+            return None
+        try:
+            payload = json.loads(event.data)
+        except ValueError:
+            continue
+        choices = payload.get("choices") if isinstance(payload, dict) else None
+        if isinstance(choices, list) and any(isinstance(c, dict) and c.get("text") for c in choices):
+            return float(event.at)
+    return None
+
+
+def _reported_usage(exchange: Exchange) -> tuple[int | None, int | None]:
+    """The usage the provider billed, from the JSON body or the last stream chunk that carries one."""
+    candidates: list[Any] = [exchange.json()] if exchange.is_json else list(reversed(exchange.chunks))
+    for payload in candidates:
+        usage = payload.get("usage") if isinstance(payload, dict) else None
+        if isinstance(usage, dict):
+            prompt, completion = usage.get("prompt_tokens"), usage.get("completion_tokens")
+            return (
+                prompt if isinstance(prompt, int) and not isinstance(prompt, bool) else None,
+                completion if isinstance(completion, int) and not isinstance(completion, bool) else None,
+            )
+    return None, None
+
+
+def _retry_after(value: str | None) -> float | None:
+    if value is None:
+        return None
+    try:
+        seconds = float(value.strip())
+    except ValueError:
+        return None  # HTTP-date form: treat as absent; backoff applies
+    return seconds if seconds >= 0 else None
+
+
+def _timeout_kind(exc: httpx.TimeoutException) -> str:
+    return {
+        httpx.ConnectTimeout: "connect",
+        httpx.ReadTimeout: "read (the provider stopped sending)",
+        httpx.WriteTimeout: "write",
+        httpx.PoolTimeout: "pool",
+    }.get(type(exc), "timeout")
