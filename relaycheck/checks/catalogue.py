@@ -1,0 +1,59 @@
+"""The catalogue: every check, in one place, the single source the CLI, the reports and the docs read."""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import json
+from dataclasses import dataclass
+from functools import cached_property
+
+from relaycheck.checks import defaults, errors, params, shape, streaming
+from relaycheck.checks.model import Check
+
+AREAS = (shape, defaults, params, streaming, errors)
+
+
+@dataclass(frozen=True)
+class Catalogue:
+    checks: tuple[Check, ...]
+
+    def __post_init__(self) -> None:
+        seen: set[str] = set()
+        for c in self.checks:
+            if c.id in seen:
+                raise ValueError(f"duplicate check id {c.id}")
+            seen.add(c.id)
+
+    def get(self, check_id: str) -> Check:
+        for c in self.checks:
+            if c.id == check_id:
+                return c
+        raise KeyError(check_id)
+
+    @property
+    def ids(self) -> tuple[str, ...]:
+        return tuple(c.id for c in self.checks)
+
+    @property
+    def features(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(c.feature for c in self.checks))
+
+    @cached_property
+    def revision(self) -> str:
+        """Changes whenever a check's metadata or code changes, so reports say which judging they got."""
+        digest = hashlib.sha256()
+        for c in self.checks:
+            digest.update(json.dumps(c.to_dict(), sort_keys=True).encode())
+            digest.update(inspect.getsource(c.func).encode())
+        return digest.hexdigest()[:12]
+
+    def select(self, patterns: tuple[str, ...]) -> Catalogue:
+        """Checks whose id or feature starts with one of the patterns (all when none given)."""
+        if not patterns:
+            return self
+        return Catalogue(tuple(c for c in self.checks if any(c.id.startswith(p) or c.feature == p for p in patterns)))
+
+
+def load_catalogue() -> Catalogue:
+    return Catalogue(tuple(c for area in AREAS for c in area.CHECKS))

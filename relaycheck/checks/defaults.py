@@ -1,0 +1,72 @@
+"""Defaults: what a request that leaves optional fields out must get (CreateCompletionRequest defaults)."""
+
+from __future__ import annotations
+
+from relaycheck.checks.model import Level, Outcome, Recorded, check, expect
+from relaycheck.checks.shape import usage_of
+from relaycheck.probes.catalogue import COUNTING
+
+FEATURE = "defaults"
+SPEC = "openai-openapi@f85dbe22 CreateCompletionRequest"
+
+
+@check(
+    "defaults.max-tokens",
+    title="max_tokens defaults to 16",
+    clause=f"{SPEC}.max_tokens: default 16",
+    level=Level.MUST,
+    feature=FEATURE,
+    probes=("defaults",),
+    seeds="xuedingmao documents default 16; gptnb gives no default",
+    deviations=("D15",),
+)
+def max_tokens(r: Recorded) -> Outcome:
+    tokens = usage_of(r, "defaults").get("completion_tokens")
+    return expect(isinstance(tokens, int) and tokens <= 16, "more than 16 tokens were generated without max_tokens",
+                  "completion_tokens <= 16", f"completion_tokens {tokens!r}")
+
+
+@check(
+    "defaults.n",
+    title="n defaults to 1",
+    clause=f"{SPEC}.n: default 1",
+    level=Level.MUST,
+    feature=FEATURE,
+    probes=("defaults",),
+)
+def n(r: Recorded) -> Outcome:
+    count = len(r.choices("defaults"))
+    return expect(count == 1, "more than one choice without n", "1 choice", f"{count} choices")
+
+
+@check(
+    "defaults.echo",
+    title="echo defaults to false",
+    clause=f"{SPEC}.echo: default false",
+    level=Level.MUST,
+    feature=FEATURE,
+    probes=("defaults",),
+    seeds="xuedingmao documents default false",
+)
+def echo(r: Recorded) -> Outcome:
+    text = r.text("defaults")
+    return expect(not text.startswith(COUNTING), "the prompt was echoed although echo was not asked for",
+                  "the completion only", repr(text[:80]))
+
+
+@check(
+    "defaults.logprobs",
+    title="logprobs defaults to null",
+    clause=f"{SPEC}.logprobs: default null",
+    level=Level.MUST,
+    feature=FEATURE,
+    probes=("defaults",),
+    seeds="gptnb and xuedingmao type logprobs as null",
+)
+def logprobs(r: Recorded) -> Outcome:
+    value = r.choices("defaults")[0].get("logprobs")
+    return expect(value is None, "log probabilities returned although not asked for", "logprobs: null",
+                  repr(value)[:120])
+
+
+CHECKS = (max_tokens, n, echo, logprobs)

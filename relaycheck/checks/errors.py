@@ -1,0 +1,250 @@
+"""Errors and authentication: client mistakes get a 4xx with the OpenAI envelope, never 200, HTML or 5xx."""
+
+from __future__ import annotations
+
+from relaycheck.checks.model import (
+    Check,
+    Fail,
+    Level,
+    Outcome,
+    Pass,
+    Recorded,
+    Skip,
+    check,
+    error_envelope,
+    expect,
+    snippet,
+)
+from relaycheck.probes.catalogue import PROBES
+
+FEATURE = "errors"
+ERROR_SPEC = "openai-openapi@f85dbe22 ErrorResponse {error: Error{message, type, param, code}}"
+ERROR_PROBES = tuple(p.id for p in PROBES if p.is_error_probe())
+OPENAI_ERROR_TYPES = frozenset({
+    "invalid_request_error", "authentication_error", "permission_error", "not_found_error", "rate_limit_error",
+    "insufficient_quota", "server_error", "api_error", "requests", "tokens", "service_unavailable_error",
+})
+
+
+def _answered(r: Recorded) -> list[tuple[str, int]]:
+    """(probe, status) of every error probe that got an answer."""
+    out = []
+    for probe in ERROR_PROBES:
+        ex = r.exchanges.get(probe)
+        if ex is not None and ex.status is not None:
+            out.append((probe, ex.status))
+    if not out:
+        r.exchange(ERROR_PROBES[0])  # raises the right early-out (skipped / error)
+    return out
+
+
+def _status(r: Recorded, probe: str) -> tuple[int, str]:
+    ex = r.exchange(probe)
+    return int(ex.status or 0), f"HTTP {ex.status} {ex.content_type or ''}: {snippet(ex.text, 160)}"
+
+
+def _rejects(probe: str, field: str, what: str, clause: str, deviations: tuple[str, ...], seeds: str = "") -> Check:
+    def rejected(r: Recorded) -> Outcome:
+        status, observed = _status(r, probe)
+        return expect(400 <= status < 500, f"{what} was not rejected with a 4xx", "HTTP 400 (4xx)", observed, probe)
+
+    return check(
+        f"errors.rejects-{field}",
+        title=f"{what} is rejected with a 4xx",
+        clause=clause,
+        level=Level.MUST,
+        feature=FEATURE,
+        probes=(probe,),
+        seeds=seeds,
+        deviations=deviations,
+    )(rejected)
+
+
+REQ = "openai-openapi@f85dbe22 CreateCompletionRequest"
+rejects_temperature = _rejects("error-temperature", "temperature", "temperature 2.5",
+                               f"{REQ}.temperature: maximum 2", ("D13",), "gptnb types temperature as integer")
+rejects_top_p = _rejects("error-top-p", "top-p", "top_p 1.5", f"{REQ}.top_p: maximum 1", ("D13",))
+rejects_n = _rejects("error-n", "n", "n 0", f"{REQ}.n: minimum 1", ("D13",))
+rejects_logprobs = _rejects("error-logprobs", "logprobs", "logprobs 6",
+                            f'{REQ}.logprobs: maximum 5 ("The maximum value for logprobs is 5")', ("D13",))
+rejects_stop_count = _rejects("error-stop-count", "stop-count", "a list of 5 stop sequences",
+                              "StopConfiguration: array maxItems 4", ("D13",))
+rejects_best_of = _rejects("error-best-of", "best-of-below-n", "best_of 1 with n 2",
+                           f'{REQ}.best_of: "best_of must be greater than n"', ("D05",))
+rejects_missing_prompt = _rejects("error-missing-prompt", "missing-prompt", "a request without prompt",
+                                  f"{REQ}: required [model, prompt]", ("D10",), "gptnb marks prompt optional")
+rejects_missing_model = _rejects("error-missing-model", "missing-model", "a request without model",
+                                 f"{REQ}: required [model, prompt]", ())
+rejects_malformed = _rejects("error-malformed-json", "malformed-json", "a body that is not JSON",
+                             "requestBody application/json (a client error, never a server error)", ())
+
+
+def _auth(probe: str, what: str) -> Check:
+    def unauthorized(r: Recorded) -> Outcome:
+        status, observed = _status(r, probe)
+        return expect(status == 401, f"{what} was not answered 401", "HTTP 401", observed, probe)
+
+    return check(
+        f"errors.auth-{probe.removeprefix('error-')}",
+        title=f"{what} gets 401",
+        clause="securitySchemes ApiKeyAuth (http bearer); openai-python maps 401 to AuthenticationError",
+        level=Level.MUST,
+        feature=FEATURE,
+        probes=(probe,),
+        deviations=("D42",),
+    )(unauthorized)
+
+
+auth_no_key = _auth("error-no-key", "a request without a key")
+auth_wrong_key = _auth("error-wrong-key", "a request with a wrong key")
+
+
+@check(
+    "errors.unknown-model",
+    title="an unknown model gets 404 (or 400 naming the model)",
+    clause="OpenAI: unknown model → 404 code model_not_found; openai-python maps 404 to NotFoundError",
+    level=Level.MUST,
+    feature=FEATURE,
+    probes=("error-unknown-model",),
+    deviations=("D40", "D42"),
+)
+def unknown_model(r: Recorded) -> Outcome:
+    ex = r.exchange("error-unknown-model")
+    status, observed = _status(r, "error-unknown-model")
+    if status == 404:
+        return Pass(observed=observed)
+    envelope = error_envelope(ex) or {}
+    mentions_model = "model" in f"{envelope.get('code')} {envelope.get('param')} {envelope.get('message')}".lower()
+    return expect(status == 400 and mentions_model, "an unknown model was not refused as such",
+                  "HTTP 404 (or 400 with a model error code)", observed, "error-unknown-model")
+
+
+@check(
+    "errors.envelope",
+    title='every error body is {"error": {message, type, param, code}}',
+    clause=f"{ERROR_SPEC}; Error requires type, message, param, code",
+    level=Level.MUST,
+    feature=FEATURE,
+    probes=ERROR_PROBES,
+    deviations=("D38", "D39", "D42"),
+)
+def envelope(r: Recorded) -> Outcome:
+    validator = r.contract.validator("ErrorResponse")
+    for probe, status in _answered(r):
+        if status < 400:
+            continue
+        ex = r.exchanges[probe]
+        body = ex.json()
+        if body is None or not validator.is_valid(body):
+            problem = next(iter(validator.iter_errors(body)), None) if body is not None else None
+            why = problem.message[:120] if problem is not None else "not JSON"
+            return Fail(f"HTTP {status} body is not the OpenAI error envelope ({why})",
+                        '{"error": {"message", "type", "param", "code"}}', snippet(ex.text, 200), probe)
+    return Pass()
+
+
+@check(
+    "errors.fields-typed",
+    title="error code is a string or null, type an OpenAI error type",
+    clause=f"{ERROR_SPEC}: code anyOf string/null; types as in OpenAI's error-code guide",
+    level=Level.SHOULD,
+    feature=FEATURE,
+    probes=ERROR_PROBES,
+    deviations=("D39",),
+)
+def fields_typed(r: Recorded) -> Outcome:
+    for probe, status in _answered(r):
+        envelope_ = error_envelope(r.exchanges[probe]) if status >= 400 else None
+        if envelope_ is None:
+            continue
+        code, type_ = envelope_.get("code"), envelope_.get("type")
+        if not (code is None or isinstance(code, str)) or type_ not in OPENAI_ERROR_TYPES:
+            return Fail("non-OpenAI error code or type", "code string|null, type e.g. invalid_request_error",
+                        f"code {code!r}, type {type_!r}", probe)
+    return Pass()
+
+
+@check(
+    "errors.never-200",
+    title="an error is never answered with HTTP 200",
+    clause="HTTP semantics and openai-python: a 2xx is parsed as a completion; errors must carry a 4xx/5xx status",
+    level=Level.MUST,
+    feature=FEATURE,
+    probes=ERROR_PROBES,
+    deviations=("D40",),
+)
+def never_200(r: Recorded) -> Outcome:
+    for probe, status in _answered(r):
+        ex = r.exchanges[probe]
+        if 200 <= status < 300 and (error_envelope(ex) is not None or "text/html" in ex.content_type):
+            return Fail("an error came with a success status", "HTTP 4xx", f"HTTP {status}: {snippet(ex.text, 160)}",
+                        probe)
+    return Pass()
+
+
+@check(
+    "errors.not-html",
+    title="error bodies are JSON, never an HTML page",
+    clause=f"{ERROR_SPEC}: content application/json",
+    level=Level.MUST,
+    feature=FEATURE,
+    probes=ERROR_PROBES,
+    deviations=("D40", "D41"),
+)
+def not_html(r: Recorded) -> Outcome:
+    for probe, status in _answered(r):
+        ex = r.exchanges[probe]
+        if status >= 400 and ("html" in ex.content_type or ex.text.lstrip().lower().startswith("<!doctype html")):
+            return Fail("an error came as an HTML page", "application/json error envelope",
+                        f"HTTP {status} {ex.content_type}: {snippet(ex.text, 120)}", probe)
+    return Pass()
+
+
+@check(
+    "errors.client-not-5xx",
+    title="a client mistake never gets a 5xx",
+    clause="openai-python retries every 5xx: a client mistake answered 5xx is retried in vain",
+    level=Level.MUST,
+    feature=FEATURE,
+    probes=ERROR_PROBES,
+    deviations=("D41", "D42"),
+)
+def client_not_5xx(r: Recorded) -> Outcome:
+    for probe, status in _answered(r):
+        if status >= 500:
+            ex = r.exchanges[probe]
+            return Fail("a client mistake was answered as a server error", "HTTP 4xx",
+                        f"HTTP {status}: {snippet(ex.text, 160)}", probe)
+    return Pass()
+
+
+PARAM_PROBES = {"error-temperature": "temperature", "error-top-p": "top_p", "error-n": "n",
+                "error-logprobs": "logprobs", "error-stop-count": "stop"}
+
+
+@check(
+    "errors.param-named",
+    title="a rejected field is named in error.param",
+    clause=f"{ERROR_SPEC}: param names the offending parameter",
+    level=Level.SHOULD,
+    feature=FEATURE,
+    probes=tuple(PARAM_PROBES),
+)
+def param_named(r: Recorded) -> Outcome:
+    checked = 0
+    for probe, field in PARAM_PROBES.items():
+        ex = r.exchanges.get(probe)
+        envelope_ = error_envelope(ex) if ex is not None and (ex.status or 0) >= 400 else None
+        if envelope_ is None:
+            continue  # not a 4xx envelope: the rejects-* and envelope checks say so
+        checked += 1
+        if envelope_.get("param") != field:
+            return Fail("error.param does not name the field", repr(field), repr(envelope_.get("param")), probe)
+    if not checked:
+        raise Skip("no 4xx error envelope to read a param from (see errors.rejects-* and errors.envelope)")
+    return Pass(f"{checked} rejections name their field")
+
+
+CHECKS = (auth_no_key, auth_wrong_key, unknown_model, rejects_temperature, rejects_top_p, rejects_n, rejects_logprobs,
+          rejects_stop_count, rejects_best_of, rejects_missing_prompt, rejects_missing_model, rejects_malformed,
+          envelope, fields_typed, never_200, not_html, client_not_5xx, param_named)

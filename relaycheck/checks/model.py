@@ -1,0 +1,288 @@
+"""What a check is, what it returns, and how an outcome becomes a grade.
+
+A check is a small pure function over recorded exchanges. It returns :class:`Pass` or :class:`Fail` (or raises
+one of the early-out outcomes below); :func:`judge` turns that into a :class:`Verdict` with a :class:`Grade`,
+applying the check's level (a missed SHOULD is a warning, not a failure) and whether the feature may be refused
+cleanly (``unsupported``) instead of failing.
+"""
+
+from __future__ import annotations
+
+import traceback
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from relaycheck.spec import Contract
+from relaycheck.transport.exchange import Exchange
+
+
+class Level(StrEnum):
+    MUST = "MUST"
+    SHOULD = "SHOULD"
+    INFO = "INFO"
+
+
+class Grade(StrEnum):
+    PASS = "pass"
+    FAIL = "fail"  # a MUST is violated
+    WARN = "warn"  # a SHOULD (or an informational expectation) is missed
+    UNSUPPORTED = "unsupported"  # the feature was refused cleanly with an OpenAI-style 4xx
+    KNOWN = "known"  # the outcome matches the provider's recorded expectation
+    SKIPPED = "skipped"  # precondition unmet, key missing or budget spent
+    ERROR = "error"  # no verdict could be had: timeout, transport failure, harness fault
+
+
+# -- outcomes a check produces --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Pass:
+    message: str = "as specified"
+    observed: str | None = None
+
+
+@dataclass(frozen=True)
+class Fail(Exception):  # noqa: N818 - an outcome, raised for early exits
+    message: str
+    expected: str | None = None
+    observed: str | None = None
+    probe: str | None = None  # the exchange that shows it
+
+
+class Skip(Exception):  # noqa: N818
+    """A precondition is not met (e.g. the probe this one depends on failed): no verdict either way."""
+
+
+class Inconclusive(Exception):  # noqa: N818
+    """The harness could not observe what the check needs (timeout, truncated body): grade ``error``."""
+
+
+@dataclass(frozen=True)
+class Refused(Exception):  # noqa: N818
+    """The provider answered a valid request with a clean OpenAI-style 4xx."""
+
+    probe: str
+    status: int
+    message: str
+
+
+Outcome = Pass | Fail
+
+
+@dataclass(frozen=True)
+class Verdict:
+    check: str
+    grade: Grade
+    message: str
+    expected: str | None = None
+    observed: str | None = None
+    probes: tuple[str, ...] = ()
+    note: str | None = None  # e.g. the expectation's reason for a `known` grade
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "check": self.check,
+            "grade": self.grade.value,
+            "message": self.message,
+            "expected": self.expected,
+            "observed": self.observed,
+            "probes": list(self.probes),
+            "note": self.note,
+        }
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> Verdict:
+        return cls(
+            check=raw["check"],
+            grade=Grade(raw["grade"]),
+            message=raw.get("message", ""),
+            expected=raw.get("expected"),
+            observed=raw.get("observed"),
+            probes=tuple(raw.get("probes") or ()),
+            note=raw.get("note"),
+        )
+
+
+# -- the check itself ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Check:
+    id: str  # stable, e.g. "stream.done-terminator"
+    title: str  # one line
+    clause: str  # the official clause it enforces, quoted or cited
+    level: Level
+    feature: str  # e.g. "response-shape", "streaming"
+    probes: tuple[str, ...]  # exchanges it reads
+    func: Callable[[Recorded], Outcome] = field(repr=False, compare=False)
+    seeds: str = ""  # which seed page documents the behaviour, and how
+    deviations: tuple[str, ...] = ()  # known-deviations.md entries it detects
+    refusable: bool = False  # a clean 4xx means `unsupported` rather than `fail`
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "title": self.title,
+            "clause": self.clause,
+            "level": self.level.value,
+            "feature": self.feature,
+            "probes": list(self.probes),
+            "seeds": self.seeds,
+            "deviations": list(self.deviations),
+            "refusable": self.refusable,
+        }
+
+
+def check(
+    id: str,
+    *,
+    title: str,
+    clause: str,
+    level: Level,
+    feature: str,
+    probes: tuple[str, ...],
+    seeds: str = "",
+    deviations: tuple[str, ...] = (),
+    refusable: bool = False,
+) -> Callable[[Callable[[Recorded], Outcome]], Check]:
+    """Declare a check: the decorated function becomes a :class:`Check` carrying its catalogue metadata."""
+
+    def wrap(func: Callable[[Recorded], Outcome]) -> Check:
+        return Check(id, title, clause, level, feature, probes, func, seeds, deviations, refusable)
+
+    return wrap
+
+
+# -- what checks read ----------------------------------------------------------------------------------------
+
+
+class Recorded:
+    """The exchanges of one provider, with accessors that turn unusable answers into the right outcome."""
+
+    def __init__(self, exchanges: Mapping[str, Exchange], contract: Contract, model: str) -> None:
+        self.exchanges = exchanges
+        self.contract = contract
+        self.model = model
+
+    def exchange(self, probe: str) -> Exchange:
+        ex = self.exchanges.get(probe)
+        if ex is None:
+            raise Skip(f"probe '{probe}' was not run")
+        if ex.not_sent:
+            raise Skip(f"probe '{probe}' was not sent: {ex.not_sent}")
+        if ex.transport_error:
+            raise Inconclusive(f"probe '{probe}': {ex.transport_error}")
+        return ex
+
+    def ok(self, probe: str) -> Exchange:
+        """The exchange of a valid request: it must have succeeded."""
+        ex = self.exchange(probe)
+        if ex.status == 200:
+            return ex
+        if ex.status is not None and 400 <= ex.status < 500:
+            envelope = error_envelope(ex)
+            if envelope is not None:
+                raise Refused(probe, ex.status, str(envelope.get("message", ""))[:300])
+        raise Fail(
+            f"a valid request was answered with HTTP {ex.status}",
+            expected="HTTP 200",
+            observed=f"HTTP {ex.status} {ex.content_type or 'no content-type'}: {snippet(ex.text)}",
+            probe=probe,
+        )
+
+    def ok_json(self, probe: str) -> dict[str, Any]:
+        ex = self.ok(probe)
+        body = ex.json()
+        if ex.truncated:
+            raise Inconclusive(f"probe '{probe}': body cut at the size bound")
+        if not isinstance(body, dict):
+            raise Fail(
+                "the 200 body is not a JSON object",
+                expected="one JSON object (CreateCompletionResponse)",
+                observed=f"{ex.content_type or 'no content-type'}: {snippet(ex.text)}",
+                probe=probe,
+            )
+        return body
+
+    def choices(self, probe: str) -> list[dict[str, Any]]:
+        body = self.ok_json(probe)
+        choices = body.get("choices")
+        if not isinstance(choices, list) or not all(isinstance(c, dict) for c in choices) or not choices:
+            raise Fail("choices is not a non-empty list of objects", "choices: [ {…} ]", snippet(repr(choices)), probe)
+        return choices
+
+    def text(self, probe: str, index: int = 0) -> str:
+        choices = self.choices(probe)
+        if index >= len(choices):
+            raise Fail(f"no choice {index}", f"at least {index + 1} choices", f"{len(choices)} choices", probe)
+        value = choices[index].get("text")
+        if not isinstance(value, str):
+            raise Fail("choice text is not a string", "a string", repr(value), probe)
+        return value
+
+    def stream(self, probe: str) -> Exchange:
+        ex = self.ok(probe)
+        if ex.truncated:
+            raise Inconclusive(f"probe '{probe}': stream cut at the configured bound")
+        return ex
+
+
+def error_envelope(ex: Exchange) -> dict[str, Any] | None:
+    """The ``error`` object of an OpenAI-style error body, if the body is one."""
+    body = ex.json()
+    if isinstance(body, dict) and isinstance(body.get("error"), dict) and isinstance(body["error"].get("message"), str):
+        return body["error"]
+    return None
+
+
+def snippet(text: str, limit: int = 240) -> str:
+    text = text.replace("\r", "\\r").replace("\n", "\\n")
+    return text if len(text) <= limit else text[:limit] + f"… ({len(text)} chars)"
+
+
+def expect(ok: bool, message: str, expected: str, observed: str, probe: str | None = None) -> Outcome:
+    """Pass when ``ok``; otherwise a failure carrying what was expected and what came."""
+    if ok:
+        return Pass(observed=observed)
+    return Fail(message, expected, observed, probe)
+
+
+# -- grading ------------------------------------------------------------------------------------------------
+
+
+def judge(check: Check, recorded: Recorded) -> Verdict:
+    """Run one check over the recordings and grade it. Never raises."""
+    try:
+        outcome = check.func(recorded)
+    except Fail as raised:
+        outcome = raised
+    except Refused as refused:
+        if check.refusable:
+            return Verdict(
+                check.id,
+                Grade.UNSUPPORTED,
+                f"feature refused cleanly with HTTP {refused.status}: {refused.message}",
+                observed=f"HTTP {refused.status}: {refused.message}",
+                probes=(refused.probe,),
+            )
+        outcome = Fail(
+            "a valid request was refused",
+            expected="HTTP 200",
+            observed=f"HTTP {refused.status}: {refused.message}",
+            probe=refused.probe,
+        )
+    except Skip as skip:
+        return Verdict(check.id, Grade.SKIPPED, str(skip), probes=check.probes)
+    except Inconclusive as why:
+        return Verdict(check.id, Grade.ERROR, str(why), probes=check.probes)
+    except Exception as exc:  # a harness fault must not hide the other verdicts
+        where = traceback.extract_tb(exc.__traceback__)[-1]
+        message = f"harness error {exc.__class__.__name__}: {exc} ({where.filename.rsplit('/', 1)[-1]}:{where.lineno})"
+        return Verdict(check.id, Grade.ERROR, message, probes=check.probes)
+    if isinstance(outcome, Pass):
+        return Verdict(check.id, Grade.PASS, outcome.message, observed=outcome.observed, probes=check.probes)
+    grade = Grade.FAIL if check.level is Level.MUST else Grade.WARN
+    probes = (outcome.probe,) if outcome.probe else check.probes
+    return Verdict(check.id, grade, outcome.message, outcome.expected, outcome.observed, probes)

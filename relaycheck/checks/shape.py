@@ -1,0 +1,291 @@
+"""Response shape: the non-streamed ``text_completion`` object (CreateCompletionResponse)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from relaycheck.checks.model import Fail, Level, Outcome, Pass, Recorded, Skip, check, expect, snippet
+
+FEATURE = "response-shape"
+SPEC = "openai-openapi@f85dbe22 CreateCompletionResponse"
+FINISH_REASONS = ("stop", "length", "content_filter")
+CREATED_WINDOW = 600  # seconds of clock skew tolerated between the provider and us
+SHAPE_PROBES = ("basic", "greedy", "n")
+
+
+def _ok_bodies(r: Recorded, probes: tuple[str, ...] = SHAPE_PROBES) -> list[tuple[str, dict[str, Any]]]:
+    """The first probe must have succeeded; the others add evidence when they did."""
+    bodies = [(probes[0], r.ok_json(probes[0]))]
+    for probe in probes[1:]:
+        ex = r.exchanges.get(probe)
+        if ex is not None and ex.status == 200 and isinstance(ex.json(), dict):
+            bodies.append((probe, ex.json()))
+    return bodies
+
+
+def usage_of(r: Recorded, probe: str) -> dict[str, Any]:
+    usage = r.ok_json(probe).get("usage")
+    if not isinstance(usage, dict):
+        raise Skip(f"'{probe}' reported no usage object (see shape.usage-present)")
+    return usage
+
+
+@check(
+    "shape.content-type",
+    title="A non-streamed response is served as application/json",
+    clause=f"{SPEC}: 200 content application/json (a request without stream, or stream=false, is not streamed)",
+    level=Level.MUST,
+    feature=FEATURE,
+    probes=("basic",),
+    deviations=("D37", "D46"),
+)
+def content_type(r: Recorded) -> Outcome:
+    ex = r.ok("basic")
+    return expect(
+        ex.content_type == "application/json" and ex.is_json,
+        "the non-streamed answer is not a single JSON document",
+        "Content-Type application/json and one JSON body",
+        f"{ex.headers.get('content-type', 'no content-type')}: {snippet(ex.text, 120)}",
+    )
+
+
+@check(
+    "shape.schema",
+    title="The response validates against CreateCompletionResponse",
+    clause=f"{SPEC}: required id, object, created, model, choices; each choice requires text, index, logprobs, "
+    "finish_reason",
+    level=Level.MUST,
+    feature=FEATURE,
+    probes=SHAPE_PROBES,
+    seeds="all three pages show this object; gptnb and xuedingmao mark usage required (official: optional)",
+)
+def schema(r: Recorded) -> Outcome:
+    validator = r.contract.validator("CreateCompletionResponse")
+    for probe, body in _ok_bodies(r):
+        error = next(iter(sorted(validator.iter_errors(body), key=lambda e: list(e.path))), None)
+        if error is not None:
+            where = "/".join(str(p) for p in error.absolute_path) or "(root)"
+            return Fail(f"schema violation at {where}", "a CreateCompletionResponse", error.message[:300], probe)
+    return Pass("every response validates")
+
+
+@check(
+    "shape.object",
+    title='object is exactly "text_completion"',
+    clause=f'{SPEC}.object: enum [text_completion] ("The object type, which is always text_completion")',
+    level=Level.MUST,
+    feature=FEATURE,
+    probes=SHAPE_PROBES,
+    deviations=("D18",),
+)
+def object_(r: Recorded) -> Outcome:
+    for probe, body in _ok_bodies(r):
+        if body.get("object") != "text_completion":
+            return Fail("wrong object type", '"text_completion"', repr(body.get("object")), probe)
+    return Pass()
+
+
+@check(
+    "shape.id",
+    title="id is a non-empty string",
+    clause=f'{SPEC}.id: string, "A unique identifier for the completion"',
+    level=Level.MUST,
+    feature=FEATURE,
+    probes=SHAPE_PROBES,
+    deviations=("D19",),
+)
+def id_(r: Recorded) -> Outcome:
+    for probe, body in _ok_bodies(r):
+        value = body.get("id")
+        if not isinstance(value, str) or not value.strip():
+            return Fail("id is missing or empty", "a non-empty string", repr(value), probe)
+    return Pass()
+
+
+@check(
+    "shape.id-prefix",
+    title='id has OpenAI\'s "cmpl-" prefix',
+    clause='OpenAI examples: "id": "cmpl-…" (informational: the spec only requires a string)',
+    level=Level.INFO,
+    feature=FEATURE,
+    probes=("basic",),
+    deviations=("D19",),
+)
+def id_prefix(r: Recorded) -> Outcome:
+    value = r.ok_json("basic").get("id")
+    return expect(isinstance(value, str) and value.startswith("cmpl-"), "id lacks the cmpl- prefix",
+                  '"cmpl-…"', repr(value))
+
+
+@check(
+    "shape.created",
+    title="created is integer Unix seconds, close to now",
+    clause=f'{SPEC}.created: integer, format unixtime, "The Unix timestamp (in seconds)"',
+    level=Level.MUST,
+    feature=FEATURE,
+    probes=SHAPE_PROBES,
+    deviations=("D27",),
+)
+def created(r: Recorded) -> Outcome:
+    for probe, body in _ok_bodies(r):
+        value = body.get("created")
+        if not isinstance(value, int) or isinstance(value, bool):
+            return Fail("created is not an integer", "integer Unix seconds", repr(value), probe)
+        sent = r.exchanges[probe].started_at
+        if abs(value - sent) > CREATED_WINDOW:
+            return Fail(
+                "created is not the time of the request in Unix seconds",
+                f"within {CREATED_WINDOW}s of {int(sent)}",
+                f"{value} ({value - int(sent):+d}s)",
+                probe,
+            )
+    return Pass()
+
+
+@check(
+    "shape.model",
+    title="model names the model that was asked for",
+    clause=f'{SPEC}.model: "The model used for completion"; a different model means the request was rerouted',
+    level=Level.SHOULD,
+    feature=FEATURE,
+    probes=SHAPE_PROBES,
+    deviations=("D42",),
+)
+def model(r: Recorded) -> Outcome:
+    for probe, body in _ok_bodies(r):
+        value = body.get("model")
+        # A dated snapshot of the requested model ("gpt-3.5-turbo-instruct-0914") is the same model.
+        if not isinstance(value, str) or not (value == r.model or value.startswith(r.model + "-")):
+            return Fail("the response reports a different model (possible substitution)", repr(r.model),
+                        repr(value), probe)
+    return Pass()
+
+
+@check(
+    "shape.finish-reason",
+    title="finish_reason is stop, length or content_filter",
+    clause=f"{SPEC}.choices[].finish_reason: enum [stop, length, content_filter]",
+    level=Level.MUST,
+    feature=FEATURE,
+    probes=SHAPE_PROBES,
+    deviations=("D20",),
+)
+def finish_reason(r: Recorded) -> Outcome:
+    for probe, body in _ok_bodies(r):
+        for choice in body.get("choices") or []:
+            value = choice.get("finish_reason") if isinstance(choice, dict) else None
+            if value not in FINISH_REASONS:
+                return Fail("non-standard finish_reason", " | ".join(FINISH_REASONS), repr(value), probe)
+    return Pass()
+
+
+@check(
+    "shape.logprobs-key",
+    title="every choice has the logprobs key (null when not requested)",
+    clause=f"{SPEC}.choices[]: required [finish_reason, index, logprobs, text]",
+    level=Level.MUST,
+    feature=FEATURE,
+    probes=SHAPE_PROBES,
+    deviations=("D24",),
+)
+def logprobs_key(r: Recorded) -> Outcome:
+    for probe, body in _ok_bodies(r):
+        for choice in body.get("choices") or []:
+            if isinstance(choice, dict) and "logprobs" not in choice:
+                return Fail("a choice lacks the logprobs key", '"logprobs": null', snippet(repr(choice)), probe)
+    return Pass()
+
+
+@check(
+    "shape.usage-present",
+    title="usage is reported",
+    clause=f"{SPEC}.usage: CompletionUsage (optional in the schema; real OpenAI responses always carry it)",
+    level=Level.SHOULD,
+    feature=FEATURE,
+    probes=("basic",),
+    seeds="gptnb and xuedingmao mark usage required",
+    deviations=("D25",),
+)
+def usage_present(r: Recorded) -> Outcome:
+    usage = r.ok_json("basic").get("usage")
+    return expect(isinstance(usage, dict), "no usage object", "usage {prompt_tokens, completion_tokens, total_tokens}",
+                  repr(usage))
+
+
+@check(
+    "shape.usage-total",
+    title="usage.total_tokens = prompt_tokens + completion_tokens",
+    clause='CompletionUsage.total_tokens: "Total number of tokens used in the request (prompt + completion)"',
+    level=Level.MUST,
+    feature=FEATURE,
+    probes=("basic",),
+    deviations=("D30", "D45"),
+)
+def usage_total(r: Recorded) -> Outcome:
+    u = usage_of(r, "basic")
+    p, c, t = u.get("prompt_tokens"), u.get("completion_tokens"), u.get("total_tokens")
+    if not all(isinstance(v, int) and not isinstance(v, bool) for v in (p, c, t)):
+        return Fail("usage counts are not integers", "three integers", repr(u))
+    return expect(t == p + c, "total_tokens is not the sum", f"{p} + {c} = {p + c}", f"total_tokens {t}")
+
+
+@check(
+    "shape.usage-nonzero",
+    title="usage counts the prompt and the generated text",
+    clause="CompletionUsage: prompt_tokens \"Number of tokens in the prompt\", completion_tokens \"in the generated "
+    'completion"',
+    level=Level.SHOULD,
+    feature=FEATURE,
+    probes=("basic",),
+    deviations=("D25",),
+)
+def usage_nonzero(r: Recorded) -> Outcome:
+    u = usage_of(r, "basic")
+    text = r.text("basic")
+    prompt_ok = isinstance(u.get("prompt_tokens"), int) and u["prompt_tokens"] > 0
+    completion_ok = not text or isinstance(u.get("completion_tokens"), int) and u["completion_tokens"] > 0
+    return expect(prompt_ok and completion_ok, "usage reports zero tokens for a non-empty prompt or completion",
+                  "prompt_tokens > 0 and completion_tokens > 0", repr(u))
+
+
+@check(
+    "shape.usage-matches-tokens",
+    title="completion_tokens equals the number of tokens returned in logprobs",
+    clause='CompletionUsage.completion_tokens: "Number of tokens in the generated completion"',
+    level=Level.SHOULD,
+    feature=FEATURE,
+    probes=("logprobs",),
+    deviations=("D45",),
+)
+def usage_matches_tokens(r: Recorded) -> Outcome:
+    usage = usage_of(r, "logprobs")
+    choice = r.choices("logprobs")[0]
+    tokens = (choice.get("logprobs") or {}).get("tokens") if isinstance(choice.get("logprobs"), dict) else None
+    if not isinstance(tokens, list):
+        raise Skip("no legacy logprobs tokens to count (see params.logprobs-shape)")
+    billed = usage.get("completion_tokens")
+    return expect(billed == len(tokens), "billed tokens differ from generated tokens",
+                  f"completion_tokens {len(tokens)} (tokens returned)", f"completion_tokens {billed}")
+
+
+CHAT_PREAMBLE = re.compile(r"^\s*(sure|certainly|of course|here is|here's|i'm |i am |as an ai|hello!|hi!)", re.I)
+
+
+@check(
+    "shape.raw-continuation",
+    title="the prompt is continued as raw text, not answered as a chat message",
+    clause='CreateCompletionRequest.prompt: "The prompt(s) to generate completions for" (no chat template applied)',
+    level=Level.SHOULD,
+    feature=FEATURE,
+    probes=("greedy",),
+    deviations=("D16",),
+)
+def raw_continuation(r: Recorded) -> Outcome:
+    text = r.text("greedy")
+    return expect(not CHAT_PREAMBLE.match(text), "the completion reads like a chat assistant's reply",
+                  'a continuation of "1, 2, 3, 4,"', repr(text))
+
+
+CHECKS = (content_type, schema, object_, id_, id_prefix, created, model, finish_reason, logprobs_key,
+          usage_present, usage_total, usage_nonzero, usage_matches_tokens, raw_continuation)

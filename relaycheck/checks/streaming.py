@@ -1,0 +1,343 @@
+"""Streaming: data-only server-sent events of CreateCompletionResponse-shaped chunks, ended by ``data: [DONE]``.
+
+The SSE framing the spec allows in any form (comments, CRLF, no space after ``data:``, ``id:``/``retry:``
+lines) is normalised by the parser before these checks look, so none of it can fail a provider.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from typing import Any
+
+from relaycheck.checks.model import Fail, Level, Outcome, Pass, Recorded, check, expect, snippet
+from relaycheck.transport.exchange import DONE, Exchange
+
+FEATURE = "streaming"
+SPEC = "openai-openapi@f85dbe22 CreateCompletionRequest.stream"
+STREAMS = ("stream", "stream-usage", "stream-usage-off")
+FINISH_REASONS = ("stop", "length", "content_filter")
+
+
+def _streams(r: Recorded, probes: tuple[str, ...] = STREAMS) -> list[Exchange]:
+    """The first stream must have succeeded; later ones add evidence when they did."""
+    found = [r.stream(probes[0])]
+    for probe in probes[1:]:
+        ex = r.exchanges.get(probe)
+        if ex is not None and ex.status == 200 and not ex.transport_error and not ex.truncated:
+            found.append(ex)
+    return found
+
+
+def _dict_chunks(ex: Exchange) -> list[dict[str, Any]]:
+    return [c for c in ex.chunks if isinstance(c, dict)]
+
+
+def _choices(chunk: dict[str, Any]) -> list[dict[str, Any]]:
+    choices = chunk.get("choices")
+    return [c for c in choices if isinstance(c, dict)] if isinstance(choices, list) else []
+
+
+def _text_by_index(ex: Exchange) -> dict[Any, str]:
+    texts: dict[Any, str] = {}
+    for chunk in _dict_chunks(ex):
+        for choice in _choices(chunk):
+            texts[choice.get("index")] = texts.get(choice.get("index"), "") + str(choice.get("text") or "")
+    return texts
+
+
+@check(
+    "stream.content-type",
+    title="a streamed response is served as text/event-stream",
+    clause=f'{SPEC}: "tokens will be sent as data-only server-sent events"',
+    level=Level.MUST,
+    feature=FEATURE,
+    probes=("stream",),
+    deviations=("D37",),
+)
+def content_type(r: Recorded) -> Outcome:
+    ex = r.stream("stream")
+    observed = f"{ex.headers.get('content-type', 'none')}: {snippet(ex.text, 100)}"
+    return expect(ex.content_type == "text/event-stream", "the stream is not served as server-sent events",
+                  "Content-Type text/event-stream", observed)
+
+
+@check(
+    "stream.data-json",
+    title="every data line before [DONE] is one JSON object",
+    clause="openai-python _streaming.py: each data payload is decoded as JSON until [DONE]",
+    level=Level.MUST,
+    feature=FEATURE,
+    probes=STREAMS,
+    deviations=("D35",),
+)
+def data_json(r: Recorded) -> Outcome:
+    for ex in _streams(r):
+        if not ex.events:
+            return Fail("no SSE data events at all", "data: {…} events", snippet(ex.text, 160), ex.probe)
+        for event in ex.events:
+            if event.data == DONE:
+                break
+            if not isinstance(_json_or_none(event.data), dict):
+                return Fail("a data payload is not a JSON object", "data: {…}", repr(event.data[:120]), ex.probe)
+    return Pass()
+
+
+def _json_or_none(data: str) -> Any:
+    try:
+        return json.loads(data)
+    except ValueError:
+        return None
+
+
+@check(
+    "stream.done",
+    title="the stream ends with data: [DONE]",
+    clause=f'{SPEC}: "with the stream terminated by a data: [DONE] message"',
+    level=Level.MUST,
+    feature=FEATURE,
+    probes=STREAMS,
+    deviations=("D28", "D36"),
+)
+def done(r: Recorded) -> Outcome:
+    for ex in _streams(r):
+        datas = [e.data for e in ex.events]
+        if DONE not in datas:
+            last = datas[-1][:80] if datas else "no events"
+            return Fail("the stream was not terminated by data: [DONE]", "data: [DONE]", f"last event: {last!r}",
+                        ex.probe)
+    return Pass()
+
+
+@check(
+    "stream.nothing-after-done",
+    title="nothing follows data: [DONE]",
+    clause=f"{SPEC}: [DONE] terminates the stream",
+    level=Level.MUST,
+    feature=FEATURE,
+    probes=STREAMS,
+    deviations=("D28",),
+)
+def nothing_after_done(r: Recorded) -> Outcome:
+    for ex in _streams(r):
+        datas = [e.data for e in ex.events]
+        if DONE in datas and datas.index(DONE) != len(datas) - 1:
+            extra = datas[datas.index(DONE) + 1 :]
+            return Fail("events follow [DONE]", "end of stream after [DONE]", repr(extra[:2])[:160], ex.probe)
+    return Pass()
+
+
+@check(
+    "stream.chunk-schema",
+    title="every chunk validates against the chunk schema",
+    clause='CreateCompletionResponse: "both the streamed and non-streamed response objects share the same shape"',
+    level=Level.MUST,
+    feature=FEATURE,
+    probes=STREAMS,
+    deviations=("D18", "D33"),
+)
+def chunk_schema(r: Recorded) -> Outcome:
+    validator = r.contract.validator("CreateCompletionChunk")
+    for ex in _streams(r):
+        for i, chunk in enumerate(_dict_chunks(ex)):
+            error = next(iter(sorted(validator.iter_errors(chunk), key=lambda e: list(e.path))), None)
+            if error is not None:
+                where = "/".join(str(p) for p in error.absolute_path) or "(root)"
+                return Fail(f"chunk {i} violates the schema at {where}", "a CreateCompletionChunk",
+                            error.message[:200], ex.probe)
+    return Pass()
+
+
+@check(
+    "stream.object",
+    title='every chunk has object "text_completion"',
+    clause='CreateCompletionResponse.object: enum [text_completion]; chunks "share the same shape"',
+    level=Level.MUST,
+    feature=FEATURE,
+    probes=STREAMS,
+    deviations=("D18",),
+)
+def object_(r: Recorded) -> Outcome:
+    for ex in _streams(r):
+        objects = Counter(str(c.get("object")) for c in _dict_chunks(ex))
+        if set(objects) != {"text_completion"}:
+            return Fail("chunks carry another object type", '"text_completion" on every chunk', repr(dict(objects)),
+                        ex.probe)
+    return Pass()
+
+
+@check(
+    "stream.id-stable",
+    title="every chunk of a stream carries the same non-empty id",
+    clause="openai-completions-facts §3: the same id throughout a stream",
+    level=Level.MUST,
+    feature=FEATURE,
+    probes=STREAMS,
+    deviations=("D19",),
+)
+def id_stable(r: Recorded) -> Outcome:
+    for ex in _streams(r):
+        ids = {c.get("id") for c in _dict_chunks(ex)}
+        if len(ids) != 1 or not all(isinstance(i, str) and i for i in ids):
+            return Fail("chunk ids vary or are empty", "one non-empty id", repr(sorted(map(str, ids))[:4]), ex.probe)
+    return Pass()
+
+
+@check(
+    "stream.finish-once",
+    title="each choice gets exactly one non-null finish_reason, from the standard set",
+    clause="CreateCompletionResponse.choices[].finish_reason (null on non-final chunks, per the spec's example)",
+    level=Level.MUST,
+    feature=FEATURE,
+    probes=STREAMS,
+    deviations=("D20", "D21"),
+)
+def finish_once(r: Recorded) -> Outcome:
+    for ex in _streams(r):
+        finishes: dict[Any, list[Any]] = {}
+        for chunk in _dict_chunks(ex):
+            for choice in _choices(chunk):
+                finishes.setdefault(choice.get("index"), [])
+                if "finish_reason" not in choice:
+                    return Fail("a chunk's choice lacks the finish_reason key", '"finish_reason": null',
+                                snippet(repr(choice), 120), ex.probe)
+                if choice["finish_reason"] is not None:
+                    finishes[choice.get("index")].append(choice["finish_reason"])
+        for index, values in finishes.items():
+            if len(values) != 1 or values[0] not in FINISH_REASONS:
+                return Fail(f"choice {index} has {len(values)} non-null finish_reason values",
+                            "exactly one of stop | length | content_filter", repr(values[:5]), ex.probe)
+    return Pass()
+
+
+@check(
+    "stream.text-matches",
+    title="the streamed text equals the non-streamed text at temperature 0",
+    clause="CreateCompletionResponse: streamed and non-streamed responses share one shape; the same request streamed",
+    level=Level.SHOULD,
+    feature=FEATURE,
+    probes=("stream", "greedy"),
+)
+def text_matches(r: Recorded) -> Outcome:
+    streamed = _text_by_index(r.stream("stream")).get(0, "")
+    plain = r.text("greedy")
+    return expect(streamed == plain, "the streamed text differs", repr(plain), repr(streamed), "stream")
+
+
+@check(
+    "stream.incremental",
+    title="tokens arrive in several chunks, not one buffered block",
+    clause=f'{SPEC}: "tokens will be sent … as they become available"',
+    level=Level.SHOULD,
+    feature=FEATURE,
+    probes=("stream",),
+)
+def incremental(r: Recorded) -> Outcome:
+    ex = r.stream("stream")
+    with_text = sum(1 for c in _dict_chunks(ex) for ch in _choices(c) if ch.get("text"))
+    text = _text_by_index(ex).get(0, "")
+    if len(text) < 2:
+        return Pass("too little text to tell")
+    return expect(with_text >= 2, "the whole completion came in one chunk", "2 or more chunks with text",
+                  f"{with_text} chunk(s) with text")
+
+
+def _usage_ok(usage: Any) -> bool:
+    keys = ("prompt_tokens", "completion_tokens", "total_tokens")
+    return isinstance(usage, dict) and all(isinstance(usage.get(k), int) for k in keys)
+
+
+@check(
+    "stream.usage-chunk",
+    title="include_usage adds exactly one last chunk with choices [] and the usage",
+    clause='ChatCompletionStreamOptions.include_usage: "an additional chunk will be streamed before the data: '
+    '[DONE] message … the choices field will always be an empty array"',
+    level=Level.MUST,
+    feature=FEATURE,
+    probes=("stream-usage",),
+    deviations=("D29", "D30", "D33"),
+)
+def usage_chunk(r: Recorded) -> Outcome:
+    ex = r.stream("stream-usage")
+    chunks = _dict_chunks(ex)
+    usage_chunks = [i for i, c in enumerate(chunks) if c.get("choices") == [] and _usage_ok(c.get("usage"))]
+    if len(usage_chunks) != 1:
+        shapes = [(len(c["choices"]) if isinstance(c.get("choices"), list) else c.get("choices"),
+                   "usage" if c.get("usage") else None) for c in chunks[-3:]]
+        return Fail("not exactly one usage chunk with empty choices", "1 chunk {choices: [], usage: {…}}",
+                    f"{len(usage_chunks)} such chunks; last chunks (choices, usage): {shapes}", ex.probe)
+    return expect(usage_chunks[0] == len(chunks) - 1, "the usage chunk is not the last before [DONE]",
+                  "usage chunk last", f"at position {usage_chunks[0]} of {len(chunks)}", ex.probe)
+
+
+@check(
+    "stream.usage-null-elsewhere",
+    title="with include_usage, every other chunk has usage null",
+    clause='ChatCompletionStreamOptions.include_usage: "All other chunks will also include a usage field, but with a '
+    'null value"',
+    level=Level.MUST,
+    feature=FEATURE,
+    probes=("stream-usage",),
+    deviations=("D32",),
+)
+def usage_null_elsewhere(r: Recorded) -> Outcome:
+    ex = r.stream("stream-usage")
+    for i, chunk in enumerate(_dict_chunks(ex)):
+        if chunk.get("choices") != [] and chunk.get("usage") is not None:
+            return Fail(f"chunk {i} carries a usage object", "usage: null", repr(chunk.get("usage")), ex.probe)
+    return Pass()
+
+
+@check(
+    "stream.no-usage-unasked",
+    title="without include_usage no chunk carries usage",
+    clause="ChatCompletionStreamOptions: the usage chunk is sent only when include_usage is set",
+    level=Level.MUST,
+    feature=FEATURE,
+    probes=("stream", "stream-usage-off"),
+    deviations=("D31",),
+)
+def no_usage_unasked(r: Recorded) -> Outcome:
+    for ex in _streams(r, ("stream", "stream-usage-off")):
+        for i, chunk in enumerate(_dict_chunks(ex)):
+            if chunk.get("usage") is not None or chunk.get("choices") == []:
+                return Fail(f"chunk {i} is a usage chunk nobody asked for", "no usage, no empty-choices chunk",
+                            snippet(repr(chunk), 160), ex.probe)
+    return Pass()
+
+
+@check(
+    "stream.n-indices",
+    title="a streamed n=2 request carries both choice indices with text",
+    clause="CreateCompletionRequest.n with stream: chunks carry choices[].index for each completion",
+    level=Level.MUST,
+    feature=FEATURE,
+    probes=("stream-usage",),
+    deviations=("D44",),
+    refusable=True,
+)
+def n_indices(r: Recorded) -> Outcome:
+    texts = _text_by_index(r.stream("stream-usage"))
+    return expect(sorted(texts, key=str) == [0, 1] and all(texts.values()), "the two choices are not both streamed",
+                  "text for index 0 and index 1", repr(texts)[:160])
+
+
+@check(
+    "stream.sse-fields",
+    title="the stream uses only the SSE fields data, event, id and retry (and comments)",
+    clause="WHATWG server-sent events: field names data, event, id, retry; openai-python expects data-only events",
+    level=Level.SHOULD,
+    feature=FEATURE,
+    probes=STREAMS,
+    deviations=("D34",),
+)
+def sse_fields(r: Recorded) -> Outcome:
+    for ex in _streams(r):
+        if ex.stray_lines:
+            return Fail("lines with non-SSE field names (clients drop them silently)", "data: … lines only",
+                        repr(ex.stray_lines[:2])[:160], ex.probe)
+    return Pass()
+
+
+CHECKS = (content_type, data_json, done, nothing_after_done, chunk_schema, object_, id_stable, finish_once,
+          text_matches, incremental, usage_chunk, usage_null_elsewhere, no_usage_unasked, n_indices, sse_fields)

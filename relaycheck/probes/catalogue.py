@@ -1,0 +1,181 @@
+"""The probes: every request the hand-written suite sends, declared once.
+
+A probe is a request and nothing else: no assertion lives here. Each is sent at most once per provider, and
+every check that needs its answer reads the same recording. Probes are cheap on purpose (temperature 0, a few
+tokens): the whole set stays under 40 requests and 2,000 completion tokens per provider.
+
+Token-id prompts use ids below 256: in every byte-level BPE of the GPT family (GPT-2, p50k, cl100k) and in
+llama.cpp's ``gpt2`` vocabularies those are the 256 single bytes in GPT-2's byte order, so the same ids mean the
+same text everywhere (39, 68, 75, 75, 78 is "Hello"; 13 is ".").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from relaycheck.transport.client import Auth
+from relaycheck.transport.exchange import Exchange
+
+COUNTING = "1, 2, 3, 4,"
+TEST_PROMPT = "Say this is a test"
+HELLO_TOKENS = [39, 68, 75, 75, 78]  # "Hello" in GPT-2 byte order
+DOT_TOKEN = "13"  # "." in GPT-2 byte order
+UNKNOWN_MODEL = "relaycheck-no-such-model-0"
+NEVER = "\u00a7\u00a7never\u00a7\u00a7"  # a stop sequence no completion contains
+
+
+class PreconditionFailed(Exception):
+    """A dependent probe cannot be built because the answer it derives from is unusable."""
+
+
+@dataclass(frozen=True)
+class ProbeContext:
+    model: str
+    done: Mapping[str, Exchange]  # the recordings of this probe's dependencies
+
+
+Body = dict[str, Any] | str
+
+
+@dataclass(frozen=True)
+class Probe:
+    id: str
+    purpose: str
+    build: Callable[[ProbeContext], Body]
+    auth: Auth = "valid"
+    depends_on: tuple[str, ...] = ()
+
+    def is_error_probe(self) -> bool:
+        return self.id.startswith("error-")
+
+
+def worst_case_tokens(body: Body) -> int:
+    """The most completion tokens a request may cost: max_tokens × candidates × prompts (spec defaults)."""
+    if not isinstance(body, dict):
+        return 16
+    max_tokens = body.get("max_tokens")
+    max_tokens = 16 if not isinstance(max_tokens, int) or isinstance(max_tokens, bool) else max(max_tokens, 0)
+    n = body.get("n") if isinstance(body.get("n"), int) else 1
+    best_of = body.get("best_of") if isinstance(body.get("best_of"), int) else 1
+    prompt = body.get("prompt")
+    prompts = len(prompt) if isinstance(prompt, list) and prompt and isinstance(prompt[0], (str, list)) else 1
+    return max(1, max_tokens) * max(1, n or 1, best_of or 1) * max(1, prompts)
+
+
+# -- dependent probes ------------------------------------------------------------------------------------------
+
+
+def greedy_text(ctx: ProbeContext) -> str:
+    ex = ctx.done.get("greedy")
+    body = ex.json() if ex is not None and ex.status == 200 else None
+    try:
+        text = body["choices"][0]["text"]  # type: ignore[index]
+    except (TypeError, KeyError, IndexError):
+        raise PreconditionFailed("the temperature-0 generation ('greedy') gave no text") from None
+    if not isinstance(text, str) or len(text) < 3:
+        raise PreconditionFailed(f"the temperature-0 generation is too short to pick a stop sequence: {text!r}")
+    return text
+
+
+def pick_stop(text: str) -> tuple[str, int]:
+    """A stop sequence taken from the middle of ``text`` whose first occurrence is where it was taken.
+
+    Returns the sequence and the index where the text must end when it is honoured.
+    """
+    for start in [*range(len(text) // 2, len(text) - 1), *range(len(text) // 2 - 1, 0, -1)]:
+        for length in (2, 3, 4, 6):
+            candidate = text[start : start + length]
+            if len(candidate) == length and candidate.strip() and text.find(candidate) == start:
+                return candidate, start
+    raise PreconditionFailed(f"no usable stop sequence in {text!r}")
+
+
+def _greedy(ctx: ProbeContext, **extra: Any) -> dict[str, Any]:
+    return {"model": ctx.model, "prompt": COUNTING, "max_tokens": 8, "temperature": 0, **extra}
+
+
+def _stop_string(ctx: ProbeContext) -> dict[str, Any]:
+    return _greedy(ctx, stop=pick_stop(greedy_text(ctx))[0])
+
+
+def _stop_list(ctx: ProbeContext) -> dict[str, Any]:
+    return _greedy(ctx, stop=[NEVER, pick_stop(greedy_text(ctx))[0]])
+
+
+def _error(**fields: Any) -> Callable[[ProbeContext], dict[str, Any]]:
+    def build(ctx: ProbeContext) -> dict[str, Any]:
+        body = {"model": ctx.model, "prompt": TEST_PROMPT, "max_tokens": 1, **fields}
+        return {k: v for k, v in body.items() if v is not _ABSENT}
+
+    return build
+
+
+_ABSENT = object()
+
+
+PROBES: tuple[Probe, ...] = (
+    # Response shape and defaults
+    Probe("basic", "the official example request", lambda c: {
+        "model": c.model, "prompt": TEST_PROMPT, "max_tokens": 7, "temperature": 0}),
+    Probe("defaults", "no max_tokens, n, echo, logprobs or stream: the defaults apply", lambda c: {
+        "model": c.model, "prompt": COUNTING, "temperature": 0}),
+    Probe("greedy", "a short temperature-0 continuation other probes compare against", _greedy),
+    # Parameters honoured
+    Probe("stop-string", "stop as a string taken from the greedy text", _stop_string, depends_on=("greedy",)),
+    Probe("stop-list", "stop as a list", _stop_list, depends_on=("greedy",)),
+    Probe("n", "n=2", lambda c: _greedy(c, max_tokens=3, n=2)),
+    Probe("best-of", "best_of=2 with n=1", lambda c: {
+        "model": c.model, "prompt": TEST_PROMPT, "max_tokens": 3, "temperature": 1, "best_of": 2, "n": 1}),
+    Probe("echo", "echo=true", lambda c: {
+        "model": c.model, "prompt": TEST_PROMPT, "max_tokens": 1, "temperature": 0, "echo": True}),
+    Probe("logprobs", "logprobs=2", lambda c: _greedy(c, max_tokens=4, logprobs=2)),
+    Probe("logprobs-zero", "logprobs=0", lambda c: _greedy(c, max_tokens=2, logprobs=0)),
+    Probe("echo-logprobs", "echo with logprobs", lambda c: {
+        "model": c.model, "prompt": TEST_PROMPT, "max_tokens": 1, "temperature": 0, "echo": True, "logprobs": 1}),
+    Probe("prompt-list", "prompt as an array of strings", lambda c: {
+        "model": c.model, "prompt": [COUNTING, TEST_PROMPT], "max_tokens": 2, "temperature": 0}),
+    Probe("prompt-tokens", "prompt as an array of token ids", lambda c: {
+        "model": c.model, "prompt": HELLO_TOKENS, "max_tokens": 2, "temperature": 0}),
+    Probe("prompt-token-lists", "prompt as an array of token-id arrays", lambda c: {
+        "model": c.model, "prompt": [HELLO_TOKENS, [13]], "max_tokens": 2, "temperature": 0}),
+    Probe("float-sampling", "temperature 0.7 and top_p 0.9 (numbers, not integers)", lambda c: {
+        "model": c.model, "prompt": TEST_PROMPT, "max_tokens": 2, "temperature": 0.7, "top_p": 0.9}),
+    Probe("seed-a", "seed with temperature 1", lambda c: {
+        "model": c.model, "prompt": TEST_PROMPT, "max_tokens": 6, "temperature": 1, "seed": 4242}),
+    Probe("seed-b", "the same request again", lambda c: {
+        "model": c.model, "prompt": TEST_PROMPT, "max_tokens": 6, "temperature": 1, "seed": 4242}),
+    Probe("logit-bias", "logit_bias +100 on the '.' token", lambda c: _greedy(c, logit_bias={DOT_TOKEN: 100})),
+    Probe("suffix", "suffix", lambda c: {
+        "model": c.model, "prompt": "def add(a, b):", "suffix": "\n    return c", "max_tokens": 4, "temperature": 0}),
+    Probe("explicit-defaults", "every optional field at its documented default", lambda c: {
+        "model": c.model, "prompt": TEST_PROMPT, "max_tokens": 2, "temperature": 0, "best_of": 1, "suffix": None,
+        "echo": False, "logprobs": None, "n": 1, "stream": False, "stop": None, "logit_bias": None,
+        "presence_penalty": 0, "frequency_penalty": 0, "top_p": 1, "user": "relaycheck"}),
+    Probe("empty-prompt", "prompt as the empty string", lambda c: {
+        "model": c.model, "prompt": "", "max_tokens": 2, "temperature": 0}),
+    # Streaming
+    Probe("stream", "the greedy request, streamed", lambda c: _greedy(c, stream=True)),
+    Probe("stream-usage", "streamed, n=2, include_usage", lambda c: _greedy(
+        c, max_tokens=4, n=2, stream=True, stream_options={"include_usage": True})),
+    Probe("stream-usage-off", "streamed, include_usage false", lambda c: _greedy(
+        c, max_tokens=3, stream=True, stream_options={"include_usage": False})),
+    # Errors and authentication
+    Probe("error-no-key", "no Authorization header", _error(), auth="missing"),
+    Probe("error-wrong-key", "a wrong key", _error(), auth="wrong"),
+    Probe("error-unknown-model", "a model that does not exist", lambda c: _error()(c) | {"model": UNKNOWN_MODEL}),
+    Probe("error-temperature", "temperature 2.5 (max 2)", _error(temperature=2.5)),
+    Probe("error-top-p", "top_p 1.5 (max 1)", _error(top_p=1.5)),
+    Probe("error-n", "n 0 (min 1)", _error(n=0)),
+    Probe("error-logprobs", "logprobs 6 (max 5)", _error(logprobs=6)),
+    Probe("error-stop-count", "5 stop sequences (max 4)", _error(stop=["a", "b", "c", "d", "e"])),
+    Probe("error-best-of", "best_of 1 below n 2", _error(n=2, best_of=1)),
+    Probe("error-missing-prompt", "no prompt", _error(prompt=_ABSENT)),
+    Probe("error-missing-model", "no model", lambda c: {"prompt": TEST_PROMPT, "max_tokens": 1}),
+    Probe("error-malformed-json", "a body that is not JSON", lambda c: '{"model": "' + c.model + '", "prompt": '),
+)
+
+
+def probes_by_id() -> dict[str, Probe]:
+    return {p.id: p for p in PROBES}
