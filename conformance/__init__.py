@@ -1,0 +1,1 @@
+"""relaycheck's conformance suite as a pytest suite: ``pytest conformance --provider NAME``."""
