@@ -1,0 +1,271 @@
+"""The reference provider: a Starlette app serving ``POST /v1/completions`` and ``GET /v1/models``.
+
+Per request: latency (middleware) -> rate limit -> auth -> JSON body -> ``on_body`` quirks -> validation
+-> ``on_request`` quirks -> model lookup -> generation -> ``on_payload`` quirks (and, for streams, the
+chunk/frame/byte hooks) -> the wire. Every error goes through :meth:`ReferenceServer.error_response`, where
+the error quirks apply.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import html
+import json
+import math
+import random
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response, StreamingResponse
+from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from relaycheck.server import errors
+from relaycheck.server.config import ServerConfig
+from relaycheck.server.errors import ApiError
+from relaycheck.server.model import default_model
+from relaycheck.server.params import parse_request
+from relaycheck.server.protocol import (
+    DONE,
+    Exchange,
+    build_response,
+    dumps,
+    encode_frame,
+    frames,
+    stream_chunks,
+)
+from relaycheck.server.quirks import Quirk, all_quirks, get_quirk
+
+MODEL_CREATED = 1692901427  # a fixed "created" for the model list: the models never change
+
+
+class TokenBucket:
+    """Requests per second with a burst of ``max(1, rate)``. Used from the event loop only."""
+
+    def __init__(self, rate: float) -> None:
+        self.rate = rate
+        self.capacity = max(1.0, rate)
+        self.tokens = self.capacity
+        self.stamp = time.monotonic()
+
+    def take(self) -> int | None:
+        """Take a token; if none is left, the whole seconds until one is (at least 1)."""
+        now = time.monotonic()
+        self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
+        self.stamp = now
+        if self.tokens >= 1.0:
+            self.tokens -= 1.0
+            return None
+        return max(1, math.ceil((1.0 - self.tokens) / self.rate))
+
+
+class ReferenceServer:
+    def __init__(self, config: ServerConfig) -> None:
+        self.config = config
+        # Registry order, so combined quirks always apply the same way; unknown names raise KeyError here.
+        order = {q.name: i for i, q in enumerate(all_quirks())}
+        self.quirks: tuple[Quirk, ...] = tuple(
+            sorted((get_quirk(n) for n in config.quirks), key=lambda q: order[q.name])
+        )
+        self.quirk_names = frozenset(config.quirks)
+        self.model = default_model()
+        self.bucket = TokenBucket(config.rate_limit) if config.rate_limit else None
+        self.jitter = random.Random()
+
+    # -- plumbing ------------------------------------------------------------------------------------
+
+    async def delay(self, ms: float) -> None:
+        if self.config.jitter_ms > 0:
+            ms += self.jitter.uniform(0, self.config.jitter_ms)
+        await asyncio.sleep(ms / 1000 if ms > 0 else 0)  # sleep(0) still lets other requests run
+
+    def exchange(self) -> Exchange:
+        return Exchange(config=self.config, quirk_names=self.quirk_names, created=int(time.time()))
+
+    def json_response(self, obj: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+        indent = 2 if "pretty-json" in self.quirk_names else None
+        return Response(
+            dumps(obj, indent), status_code=status, media_type="application/json", headers=headers
+        )
+
+    def error_response(self, err: ApiError, ex: Exchange) -> Response:
+        for quirk in self.quirks:
+            if quirk.on_error:
+                err = quirk.on_error(err, ex)
+        body = err.envelope()
+        for quirk in self.quirks:
+            if quirk.on_error_body:
+                body = quirk.on_error_body(body, err)
+        headers = dict(err.headers)
+        if ex.has("errors-html"):
+            page = (
+                f"<html><head><title>{err.status} Error</title></head><body><center><h1>{err.status} "
+                f"{html.escape(err.message)}</h1></center><hr><center>nginx</center></body></html>"
+            )
+            return HTMLResponse(page, status_code=err.status, headers=headers)
+        return self.json_response(body, err.status, headers)
+
+    def guard(self, request: Request) -> None:
+        """Rate limit, then authentication (raises ApiError)."""
+        if self.bucket is not None:
+            wait = self.bucket.take()
+            if wait is not None:
+                raise errors.rate_limited(wait, self.bucket.rate)
+        key = self.config.api_key
+        if key is None or "no-auth" in self.quirk_names:
+            return
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        token = token.strip()
+        if scheme.lower() != "bearer" or not token:
+            raise errors.missing_key()
+        if not hmac.compare_digest(token.encode(), key.encode()):
+            raise errors.wrong_key(token)
+
+    # -- endpoints -----------------------------------------------------------------------------------
+
+    async def models(self, request: Request) -> Response:
+        ex = self.exchange()
+        try:
+            self.guard(request)
+            wanted = request.path_params.get("model")
+            if wanted is not None and wanted not in self.config.models:
+                raise errors.model_not_found(wanted)
+        except ApiError as err:
+            return self.error_response(err, ex)
+        cards = [
+            {"id": m, "object": "model", "created": MODEL_CREATED, "owned_by": "relaycheck"}
+            for m in self.config.models
+        ]
+        if wanted is not None:
+            return self.json_response(next(c for c in cards if c["id"] == wanted))
+        return self.json_response({"object": "list", "data": cards})
+
+    async def completions(self, request: Request) -> Response:
+        ex = self.exchange()
+        try:
+            self.guard(request)
+            body = await _json_body(request)
+            for quirk in self.quirks:
+                if quirk.on_body:
+                    quirk.on_body(body, ex)
+            ex.body = body
+            parsed = parse_request(body, self.model.tokenizer, self.config.context_length)
+            for quirk in self.quirks:
+                if quirk.on_request:
+                    parsed = quirk.on_request(parsed, ex)
+            ex.request = parsed
+            if parsed.model not in self.config.models:
+                raise errors.model_not_found(parsed.model)
+        except ApiError as err:
+            return self.error_response(err, ex)
+        rng = random.Random(parsed.seed) if parsed.seed is not None else random.Random()
+        if parsed.stream and not ex.has("sse-as-json"):
+            return StreamingResponse(
+                self.stream(ex, rng), media_type="text/event-stream", headers={"Cache-Control": "no-cache"}
+            )
+        payload = await run_in_threadpool(build_response, ex, self.model, rng)
+        self.apply_payload_hooks(payload, ex, "response")
+        if ex.has("json-as-sse"):
+            data = encode_frame([("data", dumps(payload).decode())]) + encode_frame([("data", DONE)])
+            return Response(data, media_type="text/event-stream")
+        return self.json_response(payload)
+
+    def apply_payload_hooks(self, obj: dict[str, Any], ex: Exchange, kind: str) -> None:
+        for quirk in self.quirks:
+            if quirk.on_payload:
+                quirk.on_payload(obj, ex, kind)
+
+    async def stream(self, ex: Exchange, rng: random.Random) -> AsyncIterator[bytes]:
+        chunks = stream_chunks(ex, self.model, rng)
+        for quirk in self.quirks:
+            if quirk.on_chunks:
+                chunks = quirk.on_chunks(chunks, ex)
+        events = frames(self._payloads(chunks, ex))
+        for quirk in self.quirks:
+            if quirk.on_frames:
+                events = quirk.on_frames(events, ex)
+        first = True
+        async for frame in events:
+            if not first:
+                await self.delay(self.config.chunk_delay_ms)
+            first = False
+            data = encode_frame(frame)
+            for quirk in self.quirks:
+                if quirk.on_bytes:
+                    data = quirk.on_bytes(data)
+            yield data
+
+    async def _payloads(
+        self, chunks: AsyncIterator[dict[str, Any]], ex: Exchange
+    ) -> AsyncIterator[dict[str, Any]]:
+        async for chunk in chunks:
+            self.apply_payload_hooks(chunk, ex, "chunk")
+            yield chunk
+
+    async def http_error(self, request: Request, exc: Exception) -> Response:
+        status = exc.status_code if isinstance(exc, HTTPException) else 500
+        message = f"Invalid URL ({request.method} {request.url.path})"
+        if status == 405:
+            message = f"Method not allowed: {request.method} {request.url.path}"
+        return self.error_response(ApiError(status, message, cause="not_found"), self.exchange())
+
+
+async def _json_body(request: Request) -> dict[str, Any]:
+    """The body as a JSON object, whatever the Content-Type says (OpenAI parses it anyway)."""
+    raw = await request.body()
+    try:
+        body = json.loads(raw, parse_constant=_reject_constant)
+    except (ValueError, UnicodeDecodeError):
+        raise ApiError(
+            400,
+            "We could not parse the JSON body of your request. (HINT: This likely means you aren't using "
+            "your HTTP library correctly. The OpenAI API expects a JSON payload, but what was sent was not "
+            "valid JSON. If you have trouble figuring out how to fix this, please contact us through our "
+            "help center at help.openai.com.)",
+            cause="json",
+        ) from None
+    if not isinstance(body, dict):
+        raise ApiError(
+            400,
+            f"Invalid type for request body: expected a JSON object, got {type(body).__name__}.",
+            cause="validation",
+        )
+    return body
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")  # NaN and Infinity are not JSON, and would slip past range checks
+
+
+class _Latency:
+    """Delays every HTTP response by ``latency_ms`` (+ jitter) before its first byte."""
+
+    def __init__(self, app: ASGIApp, server: ReferenceServer) -> None:
+        self.app = app
+        self.server = server
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and (
+            self.server.config.latency_ms > 0 or self.server.config.jitter_ms > 0
+        ):
+            await self.server.delay(self.server.config.latency_ms)
+        await self.app(scope, receive, send)
+
+
+def create_app(config: ServerConfig) -> Starlette:
+    server = ReferenceServer(config)
+    routes = [
+        Route("/v1/completions", server.completions, methods=["POST"]),
+        Route("/v1/models", server.models, methods=["GET"]),
+        Route("/v1/models/{model:path}", server.models, methods=["GET"]),
+    ]
+    app = Starlette(routes=routes, exception_handlers={HTTPException: server.http_error})
+    app.state.reference = server
+    app.add_middleware(_Latency, server=server)
+    return app

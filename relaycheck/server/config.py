@@ -1,0 +1,20 @@
+"""How a reference server instance behaves: auth, quirks, models, latency, rate limit, context length."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+DEFAULT_API_KEY = "sk-relaycheck-reference"  # not a secret: the reference server's well-known default key
+DEFAULT_MODELS = ("gpt-3.5-turbo-instruct", "davinci-002", "babbage-002")
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    api_key: str | None = DEFAULT_API_KEY  # None = auth disabled
+    quirks: frozenset[str] = frozenset()
+    models: tuple[str, ...] = DEFAULT_MODELS
+    latency_ms: float = 0.0  # delay before the first byte (response headers)
+    jitter_ms: float = 0.0  # uniform extra random delay 0..jitter on each delay
+    chunk_delay_ms: float = 0.0  # delay between SSE chunks
+    rate_limit: float | None = None  # requests per second, token bucket (burst = max(1, rate)); over it: 429
+    context_length: int = 2048

@@ -1,0 +1,236 @@
+"""The reference language model: an interpolated trigram model over the embedded corpus.
+
+For a context it gives a short list of candidate tokens with scores (log-probabilities of the interpolated
+trigram/bigram/unigram model), and one shared *floor* score for every other token of the vocabulary. The
+distribution a token is sampled from is exactly ``softmax(adjusted_scores / temperature)`` over the whole
+vocabulary, where the adjusted score adds ``logit_bias`` and subtracts the presence/frequency penalties
+(OpenAI's formula). Because all non-candidates share the floor, the normaliser costs O(candidates), not
+O(vocabulary): a token takes microseconds.
+
+Reported logprobs are the log-softmax of that same distribution *before* top_p truncation; at temperature 0
+(greedy) they are reported at temperature 1, as OpenAI and vLLM do.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import random
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from relaycheck.server import corpus
+from relaycheck.server.tokenizer import Tokenizer, default_tokenizer
+
+MAX_CANDIDATES = 64  # per context; everything else scores the floor
+UNIGRAM_CANDIDATES = 24  # most frequent tokens always considered, so unseen contexts still read like English
+FLOOR_MASS = 1e-3  # probability mass (at temperature 1) spread over all non-candidate tokens
+# Interpolation weights (trigram, bigram, unigram) by the longest context seen in the corpus.
+_WEIGHTS = {3: (0.75, 0.2, 0.05), 2: (0.0, 0.9, 0.1), 1: (0.0, 0.0, 1.0)}
+
+
+@dataclass(frozen=True)
+class Candidates:
+    tokens: tuple[int, ...]  # best first
+    scores: tuple[float, ...]
+    floor: float  # the score of every token not in ``tokens``
+
+
+@dataclass(frozen=True)
+class Sampling:
+    """What shapes the next-token distribution, as requested (already validated)."""
+
+    temperature: float = 1.0
+    top_p: float = 1.0
+    presence_penalty: float = 0.0
+    frequency_penalty: float = 0.0
+    logit_bias: Mapping[int, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Step:
+    token: int
+    logprob: float  # of ``token`` under the distribution it was sampled from (before top_p)
+    top: tuple[tuple[int, float], ...]  # the ``top_n`` most likely tokens with their logprobs, best first
+
+
+class NGramModel:
+    """Immutable after training except for a bounded cache of candidate lists (one per seen context)."""
+
+    def __init__(self, tokenizer: Tokenizer, documents: Sequence[tuple[str, float]]) -> None:
+        self.tokenizer = tokenizer
+        eot = tokenizer.eot_id
+        unigram: defaultdict[int, float] = defaultdict(float)
+        self._bigram: defaultdict[int, defaultdict[int, float]] = defaultdict(lambda: defaultdict(float))
+        self._trigram: defaultdict[tuple[int, int], defaultdict[int, float]] = defaultdict(
+            lambda: defaultdict(float)
+        )
+        for text, weight in documents:
+            # Each document follows end-of-text (the context of an empty or null prompt) and ends with it.
+            ids = [eot, eot, *tokenizer.encode(text), eot]
+            for a, b, c in zip(ids, ids[1:], ids[2:], strict=False):
+                unigram[c] += weight
+                self._bigram[b][c] += weight
+                self._trigram[(a, b)][c] += weight
+        total = sum(unigram.values())
+        best = sorted(unigram.items(), key=lambda item: (-item[1], item[0]))[:UNIGRAM_CANDIDATES]
+        self._unigram_top = [(t, n / total) for t, n in best]
+        self._floor_p = FLOOR_MASS / tokenizer.vocab_size
+        self._cache: dict[tuple[int, int] | int | None, Candidates] = {}
+
+    @property
+    def vocab_size(self) -> int:
+        return self.tokenizer.vocab_size
+
+    def candidates(self, context: Sequence[int]) -> Candidates:
+        """Candidates after ``context`` (earlier tokens are padded with end-of-text)."""
+        eot = self.tokenizer.eot_id
+        a = context[-2] if len(context) >= 2 else eot
+        b = context[-1] if context else eot
+        key: tuple[int, int] | int | None
+        if (a, b) in self._trigram:
+            key, order = (a, b), 3
+        elif b in self._bigram:
+            key, order = b, 2
+        else:
+            key, order = None, 1
+        cached = self._cache.get(key)
+        if cached is None:
+            cached = self._cache[key] = self._build(a, b, order)
+        return cached
+
+    def _build(self, a: int, b: int, order: int) -> Candidates:
+        w3, w2, w1 = _WEIGHTS[order]
+        probs: defaultdict[int, float] = defaultdict(float)
+        for weight, counts in ((w3, self._trigram.get((a, b))), (w2, self._bigram.get(b))):
+            if weight and counts:
+                total = sum(counts.values())
+                for token, n in counts.items():
+                    probs[token] += weight * n / total
+        for token, p in self._unigram_top:
+            probs[token] += w1 * p
+        best = sorted(probs.items(), key=lambda item: (-item[1], item[0]))[:MAX_CANDIDATES]
+        return Candidates(
+            tokens=tuple(t for t, _ in best),
+            scores=tuple(math.log(p + self._floor_p) for _, p in best),
+            floor=math.log(self._floor_p),
+        )
+
+    # -- one sampling step -----------------------------------------------------------------------
+
+    def step(
+        self,
+        context: Sequence[int],
+        sampling: Sampling,
+        rng: random.Random,
+        counts: Mapping[int, int],
+        top_n: int = 0,
+        force: int | None = None,
+    ) -> Step:
+        """Sample the next token (or score ``force``) after ``context``.
+
+        ``counts`` is how often each token was already generated in this completion (for the penalties).
+        """
+        cands = self.candidates(context)
+        scores = dict(zip(cands.tokens, cands.scores, strict=True))
+        adjusted = set(sampling.logit_bias) | {t for t, n in counts.items() if n}
+        for token in adjusted:
+            n = counts.get(token, 0)
+            scores[token] = (
+                scores.get(token, cands.floor)
+                + sampling.logit_bias.get(token, 0.0)
+                - n * sampling.frequency_penalty
+                - (1.0 if n else 0.0) * sampling.presence_penalty
+            )
+        ranked = (
+            sorted(scores.items(), key=lambda item: (-item[1], item[0])) if adjusted else list(scores.items())
+        )
+        rest = self.vocab_size - len(ranked)
+        temperature = sampling.temperature if sampling.temperature > 0 else 1.0
+        # log-softmax over the whole vocabulary: the explicit tokens plus ``rest`` tokens at the floor.
+        peak = max(ranked[0][1], cands.floor) if rest else ranked[0][1]
+        weights = [math.exp((s - peak) / temperature) for _, s in ranked]
+        rest_weight = math.exp((cands.floor - peak) / temperature)
+        log_z = math.log(sum(weights) + rest * rest_weight)
+
+        def logprob(score: float) -> float:
+            return (score - peak) / temperature - log_z
+
+        if force is not None:
+            token = force
+        elif sampling.temperature <= 0:
+            token = (
+                ranked[0][0] if ranked[0][1] >= cands.floor or not rest else self._rest_token(scores, None)
+            )
+        else:
+            token = self._sample(ranked, weights, rest, rest_weight, sampling.top_p, scores, rng)
+        top = tuple((t, logprob(s)) for t, s in ranked[:top_n])
+        if (
+            len(top) < top_n
+        ):  # only when bias/penalties pushed candidates below the floor: pad with floor tokens
+            top += tuple((t, logprob(cands.floor)) for t in self._rest_tokens(scores, top_n - len(top)))
+        return Step(token=token, logprob=logprob(scores.get(token, cands.floor)), top=top)
+
+    def _sample(
+        self,
+        ranked: list[tuple[int, float]],
+        weights: list[float],
+        rest: int,
+        rest_weight: float,
+        top_p: float,
+        scores: Mapping[int, float],
+        rng: random.Random,
+    ) -> int:
+        # Nucleus: the smallest set of most likely tokens whose mass reaches top_p. The floor tokens form one
+        # group that is kept or cut as a whole (they are equally likely, so any cut among them is arbitrary).
+        total = sum(weights) + rest * rest_weight
+        kept: list[tuple[int | None, float]] = []
+        mass = 0.0
+        group_done = rest == 0
+        for (token, _), weight in zip(ranked, weights, strict=True):
+            if not group_done and rest_weight > weight:
+                kept.append((None, rest * rest_weight))
+                mass += rest * rest_weight
+                group_done = True
+                if mass >= top_p * total:
+                    break
+            kept.append((token, weight))
+            mass += weight
+            if mass >= top_p * total:
+                break
+        else:
+            if not group_done:
+                kept.append((None, rest * rest_weight))
+                mass += rest * rest_weight
+        pick = rng.random() * mass
+        for token, weight in kept:
+            pick -= weight
+            if pick < 0:
+                return token if token is not None else self._rest_token(scores, rng)
+        last = kept[-1][0]
+        return last if last is not None else self._rest_token(scores, rng)
+
+    def _rest_token(self, scores: Mapping[int, float], rng: random.Random | None) -> int:
+        """A uniformly random floor token (the first one by id when ``rng`` is None)."""
+        if rng is None:
+            return next(self._rest_tokens(scores, 1))
+        while True:
+            token = rng.randrange(self.vocab_size)
+            if token not in scores:
+                return token
+
+    def _rest_tokens(self, scores: Mapping[int, float], count: int):  # noqa: ANN202 - a small generator
+        found = 0
+        for token in range(self.vocab_size):
+            if found == count:
+                return
+            if token not in scores:
+                found += 1
+                yield token
+
+
+@functools.cache
+def default_model() -> NGramModel:
+    """The shared reference model (training takes a few tens of milliseconds, once per process)."""
+    return NGramModel(default_tokenizer(), corpus.documents())

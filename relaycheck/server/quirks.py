@@ -1,0 +1,841 @@
+"""Named quirks: switches that make the reference server reproduce one real-world deviation each.
+
+A quirk is a frozen :class:`Quirk` carrying small hook functions. The app calls every active quirk's hook
+at these points, in registry order:
+
+===============  ====================================================================================
+``on_body``      the parsed JSON body, before validation: rewrite it in place or raise :class:`ApiError`
+``on_request``   the validated :class:`CompletionRequest`: return a changed copy
+``on_chunks``    the stream's chunk dicts as an async iterator: return a new iterator (merge, drop, move)
+``on_payload``   each finished object in place: ``kind`` is ``"response"`` (non-stream) or ``"chunk"``
+``on_frames``    the stream's SSE frames (lists of ``(field, value)`` lines): return a new iterator
+``on_bytes``     each encoded SSE frame: return the bytes to send
+``on_error``     an :class:`ApiError` before rendering: return a changed copy (status, param, body)
+``on_error_body`` the rendered error body: return the body to send
+===============  ====================================================================================
+
+A few quirks change how the app answers rather than what it sends (``no-auth``, ``json-as-sse``,
+``sse-as-json``, ``pretty-json``, ``errors-html``); they have no hooks and the app tests their names.
+``deviation`` names the entry of ``known-deviations.md`` the quirk reproduces, or ``"benign"`` for a
+variation the spec allows (the suite must pass those).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from relaycheck.server.errors import ApiError
+from relaycheck.server.params import CompletionRequest
+from relaycheck.server.protocol import DONE, Exchange, Frame, new_id
+from relaycheck.server.tokenizer import default_tokenizer
+
+Json = dict[str, Any]
+BodyHook = Callable[[Json, Exchange], None]
+RequestHook = Callable[[CompletionRequest, Exchange], CompletionRequest]
+ChunksHook = Callable[[AsyncIterator[Json], Exchange], AsyncIterator[Json]]
+PayloadHook = Callable[[Json, Exchange, str], None]
+FramesHook = Callable[[AsyncIterator[Frame], Exchange], AsyncIterator[Frame]]
+BytesHook = Callable[[bytes], bytes]
+ErrorHook = Callable[[ApiError, Exchange], ApiError]
+ErrorBodyHook = Callable[[Json, ApiError], Json]
+
+
+def _hook() -> Any:
+    return field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class Quirk:
+    name: str
+    description: str
+    deviation: str  # "D18" (an entry of known-deviations.md) or "benign"
+    benign: bool = False
+    on_body: BodyHook | None = _hook()
+    on_request: RequestHook | None = _hook()
+    on_chunks: ChunksHook | None = _hook()
+    on_payload: PayloadHook | None = _hook()
+    on_frames: FramesHook | None = _hook()
+    on_bytes: BytesHook | None = _hook()
+    on_error: ErrorHook | None = _hook()
+    on_error_body: ErrorBodyHook | None = _hook()
+
+
+# -- helpers ---------------------------------------------------------------------------------------
+
+
+def _choices(obj: Json) -> list[Json]:
+    choices = obj.get("choices")
+    return choices if isinstance(choices, list) else []
+
+
+def _logprobs(obj: Json) -> Iterator[Json]:
+    for choice in _choices(obj):
+        if isinstance(choice.get("logprobs"), dict):
+            yield choice["logprobs"]
+
+
+def _usages(obj: Json) -> Iterator[Json]:
+    if isinstance(obj.get("usage"), dict):
+        yield obj["usage"]
+
+
+def _is_usage_chunk(chunk: Json) -> bool:
+    return not chunk.get("choices") and isinstance(chunk.get("usage"), dict)
+
+
+def _replace(**changes: Any) -> RequestHook:
+    return lambda request, ex: dataclasses.replace(request, **changes)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _clamp(value: float, low: float, high: float) -> float:
+    return min(max(value, low), high)
+
+
+# -- request side ----------------------------------------------------------------------------------
+
+
+def _max_tokens_default_unlimited(request: CompletionRequest, ex: Exchange) -> CompletionRequest:
+    if ex.body is not None and ex.body.get("max_tokens") is None:
+        return dataclasses.replace(request, max_tokens=64)
+    return request
+
+
+def _echo_default_on(request: CompletionRequest, ex: Exchange) -> CompletionRequest:
+    return (
+        dataclasses.replace(request, echo=True) if ex.body is not None and "echo" not in ex.body else request
+    )
+
+
+def _drop_logit_bias(request: CompletionRequest, ex: Exchange) -> CompletionRequest:
+    return dataclasses.replace(request, sampling=dataclasses.replace(request.sampling, logit_bias={}))
+
+
+def _best_of_returns_all(request: CompletionRequest, ex: Exchange) -> CompletionRequest:
+    return dataclasses.replace(request, n=request.best_of)
+
+
+def _no_best_of_n_rule(body: Json, ex: Exchange) -> None:
+    best_of, n = body.get("best_of"), body.get("n")
+    if _is_number(best_of) and _is_number(n) and best_of < n:
+        body["best_of"] = None  # generate n candidates instead of refusing
+
+
+def _reject_explicit_defaults(body: Json, ex: Exchange) -> None:
+    for name in ("best_of", "suffix"):
+        if name in body:
+            raise ApiError(400, f"Unsupported param: {name}", param=name, cause="quirk")
+
+
+def _one_api_prompt_validation(body: Json, ex: Exchange) -> None:
+    if body.get("prompt") == "":
+        raise ApiError(400, "field prompt is required", param="prompt", cause="quirk")
+    body.setdefault("prompt", "")
+
+
+def _logprobs_bool(body: Json, ex: Exchange) -> None:
+    if _is_number(body.get("logprobs")):
+        raise ApiError(
+            400,
+            "json: cannot unmarshal number into Go struct field GeneralOpenAIRequest.logprobs of type bool",
+            type="invalid_text_request",
+            cause="quirk",
+        )
+    if isinstance(body.get("logprobs"), bool):
+        body["logprobs"] = None  # a Go *bool: accepted, and means nothing to the completion
+
+
+def _token_prompt_500(body: Json, ex: Exchange) -> None:
+    prompt = body.get("prompt")
+    if isinstance(prompt, list) and prompt and not isinstance(prompt[0], str):
+        raise ApiError(500, "AssertionError", type="internal_server_error", cause="quirk")
+
+
+def _integer_temperature(body: Json, ex: Exchange) -> None:
+    for name in ("temperature", "top_p"):
+        value = body.get(name)
+        if isinstance(value, float) and not value.is_integer():
+            raise ApiError(400, f"{name} must be an integer", param=name, cause="quirk")
+
+
+_RANGES = {
+    "temperature": (0, 2),
+    "top_p": (0, 1),
+    "n": (1, 128),
+    "best_of": (1, 20),
+    "logprobs": (0, 5),
+    "max_tokens": (0, float("inf")),
+    "presence_penalty": (-2, 2),
+    "frequency_penalty": (-2, 2),
+}
+
+
+def _accept_out_of_range(body: Json, ex: Exchange) -> None:
+    # No range validation: whatever comes is clamped into what the model can do, silently.
+    for name, (low, high) in _RANGES.items():
+        if _is_number(body.get(name)):
+            body[name] = type(body[name])(_clamp(body[name], low, high))
+    if isinstance(body.get("stop"), list):
+        body["stop"] = body["stop"][:4] or None
+    if isinstance(body.get("logit_bias"), dict):
+        body["logit_bias"] = {
+            k: int(_clamp(v, -100, 100)) if _is_number(v) else v for k, v in body["logit_bias"].items()
+        }
+
+
+def _chat_template(request: CompletionRequest, ex: Exchange) -> CompletionRequest:
+    prefix = tuple(default_tokenizer().encode("Sure! Here is a response:"))
+    return dataclasses.replace(request, forced_prefix=prefix)
+
+
+def _prompt_list_first_only(request: CompletionRequest, ex: Exchange) -> CompletionRequest:
+    return (
+        dataclasses.replace(request, prompts=request.prompts[:1]) if request.prompt_is_text_list else request
+    )
+
+
+def _default_model_when_missing(body: Json, ex: Exchange) -> None:
+    body.setdefault("model", ex.config.models[0])
+
+
+def _model_fallback(body: Json, ex: Exchange) -> None:
+    if isinstance(body.get("model"), str) and body["model"] not in ex.config.models:
+        body["model"] = ex.config.models[0]
+
+
+# -- logprobs shape --------------------------------------------------------------------------------
+
+
+def _chat_logprobs(obj: Json, ex: Exchange, kind: str) -> None:
+    def entry(token: str, logprob: float | None) -> Json:
+        return {"token": token, "logprob": logprob, "bytes": list(token.encode("utf-8", "replace"))}
+
+    for choice in _choices(obj):
+        legacy = choice.get("logprobs")
+        if isinstance(legacy, dict):
+            content = []
+            for token, logprob, top in zip(
+                legacy["tokens"], legacy["token_logprobs"], legacy["top_logprobs"], strict=True
+            ):
+                alternatives = [entry(t, lp) for t, lp in (top or {}).items()]
+                content.append({**entry(token, logprob), "top_logprobs": alternatives})
+            choice["logprobs"] = {"content": content}
+
+
+def _logprobs_zero_null(obj: Json, ex: Exchange, kind: str) -> None:
+    if ex.request is not None and ex.request.logprobs == 0:
+        for choice in _choices(obj):
+            choice["logprobs"] = None
+
+
+def _logprobs_offsets_wrong(obj: Json, ex: Exchange, kind: str) -> None:
+    for logprobs in _logprobs(obj):
+        logprobs["text_offset"] = [0] * len(logprobs["text_offset"])
+
+
+def _logprobs_tokens_mismatch(obj: Json, ex: Exchange, kind: str) -> None:
+    for logprobs in _logprobs(obj):
+        logprobs["tokens"] = [token.lstrip(" ") for token in logprobs["tokens"]]
+
+
+def _echo_logprobs_first_not_null(obj: Json, ex: Exchange, kind: str) -> None:
+    for logprobs in _logprobs(obj):
+        if logprobs["token_logprobs"] and logprobs["token_logprobs"][0] is None:
+            logprobs["token_logprobs"][0] = -2.5
+
+
+# -- response shape --------------------------------------------------------------------------------
+
+
+def _set(key: str, value: Any, kinds: tuple[str, ...] = ("response", "chunk")) -> PayloadHook:
+    def hook(obj: Json, ex: Exchange, kind: str) -> None:
+        if kind in kinds:
+            obj[key] = value
+
+    return hook
+
+
+def _chatcmpl_id(obj: Json, ex: Exchange, kind: str) -> None:
+    obj["id"] = "chatcmpl-" + str(obj["id"]).removeprefix("cmpl-")
+
+
+def _finish_reason_eos(obj: Json, ex: Exchange, kind: str) -> None:
+    for choice in _choices(obj):
+        if choice.get("finish_reason"):
+            choice["finish_reason"] = "eos_token"
+
+
+def _logprobs_key_omitted(obj: Json, ex: Exchange, kind: str) -> None:
+    for choice in _choices(obj):
+        if choice.get("logprobs", "") is None:
+            del choice["logprobs"]
+
+
+def _usage_missing(obj: Json, ex: Exchange, kind: str) -> None:
+    if kind == "response":
+        obj.pop("usage", None)
+
+
+def _usage_zero(obj: Json, ex: Exchange, kind: str) -> None:
+    for usage in _usages(obj):
+        usage.update(prompt_tokens=0, completion_tokens=0, total_tokens=0)
+
+
+def _usage_total_wrong(obj: Json, ex: Exchange, kind: str) -> None:
+    for usage in _usages(obj):
+        usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"] + 7
+
+
+def _usage_inflated(obj: Json, ex: Exchange, kind: str) -> None:
+    for usage in _usages(obj):
+        usage["completion_tokens"] *= 2
+        usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
+
+
+def _created_float(obj: Json, ex: Exchange, kind: str) -> None:
+    obj["created"] = obj["created"] + 0.316254
+
+
+def _created_millis(obj: Json, ex: Exchange, kind: str) -> None:
+    obj["created"] = obj["created"] * 1000
+
+
+# -- streaming -------------------------------------------------------------------------------------
+
+
+def _chunk_ids_vary(obj: Json, ex: Exchange, kind: str) -> None:
+    if kind == "chunk":
+        obj["id"] = new_id()
+
+
+def _stream_no_finish_reason(obj: Json, ex: Exchange, kind: str) -> None:
+    if kind == "chunk":
+        for choice in _choices(obj):
+            choice["finish_reason"] = None
+
+
+def _finish_reason_every_chunk(obj: Json, ex: Exchange, kind: str) -> None:
+    if kind == "chunk":
+        for choice in _choices(obj):
+            choice["finish_reason"] = choice.get("finish_reason") or "stop"
+
+
+def _stream_n_index_wrong(obj: Json, ex: Exchange, kind: str) -> None:
+    if kind == "chunk":
+        for choice in _choices(obj):
+            choice["index"] = 0
+
+
+def _usage_zeros_every_chunk(obj: Json, ex: Exchange, kind: str) -> None:
+    if kind == "chunk" and "usage" in obj and obj["usage"] is None:
+        obj["usage"] = {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
+
+
+def _usage_chunk_no_choices(obj: Json, ex: Exchange, kind: str) -> None:
+    if kind == "chunk" and _is_usage_chunk(obj):
+        obj.pop("choices", None)
+
+
+def _single_choice(chunk: Json) -> Json | None:
+    choices = _choices(chunk)
+    return choices[0] if len(choices) == 1 else None
+
+
+async def _stream_buffered(chunks: AsyncIterator[Json], ex: Exchange) -> AsyncIterator[Json]:
+    # Hold every content chunk of a choice, merged into one, until that choice's final chunk.
+    held: dict[int, Json] = {}
+    async for chunk in chunks:
+        choice = _single_choice(chunk)
+        if choice is None:
+            yield chunk
+        elif choice["finish_reason"] is None:
+            first = held.get(choice["index"])
+            if first is None:
+                held[choice["index"]] = chunk
+                continue
+            merged = _single_choice(first)
+            assert merged is not None
+            merged["text"] += choice["text"]
+            if isinstance(merged["logprobs"], dict):
+                for key, values in merged["logprobs"].items():
+                    values.extend(choice["logprobs"][key])
+        else:
+            if choice["index"] in held:
+                yield held.pop(choice["index"])
+            yield chunk
+
+
+async def _stream_drops_first_token(chunks: AsyncIterator[Json], ex: Exchange) -> AsyncIterator[Json]:
+    started: set[int] = set()
+    async for chunk in chunks:
+        choice = _single_choice(chunk)
+        if choice is not None and choice["finish_reason"] is None and choice["index"] not in started:
+            started.add(choice["index"])
+            continue
+        yield chunk
+
+
+async def _usage_on_last_content_chunk(chunks: AsyncIterator[Json], ex: Exchange) -> AsyncIterator[Json]:
+    previous: Json | None = None
+    async for chunk in chunks:
+        if _is_usage_chunk(chunk) and previous is not None:
+            previous["usage"] = chunk["usage"]
+            continue
+        if previous is not None:
+            yield previous
+        previous = chunk
+    if previous is not None:
+        yield previous
+
+
+def _is_done(frame: Frame) -> bool:
+    return frame == [("data", DONE)]
+
+
+def _after_first_frame(extra: Frame) -> FramesHook:
+    async def hook(frames: AsyncIterator[Frame], ex: Exchange) -> AsyncIterator[Frame]:
+        count = 0
+        async for frame in frames:
+            yield frame
+            count += 1
+            if count == 1:
+                yield extra
+
+    return hook
+
+
+async def _no_done(frames: AsyncIterator[Frame], ex: Exchange) -> AsyncIterator[Frame]:
+    async for frame in frames:
+        if not _is_done(frame):
+            yield frame
+
+
+async def _data_after_done(frames: AsyncIterator[Frame], ex: Exchange) -> AsyncIterator[Frame]:
+    last: Frame | None = None
+    async for frame in frames:
+        yield frame
+        if _is_done(frame) and last is not None:
+            yield last
+        last = frame
+
+
+async def _sse_comments(frames: AsyncIterator[Frame], ex: Exchange) -> AsyncIterator[Frame]:
+    yield [("", "OPENROUTER PROCESSING")]
+    count = 0
+    async for frame in frames:
+        yield frame
+        count += 1
+        if count % 2 == 0:
+            yield [("", "keep-alive")]
+
+
+async def _sse_fields(frames: AsyncIterator[Frame], ex: Exchange) -> AsyncIterator[Frame]:
+    count = 0
+    async for frame in frames:
+        count += 1
+        fields = [("id", str(count))] + ([("retry", "3000")] if count == 1 else [])
+        yield fields + frame
+
+
+def _sse_no_space(data: bytes) -> bytes:
+    return re.sub(rb"(?m)^([a-z]+): ", rb"\1:", data)
+
+
+def _sse_crlf(data: bytes) -> bytes:
+    return data.replace(b"\n", b"\r\n")
+
+
+# -- benign extra fields ---------------------------------------------------------------------------
+
+
+def _extra_fields(obj: Json, ex: Exchange, kind: str) -> None:
+    obj["provider"] = "relaycheck-reference"
+    obj["timings"] = {"prompt_ms": 0.12, "predicted_ms": 1.5}
+    for choice in _choices(obj):
+        choice["stop_reason"] = None
+
+
+def _extra_error_fields(body: Json, err: ApiError) -> Json:
+    if isinstance(body.get("error"), dict):
+        body["error"]["provider"] = "relaycheck-reference"
+    body["request_id"] = new_id("req-")
+    return body
+
+
+# -- errors ----------------------------------------------------------------------------------------
+
+# vLLM and llama.cpp name the error type after the HTTP status (the SDK's exception class names).
+_STATUS_TYPES = {
+    400: "BadRequestError",
+    401: "AuthenticationError",
+    404: "NotFoundError",
+    429: "RateLimitError",
+}
+
+
+def _status_type(status: int) -> str:
+    return _STATUS_TYPES.get(status, "InternalServerError" if status >= 500 else "BadRequestError")
+
+
+def _message(body: Json) -> str:
+    inner = body.get("error")
+    return str(inner.get("message", "")) if isinstance(inner, dict) else str(body.get("message", ""))
+
+
+def _errors_flat(body: Json, err: ApiError) -> Json:
+    return {
+        "object": "error",
+        "message": _message(body),
+        "type": _status_type(err.status),
+        "param": None,
+        "code": err.status,
+    }
+
+
+def _errors_int_code(body: Json, err: ApiError) -> Json:
+    return {"error": {"message": _message(body), "type": _status_type(err.status), "code": err.status}}
+
+
+def _unknown_model_503(err: ApiError, ex: Exchange) -> ApiError:
+    if err.cause != "model" or ex.request is None:
+        return err
+    message = f"当前分组 default 下对于模型 {ex.request.model} 无可用渠道 (request id: {new_id('')})"
+    return dataclasses.replace(err, status=503, body={"error": {"message": message, "type": "new_api_error"}})
+
+
+def _error_status(status: int, when: Callable[[ApiError], bool] = lambda err: True) -> ErrorHook:
+    return lambda err, ex: dataclasses.replace(err, status=status) if when(err) else err
+
+
+# -- the registry ----------------------------------------------------------------------------------
+
+_QUIRKS: tuple[Quirk, ...] = (
+    # request side
+    Quirk(
+        "drop-max-tokens",
+        "max_tokens is ignored: every completion runs 24 tokens",
+        "D11",
+        on_request=_replace(max_tokens=24),
+    ),
+    Quirk(
+        "max-tokens-default-unlimited",
+        "without max_tokens, completions run up to 64 tokens instead of 16",
+        "D15",
+        on_request=_max_tokens_default_unlimited,
+    ),
+    Quirk("drop-stop", "stop sequences are ignored", "D17", on_request=_replace(stop=())),
+    Quirk(
+        "stop-included",
+        "the matched stop sequence is kept at the end of the text",
+        "D17",
+        on_request=_replace(include_stop=True),
+    ),
+    Quirk("drop-n", "n is ignored: one choice per prompt", "D06", on_request=_replace(n=1)),
+    Quirk("drop-echo", "echo is ignored", "D02", on_request=_replace(echo=False)),
+    Quirk(
+        "echo-default-on",
+        "the prompt is echoed when the echo field is omitted",
+        "D02",
+        on_request=_echo_default_on,
+    ),
+    Quirk("drop-logit-bias", "logit_bias is ignored", "D02", on_request=_drop_logit_bias),
+    Quirk(
+        "ignore-seed",
+        "seed is ignored: sampling is never reproducible",
+        "D02",
+        on_request=_replace(seed=None),
+    ),
+    Quirk(
+        "best-of-returns-all",
+        "best_of candidates are all returned instead of the best n",
+        "D05",
+        on_request=_best_of_returns_all,
+    ),
+    Quirk("no-best-of-n-rule", "best_of smaller than n is accepted", "D05", on_body=_no_best_of_n_rule),
+    Quirk(
+        "reject-explicit-defaults",
+        "a best_of or suffix key is rejected even at its default value",
+        "D04",
+        on_body=_reject_explicit_defaults,
+    ),
+    Quirk(
+        "one-api-prompt-validation",
+        "a missing prompt is accepted, an empty-string prompt is a 400",
+        "D10",
+        on_body=_one_api_prompt_validation,
+    ),
+    Quirk(
+        "logprobs-bool",
+        "an integer logprobs is a 400 (the relay types it bool)",
+        "D01",
+        on_body=_logprobs_bool,
+    ),
+    Quirk(
+        "chat-logprobs", "logprobs come in the chat shape {content: [...]}", "D22", on_payload=_chat_logprobs
+    ),
+    Quirk("logprobs-zero-null", "logprobs: 0 answers logprobs null", "D23", on_payload=_logprobs_zero_null),
+    Quirk(
+        "logprobs-too-many-top",
+        "top_logprobs entries carry logprobs+3 alternatives",
+        "D22",
+        on_request=_replace(extra_alternatives=3),
+    ),
+    Quirk("logprobs-offsets-wrong", "text_offset is all zeros", "D23", on_payload=_logprobs_offsets_wrong),
+    Quirk(
+        "logprobs-tokens-mismatch",
+        "logprobs tokens lose their leading spaces (they no longer join to the text)",
+        "D22",
+        on_payload=_logprobs_tokens_mismatch,
+    ),
+    Quirk(
+        "echo-logprobs-first-not-null",
+        "with echo, the first token_logprobs entry is a number",
+        "D23",
+        on_payload=_echo_logprobs_first_not_null,
+    ),
+    Quirk(
+        "prompt-list-first-only",
+        "with a string[] prompt only the first prompt gets completions",
+        "D08",
+        on_request=_prompt_list_first_only,
+    ),
+    Quirk(
+        "token-prompt-500",
+        "token-array prompts fail with HTTP 500 AssertionError",
+        "D09",
+        on_body=_token_prompt_500,
+    ),
+    Quirk(
+        "integer-temperature",
+        "a non-integer temperature or top_p is a 400",
+        "D12",
+        on_body=_integer_temperature,
+    ),
+    Quirk(
+        "accept-out-of-range",
+        "no range validation: out-of-range values are clamped and accepted",
+        "D13",
+        on_body=_accept_out_of_range,
+    ),
+    Quirk(
+        "chat-template",
+        'completions answer like a chat assistant ("Sure! Here is a response:")',
+        "D16",
+        on_request=_chat_template,
+    ),
+    Quirk(
+        "default-model-when-missing",
+        "a request without model is served by the default model",
+        "D10",
+        on_body=_default_model_when_missing,
+    ),
+    Quirk(
+        "malformed-json-500",
+        "an unparseable JSON body is a 500",
+        "D42",
+        on_error=_error_status(500, lambda err: err.cause == "json"),
+    ),
+    # response shape
+    Quirk(
+        "chat-object",
+        'object is "chat.completion"',
+        "D18",
+        on_payload=_set("object", "chat.completion", ("response",)),
+    ),
+    Quirk("empty-id", "id is the empty string", "D19", on_payload=_set("id", "")),
+    Quirk("chatcmpl-id", "id has the chatcmpl- prefix", "D19", on_payload=_chatcmpl_id),
+    Quirk("finish-reason-eos", 'finish_reason is "eos_token"', "D20", on_payload=_finish_reason_eos),
+    Quirk(
+        "logprobs-key-omitted",
+        "choices lack the logprobs key when it is null",
+        "D24",
+        on_payload=_logprobs_key_omitted,
+    ),
+    Quirk("usage-missing", "non-stream responses have no usage", "D25", on_payload=_usage_missing),
+    Quirk("usage-zero", "usage numbers are all 0", "D25", on_payload=_usage_zero),
+    Quirk(
+        "usage-total-wrong",
+        "total_tokens is not prompt_tokens + completion_tokens",
+        "D25",
+        on_payload=_usage_total_wrong,
+    ),
+    Quirk(
+        "usage-inflated", "completion_tokens is doubled (total consistent)", "D45", on_payload=_usage_inflated
+    ),
+    Quirk("created-float", "created is a float with a fraction", "D27", on_payload=_created_float),
+    Quirk("created-millis", "created is in milliseconds", "D27", on_payload=_created_millis),
+    Quirk(
+        "model-substituted",
+        "the response names gpt-4o-mini whatever model was asked",
+        "D42",
+        on_payload=_set("model", "gpt-4o-mini"),
+    ),
+    Quirk("json-as-sse", "a non-stream request is answered as an event stream", "D37"),
+    # streaming
+    Quirk(
+        "chunk-object-chat",
+        'chunks have object "chat.completion.chunk"',
+        "D18",
+        on_payload=_set("object", "chat.completion.chunk", ("chunk",)),
+    ),
+    Quirk("chunk-ids-vary", "every chunk has a new id", "D19", on_payload=_chunk_ids_vary),
+    Quirk("sse-as-json", "a stream request is answered with one application/json body", "D37"),
+    Quirk("no-done", "the stream ends without data: [DONE]", "D28", on_frames=_no_done),
+    Quirk("data-after-done", "another data event follows data: [DONE]", "D28", on_frames=_data_after_done),
+    Quirk(
+        "non-json-data-line",
+        "a data: ping event mid-stream",
+        "D35",
+        on_frames=_after_first_frame([("data", "ping")]),
+    ),
+    Quirk(
+        "stream-no-finish-reason",
+        "finish_reason stays null on every chunk",
+        "D21",
+        on_payload=_stream_no_finish_reason,
+    ),
+    Quirk(
+        "finish-reason-every-chunk",
+        "every chunk has a non-null finish_reason",
+        "D21",
+        on_payload=_finish_reason_every_chunk,
+    ),
+    Quirk(
+        "stream-buffered",
+        "the whole completion comes in one content chunk",
+        "D37",
+        on_chunks=_stream_buffered,
+    ),
+    Quirk(
+        "stream-drops-first-token",
+        "the stream omits the first token of each choice",
+        "D44",
+        on_chunks=_stream_drops_first_token,
+    ),
+    Quirk(
+        "usage-chunk-missing",
+        "stream_options.include_usage is ignored",
+        "D29",
+        on_request=_replace(include_usage=False),
+    ),
+    Quirk(
+        "usage-on-last-content-chunk",
+        "usage rides on the last content chunk, no separate usage chunk",
+        "D30",
+        on_chunks=_usage_on_last_content_chunk,
+    ),
+    Quirk(
+        "usage-zeros-every-chunk",
+        "with include_usage, every chunk carries usage zeros instead of null",
+        "D32",
+        on_payload=_usage_zeros_every_chunk,
+    ),
+    Quirk(
+        "usage-chunk-forced",
+        "a usage chunk is sent even when not asked for",
+        "D31",
+        on_request=lambda request, ex: dataclasses.replace(request, include_usage=request.stream),
+    ),
+    Quirk(
+        "usage-chunk-no-choices",
+        "the usage chunk has no choices key",
+        "D33",
+        on_payload=_usage_chunk_no_choices,
+    ),
+    Quirk(
+        "sse-error-field",
+        "a non-standard 'error:' SSE line mid-stream",
+        "D34",
+        on_frames=_after_first_frame([("error", '{"message":"x"}')]),
+    ),
+    Quirk(
+        "stream-n-index-wrong", "streamed choices all say index 0", "D44", on_payload=_stream_n_index_wrong
+    ),
+    # errors
+    Quirk("no-auth", "API keys are not checked", "D42"),
+    Quirk(
+        "unknown-model-503",
+        "an unknown model is a one-api style 503 without param or code",
+        "D42",
+        on_error=_unknown_model_503,
+    ),
+    Quirk(
+        "model-fallback", "an unknown model is served by the default model", "D42", on_body=_model_fallback
+    ),
+    Quirk(
+        "errors-flat",
+        "errors are a flat {object: error, message, type, param, code: <int>} body",
+        "D38",
+        on_error_body=_errors_flat,
+    ),
+    Quirk(
+        "errors-int-code",
+        "error envelope with an integer code, a class-name type and no param",
+        "D39",
+        on_error_body=_errors_int_code,
+    ),
+    Quirk("errors-200", "errors are answered with HTTP 200", "D40", on_error=_error_status(200)),
+    Quirk("errors-html", "errors are HTML pages (status kept)", "D41"),
+    Quirk(
+        "errors-500",
+        "every 4xx error becomes a 500",
+        "D42",
+        on_error=_error_status(500, lambda err: 400 <= err.status < 500),
+    ),
+    Quirk(
+        "errors-param-null",
+        "error param is always null",
+        "D39",
+        on_error=lambda err, ex: dataclasses.replace(err, param=None),
+    ),
+    # benign: variations the spec allows
+    Quirk(
+        "sse-comments",
+        "': keep-alive' and ': OPENROUTER PROCESSING' comment lines between events",
+        "benign",
+        benign=True,
+        on_frames=_sse_comments,
+    ),
+    Quirk("sse-crlf", "CRLF line endings in the event stream", "benign", benign=True, on_bytes=_sse_crlf),
+    Quirk(
+        "sse-no-space",
+        "'data:{...}' without the space after the colon",
+        "benign",
+        benign=True,
+        on_bytes=_sse_no_space,
+    ),
+    Quirk(
+        "sse-fields",
+        "'id: N' and 'retry: 3000' lines on events",
+        "benign",
+        benign=True,
+        on_frames=_sse_fields,
+    ),
+    Quirk(
+        "extra-fields",
+        "unknown extra fields (timings, stop_reason, provider) in bodies, chunks and errors",
+        "benign",
+        benign=True,
+        on_payload=_extra_fields,
+        on_error_body=_extra_error_fields,
+    ),
+    Quirk("pretty-json", "indented JSON bodies", "benign", benign=True),
+)
+
+
+def all_quirks() -> tuple[Quirk, ...]:
+    return _QUIRKS
+
+
+def get_quirk(name: str) -> Quirk:
+    for quirk in _QUIRKS:
+        if quirk.name == name:
+            return quirk
+    raise KeyError(f"unknown quirk {name!r}; known quirks: {', '.join(q.name for q in _QUIRKS)}")
