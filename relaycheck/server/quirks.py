@@ -108,10 +108,14 @@ def _max_tokens_default_unlimited(request: CompletionRequest, ex: Exchange) -> C
     return request
 
 
-def _echo_default_on(request: CompletionRequest, ex: Exchange) -> CompletionRequest:
-    return (
-        dataclasses.replace(request, echo=True) if ex.body is not None and "echo" not in ex.body else request
-    )
+def _default_when_omitted(name: str, **changes: Any) -> RequestHook:
+    """Another default for field ``name``: ``changes`` apply when the request has no such key."""
+
+    def hook(request: CompletionRequest, ex: Exchange) -> CompletionRequest:
+        omitted = ex.body is not None and name not in ex.body
+        return dataclasses.replace(request, **changes) if omitted else request
+
+    return hook
 
 
 def _drop_logit_bias(request: CompletionRequest, ex: Exchange) -> CompletionRequest:
@@ -542,8 +546,20 @@ _QUIRKS: tuple[Quirk, ...] = (
     Quirk(
         "echo-default-on",
         "the prompt is echoed when the echo field is omitted",
-        "D02",
-        on_request=_echo_default_on,
+        "D15",
+        on_request=_default_when_omitted("echo", echo=True),
+    ),
+    Quirk(
+        "n-default-2",
+        "two choices per prompt when n is omitted",
+        "D15",
+        on_request=_default_when_omitted("n", n=2, best_of=2),
+    ),
+    Quirk(
+        "logprobs-default-on",
+        "logprobs (1) are returned when the logprobs field is omitted",
+        "D15",
+        on_request=_default_when_omitted("logprobs", logprobs=1),
     ),
     Quirk("drop-logit-bias", "logit_bias is ignored", "D02", on_request=_drop_logit_bias),
     Quirk(
