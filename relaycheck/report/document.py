@@ -22,6 +22,7 @@ from relaycheck.transport.redact import Redactor
 
 REPORT_VERSION = 1
 GRADE_ORDER = tuple(Grade)
+GRADE_VALUES = frozenset(g.value for g in Grade)
 
 
 def build_report(run: ProviderRun, catalogue: Catalogue) -> dict[str, Any]:
@@ -36,6 +37,7 @@ def build_report(run: ProviderRun, catalogue: Catalogue) -> dict[str, Any]:
             "address": run.target.label if run.target else (provider.base_url or "embedded reference provider"),
             "embedded": provider.embedded,
             "quirks": list(provider.quirks),
+            "expectations": str(provider.expectations) if provider.expectations else None,
         },
         "started": _iso(run.started),
         "finished": _iso(run.finished or run.started),
@@ -49,6 +51,7 @@ def build_report(run: ProviderRun, catalogue: Catalogue) -> dict[str, Any]:
         ],
         "latency": latency(run.exchanges.values()),
         "exchanges": [ex.to_dict() for ex in run.exchanges.values()],
+        "rejudged": None,  # set by ``relaycheck rejudge``: when, and the original run's suite
     }
 
 
@@ -103,12 +106,43 @@ def _iso(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds")
 
 
+class ReportError(Exception):
+    """A report file that cannot be used; the message is one line naming the file."""
+
+
 @dataclass(frozen=True)
 class StoredReport:
     """A report read back from disk."""
 
     path: Path
     data: dict[str, Any]
+
+    @classmethod
+    def load(cls, path: Path) -> StoredReport:
+        """Read and sanity-check a report; any problem becomes a one-line :class:`ReportError`."""
+        try:
+            raw = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ReportError(f"{path}: no such report") from None
+        except IsADirectoryError:
+            raise ReportError(f"{path}: is a directory, expected a report .json") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ReportError(f"{path}: cannot read: {exc.__class__.__name__}") from None
+        except ValueError as exc:
+            raise ReportError(f"{path}: not JSON ({exc})") from None
+        if not isinstance(raw, dict) or "report_version" not in raw:
+            raise ReportError(f"{path}: not a relaycheck report (no report_version)")
+        if raw["report_version"] != REPORT_VERSION:
+            raise ReportError(f"{path}: report_version {raw['report_version']!r} (this relaycheck reads {REPORT_VERSION})")
+        provider = raw.get("provider")
+        if not isinstance(provider, dict) or not isinstance(provider.get("name"), str):
+            raise ReportError(f"{path}: report has no provider name")
+        if not isinstance(raw.get("verdicts"), list) or not all(
+            isinstance(v, dict) and isinstance(v.get("check"), str) and v.get("grade") in GRADE_VALUES
+            for v in raw["verdicts"]
+        ):
+            raise ReportError(f"{path}: report verdicts are malformed")
+        return cls(path, raw)
 
     @property
     def provider(self) -> str:
