@@ -8,11 +8,9 @@ that the seed-page disagreements are recorded and enforced, and how the schemas 
 from __future__ import annotations
 
 import copy
-import importlib.util
 import json
 import pathlib
 import re
-import sys
 import textwrap
 from typing import Any
 
@@ -25,11 +23,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from schemathesis import Response
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
-if importlib.util.find_spec("relaycheck") is None:  # not installed and no pytest pythonpath set
-    sys.path.insert(0, str(ROOT))
-
-from relaycheck.spec import (  # noqa: E402
+from relaycheck.spec import (
     Contract,
     ContractError,
     Disagreement,
@@ -37,6 +31,7 @@ from relaycheck.spec import (  # noqa: E402
     load_contract,
 )
 
+ROOT = pathlib.Path(__file__).resolve().parents[1]
 DOCUMENT = ROOT / "openapi" / "completions.yaml"
 OFFICIAL_EXCERPT = ROOT / "tests" / "fixtures" / "official" / "openai-openapi-completions-excerpt.yaml"
 

@@ -177,15 +177,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(redactor.text(expectations_yaml(run.name, run.verdicts)), encoding="utf-8")
             print(f"expectations: {path}")
-    failed = any(r.must_failures(catalogue) or _must_errors(r, catalogue) for r in runs)
-    return EXIT_FAIL if failed else EXIT_OK
-
-
-def _must_errors(run: object, catalogue: object) -> bool:
-    from relaycheck.checks.model import Grade, Level
-
-    levels = {c.id: c.level for c in catalogue.checks}  # type: ignore[attr-defined]
-    return any(v.grade is Grade.ERROR and levels.get(v.check) is Level.MUST for v in run.verdicts)  # type: ignore[attr-defined]
+    return EXIT_FAIL if any(r.must_failures(catalogue) for r in runs) else EXIT_OK
 
 
 if __name__ == "__main__":  # pragma: no cover

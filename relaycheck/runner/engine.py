@@ -52,8 +52,11 @@ class ProviderRun:
         return self.provider.name
 
     def must_failures(self, catalogue: Catalogue) -> list[Verdict]:
+        """MUST checks that failed, or that could not be judged: either way the provider is not certified."""
         levels = {c.id: c.level for c in catalogue.checks}
-        return [v for v in self.verdicts if v.grade is Grade.FAIL and levels.get(v.check) is Level.MUST]
+        return [
+            v for v in self.verdicts if v.grade in (Grade.FAIL, Grade.ERROR) and levels.get(v.check) is Level.MUST
+        ]
 
 
 # -- targets -----------------------------------------------------------------------------------------------------

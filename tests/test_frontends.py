@@ -1,0 +1,59 @@
+"""The main job end to end: `relaycheck run` and `pytest conformance` certify the embedded reference provider."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "relaycheck.cli.main", *args], cwd=cwd, capture_output=True,
+                          text=True, timeout=300)
+
+
+def test_run_without_arguments_certifies_the_reference_provider(tmp_path: Path) -> None:
+    result = _run("run", "--checks", "shape", "--checks", "defaults", "--checks", "params", "--checks",
+                  "streaming", "--checks", "errors", cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "reference" in result.stdout and "PASS" in result.stdout
+    report = json.loads((tmp_path / "reports" / "reference.json").read_text())
+    assert report["spend"]["requests"] <= 40  # the hand-written set is cheap by design
+    assert report["spend"]["completion_tokens"] <= 2000
+    assert report["spend"]["requests"] == len({e["probe"] for e in report["exchanges"]})
+    assert (tmp_path / "reports" / "reference.md").read_text().startswith("## relaycheck: reference")
+
+
+def test_run_fails_with_exit_1_and_names_the_check(tmp_path: Path) -> None:
+    result = _run("run", "--quirk", "no-done", "--checks", "stream.done", "-q", cwd=tmp_path)
+    assert result.returncode == 1
+    assert "stream.done" in result.stdout
+    assert "Traceback" not in result.stderr
+
+
+def test_usage_errors_exit_2(tmp_path: Path) -> None:
+    assert _run("run", "--quirk", "no-such-quirk", cwd=tmp_path).returncode == 2
+    assert _run("run", "--checks", "nothing.matches", cwd=tmp_path).returncode == 2
+    assert _run("run", "--model", "m", cwd=tmp_path).returncode == 2
+    assert _run("run", "--base-url", "https://x.test/v1", cwd=tmp_path).returncode == 2
+
+
+def test_list_prints_the_catalogue(tmp_path: Path) -> None:
+    result = _run("list", "--format", "json", cwd=tmp_path)
+    listed = json.loads(result.stdout)
+    assert len(listed["checks"]) >= 72
+    assert {"id", "title", "clause", "level", "feature"} <= set(listed["checks"][0])
+
+
+def test_pytest_conformance_suite(tmp_path: Path) -> None:
+    args = [sys.executable, "-m", "pytest", str(REPO / "conformance"), "-q", "-p", "no:cacheprovider",
+            "--report-dir", str(tmp_path / "r"), "--quirk", "drop-echo", "--checks", "params.echo",
+            "--checks", "shape.object"]
+    result = subprocess.run(args, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 1, result.stdout
+    assert "1 failed, 2 passed" in result.stdout  # params.echo fails; shape.object passes; echo-logprobs warns
+    assert "FAILED" in result.stdout and "reference::params.echo]" in result.stdout
+    assert (tmp_path / "r" / "reference.json").exists()
