@@ -68,6 +68,12 @@ def build_parser() -> argparse.ArgumentParser:
     from relaycheck.server.cli import add_serve_arguments
 
     add_serve_arguments(serve)
+
+    from relaycheck.cli import report_commands as rc
+
+    rc.add_compare_arguments(sub.add_parser("compare", help="put stored reports side by side (HTML and Markdown)"))
+    rc.add_diff_arguments(sub.add_parser("diff", help="regressions between a baseline and a current report (exit 1)"))
+    rc.add_rejudge_arguments(sub.add_parser("rejudge", help="re-grade a stored report's exchanges; sends nothing"))
     return parser
 
 
@@ -83,6 +89,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_serve(args)
         if args.command == "run":
             return cmd_run(args)
+        if args.command in ("compare", "diff", "rejudge"):
+            from relaycheck.cli import report_commands
+
+            return getattr(report_commands, f"cmd_{args.command}")(args)
         parser.print_help()
         return EXIT_USAGE
     except ConfigError as exc:

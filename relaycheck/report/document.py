@@ -133,7 +133,9 @@ class StoredReport:
         if not isinstance(raw, dict) or "report_version" not in raw:
             raise ReportError(f"{path}: not a relaycheck report (no report_version)")
         if raw["report_version"] != REPORT_VERSION:
-            raise ReportError(f"{path}: report_version {raw['report_version']!r} (this relaycheck reads {REPORT_VERSION})")
+            raise ReportError(
+                f"{path}: report_version {raw['report_version']!r} (this relaycheck reads {REPORT_VERSION})"
+            )
         provider = raw.get("provider")
         if not isinstance(provider, dict) or not isinstance(provider.get("name"), str):
             raise ReportError(f"{path}: report has no provider name")

@@ -20,13 +20,14 @@ def provider_markdown(report: dict[str, Any]) -> str:
     lines = [
         f"## relaycheck: {p['name']} ({p['model']})",
         "",
-        f"Address: {p['address']} · suite {report['suite']['version']} (catalogue {report['suite']['catalogue_revision']})"
-        f" · {report['started']}",
+        f"Address: {p['address']} · suite {report['suite']['version']} "
+        f"(catalogue {report['suite']['catalogue_revision']}) · {report['started']}",
         "",
     ]
     if report.get("skipped"):
         return "\n".join([*lines, f"**Skipped**: {report['skipped']}", ""])
-    verdict = "❌ MUST failures: " + ", ".join(score["must_failures"]) if score["must_failures"] else "✅ no MUST failure"
+    must = score["must_failures"]
+    verdict = "❌ MUST failures: " + ", ".join(must) if must else "✅ no MUST failure"
     lines += [
         f"**{verdict}**",
         "",

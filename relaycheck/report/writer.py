@@ -1,4 +1,9 @@
-"""Writing a run's reports to disk: one JSON and one Markdown file per provider, and a Markdown summary."""
+"""Writing a run's reports to disk.
+
+Per provider: ``NAME.json`` (the document), ``NAME.md`` and ``NAME.html``; for the run: ``summary.md`` and
+``junit.xml``; with several providers also ``comparison.html`` and ``comparison.md``. Every text goes through the
+redactor before it is written.
+"""
 
 from __future__ import annotations
 
@@ -6,20 +11,51 @@ from pathlib import Path
 from typing import Any
 
 from relaycheck.checks.catalogue import Catalogue
+from relaycheck.report.compare import compare, comparison_markdown
 from relaycheck.report.document import build_report, write_json
+from relaycheck.report.html import comparison_html, provider_html
+from relaycheck.report.junit import junit_xml
 from relaycheck.report.markdown import provider_markdown
 from relaycheck.runner.engine import ProviderRun
 from relaycheck.transport.redact import Redactor
 
 
-def write_reports(runs: list[ProviderRun], catalogue: Catalogue, out_dir: Path, redactor: Redactor) -> list[dict[str, Any]]:
+def write_reports(
+    runs: list[ProviderRun], catalogue: Catalogue, out_dir: Path, redactor: Redactor
+) -> list[dict[str, Any]]:
     out_dir.mkdir(parents=True, exist_ok=True)
     reports = []
     for run in runs:
         report = build_report(run, catalogue)
-        write_json(report, out_dir / f"{run.name}.json", redactor)
-        (out_dir / f"{run.name}.md").write_text(redactor.text(provider_markdown(report)), encoding="utf-8")
+        write_provider(report, out_dir, redactor)
         reports.append(report)
     summary = "\n".join(provider_markdown(r) for r in reports)
-    (out_dir / "summary.md").write_text(redactor.text(summary), encoding="utf-8")
+    _write(out_dir / "summary.md", summary, redactor)
+    _write(out_dir / "junit.xml", junit_xml(reports), redactor)
+    if len(reports) > 1:
+        write_comparison(reports, out_dir, redactor)
     return reports
+
+
+def write_provider(report: dict[str, Any], out_dir: Path, redactor: Redactor) -> Path:
+    """The JSON, Markdown and HTML of one provider's report; returns the JSON's path."""
+    name = report["provider"]["name"]
+    out_dir.mkdir(parents=True, exist_ok=True)
+    write_json(report, out_dir / f"{name}.json", redactor)
+    _write(out_dir / f"{name}.md", provider_markdown(report), redactor)
+    _write(out_dir / f"{name}.html", provider_html(report), redactor)
+    return out_dir / f"{name}.json"
+
+
+def write_comparison(reports: list[dict[str, Any]], out_dir: Path, redactor: Redactor | None = None) -> list[Path]:
+    redactor = redactor or Redactor()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    comparison = compare(reports)
+    paths = [out_dir / "comparison.html", out_dir / "comparison.md"]
+    _write(paths[0], comparison_html(comparison), redactor)
+    _write(paths[1], comparison_markdown(comparison), redactor)
+    return paths
+
+
+def _write(path: Path, text: str, redactor: Redactor) -> None:
+    path.write_text(redactor.text(text), encoding="utf-8")

@@ -1,0 +1,125 @@
+"""``relaycheck compare``, ``diff`` and ``rejudge``: commands that read stored reports and send no request.
+
+Exit codes: 0 fine; 1 ``diff`` found a regression; 2 unreadable input or usage error (one line on stderr).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from relaycheck.report.document import ReportError, StoredReport
+
+EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
+
+
+def _error(message: str) -> int:
+    print(f"relaycheck: error: {message}", file=sys.stderr)
+    return EXIT_USAGE
+
+
+# -- compare ------------------------------------------------------------------------------------------------------
+
+
+def add_compare_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("reports", nargs="+", type=Path, metavar="REPORT.json",
+                        help="per-provider reports (a directory stands for every report .json in it)")
+    parser.add_argument("--out", type=Path, default=Path("reports"), metavar="DIR",
+                        help="where comparison.html and comparison.md are written (default ./reports)")
+
+
+def _expand(paths: list[Path]) -> list[Path]:
+    out: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            found = sorted(p for p in path.glob("*.json"))
+            if not found:
+                raise ReportError(f"{path}: no report .json in this directory")
+            out.extend(found)
+        else:
+            out.append(path)
+    return out
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from relaycheck.report.writer import write_comparison
+
+    try:
+        stored = [StoredReport.load(p) for p in _expand(args.reports)]
+    except ReportError as exc:
+        return _error(str(exc))
+    paths = write_comparison([s.data for s in stored], args.out)
+    from relaycheck.report.compare import compare
+
+    comparison = compare([s.data for s in stored])
+    print(f"compared {len(stored)} reports: {', '.join(comparison.providers)}")
+    for provider, check, grade in comparison.unique_failures():
+        print(f"  only {provider}: {check} {grade}")
+    for group in comparison.groups:
+        for provider, reasons in group.flagged.items():
+            print(f"  ⚑ {provider} (model {group.model}): {'; '.join(dict.fromkeys(reasons))}")
+    for path in paths:
+        print(f"wrote {path}")
+    return EXIT_OK
+
+
+# -- diff ---------------------------------------------------------------------------------------------------------
+
+
+def add_diff_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("baseline", type=Path, metavar="BASELINE", help="baseline report .json (or directory)")
+    parser.add_argument("current", type=Path, metavar="CURRENT", help="current report .json (or directory)")
+
+
+def cmd_diff(args: argparse.Namespace) -> int:
+    from relaycheck.report.diff import diff_paths, format_diff
+
+    try:
+        diff = diff_paths(args.baseline, args.current)
+    except ReportError as exc:
+        return _error(str(exc))
+    print(format_diff(diff))
+    return EXIT_FAIL if diff.regressions else EXIT_OK
+
+
+# -- rejudge ------------------------------------------------------------------------------------------------------
+
+
+def add_rejudge_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("report", type=Path, metavar="REPORT.json", help="a stored per-provider report")
+    parser.add_argument("--out", type=Path, metavar="DIR",
+                        help="where the re-judged report is written (default: a 'rejudged' directory next to it)")
+    parser.add_argument("--expectations", type=Path, metavar="FILE",
+                        help="expectations file to apply (default: the one the original run applied, if present)")
+
+
+def cmd_rejudge(args: argparse.Namespace) -> int:
+    from relaycheck.checks.catalogue import load_catalogue
+    from relaycheck.config.providers import ConfigError
+    from relaycheck.report.rejudge import rejudge
+    from relaycheck.report.writer import write_provider
+    from relaycheck.spec import load_contract
+    from relaycheck.transport.redact import Redactor
+
+    try:
+        stored = StoredReport.load(args.report)
+        result = rejudge(stored, load_catalogue(), load_contract(), args.expectations)
+    except (ReportError, ConfigError) as exc:
+        return _error(str(exc))
+    except (KeyError, TypeError, ValueError) as exc:
+        return _error(f"{args.report}: stored exchanges are malformed ({exc.__class__.__name__}: {exc})")
+    out_dir = args.out or args.report.parent / "rejudged"
+    if out_dir.resolve() == args.report.parent.resolve():
+        return _error(f"--out {out_dir} would overwrite the original report; choose another directory")
+    path = write_provider(result.report, out_dir, Redactor())
+    original = stored.data.get("suite") or {}
+    current = result.report["suite"]
+    print(f"rejudged {stored.provider}: catalogue {original.get('catalogue_revision')} → "
+          f"{current['catalogue_revision']}, no request sent")
+    if not result.changed:
+        print("  no grade changed")
+    for change in result.changed:
+        print(f"  {change['check']:<34} {change['before'] or '-'} → {change['after'] or '-'}")
+    print(f"wrote {path}")
+    return EXIT_OK

@@ -1,0 +1,329 @@
+"""Several providers side by side: the check matrix, failures unique to one provider, and whether providers that
+claim the same model answer and bill the same prompts the same way.
+
+Everything here works on report documents (dicts as written by :func:`relaycheck.report.document.build_report`),
+so it serves both ``relaycheck run -p a -p b`` and ``relaycheck compare a.json b.json``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from relaycheck.report.markdown import ICON
+
+BAD = ("fail", "error", "warn")  # a grade worth highlighting when only one provider has it
+# temperature-0 probes whose answers must agree between providers serving the same model
+ANSWER_PROBES = ("greedy", "basic", "defaults", "stream")
+# probes whose prompt must be billed the same (usage.prompt_tokens) by providers serving the same model
+BILLING_PROBES = ("basic", "greedy")
+
+
+@dataclass(frozen=True)
+class Cell:
+    grade: str | None  # None: the provider's report has no such check
+    message: str = ""
+    expected: str | None = None
+    observed: str | None = None
+    note: str | None = None
+    unique: bool = False  # the only provider with a bad grade here, while others did better
+
+
+@dataclass(frozen=True)
+class Row:
+    check: str
+    feature: str
+    level: str
+    title: str
+    cells: tuple[Cell, ...]
+
+    @property
+    def has_unique(self) -> bool:
+        return any(c.unique for c in self.cells)
+
+
+@dataclass(frozen=True)
+class Probed:
+    """One provider's value for one probe (an answer text or a prompt_tokens figure)."""
+
+    value: Any  # None when it could not be read
+    shown: str
+    agrees: bool | None = None  # None: nothing to compare with
+
+
+@dataclass
+class ModelGroup:
+    """Providers claiming the same model, and how their answers and billing line up."""
+
+    model: str
+    providers: list[str]
+    answers: dict[str, dict[str, Probed]] = field(default_factory=dict)  # probe -> provider -> answer
+    billing: dict[str, dict[str, Probed]] = field(default_factory=dict)  # probe -> provider -> prompt_tokens
+    flagged: dict[str, list[str]] = field(default_factory=dict)  # provider -> reasons
+
+
+@dataclass
+class Comparison:
+    providers: list[str]
+    reports: list[dict[str, Any]]
+    rows: list[Row]
+    groups: list[ModelGroup]
+
+    @property
+    def features(self) -> list[str]:
+        return list(dict.fromkeys(r.feature for r in self.rows))
+
+    def unique_failures(self) -> list[tuple[str, str, str]]:
+        """(provider, check, grade) for every failure only one provider has."""
+        out = []
+        for row in self.rows:
+            for name, cell in zip(self.providers, row.cells, strict=True):
+                if cell.unique:
+                    out.append((name, row.check, cell.grade or ""))
+        return out
+
+
+def compare(reports: list[dict[str, Any]]) -> Comparison:
+    names = [r["provider"]["name"] for r in reports]
+    # make duplicate names distinguishable (two runs of the same provider compared side by side)
+    seen: Counter[str] = Counter()
+    providers = []
+    for name in names:
+        seen[name] += 1
+        providers.append(name if names.count(name) == 1 else f"{name} #{seen[name]}")
+    meta: dict[str, dict[str, Any]] = {}
+    for report in reports:
+        for v in report.get("verdicts", []):
+            meta.setdefault(v["check"], v)
+    order = list(meta)
+    features = list(dict.fromkeys(meta[c].get("feature", "") for c in order))
+    order.sort(key=lambda c: features.index(meta[c].get("feature", "")))
+    by_provider = [{v["check"]: v for v in r.get("verdicts", [])} for r in reports]
+    rows = []
+    for check_id in order:
+        raw_cells = []
+        for verdicts in by_provider:
+            v = verdicts.get(check_id)
+            raw_cells.append(
+                Cell(None)
+                if v is None
+                else Cell(v["grade"], v.get("message", ""), v.get("expected"), v.get("observed"), v.get("note"))
+            )
+        rows.append(
+            Row(check_id, meta[check_id].get("feature", ""), meta[check_id].get("level", ""),
+                meta[check_id].get("title", ""), tuple(_mark_unique(raw_cells)))
+        )
+    return Comparison(providers, reports, rows, model_groups(reports, providers))
+
+
+def _mark_unique(cells: list[Cell]) -> list[Cell]:
+    judged = [c for c in cells if c.grade not in (None, "skipped")]
+    bad = [c for c in judged if c.grade in BAD]
+    if len(cells) < 2 or len(bad) != 1 or len(judged) < 2:
+        return cells
+    return [Cell(c.grade, c.message, c.expected, c.observed, c.note, unique=True) if c is bad[0] else c for c in cells]
+
+
+# -- same model, same answers? --------------------------------------------------------------------------------
+
+
+def model_groups(reports: list[dict[str, Any]], names: list[str]) -> list[ModelGroup]:
+    by_model: dict[str, list[int]] = {}
+    for i, report in enumerate(reports):
+        if report.get("skipped"):
+            continue
+        by_model.setdefault(str(report["provider"].get("model", "")), []).append(i)
+    groups = []
+    for model, members in by_model.items():
+        if len(members) < 2:
+            continue
+        group = ModelGroup(model, [names[i] for i in members])
+        exchanges = [{e["probe"]: e for e in reports[i].get("exchanges", [])} for i in members]
+        for probe in ANSWER_PROBES:
+            values = [_answer(ex.get(probe)) for ex in exchanges]
+            group.answers[probe] = _agreement(group, values, f"answer to '{probe}' differs (possible model "
+                                                             "substitution)", _show_answer)
+        for probe in BILLING_PROBES:
+            values = [_prompt_tokens(ex.get(probe)) for ex in exchanges]
+            group.billing[probe] = _agreement(group, values, f"prompt_tokens for '{probe}' differ (possible usage "
+                                                             "inflation)", str)
+        groups.append(group)
+    return groups
+
+
+def _agreement(group: ModelGroup, values: list[Any], reason: str, show: Any) -> dict[str, Probed]:
+    present = [v for v in values if v is not None]
+    counts = Counter(json.dumps(v, sort_keys=True) for v in present)
+    majority: str | None = None
+    if counts:
+        (top, n), *rest = counts.most_common()
+        if not rest or n > rest[0][1]:
+            majority = top
+    out: dict[str, Probed] = {}
+    for name, value in zip(group.providers, values, strict=True):
+        if value is None:
+            out[name] = Probed(None, "–")
+            continue
+        if len(present) < 2 or len(counts) == 1:
+            agrees = None if len(present) < 2 else True
+        else:
+            # with a majority the odd ones out disagree; with no majority (e.g. two providers) all of them do
+            agrees = majority is not None and json.dumps(value, sort_keys=True) == majority
+        out[name] = Probed(value, show(value), agrees)
+        if agrees is False:
+            group.flagged.setdefault(name, []).append(reason)
+    return out
+
+
+def _answer(raw: dict[str, Any] | None) -> list[str] | None:
+    """The texts of the choices (by index) of a 200 answer, streamed or not; None if unreadable."""
+    if not raw or raw.get("status") != 200:
+        return None
+    texts: dict[int, str] = {}
+    if raw.get("events"):
+        for event in raw["events"]:
+            if event.get("data") == "[DONE]":
+                break
+            try:
+                chunk = json.loads(event.get("data", ""))
+            except ValueError:
+                continue
+            for choice in _choices(chunk):
+                texts[_index(choice)] = texts.get(_index(choice), "") + str(choice.get("text") or "")
+    else:
+        try:
+            body = json.loads((raw.get("body") or {}).get("text", ""))
+        except ValueError:
+            return None
+        for choice in _choices(body):
+            if isinstance(choice.get("text"), str):
+                texts[_index(choice)] = choice["text"]
+    return [texts[i] for i in sorted(texts)] or None
+
+
+def _choices(obj: Any) -> list[dict[str, Any]]:
+    choices = obj.get("choices") if isinstance(obj, dict) else None
+    return [c for c in choices if isinstance(c, dict)] if isinstance(choices, list) else []
+
+
+def _index(choice: dict[str, Any]) -> int:
+    index = choice.get("index")
+    return index if isinstance(index, int) else 0
+
+
+def _prompt_tokens(raw: dict[str, Any] | None) -> int | None:
+    if not raw or raw.get("status") != 200:
+        return None
+    try:
+        body = json.loads((raw.get("body") or {}).get("text", ""))
+    except ValueError:
+        return None
+    usage = body.get("usage") if isinstance(body, dict) else None
+    value = usage.get("prompt_tokens") if isinstance(usage, dict) else None
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _show_answer(texts: list[str]) -> str:
+    return " | ".join(json.dumps(t, ensure_ascii=False) for t in texts)
+
+
+# -- shared figures -------------------------------------------------------------------------------------------
+
+
+def figures(report: dict[str, Any]) -> dict[str, Any]:
+    """Spend and latency in one flat mapping, for the per-provider columns."""
+    spend, latency = report.get("spend") or {}, report.get("latency") or {}
+    overall = (report.get("score") or {}).get("overall") or {}
+    return {
+        "percent": overall.get("percent"),
+        "must_failures": len(overall.get("must_failures") or []),
+        "requests": spend.get("requests"),
+        "prompt_tokens": spend.get("prompt_tokens"),
+        "completion_tokens": spend.get("completion_tokens"),
+        "retries": spend.get("retries"),
+        "median_total": latency.get("median_total"),
+        "median_time_to_first_token": latency.get("median_time_to_first_token"),
+        "median_chunk_gap": latency.get("median_chunk_gap"),
+        "duration_s": report.get("duration_s"),
+    }
+
+
+def seconds(value: Any) -> str:
+    return "–" if value is None else f"{value * 1000:.0f} ms" if value < 1 else f"{value:.2f} s"
+
+
+# -- Markdown -------------------------------------------------------------------------------------------------
+
+
+def _md(text: Any, limit: int = 120) -> str:
+    value = "" if text is None else str(text)
+    value = value.replace("\\", "\\\\").replace("|", "\\|").replace("\r", " ").replace("\n", " ")
+    value = value.replace("<", "&lt;").replace(">", "&gt;").replace("`", "'")
+    return value if len(value) <= limit else value[: limit - 1] + "…"
+
+
+def comparison_markdown(comparison: Comparison) -> str:
+    names = comparison.providers
+    lines = ["# relaycheck comparison", "", "Providers: " + ", ".join(f"**{_md(n, 64)}**" for n in names), ""]
+    header = "| " + " | ".join(["check", *(_md(n, 64) for n in names)]) + " |"
+    sep = "|" + "---|" * (len(names) + 1)
+    lines += ["## Figures", "", header, sep]
+    figs = [figures(r) for r in comparison.reports]
+    rows = [
+        ("score", lambda f: "–" if f["percent"] is None else f"{f['percent']}%"),
+        ("MUST failures", lambda f: str(f["must_failures"])),
+        ("requests", lambda f: str(f["requests"])),
+        ("prompt / completion tokens", lambda f: f"{f['prompt_tokens']} / {f['completion_tokens']}"),
+        ("median latency", lambda f: seconds(f["median_total"])),
+        ("median time to first token", lambda f: seconds(f["median_time_to_first_token"])),
+        ("median chunk gap", lambda f: seconds(f["median_chunk_gap"])),
+    ]
+    for label, fn in rows:
+        lines.append(f"| {label} | " + " | ".join(fn(f) for f in figs) + " |")
+    for name, report in zip(names, comparison.reports, strict=True):
+        if report.get("skipped"):
+            lines += ["", f"- **{_md(name, 64)}** skipped: {_md(report['skipped'], 200)}"]
+    unique = comparison.unique_failures()
+    lines += ["", "## Failures unique to one provider", ""]
+    if unique:
+        lines += [f"- **{_md(p, 64)}** `{_md(c, 80)}`: {ICON.get(g, '')} {g}" for p, c, g in unique]
+    else:
+        lines.append("None.")
+    if comparison.groups:
+        lines += ["", "## Same model, same answers?", ""]
+        for group in comparison.groups:
+            claimed = ", ".join(_md(p, 64) for p in group.providers)
+            lines += [f"Model `{_md(group.model, 80)}` claimed by {claimed}.", ""]
+            lines += ["| probe | " + " | ".join(_md(p, 64) for p in group.providers) + " |",
+                      "|" + "---|" * (len(group.providers) + 1)]
+            for kind, table in (("answer", group.answers), ("prompt_tokens", group.billing)):
+                for probe, cells in table.items():
+                    shown = [_agree_md(cells[p]) for p in group.providers]
+                    lines.append(f"| {kind} `{probe}` | " + " | ".join(shown) + " |")
+            if group.flagged:
+                lines.append("")
+                for provider, reasons in group.flagged.items():
+                    lines.append(f"- ⚑ **{_md(provider, 64)}**: " + "; ".join(dict.fromkeys(reasons)))
+            else:
+                lines += ["", "All agree."]
+            lines.append("")
+    lines += ["", "## Checks", "", "‼ marks a failure only that provider has.", ""]
+    lines += [header, sep]
+    for feature in comparison.features:
+        lines.append(f"| **{_md(feature, 64)}** |" + " |" * len(names))
+        for row in (r for r in comparison.rows if r.feature == feature):
+            cells = []
+            for cell in row.cells:
+                if cell.grade is None:
+                    cells.append("–")
+                    continue
+                cells.append(f"{'‼ ' if cell.unique else ''}{ICON.get(cell.grade, '')} {cell.grade}")
+            lines.append(f"| `{_md(row.check, 80)}` | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def _agree_md(probed: Probed) -> str:
+    mark = {True: "✅ ", False: "⚑ ", None: ""}[probed.agrees]
+    return mark + _md(probed.shown, 60)

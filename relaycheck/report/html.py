@@ -1,0 +1,433 @@
+"""Self-contained HTML pages: one per provider, and the side-by-side comparison.
+
+Provider output is hostile input. Every value that came from a report is HTML-escaped here, on the server side;
+the small inline script only toggles CSS classes and never writes markup. A Content-Security-Policy forbids any
+fetch (``default-src 'none'``), so a page never reaches the network even if something slipped through.
+"""
+
+from __future__ import annotations
+
+import json
+from html import escape
+from typing import Any
+
+from relaycheck.report.compare import Comparison, Probed, figures, seconds
+from relaycheck.report.markdown import ICON, NOTABLE
+
+BODY_LIMIT = 16_000  # characters of a request or response body shown per exchange
+CSP = (
+    "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:; "
+    "base-uri 'none'; form-action 'none'"
+)
+
+STYLE = """
+:root { --pass:#1a7f37; --fail:#cf222e; --warn:#9a6700; --error:#8250df; --unsupported:#57606a; --known:#0969da;
+        --skipped:#8c959f; --bg:#fff; --fg:#1f2328; --muted:#59636e; --line:#d1d9e0; --soft:#f6f8fa; }
+* { box-sizing: border-box; }
+body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", "DejaVu Sans", sans-serif; color: var(--fg);
+       background: var(--bg); margin: 0 auto; max-width: 1280px; padding: 16px 24px 48px; }
+h1 { font-size: 22px; margin: 8px 0 4px; } h2 { font-size: 18px; margin: 28px 0 8px; border-bottom: 1px solid
+var(--line); padding-bottom: 4px; } h3 { font-size: 15px; margin: 18px 0 6px; }
+.meta { color: var(--muted); margin: 0 0 8px; }
+code, pre, .mono { font-family: ui-monospace, "DejaVu Sans Mono", Menlo, Consolas, monospace; font-size: 12.5px; }
+pre { background: var(--soft); border: 1px solid var(--line); border-radius: 6px; padding: 8px; margin: 4px 0;
+      white-space: pre-wrap; word-break: break-word; max-height: 420px; overflow: auto; }
+table { border-collapse: collapse; margin: 6px 0; }
+th, td { border: 1px solid var(--line); padding: 4px 8px; text-align: left; vertical-align: top; }
+thead th { background: var(--soft); position: sticky; top: 0; z-index: 1; }
+.num { text-align: right; font-variant-numeric: tabular-nums; }
+.badge { display: inline-block; border-radius: 10px; padding: 0 8px; color: #fff; font-size: 12px;
+         font-weight: 600; white-space: nowrap; }
+.badge.pass { background: var(--pass); } .badge.fail { background: var(--fail); } .badge.warn { background:
+var(--warn); } .badge.error { background: var(--error); } .badge.unsupported { background: var(--unsupported); }
+.badge.known { background: var(--known); } .badge.skipped { background: var(--skipped); }
+.badge.missing { background: #fff; color: var(--muted); border: 1px dashed var(--line); }
+.banner { border-radius: 6px; padding: 8px 12px; margin: 10px 0; border: 1px solid var(--line); }
+.banner.bad { background: #ffebe9; border-color: #ff8182; } .banner.good { background: #dafbe1; border-color:
+#4ac26b; } .banner.info { background: #ddf4ff; border-color: #54aeff; }
+.bar { display: inline-block; width: 140px; height: 10px; background: #eee; border-radius: 5px; overflow: hidden;
+       vertical-align: middle; margin-right: 6px; }
+.bar > span { display: block; height: 100%; background: var(--pass); }
+.problem { border: 1px solid var(--line); border-left: 5px solid var(--muted); border-radius: 6px; padding: 6px 12px;
+           margin: 10px 0; }
+.problem.grade-fail { border-left-color: var(--fail); } .problem.grade-warn { border-left-color: var(--warn); }
+.problem.grade-error { border-left-color: var(--error); } .problem.grade-known { border-left-color: var(--known); }
+dl.evidence { display: grid; grid-template-columns: max-content 1fr; gap: 2px 12px; margin: 6px 0; }
+dl.evidence dt { color: var(--muted); } dl.evidence dd { margin: 0; word-break: break-word; }
+details > summary { cursor: pointer; }
+.toolbar button { font: inherit; margin-right: 6px; padding: 2px 10px; border: 1px solid var(--line);
+                  border-radius: 6px; background: var(--soft); cursor: pointer; }
+body.only-problems tr.grade-pass, body.only-differences tr.same { display: none; }
+#matrix td.cell { min-width: 110px; }
+#matrix td.unique { background: #ffebe9; outline: 2px solid var(--fail); outline-offset: -2px; }
+#matrix tr.feature th { background: #eef1f4; font-size: 13px; }
+#matrix th.check { font-weight: normal; }
+.flag { color: var(--fail); font-weight: 600; }
+.agree-yes { color: var(--pass); } .agree-no { color: var(--fail); font-weight: 600; }
+footer { margin-top: 36px; color: var(--muted); font-size: 12px; }
+"""
+
+SCRIPT = """
+document.addEventListener('DOMContentLoaded', function () {
+  document.querySelectorAll('button[data-toggle]').forEach(function (button) {
+    button.addEventListener('click', function () {
+      var on = document.body.classList.toggle(button.getAttribute('data-toggle'));
+      button.setAttribute('aria-pressed', on ? 'true' : 'false');
+    });
+  });
+  document.querySelectorAll('button[data-open]').forEach(function (button) {
+    button.addEventListener('click', function () {
+      var open = button.getAttribute('data-open') === 'all';
+      document.querySelectorAll('details.evidence-toggle').forEach(function (d) { d.open = open; });
+    });
+  });
+});
+"""
+
+
+def e(value: Any) -> str:
+    """HTML-escape anything (None becomes an empty string)."""
+    return escape("" if value is None else str(value), quote=True)
+
+
+def _page(title: str, body: str) -> str:
+    return (
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+        f"<meta http-equiv=\"Content-Security-Policy\" content=\"{CSP}\">\n"
+        "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+        "<meta name=\"referrer\" content=\"no-referrer\">\n"
+        f"<title>{e(title)}</title>\n<style>{STYLE}</style>\n<script>{SCRIPT}</script>\n</head>\n"
+        f"<body>\n{body}\n<footer>Generated by relaycheck. This page is self-contained: it loads nothing from the "
+        "network.</footer>\n</body>\n</html>\n"
+    )
+
+
+def badge(grade: str | None) -> str:
+    if grade is None:
+        return '<span class="badge missing">not run</span>'
+    return f'<span class="badge {e(grade)}">{e(ICON.get(grade, ""))} {e(grade)}</span>'
+
+
+def _pct(value: Any) -> str:
+    return "–" if value is None else f"{e(value)}%"
+
+
+def _bar(value: Any) -> str:
+    width = 0.0 if value is None else max(0.0, min(100.0, float(value)))
+    return f'<span class="bar" aria-hidden="true"><span style="width:{width:.1f}%"></span></span>'
+
+
+# -- per provider ---------------------------------------------------------------------------------------------
+
+
+def provider_html(report: dict[str, Any]) -> str:
+    p = report["provider"]
+    suite = report.get("suite") or {}
+    parts = [
+        f"<header><h1>relaycheck: {e(p['name'])} <span class=\"meta\">({e(p.get('model'))})</span></h1>",
+        f"<p class=\"meta\">{e(p.get('address'))} · relaycheck {e(suite.get('version'))} · catalogue "
+        f"{e(suite.get('catalogue_revision'))} · started {e(report.get('started'))} · {e(report.get('duration_s'))} s"
+        + (f" · quirks: {e(', '.join(p.get('quirks') or []))}" if p.get("quirks") else "")
+        + (f" · expectations: {e(p.get('expectations'))}" if p.get("expectations") else "")
+        + "</p></header>",
+    ]
+    rejudged = report.get("rejudged")
+    if rejudged:
+        orig = rejudged.get("original_suite") or {}
+        parts.append(
+            f"<div class=\"banner info\" id=\"rejudged\">Re-judged {e(rejudged.get('at'))} from stored exchanges "
+            f"(no request sent). Originally judged by relaycheck {e(orig.get('version'))}, catalogue "
+            f"{e(orig.get('catalogue_revision'))}; {len(rejudged.get('changed') or [])} grade(s) changed.</div>"
+        )
+    if report.get("skipped"):
+        parts.append(f"<div class=\"banner info\" id=\"skipped\"><b>Skipped</b>: {e(report['skipped'])}</div>")
+    overall = report["score"]["overall"]
+    if overall["must_failures"]:
+        parts.append(
+            "<div class=\"banner bad\" id=\"status\"><b>MUST failures</b>: "
+            + ", ".join(f"<a href=\"#v-{e(c)}\"><code>{e(c)}</code></a>" for c in overall["must_failures"])
+            + "</div>"
+        )
+    elif not report.get("skipped"):
+        parts.append("<div class=\"banner good\" id=\"status\"><b>No MUST failure.</b></div>")
+    parts.append(
+        "<p id=\"counts\">"
+        + " ".join(f"{badge(g)} {e(n)}" for g, n in overall["counts"].items() if n)
+        + f" · score {_pct(overall['percent'])}</p>"
+    )
+    parts += [_features_table(report), _figures(report), _problems(report), _all_checks(report)]
+    return _page(f"relaycheck: {p['name']}", "\n".join(parts))
+
+
+def _features_table(report: dict[str, Any]) -> str:
+    rows = []
+    for feature, s in report["score"]["by_feature"].items():
+        c = s["counts"]
+        other = sum(c.get(g, 0) for g in ("unsupported", "known", "skipped", "error"))
+        rows.append(
+            f"<tr><th>{e(feature)}</th><td>{_bar(s['percent'])}{_pct(s['percent'])}</td>"
+            f"<td class=\"num\">{e(c.get('pass'))}</td><td class=\"num\">{e(c.get('fail'))}</td>"
+            f"<td class=\"num\">{e(c.get('warn'))}</td><td class=\"num\">{e(other)}</td></tr>"
+        )
+    return (
+        "<section id=\"features\"><h2>Score by feature</h2><table id=\"features-table\"><thead><tr><th>feature</th>"
+        "<th>score</th><th>pass</th><th>fail</th><th>warn</th><th>other</th></tr></thead><tbody>"
+        + "".join(rows)
+        + "</tbody></table></section>"
+    )
+
+
+def _figures(report: dict[str, Any]) -> str:
+    spend, budget, latency = report.get("spend") or {}, report.get("budget") or {}, report.get("latency") or {}
+    rows = [
+        ("requests", f"{e(spend.get('requests'))} of {e(budget.get('requests'))} allowed "
+                     f"({e(spend.get('retries'))} retries, {e(spend.get('refused_by_budget'))} refused by budget)"),
+        ("prompt tokens", e(spend.get("prompt_tokens"))),
+        ("completion tokens", f"{e(spend.get('completion_tokens'))} of {e(budget.get('completion_tokens'))} allowed"),
+        ("median latency", e(seconds(latency.get("median_total")))),
+        ("median time to first token", e(seconds(latency.get("median_time_to_first_token")))),
+        ("median gap between chunks", e(seconds(latency.get("median_chunk_gap")))),
+    ]
+    probe_rows = "".join(
+        f"<tr><td><code>{e(probe)}</code></td><td class=\"num\">{e(seconds(v.get('time_to_headers')))}</td>"
+        f"<td class=\"num\">{e(seconds(v.get('time_to_first_token')))}</td>"
+        f"<td class=\"num\">{e(seconds(v.get('total')))}</td><td class=\"num\">{e(v.get('chunks'))}</td>"
+        f"<td class=\"num\">{e(seconds(v.get('max_gap')))}</td></tr>"
+        for probe, v in (latency.get("by_probe") or {}).items()
+    )
+    return (
+        "<section id=\"figures\"><h2>Spend and latency</h2><table id=\"figures-table\"><tbody>"
+        + "".join(f"<tr><th>{label}</th><td>{value}</td></tr>" for label, value in rows)
+        + "</tbody></table><details><summary>Latency per probe</summary><table><thead><tr><th>probe</th>"
+        "<th>headers</th><th>first token</th><th>total</th><th>chunks</th><th>max gap</th></tr></thead><tbody>"
+        + probe_rows
+        + "</tbody></table></details></section>"
+    )
+
+
+def _problems(report: dict[str, Any]) -> str:
+    order = {g: i for i, g in enumerate(NOTABLE)}
+    notable = sorted((v for v in report["verdicts"] if v["grade"] in NOTABLE),
+                     key=lambda v: (order[v["grade"]], v["check"]))
+    exchanges = {x["probe"]: x for x in report.get("exchanges") or []}
+    head = (
+        f"<section id=\"problems\"><h2>Deviations ({len(notable)})</h2>"
+        "<p class=\"toolbar\"><button type=\"button\" data-open=\"all\">expand all evidence</button>"
+        "<button type=\"button\" data-open=\"none\">collapse all</button></p>"
+    )
+    if not notable:
+        return head + "<p>None: every judged check passed.</p></section>"
+    return head + "".join(_problem(v, exchanges) for v in notable) + "</section>"
+
+
+def _problem(v: dict[str, Any], exchanges: dict[str, dict[str, Any]]) -> str:
+    evidence = [("what happened", e(v.get("message")))]
+    for key in ("expected", "observed", "note"):
+        if v.get(key):
+            evidence.append((key, f"<code>{e(v[key])}</code>"))
+    evidence.append(("clause", e(v.get("clause"))))
+    if v.get("deviations"):
+        evidence.append(("known deviations", e(", ".join(v["deviations"]))))
+    body = "".join(f"<dt>{k}</dt><dd>{val}</dd>" for k, val in evidence)
+    shown = [exchanges[p] for p in v.get("probes") or [] if p in exchanges]
+    exchange_html = "".join(_exchange(x) for x in shown)
+    return (
+        f"<article class=\"problem grade-{e(v['grade'])}\" id=\"v-{e(v['check'])}\">"
+        f"<h3>{badge(v['grade'])} <code>{e(v['check'])}</code> <span class=\"meta\">{e(v.get('level'))} · "
+        f"{e(v.get('feature'))}</span></h3><p>{e(v.get('title'))}</p><dl class=\"evidence\">{body}</dl>"
+        f"{exchange_html}</article>"
+    )
+
+
+def _exchange(x: dict[str, Any]) -> str:
+    req = x.get("request") or {}
+    status = x.get("status")
+    label = f"HTTP {status}" if status is not None else (x.get("not_sent") or x.get("transport_error") or "no answer")
+    req_text = f"{req.get('method', '')} {req.get('url', '')}\n" + _headers(req.get("headers")) + "\n" + _pretty(
+        req.get("body") or ""
+    )
+    response = _headers(x.get("headers")) + "\n"
+    if x.get("events"):
+        response += "\n".join(f"data: {ev.get('data', '')}" for ev in x["events"])
+        if x.get("stray_lines"):
+            response += "\n\nlines that are not SSE fields:\n" + "\n".join(x["stray_lines"])
+    else:
+        body = x.get("body") or {}
+        response += _pretty(body["text"]) if "text" in body else f"(binary body, base64) {body.get('base64', '')}"
+    notes = []
+    if x.get("transport_error"):
+        notes.append(f"transport: {x['transport_error']}")
+    if x.get("truncated"):
+        notes.append("cut at the configured size bound")
+    if (x.get("attempts") or 1) > 1:
+        notes.append(f"{x['attempts']} attempts")
+    return (
+        f"<details class=\"evidence-toggle exchange\"><summary>exchange <code>{e(x.get('probe'))}</code> → "
+        f"{e(label)}{(' · ' + e('; '.join(notes))) if notes else ''}</summary>"
+        f"<div><b>request</b> <span class=\"meta\">(key redacted)</span><pre>{e(_clip(req_text))}</pre>"
+        f"<b>response</b><pre>{e(_clip(response))}</pre></div></details>"
+    )
+
+
+def _headers(headers: Any) -> str:
+    if not isinstance(headers, dict):
+        return ""
+    return "".join(f"{k}: {v}\n" for k, v in headers.items())
+
+
+def _pretty(text: str) -> str:
+    try:
+        return json.dumps(json.loads(text), indent=2, ensure_ascii=False)
+    except (ValueError, TypeError):
+        return text
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= BODY_LIMIT else text[:BODY_LIMIT] + f"\n… ({len(text) - BODY_LIMIT} more characters)"
+
+
+def _all_checks(report: dict[str, Any]) -> str:
+    verdicts = report["verdicts"]
+    features = list(dict.fromkeys(v.get("feature", "") for v in verdicts))
+    parts = [
+        "<section id=\"checks\"><h2>All checks</h2><p class=\"toolbar\"><button type=\"button\" "
+        "data-toggle=\"only-problems\" aria-pressed=\"false\">hide passing checks</button></p>"
+    ]
+    for feature in features:
+        rows = []
+        for v in (v for v in verdicts if v.get("feature", "") == feature):
+            link = (f"<a href=\"#v-{e(v['check'])}\"><code>{e(v['check'])}</code></a>" if v["grade"] in NOTABLE
+                    else f"<code>{e(v['check'])}</code>")
+            rows.append(
+                f"<tr class=\"grade-{e(v['grade'])}\"><td>{badge(v['grade'])}</td><td>{link}</td>"
+                f"<td>{e(v.get('level'))}</td><td>{e(v.get('title'))}</td><td>{e(v.get('message'))}</td></tr>"
+            )
+        parts.append(
+            f"<h3>{e(feature)}</h3><table class=\"checks\"><thead><tr><th>grade</th><th>check</th><th>level</th>"
+            "<th>title</th><th>outcome</th></tr></thead><tbody>" + "".join(rows) + "</tbody></table>"
+        )
+    parts.append("</section>")
+    return "".join(parts)
+
+
+# -- comparison -----------------------------------------------------------------------------------------------
+
+
+def comparison_html(comparison: Comparison) -> str:
+    names = comparison.providers
+    provider_heads = "".join(f"<th class=\"provider\">{e(n)}</th>" for n in names)
+    parts = [
+        "<header><h1>relaycheck comparison</h1><p class=\"meta\">"
+        + e(f"{len(names)} providers · {len(comparison.rows)} checks")
+        + "</p></header>",
+        _comparison_figures(comparison, provider_heads),
+        _unique(comparison),
+        _agreement(comparison),
+        "<section id=\"checks\"><h2>Checks</h2><p class=\"toolbar\"><button type=\"button\" "
+        "data-toggle=\"only-differences\" aria-pressed=\"false\">only rows where providers differ</button> "
+        "<span class=\"meta\">A red outline marks a failure only that provider has. Click a grade for its "
+        "evidence.</span></p>",
+        f"<table id=\"matrix\"><thead><tr><th>check</th>{provider_heads}</tr></thead><tbody>",
+    ]
+    for feature in comparison.features:
+        parts.append(f"<tr class=\"feature\"><th colspan=\"{len(names) + 1}\">{e(feature)}</th></tr>")
+        for row in (r for r in comparison.rows if r.feature == feature):
+            same = len({c.grade for c in row.cells}) == 1
+            cells = "".join(_matrix_cell(c) for c in row.cells)
+            parts.append(
+                f"<tr class=\"row {'same' if same else 'differs'}{' has-unique' if row.has_unique else ''}\">"
+                f"<th class=\"check\" title=\"{e(row.title)}\"><code>{e(row.check)}</code> "
+                f"<span class=\"meta\">{e(row.level)}</span></th>{cells}</tr>"
+            )
+    parts.append("</tbody></table></section>")
+    return _page("relaycheck comparison", "\n".join(parts))
+
+
+def _matrix_cell(cell: Any) -> str:
+    if cell.grade is None:
+        return f"<td class=\"cell missing\">{badge(None)}</td>"
+    tip = cell.message if not cell.observed else f"{cell.message} — observed: {cell.observed}"
+    evidence = [("what happened", cell.message)]
+    evidence += [(k, getattr(cell, k)) for k in ("expected", "observed", "note") if getattr(cell, k)]
+    dl = "".join(f"<dt>{k}</dt><dd>{e(v)}</dd>" for k, v in evidence)
+    unique = " unique" if cell.unique else ""
+    mark = "<span class=\"flag\" title=\"only this provider\">‼</span> " if cell.unique else ""
+    return (
+        f"<td class=\"cell grade-{e(cell.grade)}{unique}\" title=\"{e(tip[:300])}\">"
+        f"<details class=\"evidence-toggle\"><summary>{mark}{badge(cell.grade)}</summary>"
+        f"<dl class=\"evidence\">{dl}</dl></details></td>"
+    )
+
+
+def _comparison_figures(comparison: Comparison, provider_heads: str) -> str:
+    figs = [figures(r) for r in comparison.reports]
+    rows = [
+        ("score", lambda f: _bar(f["percent"]) + _pct(f["percent"])),
+        ("MUST failures", lambda f: e(f["must_failures"])),
+        ("requests", lambda f: e(f["requests"])),
+        ("prompt tokens", lambda f: e(f["prompt_tokens"])),
+        ("completion tokens", lambda f: e(f["completion_tokens"])),
+        ("median latency", lambda f: e(seconds(f["median_total"]))),
+        ("median time to first token", lambda f: e(seconds(f["median_time_to_first_token"]))),
+        ("median chunk gap", lambda f: e(seconds(f["median_chunk_gap"]))),
+    ]
+    body = "".join(
+        f"<tr><th>{label}</th>" + "".join(f"<td class=\"num\">{fn(f)}</td>" for f in figs) + "</tr>"
+        for label, fn in rows
+    )
+    models = "".join(f"<td>{e(r['provider'].get('model'))}</td>" for r in comparison.reports)
+    skipped = "".join(
+        f"<li><b>{e(n)}</b> skipped: {e(r['skipped'])}</li>"
+        for n, r in zip(comparison.providers, comparison.reports, strict=True)
+        if r.get("skipped")
+    )
+    return (
+        f"<section id=\"figures\"><h2>Score, spend and latency</h2><table id=\"figures-table\"><thead><tr><th></th>"
+        f"{provider_heads}</tr></thead><tbody><tr><th>model</th>{models}</tr>{body}</tbody></table>"
+        + (f"<ul>{skipped}</ul>" if skipped else "")
+        + "</section>"
+    )
+
+
+def _unique(comparison: Comparison) -> str:
+    unique = comparison.unique_failures()
+    items = "".join(f"<li><b>{e(p)}</b> {badge(g)} <code>{e(c)}</code></li>" for p, c, g in unique)
+    return (
+        "<section id=\"unique\"><h2>Failures unique to one provider</h2>"
+        + (f"<ul>{items}</ul>" if items else "<p>None.</p>")
+        + "</section>"
+    )
+
+
+def _agreement(comparison: Comparison) -> str:
+    if not comparison.groups:
+        return ("<section id=\"agreement\"><h2>Same model, same answers?</h2><p>No two providers claim the same "
+                "model.</p></section>")
+    parts = ["<section id=\"agreement\"><h2>Same model, same answers?</h2><p class=\"meta\">Temperature-0 answers "
+             "to the same probes, and the prompt tokens billed for the same prompt. A provider that disagrees with "
+             "the rest may serve another model or inflate usage.</p>"]
+    for group in comparison.groups:
+        heads = "".join(f"<th class=\"provider\">{e(p)}</th>" for p in group.providers)
+        rows = []
+        for kind, table in (("answer", group.answers), ("prompt_tokens", group.billing)):
+            for probe, cells in table.items():
+                rows.append(f"<tr><th>{e(kind)} <code>{e(probe)}</code></th>"
+                            + "".join(_agree_cell(cells[p]) for p in group.providers) + "</tr>")
+        flags = "".join(
+            f"<li class=\"flag\">⚑ {e(provider)}: {e('; '.join(dict.fromkeys(reasons)))}</li>"
+            for provider, reasons in group.flagged.items()
+        )
+        parts.append(
+            f"<h3>model <code>{e(group.model)}</code></h3><table class=\"agreement\"><thead><tr><th></th>{heads}"
+            f"</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+            + (f"<ul>{flags}</ul>" if flags else "<p class=\"agree-yes\">All agree.</p>")
+        )
+    parts.append("</section>")
+    return "".join(parts)
+
+
+def _agree_cell(probed: Probed) -> str:
+    css = {True: "agree-yes", False: "agree-no", None: ""}[probed.agrees]
+    mark = {True: "✓ ", False: "⚑ ", None: ""}[probed.agrees]
+    shown = probed.shown if len(probed.shown) <= 160 else probed.shown[:159] + "…"
+    return f"<td class=\"{css}\" title=\"{e(probed.shown[:1000])}\">{mark}<code>{e(shown)}</code></td>"
