@@ -1,0 +1,397 @@
+"""Certify real third-party servers on this machine: llama.cpp (llama-cpp-python) and two real relays in front of it.
+
+    bash scripts/live/setup.sh          # once: installs the servers under .cache/live/ (see docs/live.md)
+    python scripts/live/run_live.py     # any Python >= 3.11; relaycheck itself runs from .venv
+
+What it does, in order:
+
+1. writes the tiny GGUF model (scripts/live/make_tiny_gguf.py, deterministic) to .cache/live/tiny.gguf;
+2. starts, each on a free 127.0.0.1 port with an API key generated for this run (passed through environment
+   variables only, never written to a file):
+   * llama-cpp-python's server on the tiny model, alias ``gpt-3.5-turbo-instruct``;
+   * the LiteLLM proxy, forwarding ``text-completion-openai/gpt-3.5-turbo-instruct`` to llama's /v1;
+   * openai-forward (its ASGI app under uvicorn), forwarding to llama; it maps its own forward key to llama's key;
+3. waits for each to answer (bounded), writes a temporary providers file (llama-cpp, litellm, openai-forward and
+   the embedded reference) and runs ``relaycheck run ... --report-dir reports/live``;
+4. stops every server it started (always), copies their logs (keys redacted) to reports/live/logs/;
+5. judges the JSON reports itself, stricter than relaycheck's own exit code:
+   exit 0 only when every verdict of every provider is pass, known or skipped-as-expected, i.e. each ``fail``,
+   ``warn``, ``unsupported`` and ``error`` is recorded in expectations/<name>.yaml, and no recorded expectation
+   changed -- a deviation that disappeared (a fix) fails the run as much as a new one, so the expectations file
+   is kept true. Exit 1 otherwise; exit 2 when the run could not be made (setup missing, a server did not start).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+LIVE = Path(os.environ.get("RELAYCHECK_LIVE_CACHE", ROOT / ".cache" / "live"))
+HOST = "127.0.0.1"  # never anything else
+MODEL = "gpt-3.5-turbo-instruct"
+PROVIDERS = ("llama-cpp", "litellm", "openai-forward")
+KEY_ENV = {
+    "llama-cpp": "RELAYCHECK_LIVE_LLAMA_KEY",
+    "litellm": "RELAYCHECK_LIVE_LITELLM_KEY",
+    "openai-forward": "RELAYCHECK_LIVE_FORWARD_KEY",
+}
+BAD_GRADES = {"fail", "warn", "unsupported", "error"}
+CHANGED_MARK = "; it changed"  # relaycheck/runner/expectations.py apply_expectations
+
+
+class LiveError(Exception):
+    """The live run could not be made (exit 2)."""
+
+
+def log(msg: str) -> None:
+    print(f"[live {time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((HOST, 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Server:
+    name: str
+    argv: list[str]
+    port: int
+    ready_path: str
+    env: dict[str, str]
+    cwd: Path
+    log_path: Path
+    ready_key: str | None = None
+    proc: subprocess.Popen[bytes] | None = None
+    started_at: float = 0.0
+    ready_after: float | None = None
+    _log: object = field(default=None, repr=False)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{HOST}:{self.port}"
+
+    def start(self) -> None:
+        self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
+        self.started_at = time.monotonic()
+        # own session: stop() signals this server's process group only (LiteLLM may spawn workers)
+        self.proc = subprocess.Popen(  # noqa: S603 - fixed argv built above
+            self.argv, cwd=self.cwd, env=self.env, stdout=self._log, stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL, start_new_session=True,
+        )
+        log(f"started {self.name} (pid {self.proc.pid}) on {self.base_url}")
+
+    def wait_ready(self, timeout: float) -> None:
+        assert self.proc is not None
+        deadline = time.monotonic() + timeout
+        url = self.base_url + self.ready_path
+        last = "no answer yet"
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise LiveError(f"{self.name} exited with {self.proc.returncode} before it was ready; "
+                                f"log: {self.log_path}\n{tail(self.log_path)}")
+            request = urllib.request.Request(url)
+            if self.ready_key:
+                request.add_header("Authorization", f"Bearer {self.ready_key}")
+            try:
+                with urllib.request.urlopen(request, timeout=3) as response:  # noqa: S310 - 127.0.0.1 only
+                    if response.status == 200:
+                        self.ready_after = time.monotonic() - self.started_at
+                        log(f"{self.name} ready after {self.ready_after:.1f} s")
+                        return
+            except urllib.error.HTTPError as exc:
+                last = f"HTTP {exc.code}"
+            except (OSError, urllib.error.URLError) as exc:
+                last = exc.__class__.__name__
+            time.sleep(0.5)
+        raise LiveError(
+            f"{self.name} not ready after {timeout:.0f} s ({last}); log: {self.log_path}\n{tail(self.log_path)}"
+        )
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(timeout=5)
+            log(f"stopped {self.name}")
+        if self._log is not None:
+            self._log.close()  # type: ignore[attr-defined]
+            self._log = None
+
+
+def tail(path: Path, lines: int = 25) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""
+
+
+def venv_bin(venv: str, exe: str) -> Path:
+    path = LIVE / venv / "bin" / exe
+    if not path.exists():
+        raise LiveError(f"{path} is missing: run `bash scripts/live/setup.sh` first")
+    return path
+
+
+def base_env() -> dict[str, str]:
+    """A clean environment for the servers: no inherited proxies (127.0.0.1 only) and no stray keys."""
+    keep = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "SSL_CERT_FILE")
+    env = {k: os.environ[k] for k in keep if k in os.environ}
+    env.update({"NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost", "PYTHONUNBUFFERED": "1"})
+    return env
+
+
+def build_servers(work: Path, model: Path, keys: dict[str, str]) -> list[Server]:
+    llama_port, litellm_port, forward_port = free_port(), free_port(), free_port()
+    llama_url = f"http://{HOST}:{llama_port}"
+
+    llama = Server(
+        name="llama-cpp",
+        argv=[str(venv_bin("venv-llama", "python")), "-m", "llama_cpp.server", "--model", str(model),
+              "--host", HOST, "--port", str(llama_port), "--api_key", keys["llama-cpp"],
+              "--model_alias", MODEL, "--n_ctx", "2048", "--n_threads", "2"],
+        port=llama_port, ready_path="/v1/models", ready_key=keys["llama-cpp"],
+        env=base_env(), cwd=work, log_path=work / "llama-cpp.log",
+    )
+
+    config = work / "litellm.yaml"
+    config.write_text(
+        "# written by scripts/live/run_live.py; keys come from the environment\n"
+        "model_list:\n"
+        f"  - model_name: {MODEL}\n"
+        "    litellm_params:\n"
+        f"      model: text-completion-openai/{MODEL}\n"
+        f"      api_base: {llama_url}/v1\n"
+        "      api_key: os.environ/LIVE_UPSTREAM_KEY\n"
+        "general_settings:\n"
+        "  master_key: os.environ/LIVE_MASTER_KEY\n",
+        encoding="utf-8",
+    )
+    litellm_env = {**base_env(), "LITELLM_LOCAL_MODEL_COST_MAP": "True", "LIVE_UPSTREAM_KEY": keys["llama-cpp"],
+                   "LIVE_MASTER_KEY": keys["litellm"], "LITELLM_TELEMETRY": "False"}
+    litellm = Server(
+        name="litellm",
+        argv=[str(venv_bin("venv-litellm", "litellm")), "--config", str(config), "--host", HOST,
+              "--port", str(litellm_port)],
+        port=litellm_port, ready_path="/v1/models", ready_key=keys["litellm"],
+        env=litellm_env, cwd=work, log_path=work / "litellm.log",
+    )
+
+    # openai-forward: forwards everything under / to llama; a client presenting the forward key gets llama's
+    # key substituted (FORWARD_KEY_CONFIG -> level 0 -> OPENAI_API_KEY_CONFIG); any other key passes through.
+    forward_env = {
+        **base_env(),
+        "FORWARD_CONFIG": json.dumps([{"base_url": llama_url, "route": "/", "type": "openai"}]),
+        "OPENAI_API_KEY_CONFIG": json.dumps({keys["llama-cpp"]: [0]}),
+        "FORWARD_KEY_CONFIG": json.dumps({keys["openai-forward"]: 0}),
+        "TIMEOUT": "30",
+    }
+    forward = Server(
+        name="openai-forward",
+        argv=[str(venv_bin("venv-forward", "python")), "-m", "uvicorn", "openai_forward.app:app",
+              "--host", HOST, "--port", str(forward_port), "--log-level", "warning"],
+        port=forward_port, ready_path="/healthz",
+        env=forward_env, cwd=work, log_path=work / "openai-forward.log",  # cwd: it reads ./.env
+    )
+    return [llama, litellm, forward]
+
+
+def providers_yaml(servers: dict[str, Server]) -> str:
+    lines = [
+        "# written by scripts/live/run_live.py for one live run",
+        "version: 1",
+        "defaults:",
+        f"  model: {MODEL}",
+        "  concurrency: 1          # llama-cpp-python serves one request at a time",
+        "  retries: 1",
+        "  timeouts: {connect: 5, read: 60, total: 120}",
+        "  budget: {requests: 200, completion_tokens: 20000}",
+        "  property_examples: 10",
+        "providers:",
+        "  - name: reference",
+        "    embedded: true",
+        "    concurrency: 8",
+        "    property_examples: 40",
+        "    budget: {requests: 400, completion_tokens: 20000}",
+    ]
+    for name in PROVIDERS:
+        lines += [
+            f"  - name: {name}",
+            f"    base_url: {servers[name].base_url}/v1",
+            f"    api_key_env: {KEY_ENV[name]}",
+            f"    expectations: {json.dumps(str(ROOT / 'expectations' / f'{name}.yaml'))}",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+# -- judging the reports ---------------------------------------------------------------------------------------
+
+
+def judge(report_dir: Path, names: list[str]) -> tuple[bool, list[str]]:
+    """(ok, lines): every deviation is known and no expectation changed, for every provider."""
+    ok = True
+    lines: list[str] = []
+    for name in names:
+        path = report_dir / f"{name}.json"
+        try:
+            report = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            lines.append(f"{name}: no readable report ({exc.__class__.__name__}: {exc})")
+            ok = False
+            continue
+        if report.get("skipped"):
+            lines.append(f"{name}: provider skipped: {report['skipped']}")
+            ok = False
+            continue
+        counts = report["score"]["overall"]["counts"]
+        summary = ", ".join(f"{g} {n}" for g, n in counts.items() if n)
+        problems = []
+        for verdict in report["verdicts"]:
+            note = verdict.get("note") or ""
+            if CHANGED_MARK in note:
+                problems.append(f"  CHANGED {verdict['check']}: now {verdict['grade']} ({verdict['message']}); {note}")
+            elif verdict["grade"] in BAD_GRADES:
+                problems.append(f"  NEW     {verdict['check']}: {verdict['grade']}: {verdict['message']}")
+        expected = expected_checks(name)
+        present = {v["check"] for v in report["verdicts"]}
+        for check in sorted(expected - present):
+            problems.append(f"  STALE   {check}: recorded in expectations/{name}.yaml but not judged in this run")
+        lines.append(f"{name}: {'OK' if not problems else 'MISMATCH'} ({summary})")
+        lines.extend(problems)
+        ok = ok and not problems
+    return ok, lines
+
+
+def expected_checks(name: str) -> set[str]:
+    path = ROOT / "expectations" / f"{name}.yaml"
+    if not path.exists():
+        return set()
+    import yaml  # relaycheck's environment has it; imported lazily so --help works anywhere
+
+    raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    return {e["check"] for e in raw.get("expectations", []) if isinstance(e, dict) and "check" in e}
+
+
+def default_relaycheck() -> str:
+    beside = Path(sys.executable).parent / "relaycheck"
+    return str(beside if beside.exists() else ROOT / ".venv" / "bin" / "relaycheck")
+
+
+# -- main ----------------------------------------------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Certify llama.cpp, LiteLLM and openai-forward on 127.0.0.1.")
+    parser.add_argument("--report-dir", type=Path, default=ROOT / "reports" / "live")
+    parser.add_argument("--relaycheck", default=default_relaycheck(),
+                        help="the relaycheck executable (default: next to this Python, else the project's .venv)")
+    parser.add_argument("--ready-timeout", type=float, default=120.0, help="seconds each server may take to start")
+    parser.add_argument("--keep-providers-file", action="store_true",
+                        help="copy the generated providers file (no keys in it) to the report dir")
+    parser.add_argument("--judge-only", action="store_true",
+                        help="do not run anything: judge the reports already in --report-dir")
+    args = parser.parse_args(argv)
+    report_dir = args.report_dir.resolve()
+    names = ["reference", *PROVIDERS]
+
+    if args.judge_only:
+        ok, lines = judge(report_dir, names)
+        print("\n".join(lines))
+        return 0 if ok else 1
+
+    t0 = time.monotonic()
+    keys = {name: "sk-live-" + secrets.token_urlsafe(24) for name in PROVIDERS}
+    servers: list[Server] = []
+    work = Path(tempfile.mkdtemp(prefix="relaycheck-live-"))
+    timings: dict[str, float] = {}
+    rc_relaycheck: int | None = None
+    try:
+        model = LIVE / "tiny.gguf"
+        subprocess.run([str(venv_bin("venv-llama", "python")), str(ROOT / "scripts/live/make_tiny_gguf.py"),  # noqa: S603
+                        "--out", str(model)], check=True)
+        servers = build_servers(work, model, keys)
+        by_name = {s.name: s for s in servers}
+        t_start = time.monotonic()
+        for server in servers:  # llama first: the relays' readiness checks do not need it, but it is quick
+            server.start()
+        for server in servers:
+            server.wait_ready(args.ready_timeout)
+        timings["start"] = time.monotonic() - t_start
+        providers_file = work / "providers.yaml"
+        providers_file.write_text(providers_yaml(by_name), encoding="utf-8")
+        if args.keep_providers_file:
+            report_dir.mkdir(parents=True, exist_ok=True)
+            (report_dir / "providers.live.yaml").write_text(providers_file.read_text(encoding="utf-8"))
+
+        env = {**os.environ, **{KEY_ENV[name]: keys[name] for name in PROVIDERS}}
+        env["NO_PROXY"] = env["no_proxy"] = "127.0.0.1,localhost"
+        cmd = [args.relaycheck, "run", "--providers-file", str(providers_file),
+               *[a for name in names for a in ("-p", name)], "--report-dir", str(report_dir)]
+        log("running: " + " ".join(cmd))
+        t_run = time.monotonic()
+        rc_relaycheck = subprocess.run(cmd, env=env, cwd=ROOT).returncode  # noqa: S603
+        timings["certification"] = time.monotonic() - t_run
+        log(f"relaycheck exited with {rc_relaycheck}")
+    except LiveError as exc:
+        log(f"ERROR: {exc}")
+        return 2
+    except subprocess.CalledProcessError as exc:
+        log(f"ERROR: {exc}")
+        return 2
+    finally:
+        for server in reversed(servers):
+            server.stop()
+        save_logs(servers, work, report_dir, keys)
+    if rc_relaycheck == 2:
+        log("relaycheck reported a usage or configuration error")
+        return 2
+
+    ok, lines = judge(report_dir, names)
+    timings["total"] = time.monotonic() - t0
+    print("\n".join(lines))
+    ready = ", ".join(f"{s.name} {s.ready_after:.1f} s" for s in servers if s.ready_after is not None)
+    log(f"timings: servers ready in {timings.get('start', 0):.1f} s ({ready}); "
+        f"certification {timings.get('certification', 0):.1f} s; total {timings['total']:.1f} s")
+    log("RESULT: " + ("every deviation is recorded and none changed" if ok
+                      else "deviations differ from expectations/ (see above)"))
+    return 0 if ok else 1
+
+
+def save_logs(servers: list[Server], work: Path, report_dir: Path, keys: dict[str, str]) -> None:
+    """Server logs go next to the reports, with this run's keys blanked out; the temp dir is removed."""
+    out = report_dir / "logs"
+    out.mkdir(parents=True, exist_ok=True)
+    for server in servers:
+        text = server.log_path.read_text(errors="replace") if server.log_path.exists() else ""
+        for key in keys.values():
+            text = text.replace(key, "<redacted>")
+        (out / f"{server.name}.log").write_text(text, encoding="utf-8")
+    for path in sorted(work.iterdir(), reverse=True):
+        with contextlib.suppress(OSError):
+            path.unlink()
+    with contextlib.suppress(OSError):
+        work.rmdir()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
