@@ -96,6 +96,12 @@ def _choice(
     return {"text": text, "index": index, "logprobs": logprobs, "finish_reason": finish_reason}
 
 
+def _fork(rng: random.Random) -> random.Random:
+    """Each choice samples from its own generator, forked in choice order: a seeded request gives the same
+    choices whether it is streamed (choices interleaved) or not."""
+    return random.Random(rng.getrandbits(64))
+
+
 def build_response(ex: Exchange, model: NGramModel, rng: random.Random) -> dict[str, Any]:
     """The non-streamed completion (CPU-bound: call it off the event loop)."""
     request = ex.request
@@ -103,7 +109,7 @@ def build_response(ex: Exchange, model: NGramModel, rng: random.Random) -> dict[
     choices: list[dict[str, Any]] = []
     completion_tokens = 0
     for p, prompt in enumerate(request.prompts):
-        runs = [ChoiceRun(model, prompt, request, rng) for _ in range(request.best_of)]
+        runs = [ChoiceRun(model, prompt, request, _fork(rng)) for _ in range(request.best_of)]
         results = [(run, [token for batch in run for token in batch]) for run in runs]
         completion_tokens += sum(run.completion_tokens for run in runs)  # every candidate is billed
         if request.best_of > request.n:
@@ -122,7 +128,7 @@ async def stream_chunks(ex: Exchange, model: NGramModel, rng: random.Random) -> 
     # With include_usage every chunk carries "usage": null, except the final usage chunk.
     tail: dict[str, Any] = {"usage": None} if request.include_usage else {}
     runs = [
-        (p * request.n + j, ChoiceRun(model, prompt, request, rng))
+        (p * request.n + j, ChoiceRun(model, prompt, request, _fork(rng)))
         for p, prompt in enumerate(request.prompts)
         for j in range(request.n)
     ]

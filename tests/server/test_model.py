@@ -1,0 +1,156 @@
+"""The tokenizer and the trigram model, without HTTP."""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from relaycheck.server.model import NGramModel, Sampling, default_model
+from relaycheck.server.tokenizer import END_OF_TEXT, Tokenizer, default_tokenizer, gpt2_byte_order
+
+
+@pytest.fixture(scope="module")
+def tok() -> Tokenizer:
+    return default_tokenizer()
+
+
+@pytest.fixture(scope="module")
+def model() -> NGramModel:
+    return default_model()
+
+
+def greedy(
+    model: NGramModel, prompt: str, count: int, sampling: Sampling | None = None, seed: int = 0
+) -> list[int]:
+    context = model.tokenizer.encode(prompt)
+    out: list[int] = []
+    rng = random.Random(seed)
+    for _ in range(count):
+        token = model.step(context, sampling or Sampling(temperature=0), rng, {}).token
+        if token == model.tokenizer.eot_id:
+            break
+        out.append(token)
+        context.append(token)
+    return out
+
+
+def test_byte_ids_follow_gpt2(tok: Tokenizer) -> None:
+    assert tok.decode([0]) == "!" and tok.decode([13]) == "." and tok.decode([32]) == "A"
+    order = gpt2_byte_order()
+    assert sorted(order) == list(range(256))
+    assert all(tok.token_bytes(i) == bytes([order[i]]) for i in range(256))
+    assert tok.decode([tok.eot_id]) == END_OF_TEXT and tok.eot_id == tok.vocab_size - 1
+    # GPT-2's "This is a test." ids are all inside the vocabulary (prompts of GPT-2 ids are accepted).
+    assert all(tok.is_valid(t) for t in [1212, 318, 257, 1332, 13])
+
+
+def test_word_tokens_and_greedy_longest_match(tok: Tokenizer) -> None:
+    ids = tok.encode("1, 2, 3, 4,")
+    assert [tok.decode([i]) for i in ids] == ["1", ",", " 2", ",", " 3", ",", " 4", ","]
+    assert [tok.decode([i]) for i in tok.encode(" the test")] == [" the", " test"]
+    assert tok.encode("") == []
+
+
+@given(st.text())
+def test_round_trip_any_string(text: str) -> None:
+    tok = default_tokenizer()
+    assert tok.decode(tok.encode(text)) == text
+
+
+@given(st.lists(st.integers(min_value=0, max_value=default_tokenizer().vocab_size - 1), max_size=30))
+def test_text_pieces_join_to_the_decoded_text(ids: list[int]) -> None:
+    tok = default_tokenizer()
+    pieces = tok.piece_decoder()
+    text = "".join(pieces.feed(t) for t in ids) + pieces.flush()
+    assert text == b"".join(tok.token_bytes(t) for t in ids).decode("utf-8", "replace")
+
+
+def test_partial_utf8_labels(tok: Tokenizer) -> None:
+    ids = tok.encode("é")
+    assert len(ids) == 2
+    assert tok.token_label(ids[0]) == "bytes:\\xc3"
+    pieces = tok.piece_decoder()
+    assert [pieces.feed(ids[0]), pieces.feed(ids[1])] == ["", "é"]
+
+
+def test_counting_continues_greedily(model: NGramModel) -> None:
+    out = greedy(model, "1, 2, 3, 4,", 80)
+    assert len(out) == 80  # no end-of-text
+    expected = "".join(f" {i}," for i in range(5, 45))
+    assert model.tokenizer.decode(out) == expected
+    assert [model.tokenizer.decode([t]) for t in out[:4]] == [" 5", ",", " 6", ","]
+
+
+def test_say_this_is_a_test_continues_in_english(model: NGramModel) -> None:
+    text = model.tokenizer.decode(greedy(model, "Say this is a test", 20))
+    assert text.startswith(".") and " This is a test" in text
+    assert text.isascii()
+
+
+def test_generation_is_fast(model: NGramModel) -> None:
+    start = time.perf_counter()
+    count = 0
+    for seed in range(10):
+        count += len(greedy(model, "Once upon a time", 100, Sampling(temperature=1.0, top_p=0.9), seed))
+    per_token = (time.perf_counter() - start) / max(count, 1)
+    assert per_token < 0.001, f"{per_token * 1e6:.0f} µs per token"
+
+
+def test_logprobs_are_a_normalised_distribution(model: NGramModel) -> None:
+    context = model.tokenizer.encode("Say this is a test")
+    sampling = Sampling(temperature=0.7, logit_bias={13: 3.0, 500: -5.0}, presence_penalty=0.5)
+    counts = {13: 2}
+    rng = random.Random(0)
+    total = sum(
+        math.exp(model.step(context, sampling, rng, counts, force=t).logprob) for t in range(model.vocab_size)
+    )
+    assert total == pytest.approx(1.0, rel=1e-9)
+
+
+def test_top_alternatives_are_the_most_likely(model: NGramModel) -> None:
+    step = model.step(model.tokenizer.encode("1, 2, 3, 4,"), Sampling(temperature=0), random.Random(0), {}, 5)
+    assert len(step.top) == 5
+    assert step.top[0] == (step.token, step.logprob)
+    assert [lp for _, lp in step.top] == sorted((lp for _, lp in step.top), reverse=True)
+
+
+def test_logit_bias_forces_and_bans(model: NGramModel) -> None:
+    forced = greedy(model, "Say this is a test", 10, Sampling(temperature=1.0, logit_bias={13: 100}), seed=3)
+    assert forced == [13] * 10
+    banned = greedy(
+        model, "1, 2, 3, 4,", 1, Sampling(temperature=0, logit_bias={model.tokenizer.encode(" 5")[0]: -100})
+    )
+    assert model.tokenizer.decode(banned) != " 5"
+
+
+def test_frequency_penalty_follows_openai_formula(model: NGramModel) -> None:
+    context = model.tokenizer.encode("1, 2, 3, 4,")
+    five = model.tokenizer.encode(" 5")[0]
+    rng = random.Random(0)
+    base = model.step(context, Sampling(temperature=1.0), rng, {}, force=five).logprob
+    penalised = model.step(
+        context,
+        Sampling(temperature=1.0, frequency_penalty=0.5, presence_penalty=0.25),
+        rng,
+        {five: 2},
+        force=five,
+    ).logprob
+    # The score drops by 2 * 0.5 + 0.25; the normaliser moves too, so the logprob drops by at most that.
+    assert base - 1.25 <= penalised < base
+
+
+def test_seed_determinism_and_top_p(model: NGramModel) -> None:
+    hot = Sampling(temperature=1.5)
+    assert greedy(model, "Once upon a time", 30, hot, seed=7) == greedy(
+        model, "Once upon a time", 30, hot, seed=7
+    )
+    runs = {tuple(greedy(model, "Once upon a time", 30, hot, seed=s)) for s in range(5)}
+    assert len(runs) > 1
+    # top_p 0 keeps only the most likely token: sampling becomes greedy.
+    nucleus = Sampling(temperature=1.5, top_p=0.0)
+    assert greedy(model, "1, 2, 3, 4,", 20, nucleus, seed=1) == greedy(model, "1, 2, 3, 4,", 20)
