@@ -1,0 +1,48 @@
+"""Real reports for the report tests: the conformant reference provider and quirky ones, certified once per session."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from relaycheck.checks.catalogue import load_catalogue
+from relaycheck.config.providers import embedded_reference
+from relaycheck.report.writer import write_reports
+from relaycheck.runner.engine import certify
+from relaycheck.spec import load_contract
+from relaycheck.transport.redact import Redactor
+
+# relay-a deviates in the protocol; relay-b answers like a chat model (its answers differ from the others')
+QUIRKS_A = ("no-done", "usage-inflated", "errors-flat")
+QUIRKS_B = ("chat-template",)
+
+
+@pytest.fixture(scope="session")
+def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("reports")
+    providers = [
+        embedded_reference(),
+        embedded_reference(quirks=QUIRKS_A).with_overrides(name="relay-a"),
+        embedded_reference(quirks=QUIRKS_B).with_overrides(name="relay-b"),
+    ]
+    catalogue = load_catalogue()
+    runs = certify(providers, catalogue, load_contract())
+    write_reports(runs, catalogue, out, Redactor())
+    return out
+
+
+def load(path: Path) -> dict[str, Any]:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="session")
+def reference_report(run_dir: Path) -> dict[str, Any]:
+    return load(run_dir / "reference.json")
+
+
+@pytest.fixture(scope="session")
+def quirky_report(run_dir: Path) -> dict[str, Any]:
+    return load(run_dir / "relay-a.json")

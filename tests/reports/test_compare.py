@@ -1,0 +1,107 @@
+"""Side by side: matrix, unique failures, same-model agreement; `compare` and multi-provider `run`."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from relaycheck.cli.main import main
+from relaycheck.report.compare import compare, comparison_markdown
+
+
+def reports(run_dir: Path) -> list[dict[str, Any]]:
+    return [json.loads((run_dir / f"{n}.json").read_text(encoding="utf-8")) for n in ("reference", "relay-a", "relay-b")]
+
+
+def test_matrix_and_unique_failures(run_dir: Path) -> None:
+    comparison = compare(reports(run_dir))
+    assert comparison.providers == ["reference", "relay-a", "relay-b"]
+    assert all(len(row.cells) == 3 for row in comparison.rows)
+    unique = comparison.unique_failures()
+    assert ("relay-a", "stream.done", "fail") in unique
+    assert all(provider != "reference" for provider, _, _ in unique)
+    assert comparison.features[0] == "response-shape"
+
+
+def test_same_model_disagreement_is_flagged(run_dir: Path) -> None:
+    comparison = compare(reports(run_dir))
+    (group,) = comparison.groups
+    assert group.providers == ["reference", "relay-a", "relay-b"]
+    # relay-b answers like a chat model: the odd one out; the other two agree with each other
+    assert list(group.flagged) == ["relay-b"]
+    assert group.answers["greedy"]["reference"].agrees is True
+    assert group.answers["stream"]["relay-b"].agrees is False
+    assert group.answers["stream"]["reference"].value == group.answers["greedy"]["reference"].value
+
+
+def test_prompt_token_inflation_is_flagged(run_dir: Path) -> None:
+    data = reports(run_dir)
+    inflated = copy.deepcopy(data[1])
+    for x in inflated["exchanges"]:
+        if x["probe"] == "basic":
+            body = json.loads(x["body"]["text"])
+            body["usage"]["prompt_tokens"] += 40
+            x["body"]["text"] = json.dumps(body)
+    comparison = compare([data[0], inflated, data[0] | {"provider": {**data[0]["provider"], "name": "ref2"}}])
+    (group,) = comparison.groups
+    assert group.flagged == {"relay-a": ["prompt_tokens for 'basic' differ (possible usage inflation)"]}
+    md = comparison_markdown(comparison)
+    assert "usage inflation" in md
+
+
+def test_two_disagreeing_providers_are_both_flagged(run_dir: Path) -> None:
+    data = reports(run_dir)
+    (group,) = compare([data[0], data[2]]).groups
+    assert set(group.flagged) == {"reference", "relay-b"}
+
+
+def test_different_models_are_not_compared(run_dir: Path) -> None:
+    data = reports(run_dir)
+    other = copy.deepcopy(data[2])
+    other["provider"]["model"] = "davinci-002"
+    assert compare([data[0], other]).groups == []
+
+
+def test_markdown(run_dir: Path) -> None:
+    md = comparison_markdown(compare(reports(run_dir)))
+    assert "| check | reference | relay-a | relay-b |" in md
+    assert "‼ ❌ fail" in md and "⚑ **relay-b**" in md
+    assert "median latency" in md
+
+
+def test_compare_command(run_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    paths = [str(run_dir / f"{n}.json") for n in ("reference", "relay-a", "relay-b")]
+    assert main(["compare", *paths, "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "only relay-a: stream.done fail" in out and "relay-b" in out
+    page = (tmp_path / "comparison.html").read_text(encoding="utf-8")
+    assert page.count('<th class="provider">') >= 3
+    assert (tmp_path / "comparison.md").exists()
+
+
+def test_compare_unreadable_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "bad.json").write_text("nope", encoding="utf-8")
+    assert main(["compare", str(tmp_path / "bad.json"), "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "bad.json" in err
+
+
+def test_run_with_several_providers_writes_the_comparison(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    providers = tmp_path / "providers.yaml"
+    providers.write_text(
+        "providers:\n"
+        "  - {name: ref, embedded: true}\n"
+        "  - {name: nodone, embedded: true, quirks: [no-done]}\n",
+        encoding="utf-8",
+    )
+    out = tmp_path / "out"
+    code = main(["run", "-p", "all", "--providers-file", str(providers), "--report-dir", str(out), "-q",
+                 "--checks", "stream"])
+    assert code == 1  # no-done violates a MUST
+    for name in ("ref.json", "ref.html", "nodone.html", "junit.xml", "comparison.html", "comparison.md"):
+        assert (out / name).exists(), name
+    assert "stream.done" in (out / "comparison.md").read_text(encoding="utf-8")
