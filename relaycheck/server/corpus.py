@@ -90,6 +90,9 @@ A: This text was written for a test of a small language model.
 The meeting will start at nine in the morning. Please bring your notes and be ready to share your ideas. \
 We will talk about the plan for the next month, and then we will answer any questions from the team.
 
+Sure! Here is a response: thank you for your question. I am happy to help you with it, and here is what \
+I think you should do next.
+
 Thank you for your message. I am happy to help you with your question. Please let me know if there is \
 anything else I can do for you. Have a nice day.
 
