@@ -12,6 +12,7 @@ import asyncio
 import hmac
 import html
 import json
+import logging
 import math
 import random
 import time
@@ -42,6 +43,7 @@ from relaycheck.server.protocol import (
 )
 from relaycheck.server.quirks import Quirk, all_quirks, get_quirk
 
+_log = logging.getLogger(__name__)
 MODEL_CREATED = 1692901427  # a fixed "created" for the model list: the models never change
 
 
@@ -191,15 +193,19 @@ class ReferenceServer:
             if quirk.on_frames:
                 events = quirk.on_frames(events, ex)
         first = True
-        async for frame in events:
-            if not first:
-                await self.delay(self.config.chunk_delay_ms)
-            first = False
-            data = encode_frame(frame)
-            for quirk in self.quirks:
-                if quirk.on_bytes:
-                    data = quirk.on_bytes(data)
-            yield data
+        try:
+            async for frame in events:
+                if not first:
+                    await self.delay(self.config.chunk_delay_ms)
+                first = False
+                data = encode_frame(frame)
+                for quirk in self.quirks:
+                    if quirk.on_bytes:
+                        data = quirk.on_bytes(data)
+                yield data
+        except Exception:  # the status line is gone: report the failure the way OpenAI streams do
+            _log.exception("stream %s failed", ex.id)
+            yield encode_frame([("data", dumps(_server_error().envelope()).decode())])
 
     async def _payloads(
         self, chunks: AsyncIterator[dict[str, Any]], ex: Exchange
@@ -208,12 +214,24 @@ class ReferenceServer:
             self.apply_payload_hooks(chunk, ex, "chunk")
             yield chunk
 
+    async def internal_error(self, request: Request, exc: Exception) -> Response:
+        return self.error_response(_server_error(), self.exchange())
+
     async def http_error(self, request: Request, exc: Exception) -> Response:
         status = exc.status_code if isinstance(exc, HTTPException) else 500
         message = f"Invalid URL ({request.method} {request.url.path})"
         if status == 405:
             message = f"Method not allowed: {request.method} {request.url.path}"
         return self.error_response(ApiError(status, message, cause="not_found"), self.exchange())
+
+
+def _server_error() -> ApiError:
+    return ApiError(
+        500,
+        "The server had an error while processing your request. Sorry about that!",
+        type="server_error",
+        cause="internal",
+    )
 
 
 async def _json_body(request: Request) -> dict[str, Any]:
@@ -265,7 +283,8 @@ def create_app(config: ServerConfig) -> Starlette:
         Route("/v1/models", server.models, methods=["GET"]),
         Route("/v1/models/{model:path}", server.models, methods=["GET"]),
     ]
-    app = Starlette(routes=routes, exception_handlers={HTTPException: server.http_error})
+    handlers = {HTTPException: server.http_error, Exception: server.internal_error}
+    app = Starlette(routes=routes, exception_handlers=handlers)
     app.state.reference = server
     app.add_middleware(_Latency, server=server)
     return app
