@@ -9,9 +9,10 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from relaycheck.checks import defaults, errors, params, shape, streaming
+from relaycheck.checks import property as property_checks
 from relaycheck.checks.model import Check
 
-AREAS = (shape, defaults, params, streaming, errors)
+AREAS = (shape, defaults, params, streaming, errors, property_checks)
 
 
 @dataclass(frozen=True)

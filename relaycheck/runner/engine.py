@@ -94,6 +94,7 @@ async def record_provider(
     probes: Sequence[Probe] = PROBES,
     progress: ProgressFn | None = None,
     redactor: Redactor | None = None,
+    property_phase: bool = False,
 ) -> None:
     provider = run.provider
     budget = Budget(provider.budget.requests, provider.budget.completion_tokens, spend=run.spend)
@@ -121,6 +122,16 @@ async def record_provider(
                 progress("probe", run)
 
         await asyncio.gather(*(one(p) for p in probes))
+        # -- property phase (issue 5): schemathesis cases after the probes, same client and budget ----------------
+        if property_phase:
+            from relaycheck.property import default_seed, record_property_phase
+
+            fuzzed = await record_property_phase(client, provider.model, provider.property_examples, default_seed())
+            run.probes_total += len(fuzzed)
+            run.exchanges.update(fuzzed)
+            if progress:
+                progress("probe", run)
+        # -- end property phase --------------------------------------------------------------------------------
     run.finished = time.time()
 
 
@@ -173,7 +184,8 @@ def certify(
                 run.target = target
                 if progress:
                     progress("start", run)
-                tasks.append(record_provider(run, target, needed, progress, redactor))
+                tasks.append(record_provider(run, target, needed, progress, redactor,
+                                             property_phase="property" in catalogue.features))  # issue 5
             await asyncio.gather(*tasks)
 
         asyncio.run(all_providers())

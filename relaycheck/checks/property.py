@@ -1,0 +1,286 @@
+"""Property tests: requests generated from the OpenAPI contract by schemathesis, graded like any other check.
+
+The cases are recorded by :mod:`relaycheck.property` as exchanges ``property-<kind>-<i>`` (kind: ``example``,
+``positive``, ``negative``) plus a ``property-plan`` entry with the seed. Each check reads every exchange of its
+kind; a failure shows the smallest failing request as a curl line (key redacted) and the response, and every
+verdict names the seed, so ``RELAYCHECK_PROPERTY_SEED=<seed> relaycheck run`` draws the same cases again.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+from typing import Any
+
+from jsonschema.exceptions import best_match
+
+from relaycheck.checks.model import Fail, Inconclusive, Level, Outcome, Pass, Recorded, Skip, check, snippet
+from relaycheck.property.runner import PLAN_PROBE, PropertyPlan, parse_probe_id
+from relaycheck.transport.exchange import DONE, Exchange
+
+FEATURE = "property"
+DOC = "relaycheck contract (openapi/completions.yaml) POST /completions"
+NOT_JUDGED_STATUS = 429  # rate limited even after the client's retries: says nothing about conformance
+
+
+# -- evidence ----------------------------------------------------------------------------------------------------
+
+
+def curl(exchange: Exchange) -> str:
+    """The recorded request as a curl line; the key is never in it (the recorded headers are redacted anyway)."""
+    return " ".join(
+        [
+            "curl -sS -X POST",
+            shlex.quote(exchange.request.url),
+            "-H 'Content-Type: application/json'",
+            "-H 'Authorization: Bearer <redacted>'",
+            "--data-raw",
+            _shell_text(exchange.request.body),
+        ]
+    )
+
+
+def _shell_text(body: str) -> str:
+    """A shell word for ``body`` that a terminal and a report show legibly.
+
+    A JSON body is re-encoded ASCII-only (the same JSON value); anything else with unprintable characters is
+    written as bash ``$'…'`` with ``\\xHH`` escapes of its UTF-8 bytes, so the exact bytes are replayed.
+    """
+    if body.isprintable() and body.isascii():
+        return shlex.quote(body)
+    try:
+        return shlex.quote(json.dumps(json.loads(body), ensure_ascii=True))
+    except ValueError:
+        pass
+    escaped = "".join(
+        chr(b) if 0x20 <= b < 0x7F and chr(b) not in "\\'" else f"\\x{b:02x}" for b in body.encode("utf-8")
+    )
+    return f"$'{escaped}'"
+
+
+def response_summary(exchange: Exchange) -> str:
+    if exchange.status is None:
+        return exchange.transport_error or exchange.not_sent or "no answer"
+    kind = exchange.headers.get("content-type", "no content-type")
+    return f"HTTP {exchange.status} {kind}: {snippet(exchange.text, 300)}"
+
+
+def _evidence(exchange: Exchange, problem: str | None = None) -> str:
+    lines = [curl(exchange), f"-> {response_summary(exchange)}"]
+    if problem:
+        lines.append(f"problem: {problem}")
+    return "\n".join(lines)
+
+
+def _smallest(failures: list[tuple[Exchange, str | None]]) -> tuple[Exchange, str | None]:
+    """The failing case with the shortest request body: the one to reproduce first."""
+    return min(failures, key=lambda f: (len(f[0].request.body), _index(f[0].probe)))
+
+
+def _index(probe: str) -> int:
+    parsed = parse_probe_id(probe)
+    return parsed[1] if parsed else 0
+
+
+# -- what the checks read ----------------------------------------------------------------------------------------
+
+
+def _plan(r: Recorded) -> PropertyPlan:
+    ex = r.exchanges.get(PLAN_PROBE)
+    if ex is None:
+        raise Skip("the property phase was not run (deselected, e.g. with --no-property, or the run predates it)")
+    try:
+        plan = PropertyPlan.from_exchange(ex)
+    except (ValueError, TypeError, KeyError) as exc:
+        raise Inconclusive(f"the stored property plan is unreadable: {exc}") from None
+    if plan.error:
+        raise Inconclusive(f"the property phase failed (seed {plan.seed}): {plan.error}")
+    if plan.not_run:
+        raise Skip(f"the property phase was not run: {plan.not_run}")
+    return plan
+
+
+def _cases(r: Recorded, kind: str) -> tuple[PropertyPlan, list[Exchange], str]:
+    """The answered exchanges of ``kind`` and a note on the ones that could not be judged."""
+    plan = _plan(r)
+    found = [(parse_probe_id(p), ex) for p, ex in r.exchanges.items()]
+    cases = [ex for key, ex in sorted((k, ex) for k, ex in found if k and k[0] == kind)]
+    if not cases:
+        raise Skip(f"no {kind} case was generated (seed {plan.seed})")
+    unsent = [ex for ex in cases if ex.not_sent]
+    if len(unsent) == len(cases):
+        reasons = sorted({ex.not_sent or "" for ex in unsent})
+        raise Skip(f"none of the {len(cases)} {kind} cases was sent: {'; '.join(reasons)} (seed {plan.seed})")
+    failed = [ex for ex in cases if not ex.not_sent and (ex.status is None or ex.status == NOT_JUDGED_STATUS)]
+    answered = [ex for ex in cases if not ex.not_sent and ex not in failed]
+    if not answered:
+        first = failed[0]
+        raise Inconclusive(f"no {kind} case got a usable answer: {first.transport_error or f'HTTP {first.status}'}")
+    notes = []
+    if unsent:
+        notes.append(f"{len(unsent)} not sent ({'; '.join(sorted({ex.not_sent or '' for ex in unsent}))})")
+    if failed:
+        notes.append(f"{len(failed)} without a usable answer")
+    return plan, answered, f" [{', '.join(notes)}]" if notes else ""
+
+
+def _schema_problem(r: Recorded, name: str, instance: Any) -> str | None:
+    error = best_match(r.contract.validator(name).iter_errors(instance))
+    if error is None:
+        return None
+    where = "/".join(str(p) for p in error.absolute_path) or "(root)"
+    return f"{name} at {where}: {snippet(error.message, 200)}"
+
+
+def _response_problem(r: Recorded, ex: Exchange) -> str | None:
+    """Why a 200 answer to a valid request breaks the response schema, or None when it does not."""
+    request = ex.request.json()
+    streamed = isinstance(request, dict) and request.get("stream") is True
+    if not streamed:
+        if ex.content_type != "application/json":
+            return f"Content-Type is {ex.content_type or 'missing'}, not application/json (stream was not requested)"
+        if not ex.is_json:
+            return "the body is not one JSON document"
+        return _schema_problem(r, "CreateCompletionResponse", ex.json())
+    if ex.content_type != "text/event-stream":
+        return f"Content-Type is {ex.content_type or 'missing'}, not text/event-stream (stream: true)"
+    if not ex.events:
+        return "the stream carried no data event"
+    for i, event in enumerate(ex.events):
+        if event.data == DONE:
+            return None if i > 0 else "[DONE] came before any chunk"
+        chunk = ex.chunks[i]
+        if chunk is None:
+            return f"data event {i} is not JSON: {snippet(event.data, 120)}"
+        problem = _schema_problem(r, "CreateCompletionChunk", chunk)
+        if problem:
+            return f"data event {i}: {problem}"
+    return "the stream ended without data: [DONE]"
+
+
+def _judgeable_200(ex: Exchange) -> bool:
+    return ex.status == 200 and not ex.truncated and not ex.transport_error
+
+
+def _fail(failures: list[tuple[Exchange, str | None]], total: int, what: str, expected: str, seed: int) -> Fail:
+    ex, problem = _smallest(failures)
+    return Fail(
+        f"{len(failures)} of {total} {what} (seed {seed}; smallest failing request shown)",
+        expected=expected,
+        observed=_evidence(ex, problem),
+        probe=ex.probe,
+    )
+
+
+# -- the checks --------------------------------------------------------------------------------------------------
+
+
+@check(
+    "property.positive-accepted",
+    title="Valid requests generated from the contract are answered 200",
+    clause=f"{DOC}: any body valid against CreateCompletionRequest is answered 200 (schemathesis positive cases, "
+    "clamped to max_tokens <= 4, n and best_of <= 2)",
+    level=Level.MUST,
+    feature=FEATURE,
+    probes=(),
+)
+def positive_accepted(r: Recorded) -> Outcome:
+    plan, answered, note = _cases(r, "positive")
+    failures = [(ex, None) for ex in answered if ex.status != 200]
+    if failures:
+        raise _fail(failures, len(answered), "valid generated requests were not answered 200", "HTTP 200", plan.seed)
+    return Pass(f"all {len(answered)} valid generated requests answered 200 (seed {plan.seed}){note}")
+
+
+@check(
+    "property.positive-response-schema",
+    title="Answers to generated valid requests validate against the response schema",
+    clause=f"{DOC} 200: application/json CreateCompletionResponse; with stream: true, text/event-stream whose every "
+    "data payload until [DONE] is a CreateCompletionChunk, ended by data: [DONE]",
+    level=Level.MUST,
+    feature=FEATURE,
+    probes=(),
+)
+def positive_response_schema(r: Recorded) -> Outcome:
+    plan, answered, note = _cases(r, "positive")
+    ok = [ex for ex in answered if _judgeable_200(ex)]
+    if not ok:
+        raise Skip(f"no generated valid request got a complete 200 answer (see property.positive-accepted; "
+                   f"seed {plan.seed})")
+    failures = [(ex, p) for ex in ok if (p := _response_problem(r, ex)) is not None]
+    if failures:
+        raise _fail(failures, len(ok), "200 answers to generated requests break the response schema",
+                    "a body that validates against the contract's 200 response", plan.seed)
+    streamed = sum(1 for ex in ok if ex.content_type == "text/event-stream")
+    return Pass(f"all {len(ok)} answers validate ({streamed} streamed; seed {plan.seed}){note}")
+
+
+@check(
+    "property.negative-rejected",
+    title="Requests that break the contract are rejected with a 4xx",
+    clause=f"{DOC}: a body invalid against CreateCompletionRequest (schemathesis negative cases: wrong types, values "
+    "out of range, missing required keys, unknown keys, malformed JSON) is a 400, never 200 or 5xx",
+    level=Level.MUST,
+    feature=FEATURE,
+    probes=(),
+)
+def negative_rejected(r: Recorded) -> Outcome:
+    plan, answered, note = _cases(r, "negative")
+    failures = [(ex, plan.why.get(ex.probe)) for ex in answered if not 400 <= (ex.status or 0) < 500]
+    if failures:
+        raise _fail(failures, len(answered), "invalid generated requests were not rejected with a 4xx",
+                    "HTTP 4xx (400 invalid_request_error)", plan.seed)
+    return Pass(f"all {len(answered)} invalid generated requests rejected with a 4xx (seed {plan.seed}){note}")
+
+
+@check(
+    "property.negative-envelope",
+    title="Rejections of generated invalid requests carry the OpenAI error envelope",
+    clause=f"{DOC} 4xx: application/json ErrorResponse {{error: {{message, type, param, code}}}}",
+    level=Level.MUST,
+    feature=FEATURE,
+    probes=(),
+)
+def negative_envelope(r: Recorded) -> Outcome:
+    plan, answered, note = _cases(r, "negative")
+    rejected = [ex for ex in answered if 400 <= (ex.status or 0) < 500 and not ex.truncated]
+    if not rejected:
+        raise Skip(f"no generated invalid request was rejected with a 4xx (see property.negative-rejected; "
+                   f"seed {plan.seed})")
+    failures = []
+    for ex in rejected:
+        if ex.content_type != "application/json" or not ex.is_json:
+            failures.append((ex, f"Content-Type {ex.content_type or 'missing'}, body {'is' if ex.is_json else 'not'} "
+                                 "JSON; expected an application/json ErrorResponse"))
+        elif (problem := _schema_problem(r, "ErrorResponse", ex.json())) is not None:
+            failures.append((ex, problem))
+    if failures:
+        raise _fail(failures, len(rejected), "rejections lack the OpenAI error envelope",
+                    "application/json ErrorResponse", plan.seed)
+    return Pass(f"all {len(rejected)} rejections carry the error envelope (seed {plan.seed}){note}")
+
+
+@check(
+    "property.examples",
+    title="The contract's own request examples are answered 200 with a schema-valid body",
+    clause=f"{DOC}: requestBody examples (official, streaming_with_usage) and property examples, clamped to "
+    "max_tokens <= 4",
+    level=Level.MUST,
+    feature=FEATURE,
+    probes=(),
+)
+def examples(r: Recorded) -> Outcome:
+    plan, answered, note = _cases(r, "example")
+    failures: list[tuple[Exchange, str | None]] = []
+    for ex in answered:
+        if ex.status != 200:
+            failures.append((ex, f"HTTP {ex.status} for a request the document itself gives as an example"))
+        elif _judgeable_200(ex) and (problem := _response_problem(r, ex)) is not None:
+            failures.append((ex, problem))
+    if failures:
+        raise _fail(failures, len(answered), "document examples failed", "HTTP 200 and a schema-valid body",
+                    plan.seed)
+    return Pass(f"all {len(answered)} document examples answered 200 and validate (seed {plan.seed}){note}")
+
+
+CHECKS = (positive_accepted, positive_response_schema, negative_rejected, negative_envelope, examples)

@@ -1,0 +1,243 @@
+"""Cases from the OpenAPI document, drawn with schemathesis 4 strategies under a fixed Hypothesis seed.
+
+Nothing here touches the network. Generation and sending are separate steps on purpose: every request then goes
+through :class:`relaycheck.transport.client.ProviderClient` (budget, rate limit, Retry-After, bounded reads), and
+Hypothesis never shrinks against a paid endpoint (only the ``generate`` phase runs; no coverage, no stateful
+phase, no example database).
+
+- positive: ``op.as_strategy(GenerationMode.POSITIVE)``, clamped (:mod:`relaycheck.property.clamp`), kept only if
+  still valid against ``CreateCompletionRequest``;
+- negative: ``op.as_strategy(GenerationMode.NEGATIVE)`` with security parameters off (we always send our own
+  Authorization), kept only if the body (after the clamps that keep it invalid) does *not* validate: schemathesis
+  may call a mutation negative that the document allows;
+- examples: ``op.get_strategies_from_examples()``: the request examples the document carries.
+
+Bodies are deduplicated; generation draws several times the wanted count and keeps the first distinct ones.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import json
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from relaycheck.probes.catalogue import worst_case_tokens
+from relaycheck.property.clamp import MAX_TOKENS, clamp_negative, clamp_positive, sanitize
+from relaycheck.spec import load_contract
+from relaycheck.spec.contract import default_document_path
+
+OPERATION_ID = "createCompletion"
+DRAWS_PER_CASE = 5  # Hypothesis draws per wanted case (duplicates and skipped cases are common)
+EXTRA_DRAWS = 10
+# A negative case costs nothing on a conformant provider (it is rejected); on one that accepts it, this caps the
+# damage (n: 129 out of range and accepted would cost 129 × max_tokens × prompts).
+NEGATIVE_COST_CAP = MAX_TOKENS * 128 * 2
+
+_LOCK = threading.Lock()  # Hypothesis and the schemathesis schema are used from one thread at a time
+
+
+@dataclass(frozen=True)
+class Case:
+    kind: str  # "positive" | "negative" | "example"
+    body: dict[str, Any] | str  # a str is sent as-is (negative cases that are not JSON at all)
+    why: str  # what schemathesis says the case is (e.g. "violates `maximum` at /properties/n")
+
+    @property
+    def text(self) -> str:
+        return self.body if isinstance(self.body, str) else json.dumps(self.body, ensure_ascii=False)
+
+    @property
+    def worst_case_tokens(self) -> int:
+        return worst_case_tokens(self.body if isinstance(self.body, dict) else None)
+
+
+@dataclass
+class Generated:
+    seed: int
+    positive: list[Case] = field(default_factory=list)
+    negative: list[Case] = field(default_factory=list)
+    examples: list[Case] = field(default_factory=list)
+    skipped: dict[str, int] = field(default_factory=dict)  # reason -> how many drawn cases were dropped
+
+    def skip(self, reason: str) -> None:
+        self.skipped[reason] = self.skipped.get(reason, 0) + 1
+
+
+@functools.lru_cache(maxsize=4)
+def _operation(path: Path, base_url: str) -> Any:
+    import schemathesis
+
+    schema = schemathesis.openapi.from_path(str(path))
+    schema.config.update(base_url=base_url)  # from_path ignores the server variable's default
+    schema.config.generation.update(with_security_parameters=False, allow_x00=False, codec="utf-8")
+    return schema.find_operation_by_id(OPERATION_ID)
+
+
+class _Enough(Exception):  # noqa: N818 - a stop signal, not an error
+    pass
+
+
+def _draw(strategy: Any, count: int, seed: int, take: Callable[[Any], bool] | None = None) -> list[Any]:
+    """Up to ``count`` draws from ``strategy``, deterministic for a seed; generate phase only.
+
+    ``take`` sees each draw and returns True once it has all it wants: drawing stops there (Hypothesis replays
+    the stopping draw once to report it, which ``take`` does not see).
+    """
+    from hypothesis import HealthCheck, Phase, given, settings
+    from hypothesis import seed as hypothesis_seed
+
+    drawn: list[Any] = []
+    full = False
+
+    @settings(
+        max_examples=count,
+        database=None,
+        phases=[Phase.generate],
+        deadline=None,
+        suppress_health_check=list(HealthCheck),
+        derandomize=False,
+        print_blob=False,
+        report_multiple_bugs=False,
+    )
+    @hypothesis_seed(seed)
+    @given(strategy)
+    def collect(case: Any) -> None:
+        nonlocal full
+        if full:
+            raise _Enough
+        drawn.append(case)
+        if take is not None and take(case):
+            full = True
+            raise _Enough
+
+    if count > 0:
+        with contextlib.suppress(_Enough):
+            collect()
+    return drawn
+
+
+def _body_only(case: Any) -> bool:
+    """The case breaks nothing but its body (headers, query, path and cookies are as the document says)."""
+    from schemathesis.core.parameters import ParameterLocation
+
+    if case.headers or case.query or case.cookies or case.path_parameters:
+        return False
+    data = getattr(getattr(case.meta, "phase", None), "data", None)
+    location = getattr(data, "parameter_location", None)
+    return location in (None, ParameterLocation.BODY)
+
+
+def _raw_text(body: Any) -> str | None:
+    if isinstance(body, bytes):
+        return body.decode("utf-8", errors="replace")
+    if isinstance(body, str):
+        return body
+    return None
+
+
+def generate_cases(
+    seed: int,
+    positive: int,
+    negative: int,
+    model: str,
+    *,
+    examples: bool = True,
+    base_url: str = "http://127.0.0.1/v1",
+    document: Path | None = None,
+) -> Generated:
+    """Draw, clamp, filter and deduplicate up to ``positive`` / ``negative`` cases (plus the document's examples)."""
+    from schemathesis import GenerationMode
+
+    path = Path(document or default_document_path()).resolve()
+    validator = load_contract(path).validator("CreateCompletionRequest")
+    out = Generated(seed)
+    seen: set[str] = set()
+
+    def take_positive(case: Any) -> bool:
+        raw = case.body
+        if isinstance(raw, dict) and len(out.positive) % 2 == 1 and raw.get("stream") is not True:
+            # Every other positive case is streamed: left alone, the generator rarely picks stream: true.
+            raw = {**raw, "stream": True}
+        body = clamp_positive(raw, model, validator)
+        if body is None:
+            out.skip("positive: invalid once clamped")
+        else:
+            _keep(out.positive, Case("positive", body, "valid request"), positive, seen, out)
+        return len(out.positive) >= positive
+
+    def take_negative(case: Any) -> bool:
+        _add_negative(out, case, model, validator, negative, seen)
+        return len(out.negative) >= negative
+
+    with _LOCK:
+        op = _operation(path, base_url)
+        if positive:
+            _draw(op.as_strategy(generation_mode=GenerationMode.POSITIVE), _draws(positive), seed, take_positive)
+        if negative:
+            _draw(op.as_strategy(generation_mode=GenerationMode.NEGATIVE), _draws(negative), seed, take_negative)
+        if examples:
+            from hypothesis import strategies as st
+
+            strategies = op.get_strategies_from_examples()
+            if strategies:
+                (drawn,) = _draw(st.tuples(*strategies), 1, seed)
+                for case in drawn:
+                    body = clamp_positive(case.body, model, validator)
+                    if body is None:
+                        out.skip("example: invalid once clamped")
+                        continue
+                    _keep(out.examples, Case("example", body, "document example"), len(strategies), seen, out)
+    return out
+
+
+def _draws(wanted: int) -> int:
+    return wanted * DRAWS_PER_CASE + EXTRA_DRAWS
+
+
+def _keep(bucket: list[Case], case: Case, limit: int, seen: set[str], out: Generated) -> None:
+    key = f"{case.kind}:{case.text}"
+    if key in seen:
+        out.skip(f"{case.kind}: duplicate")
+    elif len(bucket) < limit:
+        seen.add(key)
+        bucket.append(case)
+
+
+def _add_negative(out: Generated, case: Any, model: str, validator: Any, limit: int, seen: set[str]) -> None:
+    if not _body_only(case):
+        out.skip("negative: breaks headers, not the body")
+        return
+    data = getattr(getattr(case.meta, "phase", None), "data", None)
+    why = str(getattr(data, "description", "") or "negative case").replace("\n", " ")
+    text = _raw_text(case.body)
+    if text is not None:
+        try:
+            parsed = json.loads(text)
+        except ValueError:
+            _keep(out.negative, Case("negative", text, why), limit, seen, out)
+            return
+        if validator.is_valid(parsed):
+            out.skip("negative: body is in fact valid")
+            return
+        _keep(out.negative, Case("negative", text, why), limit, seen, out)
+        return
+    if not isinstance(case.body, dict):
+        if validator.is_valid(case.body):
+            out.skip("negative: body is in fact valid")
+            return
+        _keep(out.negative, Case("negative", json.dumps(sanitize(case.body)), why), limit, seen, out)
+        return
+    if validator.is_valid(case.body):
+        out.skip("negative: body is in fact valid")
+        return
+    body = clamp_negative(case.body, model, validator)
+    candidate = Case("negative", body, why)
+    if candidate.worst_case_tokens > NEGATIVE_COST_CAP:
+        out.skip("negative: too costly should the provider accept it")
+        return
+    _keep(out.negative, candidate, limit, seen, out)
