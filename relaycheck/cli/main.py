@@ -160,7 +160,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from relaycheck.report.markdown import terminal_summary
     from relaycheck.report.writer import write_reports
     from relaycheck.runner.engine import certify
-    from relaycheck.runner.expectations import expectations_yaml
+    from relaycheck.runner.expectations import expectations_yaml, load_expectations
     from relaycheck.runner.progress import Progress
     from relaycheck.server.quirks import get_quirk
     from relaycheck.spec import load_contract
@@ -176,7 +176,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     if not catalogue.checks:
         raise ConfigError(f"no check matches {', '.join(args.checks)} (see relaycheck list)")
     progress = Progress(sys.stderr, enabled=not args.quiet)
-    runs = certify(providers, catalogue, load_contract(), progress=progress)
+    runs = certify(providers, catalogue, load_contract(), progress=progress,
+                   use_expectations=not args.update_expectations)
     redactor = Redactor.for_keys([p.api_key() for p in providers] + [r.target.api_key for r in runs if r.target])
     reports = write_reports(runs, catalogue, args.report_dir, redactor)
     print(redactor.text(terminal_summary(reports)))
@@ -184,8 +185,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.update_expectations:
         for run in runs:
             path = run.provider.expectations or Path("expectations") / f"{run.name}.yaml"
+            previous = load_expectations(path) if path.exists() else {}
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(redactor.text(expectations_yaml(run.name, run.verdicts)), encoding="utf-8")
+            path.write_text(redactor.text(expectations_yaml(run.name, run.verdicts, previous)), encoding="utf-8")
             print(f"expectations: {path}")
     return EXIT_FAIL if any(r.must_failures(catalogue) for r in runs) else EXIT_OK
 

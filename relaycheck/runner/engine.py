@@ -18,7 +18,7 @@ from relaycheck.checks.catalogue import Catalogue
 from relaycheck.checks.model import Grade, Level, Recorded, Verdict, judge
 from relaycheck.config.providers import Provider
 from relaycheck.probes.catalogue import PROBES, PreconditionFailed, Probe, ProbeContext, worst_case_tokens
-from relaycheck.runner.expectations import apply_expectations, load_expectations
+from relaycheck.runner.expectations import Expectation, apply_expectations, load_expectations
 from relaycheck.spec import Contract
 from relaycheck.transport.budget import Budget, Spend
 from relaycheck.transport.client import Outgoing, ProviderClient
@@ -149,13 +149,18 @@ async def _send_probe(client: ProviderClient, model: str, probe: Probe, deps: di
 # -- judging ------------------------------------------------------------------------------------------------------
 
 
-def judge_run(run: ProviderRun, catalogue: Catalogue, contract: Contract) -> list[Verdict]:
+def judge_run(
+    run: ProviderRun, catalogue: Catalogue, contract: Contract, expectations: Mapping[str, Expectation] | None = None
+) -> list[Verdict]:
+    """Grade a run's recordings; ``expectations`` default to the provider's file ({} grades raw)."""
     if run.skipped:
         verdicts = [Verdict(c.id, Grade.SKIPPED, run.skipped) for c in catalogue.checks]
     else:
         recorded = Recorded(run.exchanges, contract, run.provider.model)
         verdicts = [judge(c, recorded) for c in catalogue.checks]
-    return apply_expectations(verdicts, load_expectations(run.provider.expectations))
+    if expectations is None:
+        expectations = load_expectations(run.provider.expectations)
+    return apply_expectations(verdicts, expectations)
 
 
 def certify(
@@ -164,8 +169,14 @@ def certify(
     contract: Contract,
     progress: ProgressFn | None = None,
     environ: Mapping[str, str] | None = None,
+    use_expectations: bool = True,
 ) -> list[ProviderRun]:
-    """Certify several providers in parallel, each within its own limits; one provider's trouble stays its own."""
+    """Certify several providers in parallel, each within its own limits; one provider's trouble stays its own.
+
+    Expectations files are read before any request is sent (a bad file must not cost a run). With
+    ``use_expectations=False`` (recording new expectations) verdicts are graded raw.
+    """
+    expected = {p.name: load_expectations(p.expectations) if use_expectations else {} for p in providers}
     needed = _probes_for(catalogue)
     runs = [ProviderRun(p) for p in providers]
     with contextlib.ExitStack() as stack:
@@ -190,7 +201,7 @@ def certify(
 
         asyncio.run(all_providers())
     for run in runs:
-        run.verdicts = judge_run(run, catalogue, contract)
+        run.verdicts = judge_run(run, catalogue, contract, expected[run.name])
         if progress:
             progress("done", run)
     return runs

@@ -65,11 +65,22 @@ def apply_expectations(verdicts: Iterable[Verdict], expectations: dict[str, Expe
     return out
 
 
-def expectations_yaml(provider: str, verdicts: Iterable[Verdict]) -> str:
-    """An expectations file recording every deviation of a run (``--update-expectations``)."""
+def expectations_yaml(
+    provider: str, verdicts: Iterable[Verdict], previous: dict[str, Expectation] | None = None
+) -> str:
+    """An expectations file recording every deviation of a run (``--update-expectations``).
+
+    A reason written by hand (often an upstream issue link) is kept while the check keeps the same grade.
+    """
+    previous = previous or {}
+
+    def reason(v: Verdict) -> str:
+        old = previous.get(v.check)
+        return old.reason if old is not None and old.grade is v.grade and old.reason else v.message
+
     entries = [
-        {"check": v.check, "grade": v.grade.value, "reason": v.message}
+        {"check": v.check, "grade": v.grade.value, "reason": reason(v)}
         for v in verdicts
-        if v.grade in (Grade.FAIL, Grade.WARN, Grade.UNSUPPORTED)
+        if v.grade in (Grade.FAIL, Grade.WARN, Grade.UNSUPPORTED, Grade.ERROR)
     ]
     return yaml.safe_dump({"provider": provider, "expectations": entries}, sort_keys=False, allow_unicode=True)
