@@ -42,7 +42,7 @@ N_CTX = 2048
 N_MERGES = 320
 BIAS_UNIT = 8.0  # embedding dimension 0 of every token
 OUT_STD = 0.35  # spread of the output logits (text variety at temperature 1)
-EOS_BIAS = 3.0  # logit bias of EOS relative to ordinary tokens
+EOS_BIAS = 2.0  # logit bias of EOS relative to ordinary tokens
 BANNED_BIAS = -30.0  # logit bias of non-printable / non-ASCII bytes
 EOS = "<|endoftext|>"
 
@@ -146,6 +146,10 @@ def build(out: Path) -> None:
     def small(*shape: int, std: float = 0.02) -> np.ndarray:
         return (rng.standard_normal(shape) * std).astype(f32)
 
+    def keep_bias_unit(w: np.ndarray) -> np.ndarray:
+        w[0, :] = 0.0  # the blocks never write to the residual's dimension 0
+        return w
+
     embd = rng.standard_normal((n_vocab, N_EMBD)).astype(f32)
     embd[:, 0] = BIAS_UNIT
     # After the final RMS norm, hidden[0] ~ BIAS_UNIT / rms(embedding) for every position.
@@ -184,11 +188,11 @@ def build(out: Path) -> None:
         writer.add_tensor(p + "attn_q.weight", small(N_EMBD, N_EMBD, std=0.3))
         writer.add_tensor(p + "attn_k.weight", small(N_HEAD_KV * head_dim, N_EMBD, std=0.3))
         writer.add_tensor(p + "attn_v.weight", small(N_HEAD_KV * head_dim, N_EMBD, std=0.3))
-        writer.add_tensor(p + "attn_output.weight", small(N_EMBD, N_EMBD, std=0.15))
+        writer.add_tensor(p + "attn_output.weight", keep_bias_unit(small(N_EMBD, N_EMBD, std=0.03)))
         writer.add_tensor(p + "ffn_norm.weight", np.ones(N_EMBD, dtype=f32))
         writer.add_tensor(p + "ffn_gate.weight", small(N_FF, N_EMBD, std=0.3))
         writer.add_tensor(p + "ffn_up.weight", small(N_FF, N_EMBD, std=0.3))
-        writer.add_tensor(p + "ffn_down.weight", small(N_EMBD, N_FF, std=0.15))
+        writer.add_tensor(p + "ffn_down.weight", keep_bias_unit(small(N_EMBD, N_FF, std=0.03)))
     writer.write_header_to_file()
     writer.write_kv_data_to_file()
     writer.write_tensors_to_file()
