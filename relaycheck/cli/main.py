@@ -60,6 +60,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--update-expectations", action="store_true",
                      help="write each provider's deviations to its expectations file (expectations/NAME.yaml)")
     run.add_argument("--quiet", "-q", action="store_true", help="no progress line")
+    run.add_argument("--no-property", action="store_true",
+                     help="skip the property tests generated from the OpenAPI document (feature 'property')")
 
     lst = sub.add_parser("list", help="print the check catalogue")
     lst.add_argument("--format", choices=("table", "json", "markdown"), default="table")
@@ -173,6 +175,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             raise ConfigError(str(exc.args[0]) if exc.args else f"unknown quirk {quirk}") from None
     providers = select_providers(args)
     catalogue = load_catalogue().select(tuple(args.checks))
+    if args.no_property:  # deselects the property feature, so the property phase sends nothing
+        catalogue = type(catalogue)(tuple(c for c in catalogue.checks if c.feature != "property"))
     if not catalogue.checks:
         raise ConfigError(f"no check matches {', '.join(args.checks)} (see relaycheck list)")
     progress = Progress(sys.stderr, enabled=not args.quiet)
