@@ -12,6 +12,7 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from relaycheck import __version__
 from relaycheck.config.providers import ConfigError, Provider, embedded_reference, find_providers_file, load_providers
@@ -161,7 +162,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from relaycheck.checks.catalogue import load_catalogue
     from relaycheck.report.markdown import terminal_summary
     from relaycheck.report.writer import write_reports
-    from relaycheck.runner.engine import certify
+    from relaycheck.runner.engine import certify, run_worst_case
     from relaycheck.runner.expectations import expectations_yaml, load_expectations
     from relaycheck.runner.progress import Progress
     from relaycheck.server.quirks import get_quirk
@@ -179,11 +180,18 @@ def cmd_run(args: argparse.Namespace) -> int:
         catalogue = type(catalogue)(tuple(c for c in catalogue.checks if c.feature != "property"))
     if not catalogue.checks:
         raise ConfigError(f"no check matches {', '.join(args.checks)} (see relaycheck list)")
+    if args.report_dir.exists() and not args.report_dir.is_dir():
+        raise ConfigError(f"--report-dir {args.report_dir}: exists and is not a directory")
     progress = Progress(sys.stderr, enabled=not args.quiet)
-    runs = certify(providers, catalogue, load_contract(), progress=progress,
+    if not args.quiet:  # stated before any request: the run ends within this, whatever the providers do
+        print(f"worst case: {run_worst_case(providers, catalogue):.0f} s", file=sys.stderr)
+    runs = certify(providers, catalogue, load_contract(), progress=_with_stop_lines(progress),
                    use_expectations=not args.update_expectations)
     redactor = Redactor.for_keys([p.api_key() for p in providers] + [r.target.api_key for r in runs if r.target])
-    reports = write_reports(runs, catalogue, args.report_dir, redactor)
+    try:
+        reports = write_reports(runs, catalogue, args.report_dir, redactor)
+    except OSError as exc:
+        raise ConfigError(f"cannot write reports to {args.report_dir}: {exc.strerror or exc}") from None
     print(redactor.text(terminal_summary(reports)))
     print(f"reports: {args.report_dir}/")
     if args.update_expectations:
@@ -194,6 +202,19 @@ def cmd_run(args: argparse.Namespace) -> int:
             path.write_text(redactor.text(expectations_yaml(run.name, run.verdicts, previous)), encoding="utf-8")
             print(f"expectations: {path}")
     return EXIT_FAIL if any(r.must_failures(catalogue) for r in runs) else EXIT_OK
+
+
+def _with_stop_lines(progress: Any) -> Any:
+    """The progress display, plus one line when a provider stops being sent requests (down, out of time)."""
+
+    def report(event: str, run: Any) -> None:
+        if event == "stopped" and progress.enabled:
+            prefix = "\r\033[K" if progress.live else ""
+            progress.stream.write(f"{prefix}{run.name}: {run.stopped}; its remaining requests are not sent\n")
+            progress.stream.flush()
+        progress(event, run)
+
+    return report
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -32,6 +32,9 @@ class Timeouts:
     connect: float = 5.0
     read: float = 30.0  # between bytes; a stream that stalls longer is cut
     total: float = 90.0  # whole exchange, headers to last byte
+    # The whole recording of one provider (every probe, retry and wait): past it no request is sent and one in
+    # flight is cut. With the defaults a run against any provider ends within 5 minutes, whatever it does.
+    run: float = 240.0
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -21,7 +22,7 @@ from relaycheck.probes.catalogue import PROBES, PreconditionFailed, Probe, Probe
 from relaycheck.runner.expectations import Expectation, apply_expectations, load_expectations
 from relaycheck.spec import Contract
 from relaycheck.transport.budget import Budget, Spend
-from relaycheck.transport.client import Outgoing, ProviderClient
+from relaycheck.transport.client import MAX_RETRY_AFTER, MAX_RETRY_WAIT_TOTAL, Outgoing, ProviderClient
 from relaycheck.transport.exchange import Exchange, RecordedRequest
 from relaycheck.transport.redact import Redactor
 
@@ -46,6 +47,7 @@ class ProviderRun:
     started: float = field(default_factory=time.time)
     finished: float | None = None
     probes_total: int = 0
+    stopped: str | None = None  # why requests stopped being sent part-way (provider down, run deadline)
 
     @property
     def name(self) -> str:
@@ -118,10 +120,22 @@ async def record_provider(
             exchange = await _send_probe(client, provider.model, probe, deps)
             run.exchanges[probe.id] = exchange
             done[probe.id].set_result(exchange)
+            if run.stopped is None and (why := client.stop_reason()):
+                run.stopped = why
+                if progress:
+                    progress("stopped", run)
             if progress:
                 progress("probe", run)
 
-        await asyncio.gather(*(one(p) for p in probes))
+        try:  # a backstop only: the client's own run deadline has normally ended every request by then
+            async with asyncio.timeout(provider.timeouts.run + RUN_GRACE):
+                await asyncio.gather(*(one(p) for p in probes))
+        except TimeoutError:
+            for probe in probes:
+                if probe.id not in run.exchanges:
+                    why = f"not recorded: the run deadline of {provider.timeouts.run:g}s passed"
+                    run.exchanges[probe.id] = Exchange(probe.id, RecordedRequest("POST", client.url, {}, ""),
+                                                       time.time(), transport_error=why, attempts=0)
         # -- property phase (issue 5): schemathesis cases after the probes, same client and budget ----------------
         if property_phase:
             from relaycheck.property import default_seed, record_property_phase
@@ -144,6 +158,62 @@ async def _send_probe(client: ProviderClient, model: str, probe: Probe, deps: di
         return Exchange(probe.id, request, time.time(), transport_error=f"not sent: {reason}", not_sent=reason,
                         attempts=0)
     return await client.send(Outgoing(probe.id, body, probe.auth, worst_case_tokens(body)))
+
+
+# -- the stated time bound -----------------------------------------------------------------------------------------
+
+RUN_GRACE = 2.0  # after the run deadline: closing connections, the backstop above; judging is pure and quick
+
+
+def worst_case_seconds(provider: Provider, probes: Sequence[Probe] = PROBES, property_requests: int = 0) -> float:
+    """An upper bound, known before any request, on how long recording ``provider`` can take, whatever it does.
+
+    Two bounds hold at once; the smaller is stated:
+
+    - the run deadline: ``timeouts.run + RUN_GRACE``. Past ``timeouts.run`` the client sends nothing and cuts
+      what is in flight, so this holds for every behaviour (also a provider that answers every request correctly
+      but just inside ``timeouts.total``, which no breaker can tell from a slow healthy one);
+    - the schedule: with A = min(requests × (1 + retries), budget.requests) attempts of at most ``timeouts.total``
+      each on ``concurrency`` slots (greedy list scheduling: work / slots + the longest dependency chain), plus
+      retry waits (at most ``MAX_RETRY_WAIT_TOTAL`` in all), plus rate-limit waits (A / rate_limit), plus the
+      property phase, sent after the probes (each of its requests at most (1 + retries) attempts).
+
+    A provider that is down costs far less: the breaker trips after ``DOWN_AFTER`` consecutive failures, checked
+    once a request holds its slot, so about two waves of timeouts (2 × read timeout for one that never answers).
+    """
+    per_request = 1 + provider.retries
+    attempts = (len(probes) + property_requests) * per_request
+    if provider.budget.requests is not None:
+        attempts = min(attempts, provider.budget.requests)
+    total = provider.timeouts.total
+    waits = min(MAX_RETRY_WAIT_TOTAL, provider.retries * MAX_RETRY_AFTER * (len(probes) + property_requests))
+    rate = attempts / provider.rate_limit if provider.rate_limit else 0.0
+    schedule = (
+        math.ceil(attempts / provider.concurrency) * total
+        + _chain_depth(probes) * per_request * total
+        + min(property_requests * per_request, attempts) * total
+        + waits
+        + rate
+    )
+    return min(schedule, provider.timeouts.run) + RUN_GRACE
+
+
+def run_worst_case(providers: Sequence[Provider], catalogue: Catalogue) -> float:
+    """The bound for a whole ``certify`` call: providers are recorded in parallel, so the largest one."""
+    probes = _probes_for(catalogue)
+    fuzz = "property" in catalogue.features
+    return max((worst_case_seconds(p, probes, 2 * p.property_examples + 8 if fuzz else 0) for p in providers),
+               default=0.0)
+
+
+def _chain_depth(probes: Sequence[Probe]) -> int:
+    by_id = {p.id: p for p in probes}
+
+    def depth(probe: Probe, seen: frozenset[str] = frozenset()) -> int:
+        deps = [by_id[d] for d in probe.depends_on if d in by_id and d not in seen]
+        return 1 + max((depth(d, seen | {probe.id}) for d in deps), default=0)
+
+    return max((depth(p) for p in probes), default=0)
 
 
 # -- judging ------------------------------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 class Reservation:
     requests: int
     completion_tokens: int
+    retry: bool = False
 
 
 @dataclass
@@ -62,7 +63,14 @@ class Budget:
             self.spend.requests += 1
             self.spend.retries += int(retry)
             self._reserved_tokens += completion_tokens
-            return Reservation(1, completion_tokens)
+            return Reservation(1, completion_tokens, retry)
+
+    def release(self, reservation: Reservation) -> None:
+        """Give back a reservation whose request was not sent after all (the provider went down meanwhile)."""
+        with self._lock:
+            self._reserved_tokens -= reservation.completion_tokens
+            self.spend.requests -= reservation.requests
+            self.spend.retries -= int(reservation.retry)
 
     def settle(self, reservation: Reservation, prompt_tokens: int | None, completion_tokens: int | None) -> None:
         """Replace the reservation by the spend the provider reported (the estimate when it reported none)."""

@@ -7,8 +7,16 @@ Whatever the provider does (stall, flood, reset, redirect, answer HTML), :meth:`
 - a cap on body bytes and on SSE events: past it the body is cut and the exchange marked ``truncated``;
 - the budget: a request that does not fit is not sent (``not_sent``), whatever asked for it;
 - redirects are never followed, so the key only ever goes to the configured base URL;
-- after a few consecutive timeouts or connection failures the provider is considered down and the remaining
-  requests are not sent, so a dead provider costs a few timeouts rather than one per probe.
+- after a few consecutive transport failures (timeouts, resets, broken bodies, also once headers came) the
+  provider is considered down and the remaining requests are not sent, so a dead provider costs a few timeouts
+  rather than one per probe; the check is made once a request holds its concurrency slot, so requests queued
+  behind the first failing wave are not sent either;
+- retry waits are capped per request (``MAX_RETRY_AFTER``) and in total per client (``MAX_RETRY_WAIT_TOTAL``);
+- a run deadline (``timeouts.run``, from the moment the client is entered): past it no request starts, and one
+  in flight is cut. This is what bounds a provider that answers every request successfully but slowly, which no
+  breaker can tell from a healthy one;
+- the body is decoded here, with a bound on the *decoded* size, so a gzip bomb cannot allocate more than
+  ``max_body_bytes``.
 """
 
 from __future__ import annotations
@@ -16,7 +24,8 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from dataclasses import dataclass, field
+import zlib
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import httpx
@@ -24,13 +33,15 @@ import httpx
 from relaycheck.config.providers import Limits, Timeouts
 from relaycheck.transport.budget import Budget, Reservation
 from relaycheck.transport.exchange import DONE, Exchange, RecordedRequest, Timing
-from relaycheck.transport.redact import Redactor
+from relaycheck.transport.redact import MASK, Redactor
 from relaycheck.transport.sse import SSEParser
 
 Auth = Literal["valid", "missing", "wrong"]
 WRONG_KEY = "sk-relaycheck-wrong-key-0000000000"
 MAX_RETRY_AFTER = 20.0  # seconds; a provider asking for longer gets a graded 429, not a stalled run
-DOWN_AFTER = 2  # consecutive timeouts/connection failures before the provider is treated as down
+MAX_RETRY_WAIT_TOTAL = 60.0  # seconds of retry waiting one client grants in all (summed over its requests)
+DOWN_AFTER = 2  # consecutive transport failures before the provider is treated as down
+ACCEPT_ENCODING = "gzip, deflate"  # only what _BodyDecoder decodes with a bound
 
 
 @dataclass
@@ -65,11 +76,15 @@ class Health:
     down_reason: str | None = None
 
     def record(self, exchange: Exchange) -> None:
-        if exchange.status is None and exchange.transport_error and not exchange.not_sent:
+        """A sent exchange without a complete answer counts, headers or not: a provider that sends headers and
+        then stalls or resets every time is as unusable as one that never answers."""
+        if exchange.not_sent or exchange.attempts == 0:
+            return
+        if exchange.transport_error:
             self.consecutive_failures += 1
-            if self.consecutive_failures >= DOWN_AFTER:
+            if self.consecutive_failures >= DOWN_AFTER and self.down_reason is None:
                 self.down_reason = exchange.transport_error
-        elif exchange.status is not None:
+        else:
             self.consecutive_failures = 0
 
 
@@ -114,6 +129,8 @@ class ProviderClient:
         self.retries = retries
         self.redactor = redactor or Redactor.for_keys([api_key, WRONG_KEY])
         self.health = Health()
+        self.retry_wait_left = MAX_RETRY_WAIT_TOTAL
+        self._deadline: float | None = None  # loop time; set on entering (or at the first send)
         self._semaphore = asyncio.Semaphore(concurrency)
         self._bucket = TokenBucket(rate_limit)
         self._client = httpx.AsyncClient(
@@ -125,7 +142,16 @@ class ProviderClient:
         )
 
     async def __aenter__(self) -> ProviderClient:
+        self._start_clock()
         return self
+
+    def _start_clock(self) -> None:
+        run = getattr(self.timeouts, "run", None)
+        if self._deadline is None and run:
+            self._deadline = asyncio.get_running_loop().time() + run
+
+    def _remaining(self) -> float | None:
+        return None if self._deadline is None else self._deadline - asyncio.get_running_loop().time()
 
     async def __aexit__(self, *exc: object) -> None:
         await self._client.aclose()
@@ -135,42 +161,98 @@ class ProviderClient:
         return f"{self.base_url}/completions"
 
     def headers_for(self, auth: Auth) -> dict[str, str]:
-        headers = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream"}
+        headers = {
+            "Content-Type": "application/json",
+            "Accept": "application/json, text/event-stream",
+            "Accept-Encoding": ACCEPT_ENCODING,
+        }
         key = {"valid": self._api_key, "wrong": WRONG_KEY, "missing": None}[auth]
         if key:
             headers["Authorization"] = f"Bearer {key}"
         return headers
 
     async def send(self, outgoing: Outgoing) -> Exchange:
+        """One exchange for ``outgoing``, retried on 429 (and 5xx with Retry-After); never raises."""
+        self._start_clock()
         attempt = 0
+        last: Exchange | None = None  # the previous attempt: returned if a retry cannot be made after all
         while True:
-            if self.health.down_reason:
-                return self._unsent(outgoing, f"provider treated as down after: {self.health.down_reason}")
+            stop = self.stop_reason()
+            if stop:
+                return last or self._stopped(outgoing, stop)
+            # Reserved before the first await, so concurrent senders claim the budget in the order they started.
             reservation = self.budget.reserve(outgoing.max_completion_tokens, retry=attempt > 0)
             if reservation is None:
-                return self._unsent(outgoing, "budget exhausted")
-            async with self._semaphore:
-                await self._bucket.acquire()
+                return last or self._unsent(outgoing, "budget exhausted")
+            if not await self._acquire_slot():
+                self.budget.release(reservation)
+                return last or self._stopped(outgoing, self._deadline_reason())
+            try:
+                # Checked again with the slot held: requests queued behind a failing wave are not sent.
+                stop = self.stop_reason()
+                if stop:
+                    self.budget.release(reservation)
+                    return last or self._stopped(outgoing, stop)
                 exchange = await self._send_once(outgoing, reservation, attempt + 1)
-            self.health.record(exchange)
+                self.health.record(exchange)
+            finally:
+                self._semaphore.release()
             delay = self._retry_delay(exchange, attempt)
             if delay is None:
                 return exchange
+            last = exchange
             attempt += 1
             await asyncio.sleep(delay)
 
+    async def _acquire_slot(self) -> bool:
+        """Wait for a concurrency slot and a rate-limit token, but not past the run deadline."""
+        remaining = self._remaining()
+        try:
+            async with asyncio.timeout(None if remaining is None else max(remaining, 0.0)):
+                await self._semaphore.acquire()
+                try:
+                    await self._bucket.acquire()
+                except BaseException:
+                    self._semaphore.release()
+                    raise
+        except TimeoutError:
+            return False
+        return True
+
+    def stop_reason(self) -> str | None:
+        """Why no further request will be sent (the provider is down, the run deadline passed), or None."""
+        if self.health.down_reason:
+            return f"provider treated as down after: {self.health.down_reason}"
+        remaining = self._remaining()
+        if remaining is not None and remaining <= 0:
+            return self._deadline_reason()
+        return None
+
+    def _deadline_reason(self) -> str:
+        return f"the run deadline of {getattr(self.timeouts, 'run', 0):g}s was reached"
+
     def _retry_delay(self, exchange: Exchange, attempt: int) -> float | None:
-        """Retry 429 always, and 5xx only when the provider said when (Retry-After): the two cases it asked for."""
+        """Retry 429 always, and 5xx only when the provider said when (Retry-After): the two cases it asked for.
+
+        A wait is granted only within ``MAX_RETRY_AFTER``, the client's remaining retry-wait allowance and the run
+        deadline; otherwise the answer stands as recorded (a graded 429), rather than stalling the run.
+        """
         if attempt >= self.retries or exchange.status is None:
             return None
         retry_after = _retry_after(exchange.headers.get("retry-after"))
         if exchange.status == 429 or (exchange.status >= 500 and retry_after is not None):
             if retry_after is not None and retry_after > MAX_RETRY_AFTER:
                 return None
-            return retry_after if retry_after is not None else 0.5 * 2**attempt
+            delay = retry_after if retry_after is not None else 0.5 * 2**attempt
+            remaining = self._remaining()
+            if delay > self.retry_wait_left or (remaining is not None and delay >= remaining):
+                return None
+            self.retry_wait_left -= delay
+            return delay
         return None
 
     def _unsent(self, outgoing: Outgoing, reason: str) -> Exchange:
+        """Not sent for a reason that leaves nothing to judge (the budget): the checks reading it are skipped."""
         return Exchange(
             probe=outgoing.probe,
             request=self._recorded_request(outgoing),
@@ -180,18 +262,31 @@ class ProviderClient:
             attempts=0,
         )
 
+    def _stopped(self, outgoing: Outgoing, reason: str) -> Exchange:
+        """Not sent because the provider is down or out of time: no verdict could be had, the checks are errors."""
+        return Exchange(
+            probe=outgoing.probe,
+            request=self._recorded_request(outgoing),
+            started_at=time.time(),
+            transport_error=f"not sent: {reason}",
+            attempts=0,
+        )
+
     def _recorded_request(self, outgoing: Outgoing) -> RecordedRequest:
         headers = self.redactor.headers(self.headers_for(outgoing.auth))
-        return RecordedRequest("POST", self.url, headers, self.redactor.text(outgoing.body_text))
+        return RecordedRequest("POST", self.redactor.text(self.url), headers, self.redactor.text(outgoing.body_text))
 
     async def _send_once(self, outgoing: Outgoing, reservation: Reservation, attempt: int) -> Exchange:
-        recorder = _Recorder(self.limits)
+        recorder = _Recorder(self.limits, self.redactor)
         started_at = time.time()
         error: str | None = None
         status: int | None = None
         headers: dict[str, str] = {}
+        remaining = self._remaining()
+        cut_by_deadline = remaining is not None and remaining < self.timeouts.total
+        limit = self.timeouts.total if remaining is None else max(min(self.timeouts.total, remaining), 0.0)
         try:
-            async with asyncio.timeout(self.timeouts.total):
+            async with asyncio.timeout(limit):
                 content = outgoing.body_text.encode("utf-8")
                 headers_out = self.headers_for(outgoing.auth)
                 request = self._client.build_request("POST", self.url, content=content, headers=headers_out)
@@ -202,21 +297,30 @@ class ProviderClient:
                     headers = {k.lower(): v for k, v in response.headers.items()}
                     recorder.headers_received()
                     streaming = "text/event-stream" in headers.get("content-type", "") or outgoing.wants_stream
-                    async for chunk in response.aiter_bytes():
-                        if not recorder.add(chunk, parse_sse=streaming):
+                    decoder = _BodyDecoder(headers.get("content-encoding", ""))
+                    async for raw in response.aiter_raw():
+                        if not recorder.add(decoder.decode(raw, recorder.room + 1), parse_sse=streaming):
                             break
+                    else:
+                        recorder.add(decoder.flush(recorder.room + 1), parse_sse=streaming)
                 finally:
                     await response.aclose()
         except TimeoutError:
-            error = f"timeout: no complete answer within the total limit of {self.timeouts.total:g}s"
+            if cut_by_deadline:
+                error = f"timeout: cut at the run deadline of {getattr(self.timeouts, 'run', 0):g}s"
+            else:
+                error = f"timeout: no complete answer within the total limit of {self.timeouts.total:g}s"
         except httpx.TimeoutException as exc:
             error = f"timeout: {_timeout_kind(exc)} ({self._limit_for(exc):g}s)"
         except httpx.ConnectError as exc:
             error = f"connection failed: {self.redactor.text(str(exc)) or exc.__class__.__name__}"
+        except (httpx.ReadError, httpx.WriteError) as exc:
+            detail = self.redactor.text(str(exc)) or "the connection was reset or closed by the provider"
+            error = f"connection lost: {exc.__class__.__name__}: {detail}"
         except httpx.HTTPError as exc:
-            error = f"{exc.__class__.__name__}: {self.redactor.text(str(exc))}"
-        except (OSError, UnicodeError, ValueError) as exc:  # e.g. invalid header bytes from a hostile server
-            error = f"{exc.__class__.__name__}: {self.redactor.text(str(exc))}"
+            error = f"{exc.__class__.__name__}: {self.redactor.text(str(exc)) or 'no detail'}"
+        except Exception as exc:  # noqa: BLE001 - whatever a hostile server provokes becomes a recorded error
+            error = f"{exc.__class__.__name__}: {self.redactor.text(str(exc)) or 'no detail'}"
         exchange = recorder.finish(
             probe=outgoing.probe,
             request=self._recorded_request(outgoing),
@@ -237,8 +341,9 @@ class ProviderClient:
 class _Recorder:
     """Accumulates a response body with arrival times and bounds; parses SSE as it arrives."""
 
-    def __init__(self, limits: Limits) -> None:
+    def __init__(self, limits: Limits, redactor: Redactor | None = None) -> None:
         self.limits = limits
+        self.redactor = redactor
         self.body = bytearray()
         self.sse = SSEParser()
         self.truncated = False
@@ -254,6 +359,23 @@ class _Recorder:
 
     def headers_received(self) -> None:
         self._headers_at = self.now()
+
+    @property
+    def room(self) -> int:
+        return max(self.limits.max_body_bytes - len(self.body), 0)
+
+    def redact(self, redactor: Redactor) -> None:
+        """Mask keys the provider echoed (a 401 message quoting the key): recordings hold nothing secret, even a
+        body that is not UTF-8 and would be stored base64-encoded, out of reach of the report's text redaction."""
+        secrets = [s.encode("utf-8") for s in redactor.secrets]
+        if not any(s in self.body for s in secrets):
+            return
+        body = bytes(self.body)
+        for secret in secrets:
+            body = body.replace(secret, MASK.encode("ascii"))
+        self.body = bytearray(body)
+        self.sse.events = [replace(e, data=redactor.text(e.data)) for e in self.sse.events]
+        self.sse.stray_lines = [redactor.text(line) for line in self.sse.stray_lines]
 
     def add(self, chunk: bytes, parse_sse: bool) -> bool:
         """Keep the chunk; False once a bound is reached (the caller stops reading)."""
@@ -273,6 +395,8 @@ class _Recorder:
         end = self.now()
         if self._parsed_sse:
             self.sse.close(end)
+        if self.redactor is not None:
+            self.redact(self.redactor)
         events = tuple(self.sse.events[: self.limits.max_stream_events])
         error = kwargs.pop("error")
         return Exchange(
@@ -290,6 +414,39 @@ class _Recorder:
             transport_error=error,
             truncated=self.truncated,
         )
+
+
+class UnsupportedEncoding(ValueError):
+    pass
+
+
+class _BodyDecoder:
+    """Content-Encoding decoding with a bound on the output of every call (``max_length``), unlike httpx's
+    decoders, which inflate a whole network chunk at once (64 KiB of a gzip bomb is 64 MB)."""
+
+    def __init__(self, content_encoding: str) -> None:
+        encoding = content_encoding.strip().lower()
+        self._zlib: Any = None
+        if encoding in ("", "identity"):
+            return
+        if encoding in ("gzip", "x-gzip", "deflate"):
+            self._zlib = zlib.decompressobj(zlib.MAX_WBITS | 32)  # gzip or zlib header, detected
+            return
+        raise UnsupportedEncoding(f"content-encoding {encoding[:40]!r} was not asked for (Accept-Encoding: "
+                                  f"{ACCEPT_ENCODING})")
+
+    def decode(self, data: bytes, max_length: int) -> bytes:
+        if self._zlib is None:
+            return data
+        try:
+            return bytes(self._zlib.decompress(data, max(max_length, 1)))
+        except zlib.error as exc:
+            raise UnsupportedEncoding(f"undecodable compressed body: {exc}") from None
+
+    def flush(self, max_length: int) -> bytes:
+        if self._zlib is None:
+            return b""
+        return bytes(self._zlib.decompress(self._zlib.unconsumed_tail, max(max_length, 1)))
 
 
 def _first_token_at(events: tuple[Any, ...]) -> float | None:
