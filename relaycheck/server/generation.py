@@ -25,7 +25,6 @@ class Token:
     logprob: float | None  # None for the first echoed prompt token (nothing precedes it)
     top: dict[str, float] | None  # None when logprobs were not asked for, and for the first echoed token
     offset: int  # character offset in the choice text (echoed prompt included)
-    echo: bool = False
 
 
 @dataclass
@@ -180,12 +179,16 @@ class ChoiceRun:
             logprob=pending.step.logprob if pending.step else None,
             top=self._top(pending),
             offset=self._offset,
-            echo=pending.echo,
         )
         self._offset += len(pending.text)
         return token
 
     def _top(self, pending: _Pending) -> dict[str, float] | None:
+        """The ``logprobs`` most likely alternatives plus the sampled token (up to logprobs+1 entries).
+
+        With ``logprobs: 0`` that is just the sampled token. (OpenAI was observed to send ``top_logprobs:
+        null`` then; a one-entry dict per position is what the schema and the "+1" rule describe.)
+        """
         if not self._want_logprobs or pending.step is None:
             return None
         # The sampled token is always present, under the same string as in the tokens array.

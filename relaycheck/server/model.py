@@ -14,10 +14,11 @@ Reported logprobs are the log-softmax of that same distribution *before* top_p t
 from __future__ import annotations
 
 import functools
+import itertools
 import math
 import random
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from relaycheck.server import corpus
@@ -165,11 +166,12 @@ class NGramModel:
             )
         else:
             token = self._sample(ranked, weights, rest, rest_weight, sampling.top_p, scores, rng)
-        top = tuple((t, logprob(s)) for t, s in ranked[:top_n])
-        if (
-            len(top) < top_n
-        ):  # only when bias/penalties pushed candidates below the floor: pad with floor tokens
-            top += tuple((t, logprob(cands.floor)) for t in self._rest_tokens(scores, top_n - len(top)))
+        top: tuple[tuple[int, float], ...] = ()
+        if top_n:
+            # Floor tokens only make the list when bias or penalties pushed candidates under the floor.
+            floor = [(t, cands.floor) for t in self._rest_tokens(scores, top_n)]
+            best = sorted(ranked[:top_n] + floor, key=lambda item: (-item[1], item[0]))[:top_n]
+            top = tuple((t, logprob(s)) for t, s in best)
         return Step(token=token, logprob=logprob(scores.get(token, cands.floor)), top=top)
 
     def _sample(
@@ -220,14 +222,9 @@ class NGramModel:
             if token not in scores:
                 return token
 
-    def _rest_tokens(self, scores: Mapping[int, float], count: int):  # noqa: ANN202 - a small generator
-        found = 0
-        for token in range(self.vocab_size):
-            if found == count:
-                return
-            if token not in scores:
-                found += 1
-                yield token
+    def _rest_tokens(self, scores: Mapping[int, float], count: int) -> Iterator[int]:
+        """The first ``count`` floor tokens by id."""
+        return itertools.islice((t for t in range(self.vocab_size) if t not in scores), count)
 
 
 @functools.cache

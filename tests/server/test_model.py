@@ -154,3 +154,12 @@ def test_seed_determinism_and_top_p(model: NGramModel) -> None:
     # top_p 0 keeps only the most likely token: sampling becomes greedy.
     nucleus = Sampling(temperature=1.5, top_p=0.0)
     assert greedy(model, "1, 2, 3, 4,", 20, nucleus, seed=1) == greedy(model, "1, 2, 3, 4,", 20)
+
+
+def test_banning_every_candidate_leaves_the_floor_tokens(model: NGramModel) -> None:
+    context = model.tokenizer.encode("1, 2, 3, 4,")
+    banned = {t: -100.0 for t in model.candidates(context).tokens}
+    step = model.step(context, Sampling(temperature=0, logit_bias=banned), random.Random(0), {}, 3)
+    assert step.token not in banned
+    assert [t for t, _ in step.top] == [t for t in range(model.vocab_size) if t not in banned][:3]
+    assert len({lp for _, lp in step.top}) == 1 and step.logprob == step.top[0][1]
