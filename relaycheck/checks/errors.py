@@ -129,16 +129,13 @@ def unknown_model(r: Recorded) -> Outcome:
     deviations=("D38", "D39", "D42"),
 )
 def envelope(r: Recorded) -> Outcome:
-    validator = r.contract.validator("ErrorResponse")
     for probe, status in _answered(r):
         if status < 400:
             continue
         ex = r.exchanges[probe]
-        body = ex.json()
-        if body is None or not validator.is_valid(body):
-            problem = next(iter(validator.iter_errors(body)), None) if body is not None else None
-            why = problem.message[:120] if problem is not None else "not JSON"
-            return Fail(f"HTTP {status} body is not the OpenAI error envelope ({why})",
+        problem = r.schema_problem("ErrorResponse", ex.json()) if ex.is_json else "not JSON"
+        if problem is not None:
+            return Fail(f"HTTP {status} body is not the OpenAI error envelope ({problem})",
                         '{"error": {"message", "type", "param", "code"}}', snippet(ex.text, 200), probe)
     return Pass()
 

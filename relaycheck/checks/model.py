@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from jsonschema.exceptions import best_match
+
 from relaycheck.spec import Contract
 from relaycheck.transport.exchange import Exchange
 
@@ -221,6 +223,14 @@ class Recorded:
         if not isinstance(value, str):
             raise Fail("choice text is not a string", "a string", repr(value), probe)
         return value
+
+    def schema_problem(self, name: str, instance: Any) -> str | None:
+        """Where ``instance`` breaks the contract's schema ``name``, and how; None when it validates."""
+        error = best_match(self.contract.validator(name).iter_errors(instance))
+        if error is None:
+            return None
+        where = "/".join(str(p) for p in error.absolute_path) or "(root)"
+        return f"at {where}: {snippet(error.message, 200)}"
 
     def stream(self, probe: str) -> Exchange:
         ex = self.ok(probe)

@@ -61,12 +61,10 @@ def content_type(r: Recorded) -> Outcome:
     seeds="all three pages show this object; gptnb and xuedingmao mark usage required (official: optional)",
 )
 def schema(r: Recorded) -> Outcome:
-    validator = r.contract.validator("CreateCompletionResponse")
     for probe, body in _ok_bodies(r):
-        error = next(iter(sorted(validator.iter_errors(body), key=lambda e: list(e.path))), None)
-        if error is not None:
-            where = "/".join(str(p) for p in error.absolute_path) or "(root)"
-            return Fail(f"schema violation at {where}", "a CreateCompletionResponse", error.message[:300], probe)
+        problem = r.schema_problem("CreateCompletionResponse", body)
+        if problem is not None:
+            return Fail(f"schema violation {problem.split(':')[0]}", "a CreateCompletionResponse", problem, probe)
     return Pass("every response validates")
 
 

@@ -137,14 +137,12 @@ def nothing_after_done(r: Recorded) -> Outcome:
     deviations=("D18", "D33"),
 )
 def chunk_schema(r: Recorded) -> Outcome:
-    validator = r.contract.validator("CreateCompletionChunk")
     for ex in _streams(r):
         for i, chunk in enumerate(_dict_chunks(ex)):
-            error = next(iter(sorted(validator.iter_errors(chunk), key=lambda e: list(e.path))), None)
-            if error is not None:
-                where = "/".join(str(p) for p in error.absolute_path) or "(root)"
-                return Fail(f"chunk {i} violates the schema at {where}", "a CreateCompletionChunk",
-                            error.message[:200], ex.probe)
+            problem = r.schema_problem("CreateCompletionChunk", chunk)
+            if problem is not None:
+                return Fail(f"chunk {i} violates the schema {problem.split(':')[0]}", "a CreateCompletionChunk",
+                            problem, ex.probe)
     return Pass()
 
 
