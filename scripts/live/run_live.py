@@ -161,18 +161,29 @@ def base_env() -> dict[str, str]:
     return env
 
 
-def build_servers(work: Path, model: Path, keys: dict[str, str]) -> list[Server]:
-    llama_port, litellm_port, forward_port = free_port(), free_port(), free_port()
-    llama_url = f"http://{HOST}:{llama_port}"
-
-    llama = Server(
-        name="llama-cpp",
+def llama_server(name: str, work: Path, model: Path, key: str) -> Server:
+    port = free_port()
+    return Server(
+        name=name,
         argv=[str(venv_bin("venv-llama", "python")), "-m", "llama_cpp.server", "--model", str(model),
-              "--host", HOST, "--port", str(llama_port), "--api_key", keys["llama-cpp"],
-              "--model_alias", MODEL, "--n_ctx", "2048", "--n_threads", "2"],
-        port=llama_port, ready_path="/v1/models", ready_key=keys["llama-cpp"],
-        env=base_env(), cwd=work, log_path=work / "llama-cpp.log",
+              "--host", HOST, "--port", str(port), "--api_key", key,
+              "--model_alias", MODEL, "--n_ctx", "2048", "--n_threads", "1"],
+        port=port, ready_path="/v1/models", ready_key=key,
+        env=base_env(), cwd=work, log_path=work / f"{name}.log",
     )
+
+
+def build_servers(work: Path, model: Path, keys: dict[str, str]) -> list[Server]:
+    """llama-cpp, and the two relays each in front of its own llama-cpp-python instance.
+
+    One llama per certified provider: llama-cpp-python serves one request at a time and, by default
+    (``interrupt_requests``), a new request aborts a stream in flight. relaycheck certifies the providers in
+    parallel, so a shared llama would cut one provider's streams whenever another provider's request arrives.
+    """
+    llama = llama_server("llama-cpp", work, model, keys["llama-cpp"])
+    llama_for_litellm = llama_server("llama-cpp-behind-litellm", work, model, keys["llama-cpp"])
+    llama_for_forward = llama_server("llama-cpp-behind-openai-forward", work, model, keys["llama-cpp"])
+    litellm_port, forward_port = free_port(), free_port()
 
     config = work / "litellm.yaml"
     config.write_text(
@@ -181,7 +192,7 @@ def build_servers(work: Path, model: Path, keys: dict[str, str]) -> list[Server]
         f"  - model_name: {MODEL}\n"
         "    litellm_params:\n"
         f"      model: text-completion-openai/{MODEL}\n"
-        f"      api_base: {llama_url}/v1\n"
+        f"      api_base: {llama_for_litellm.base_url}/v1\n"
         "      api_key: os.environ/LIVE_UPSTREAM_KEY\n"
         "general_settings:\n"
         "  master_key: os.environ/LIVE_MASTER_KEY\n",
@@ -201,7 +212,7 @@ def build_servers(work: Path, model: Path, keys: dict[str, str]) -> list[Server]
     # key substituted (FORWARD_KEY_CONFIG -> level 0 -> OPENAI_API_KEY_CONFIG); any other key passes through.
     forward_env = {
         **base_env(),
-        "FORWARD_CONFIG": json.dumps([{"base_url": llama_url, "route": "/", "type": "openai"}]),
+        "FORWARD_CONFIG": json.dumps([{"base_url": llama_for_forward.base_url, "route": "/", "type": "openai"}]),
         "OPENAI_API_KEY_CONFIG": json.dumps({keys["llama-cpp"]: [0]}),
         "FORWARD_KEY_CONFIG": json.dumps({keys["openai-forward"]: 0}),
         "TIMEOUT": "30",
@@ -213,7 +224,7 @@ def build_servers(work: Path, model: Path, keys: dict[str, str]) -> list[Server]
         port=forward_port, ready_path="/healthz",
         env=forward_env, cwd=work, log_path=work / "openai-forward.log",  # cwd: it reads ./.env
     )
-    return [llama, litellm, forward]
+    return [llama, llama_for_litellm, llama_for_forward, litellm, forward]
 
 
 def providers_yaml(servers: dict[str, Server]) -> str:
