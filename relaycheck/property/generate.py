@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
+import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -34,6 +35,7 @@ from relaycheck.spec.contract import default_document_path
 OPERATION_ID = "createCompletion"
 DRAWS_PER_CASE = 5  # Hypothesis draws per wanted case (duplicates and skipped cases are common)
 EXTRA_DRAWS = 10
+ROUND = 8  # draws per Hypothesis run (see _draw_rounds)
 # A negative case costs nothing on a conformant provider (it is rejected); on one that accepts it, this caps the
 # damage (n: 129 out of range and accepted would cost 129 × max_tokens × prompts).
 NEGATIVE_COST_CAP = MAX_TOKENS * 128 * 2
@@ -156,30 +158,35 @@ def generate_cases(
     path = Path(document or default_document_path()).resolve()
     validator = load_contract(path).validator("CreateCompletionRequest")
     out = Generated(seed)
-    seen: set[str] = set()
+    positives, negatives = _Picker("positive", positive, out), _Picker("negative", negative, out)
+    offered = 0
 
     def take_positive(case: Any) -> bool:
+        nonlocal offered
         raw = case.body
-        if isinstance(raw, dict) and len(out.positive) % 2 == 1 and raw.get("stream") is not True:
+        if isinstance(raw, dict) and offered % 2 == 1 and raw.get("stream") is not True:
             # Every other positive case is streamed: left alone, the generator rarely picks stream: true.
             raw = {**raw, "stream": True}
+        offered += 1
         body = clamp_positive(raw, model, validator)
         if body is None:
             out.skip("positive: invalid once clamped")
         else:
-            _keep(out.positive, Case("positive", body, "valid request"), positive, seen, out)
-        return len(out.positive) >= positive
+            positives.offer(Case("positive", body, "valid request"))
+        return positives.full
 
     def take_negative(case: Any) -> bool:
-        _add_negative(out, case, model, validator, negative, seen)
-        return len(out.negative) >= negative
+        candidate = _negative(out, case, model, validator)
+        if candidate is not None:
+            negatives.offer(candidate)
+        return negatives.full
 
     with _LOCK:
         op = _operation(path, base_url)
         if positive:
-            _draw(op.as_strategy(generation_mode=GenerationMode.POSITIVE), _draws(positive), seed, take_positive)
+            _draw_rounds(op.as_strategy(generation_mode=GenerationMode.POSITIVE), positive, seed, take_positive)
         if negative:
-            _draw(op.as_strategy(generation_mode=GenerationMode.NEGATIVE), _draws(negative), seed, take_negative)
+            _draw_rounds(op.as_strategy(generation_mode=GenerationMode.NEGATIVE), negative, seed, take_negative)
         if examples:
             from hypothesis import strategies as st
 
@@ -190,54 +197,100 @@ def generate_cases(
                     body = clamp_positive(case.body, model, validator)
                     if body is None:
                         out.skip("example: invalid once clamped")
-                        continue
-                    _keep(out.examples, Case("example", body, "document example"), len(strategies), seen, out)
+                    elif all(body != c.body for c in out.examples):
+                        out.examples.append(Case("example", body, "document example"))
+    out.positive, out.negative = positives.finish(), negatives.finish()
     return out
 
 
-def _draws(wanted: int) -> int:
-    return wanted * DRAWS_PER_CASE + EXTRA_DRAWS
+def _draw_rounds(strategy: Any, wanted: int, seed: int, take: Callable[[Any], bool]) -> None:
+    """Draw in short rounds, each under its own seed derived from ``seed``.
+
+    A Hypothesis run explores early and mutates late; for a handful of requests, the early draws of several runs
+    cover more of the document than the late draws of one (which are mostly near-copies).
+    """
+    total = wanted * DRAWS_PER_CASE + EXTRA_DRAWS
+    done = False
+
+    def guarded(case: Any) -> bool:
+        nonlocal done
+        done = done or take(case)
+        return done
+
+    for round_ in range(-(-total // ROUND)):
+        _draw(strategy, ROUND, seed * 1_000 + round_, guarded)
+        if done:
+            return
 
 
-def _keep(bucket: list[Case], case: Case, limit: int, seen: set[str], out: Generated) -> None:
-    key = f"{case.kind}:{case.text}"
-    if key in seen:
-        out.skip(f"{case.kind}: duplicate")
-    elif len(bucket) < limit:
-        seen.add(key)
-        bucket.append(case)
+class _Picker:
+    """Distinct cases, spread over families: Hypothesis mutates one draw into many near-copies, and five cases
+    that all omit ``model`` test less than five that break five different things. Each family (what a negative
+    case breaks; which fields a positive case sets) gets at most a quarter of the places until the draws run out;
+    the rest are then filled in draw order."""
+
+    def __init__(self, kind: str, limit: int, out: Generated) -> None:
+        self.kind, self.limit, self.out = kind, limit, out
+        self.cap = max(1, -(-limit // 4))
+        self.cases: list[Case] = []
+        self.reserve: list[Case] = []
+        self.families: dict[str, int] = {}
+        self.seen: set[str] = set()
+
+    @property
+    def full(self) -> bool:
+        return len(self.cases) >= self.limit
+
+    def offer(self, case: Case) -> None:
+        if case.text in self.seen:
+            self.out.skip(f"{self.kind}: duplicate")
+            return
+        self.seen.add(case.text)
+        family = _family(case)
+        if not self.full and self.families.get(family, 0) < self.cap:
+            self.families[family] = self.families.get(family, 0) + 1
+            self.cases.append(case)
+        else:
+            self.reserve.append(case)
+
+    def finish(self) -> list[Case]:
+        return self.cases + self.reserve[: max(0, self.limit - len(self.cases))]
 
 
-def _add_negative(out: Generated, case: Any, model: str, validator: Any, limit: int, seen: set[str]) -> None:
+def _family(case: Case) -> str:
+    if case.kind == "negative":
+        return re.sub(r"\s*\(was .*?\)", "", case.why)
+    body = case.body if isinstance(case.body, dict) else {}
+    prompt = body.get("prompt")
+    shape = type(prompt).__name__ + (f"[{type(prompt[0]).__name__}]" if isinstance(prompt, list) and prompt else "")
+    extra = sorted(set(body) - {"model", "prompt", "max_tokens", "stream"})
+    return f"{body.get('stream') is True}|{shape}|{','.join(extra)}"
+
+
+def _negative(out: Generated, case: Any, model: str, validator: Any) -> Case | None:
+    """The case to send for a negative draw, or None (recorded in ``out.skipped``) when it must not be sent."""
     if not _body_only(case):
         out.skip("negative: breaks headers, not the body")
-        return
+        return None
     data = getattr(getattr(case.meta, "phase", None), "data", None)
-    why = str(getattr(data, "description", "") or "negative case").replace("\n", " ")
+    why = str(getattr(data, "description", "") or "negative case").replace("\n", " ").strip()
     text = _raw_text(case.body)
     if text is not None:
         try:
             parsed = json.loads(text)
         except ValueError:
-            _keep(out.negative, Case("negative", text, why), limit, seen, out)
-            return
+            return Case("negative", text, why)  # not JSON at all
         if validator.is_valid(parsed):
             out.skip("negative: body is in fact valid")
-            return
-        _keep(out.negative, Case("negative", text, why), limit, seen, out)
-        return
-    if not isinstance(case.body, dict):
-        if validator.is_valid(case.body):
-            out.skip("negative: body is in fact valid")
-            return
-        _keep(out.negative, Case("negative", json.dumps(sanitize(case.body)), why), limit, seen, out)
-        return
+            return None
+        return Case("negative", text, why)
     if validator.is_valid(case.body):
         out.skip("negative: body is in fact valid")
-        return
-    body = clamp_negative(case.body, model, validator)
-    candidate = Case("negative", body, why)
+        return None
+    if not isinstance(case.body, dict):
+        return Case("negative", json.dumps(sanitize(case.body)), why)
+    candidate = Case("negative", clamp_negative(case.body, model, validator), why)
     if candidate.worst_case_tokens > NEGATIVE_COST_CAP:
         out.skip("negative: too costly should the provider accept it")
-        return
-    _keep(out.negative, candidate, limit, seen, out)
+        return None
+    return candidate
