@@ -7,8 +7,10 @@ naming the file, the provider and the field, so the CLI can print it and exit 2 
 from __future__ import annotations
 
 import difflib
+import math
 import os
 import re
+import reprlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -21,10 +23,21 @@ DEFAULT_MODEL = "gpt-3.5-turbo-instruct"
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 ENV_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 MAX_CONFIG_BYTES = 1 << 20  # a providers file is a few KB; refuse to parse something hostile-sized
+MAX_YAML_NODES = 20_000  # after expanding aliases: a "billion laughs" file is refused before it is built
+MAX_YAML_DEPTH = 64
+MAX_CONCURRENCY = 256
+MAX_RETRIES = 10
 
 
 class ConfigError(Exception):
-    """A configuration problem a user can fix; its message is a single line."""
+    """A configuration problem a user can fix; its message is a single line.
+
+    Line breaks and other non-printable characters (from a hostile file, name or value) are escaped, so the
+    message stays one line and cannot drive the terminal.
+    """
+
+    def __init__(self, message: str) -> None:
+        super().__init__("".join(c if c.isprintable() else repr(c)[1:-1] for c in str(message)))
 
 
 @dataclass(frozen=True)
@@ -94,23 +107,73 @@ _SECTIONS = {"timeouts": Timeouts, "limits": Limits, "budget": BudgetLimits}
 
 
 def load_providers(path: Path) -> ProvidersFile:
-    where = str(path)
+    where = _clip(str(path))
+    too_big = f"{where}: file is larger than {MAX_CONFIG_BYTES} bytes; is it the right file?"
     try:
+        if path.is_dir():
+            raise ConfigError(f"{where}: is a directory, not a providers file")
         if path.stat().st_size > MAX_CONFIG_BYTES:
-            raise ConfigError(f"{where}: file is larger than {MAX_CONFIG_BYTES} bytes; is it the right file?")
-        text = path.read_text(encoding="utf-8")
+            raise ConfigError(too_big)
+        with path.open("rb") as handle:  # bounded read: a FIFO or /dev/zero reports size 0
+            data = handle.read(MAX_CONFIG_BYTES + 1)
     except FileNotFoundError:
         raise ConfigError(f"{where}: file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{where}: cannot read: {exc.__class__.__name__}: {exc}") from None
+    except OSError as exc:
+        raise ConfigError(f"{where}: cannot read: {exc.strerror or exc.__class__.__name__}") from None
+    if len(data) > MAX_CONFIG_BYTES:
+        raise ConfigError(too_big)
     try:
-        raw = yaml.safe_load(text)
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{where}: not UTF-8 text (byte {exc.start}); is it the right file?") from None
+    return parse_providers(_load_yaml(text, where), where, base_dir=path.parent)
+
+
+def _load_yaml(text: str, where: str) -> Any:
+    """``yaml.safe_load``, refusing documents whose alias-expanded size or nesting is hostile."""
+    loader = None
+    try:
+        loader = yaml.SafeLoader(text)  # rejects non-printable characters here already
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        _check_node_size(node, where)
+        return loader.construct_document(node)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        line = f" line {mark.line + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or "invalid YAML"
-        raise ConfigError(f"{where}:{line}: not valid YAML: {problem}") from None
-    return parse_providers(raw, where, base_dir=path.parent)
+        loc = f"{where}: line {mark.line + 1}" if mark else where
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0] or "invalid YAML"
+        raise ConfigError(f"{loc}: not valid YAML: {_clip(problem)}") from None
+    except RecursionError:
+        raise ConfigError(f"{where}: not valid YAML: nested too deeply") from None
+    finally:
+        if loader is not None:
+            loader.dispose()
+
+
+def _check_node_size(root: yaml.Node, where: str) -> None:
+    """Count nodes as a loader would build them (an alias counts again at each use), without building them."""
+    sizes: dict[int, int] = {}
+
+    def size(node: yaml.Node, depth: int, path: frozenset[int]) -> int:
+        if depth > MAX_YAML_DEPTH:
+            raise ConfigError(f"{where}: YAML nested more than {MAX_YAML_DEPTH} levels deep; refused")
+        if id(node) in path:
+            raise ConfigError(f"{where}: YAML refers to itself through an alias; refused")
+        if id(node) in sizes:
+            return sizes[id(node)]
+        total = 1
+        if isinstance(node, yaml.SequenceNode):
+            total += sum(size(child, depth + 1, path | {id(node)}) for child in node.value)
+        elif isinstance(node, yaml.MappingNode):
+            total += sum(size(k, depth + 1, path | {id(node)}) + size(v, depth + 1, path | {id(node)})
+                         for k, v in node.value)
+        if total > MAX_YAML_NODES:
+            raise ConfigError(f"{where}: YAML expands to more than {MAX_YAML_NODES} values (aliases); refused")
+        sizes[id(node)] = total
+        return total
+
+    size(root, 0, frozenset())
 
 
 def parse_providers(raw: Any, where: str = "providers.yaml", base_dir: Path | None = None) -> ProvidersFile:
@@ -191,9 +254,10 @@ def _parse_provider(entry: dict[str, Any], label: str, base_dir: Path | None) ->
         timeouts=_section(entry, "timeouts", label),
         limits=_section(entry, "limits", label),
         budget=_section(entry, "budget", label),
-        concurrency=_positive_int(entry, "concurrency", label, default=4),
+        concurrency=_at_most(_positive_int(entry, "concurrency", label, default=4), MAX_CONCURRENCY, "concurrency",
+                             label),
         rate_limit=None if rate_limit is None else _positive(float(rate_limit), "rate_limit", label),
-        retries=_non_negative_int(entry, "retries", label, default=2),
+        retries=_at_most(_non_negative_int(entry, "retries", label, default=2), MAX_RETRIES, "retries", label),
         property_examples=_non_negative_int(entry, "property_examples", label, default=10),
         expectations=expectations_path,
     )
@@ -213,18 +277,33 @@ def _section(entry: dict[str, Any], key: str, label: str) -> Any:
             continue
         value = raw[f.name]
         whole = f.type in ("int", int)
-        if isinstance(value, bool) or not isinstance(value, int if whole else (int, float)):
-            kind_name = "a whole number" if whole else "a number"
-            raise ConfigError(f"{label}: field '{key}.{f.name}' must be {kind_name}, not {value!r}")
+        if (isinstance(value, bool) or not isinstance(value, int if whole else (int, float))
+                or (isinstance(value, float) and not math.isfinite(value))):
+            kind_name = "a whole number" if whole else "a finite number"
+            raise ConfigError(f"{label}: field '{key}.{f.name}' must be {kind_name}, not {_show(value)}")
         kind = int if whole else float
         values[f.name] = _positive(kind(value), f"{key}.{f.name}", label)
     return cls(**values)
 
 
 def _check_url(url: str, label: str) -> None:
-    parts = urlsplit(url)
+    import httpx  # the client's own parser: what it cannot use is refused here, not mid-run
+
+    shown = _clip(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError as exc:
+        raise ConfigError(f"{label}: '{shown}' is not a valid URL: {_clip(str(exc))}") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigError(f"{label}: '{url}' is not an http(s) URL")
+        raise ConfigError(f"{label}: '{shown}' is not an http(s) URL")
+    if any(c.isspace() or not c.isprintable() for c in url):
+        raise ConfigError(f"{label}: '{shown}' contains spaces or control characters")
+    try:
+        if not httpx.URL(url).host:  # .host is where idna decoding fails
+            raise ValueError("no host")
+    except Exception as exc:  # noqa: BLE001 - httpx.InvalidURL, idna errors…
+        raise ConfigError(f"{label}: '{shown}' is not a valid URL: {_clip(str(exc))}") from None
+    url = shown
     if parts.query or parts.fragment:
         raise ConfigError(f"{label}: '{url}' must not have a query or fragment")
     if parts.username or parts.password:
@@ -238,7 +317,20 @@ def _check_url(url: str, label: str) -> None:
 def _reject_unknown(raw: dict[str, Any], allowed: set[str], label: str) -> None:
     for key in raw:
         if key not in allowed:
-            raise ConfigError(f"{label}: unknown field '{key}'{_suggest(str(key), allowed)}")
+            raise ConfigError(f"{label}: unknown field '{_clip(str(key))}'{_suggest(str(key)[:200], allowed)}")
+
+
+_REPR = reprlib.Repr()
+_REPR.maxstring = _REPR.maxother = 80
+
+
+def _show(value: Any) -> str:
+    """A value for an error message: bounded however large or nested it is."""
+    return _REPR.repr(value)
+
+
+def _clip(text: str, limit: int = 200) -> str:
+    return text if len(text) <= limit else text[:limit] + "…"
 
 
 def _suggest(word: str, options: Any) -> str:
@@ -255,7 +347,7 @@ def _get(entry: dict[str, Any], key: str, kind: Any, label: str, required: bool 
     kinds = kind if isinstance(kind, tuple) else (kind,)
     if isinstance(value, bool) and bool not in kinds or not isinstance(value, kinds):
         names = " or ".join(dict.fromkeys(_KIND_NAMES[k] for k in kinds))
-        raise ConfigError(f"{label}: field '{key}' must be {names}, not {type(value).__name__} {value!r}")
+        raise ConfigError(f"{label}: field '{key}' must be {names}, not {type(value).__name__} {_show(value)}")
     return value
 
 
@@ -263,6 +355,8 @@ _KIND_NAMES = {str: "a string", bool: "true or false", list: "a list", int: "a n
 
 
 def _positive(value: float, key: str, label: str) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(f"{label}: field '{key}' must be a finite number")
     if value <= 0:
         raise ConfigError(f"{label}: field '{key}' must be greater than 0")
     return value
@@ -271,6 +365,12 @@ def _positive(value: float, key: str, label: str) -> Any:
 def _positive_int(entry: dict[str, Any], key: str, label: str, default: int) -> int:
     value = _non_negative_int(entry, key, label, default)
     return int(_positive(value, key, label))
+
+
+def _at_most(value: int, limit: int, key: str, label: str) -> int:
+    if value > limit:
+        raise ConfigError(f"{label}: field '{key}' must be at most {limit}")
+    return value
 
 
 def _non_negative_int(entry: dict[str, Any], key: str, label: str, default: int) -> int:
