@@ -25,6 +25,7 @@ import asyncio
 import json
 import time
 import zlib
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
@@ -297,8 +298,11 @@ class ProviderClient:
                     headers = {k.lower(): v for k, v in response.headers.items()}
                     recorder.headers_received()
                     streaming = "text/event-stream" in headers.get("content-type", "") or outgoing.wants_stream
-                    decoder = _BodyDecoder(headers.get("content-encoding", ""))
-                    async for raw in response.aiter_raw():
+                    if response.is_stream_consumed:  # already read (e.g. httpx.MockTransport): already decoded
+                        decoder, chunks = _BodyDecoder(""), _once(response.content)
+                    else:
+                        decoder, chunks = _BodyDecoder(headers.get("content-encoding", "")), response.aiter_raw()
+                    async for raw in chunks:
                         if not recorder.add(decoder.decode(raw, recorder.room + 1), parse_sse=streaming):
                             break
                     else:
@@ -414,6 +418,10 @@ class _Recorder:
             transport_error=error,
             truncated=self.truncated,
         )
+
+
+async def _once(data: bytes) -> AsyncIterator[bytes]:
+    yield data
 
 
 class UnsupportedEncoding(ValueError):
