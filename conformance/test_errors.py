@@ -1,9 +1,9 @@
 """Conformance: the 'errors' checks of the catalogue, one test per provider and check."""
 
-from relaycheck.runner.pytest_plugin import Certification, assert_verdict
+from relaycheck.runner.pytest_plugin import Certification
 
 FEATURE = "errors"
 
 
 def test_check(certification: Certification, provider_name: str, check_id: str) -> None:
-    assert_verdict(certification.verdict(provider_name, check_id))
+    certification.report(provider_name, check_id)

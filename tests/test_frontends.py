@@ -57,3 +57,33 @@ def test_pytest_conformance_suite(tmp_path: Path) -> None:
     assert "1 failed, 2 passed" in result.stdout  # params.echo fails; shape.object passes; echo-logprobs warns
     assert "FAILED" in result.stdout and "reference::params.echo]" in result.stdout
     assert (tmp_path / "r" / "reference.json").exists()
+
+
+def test_every_feature_has_a_conformance_module() -> None:
+    import ast
+
+    from relaycheck.checks.catalogue import load_catalogue
+
+    declared = set()
+    for module in (REPO / "conformance").glob("test_*.py"):
+        for node in ast.parse(module.read_text()).body:
+            if isinstance(node, ast.Assign) and any(getattr(t, "id", "") == "FEATURE" for t in node.targets):
+                declared.add(ast.literal_eval(node.value))
+    assert declared == set(load_catalogue().features)
+
+
+def test_allure_results_are_grouped_and_carry_the_exchange(tmp_path: Path) -> None:
+    args = [sys.executable, "-m", "pytest", str(REPO / "conformance"), "-q", "-p", "no:cacheprovider",
+            "--report-dir", str(tmp_path / "r"), "--alluredir", str(tmp_path / "allure"), "--quirk", "no-done",
+            "--checks", "stream.done"]
+    subprocess.run(args, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    results = [json.loads(p.read_text()) for p in (tmp_path / "allure").glob("*-result.json")]
+    (result,) = [r for r in results if r["status"] == "failed"]
+    labels = {label["name"]: label["value"] for label in result["labels"]}
+    assert (labels["parentSuite"], labels["suite"], labels["subSuite"]) == ("reference", "streaming", "stream.done")
+    attachment = next(a for a in result["attachments"] if a["name"] == "exchange stream")
+    body = (tmp_path / "allure" / attachment["source"]).read_text()
+    exchange = json.loads(body)
+    assert exchange["probe"] == "stream" and exchange["events"]  # the recorded stream, events and all
+    assert "[DONE]" not in [e["data"] for e in exchange["events"]]  # the deviation is visible in the evidence
+    assert "sk-relaycheck-reference" not in body

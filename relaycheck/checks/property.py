@@ -12,8 +12,6 @@ import json
 import shlex
 from typing import Any
 
-from jsonschema.exceptions import best_match
-
 from relaycheck.checks.model import Fail, Inconclusive, Level, Outcome, Pass, Recorded, Skip, check, snippet
 from relaycheck.property.runner import PLAN_PROBE, PropertyPlan, parse_probe_id
 from relaycheck.transport.exchange import DONE, Exchange
@@ -125,11 +123,8 @@ def _cases(r: Recorded, kind: str) -> tuple[PropertyPlan, list[Exchange], str]:
 
 
 def _schema_problem(r: Recorded, name: str, instance: Any) -> str | None:
-    error = best_match(r.contract.validator(name).iter_errors(instance))
-    if error is None:
-        return None
-    where = "/".join(str(p) for p in error.absolute_path) or "(root)"
-    return f"{name} at {where}: {snippet(error.message, 200)}"
+    problem = r.schema_problem(name, instance)
+    return None if problem is None else f"{name} {problem}"
 
 
 def _response_problem(r: Recorded, ex: Exchange) -> str | None:

@@ -19,6 +19,7 @@ from relaycheck.checks.catalogue import Catalogue, load_catalogue
 from relaycheck.checks.model import Grade, Verdict
 from relaycheck.config.providers import ConfigError, Provider
 from relaycheck.runner.engine import ProviderRun
+from relaycheck.transport.redact import Redactor
 
 
 class RelaycheckWarning(UserWarning):
@@ -84,9 +85,19 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 @dataclass
 class Certification:
     runs: dict[str, ProviderRun]
+    catalogue: Catalogue
+    redactor: Redactor
 
     def verdict(self, provider: str, check_id: str) -> Verdict:
         return next(v for v in self.runs[provider].verdicts if v.check == check_id)
+
+    def report(self, provider: str, check_id: str) -> None:
+        """The body of every conformance test: label and attach the evidence (allure), then the outcome."""
+        from relaycheck.report.allure import attach_verdict
+
+        verdict = self.verdict(provider, check_id)
+        attach_verdict(verdict, self.catalogue.get(check_id), self.runs[provider].exchanges, self.redactor, provider)
+        assert_verdict(verdict)
 
 
 @pytest.fixture(scope="session")
@@ -94,14 +105,13 @@ def certification(request: pytest.FixtureRequest) -> Certification:
     from relaycheck.report.writer import write_reports
     from relaycheck.runner.engine import certify
     from relaycheck.spec import load_contract
-    from relaycheck.transport.redact import Redactor
 
     selection = _selection(request.config)
     runs = certify(selection.providers, selection.catalogue, load_contract())
     keys = [p.api_key() for p in selection.providers] + [r.target.api_key for r in runs if r.target]
     redactor = Redactor.for_keys(keys)
     write_reports(runs, selection.catalogue, request.config.getoption("report_dir"), redactor)
-    return Certification({r.name: r for r in runs})
+    return Certification({r.name: r for r in runs}, selection.catalogue, redactor)
 
 
 def assert_verdict(verdict: Verdict) -> None:
