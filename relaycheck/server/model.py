@@ -27,6 +27,9 @@ from relaycheck.server.tokenizer import Tokenizer, default_tokenizer
 MAX_CANDIDATES = 64  # per context; everything else scores the floor
 UNIGRAM_CANDIDATES = 24  # most frequent tokens always considered, so unseen contexts still read like English
 FLOOR_MASS = 1e-3  # probability mass (at temperature 1) spread over all non-candidate tokens
+# Scores are SHARPNESS * log p. A model counted from a few kilobytes is over-confident: at temperature 1 it
+# would repeat a handful of texts, and independent samples would often coincide. Greedy output is unchanged.
+SHARPNESS = 0.7
 # Interpolation weights (trigram, bigram, unigram) by the longest context seen in the corpus.
 _WEIGHTS = {3: (0.75, 0.2, 0.05), 2: (0.0, 0.9, 0.1), 1: (0.0, 0.0, 1.0)}
 
@@ -103,18 +106,24 @@ class NGramModel:
 
     def _build(self, a: int, b: int, order: int) -> Candidates:
         w3, w2, w1 = _WEIGHTS[order]
+        eot = self.tokenizer.eot_id
         probs: defaultdict[int, float] = defaultdict(float)
-        for weight, counts in ((w3, self._trigram.get((a, b))), (w2, self._bigram.get(b))):
+        orders = ((w3, self._trigram.get((a, b)), False), (w2, self._bigram.get(b), order == 3))
+        for weight, counts, backoff in orders:
             if weight and counts:
                 total = sum(counts.values())
                 for token, n in counts.items():
-                    probs[token] += weight * n / total
+                    # End-of-text only where a document ended after this very context: from the backoff
+                    # orders it would end completions after almost any period.
+                    if not (backoff and token == eot):
+                        probs[token] += weight * n / total
         for token, p in self._unigram_top:
-            probs[token] += w1 * p
+            if token != eot or order == 1:
+                probs[token] += w1 * p
         best = sorted(probs.items(), key=lambda item: (-item[1], item[0]))[:MAX_CANDIDATES]
         return Candidates(
             tokens=tuple(t for t, _ in best),
-            scores=tuple(math.log(p + self._floor_p) for _, p in best),
+            scores=tuple(SHARPNESS * math.log(p + self._floor_p) for _, p in best),
             floor=math.log(self._floor_p),
         )
 
