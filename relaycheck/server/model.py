@@ -1,14 +1,15 @@
 """The reference language model: an interpolated trigram model over the embedded corpus.
 
-For a context it gives a short list of candidate tokens with scores (log-probabilities of the interpolated
-trigram/bigram/unigram model), and one shared *floor* score for every other token of the vocabulary. The
+For a context it gives a short list of candidate tokens with scores (scaled log-probabilities of the
+interpolated trigram/bigram/unigram model), and one shared *floor* score for every other token. The
 distribution a token is sampled from is exactly ``softmax(adjusted_scores / temperature)`` over the whole
 vocabulary, where the adjusted score adds ``logit_bias`` and subtracts the presence/frequency penalties
 (OpenAI's formula). Because all non-candidates share the floor, the normaliser costs O(candidates), not
 O(vocabulary): a token takes microseconds.
 
 Reported logprobs are the log-softmax of that same distribution *before* top_p truncation; at temperature 0
-(greedy) they are reported at temperature 1, as OpenAI and vLLM do.
+(greedy) they are reported at temperature 1, i.e. the model's own distribution (greedy sampling has no
+other distribution worth reporting: every other token would have logprob -inf).
 """
 
 from __future__ import annotations
