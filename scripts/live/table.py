@@ -2,8 +2,8 @@
 
     python scripts/live/table.py [--report-dir reports/live] [--all]
 
-A ``known`` verdict is shown with the grade it was recorded as (``known: fail``). By default only the checks
-where at least one server did not pass are listed; ``--all`` lists every check.
+A ``known`` verdict is shown with the grade it was recorded as (``known: fail``); an unexplained deviation is in
+bold. By default only the checks where at least one server did not pass are listed; ``--all`` lists every check.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ def cell(verdict: dict | None) -> str:
     if grade == "known":
         match = EXPECTED.match(verdict.get("note") or "")
         return f"known: {match.group(1)}" if match else "known"
-    return grade if grade == "pass" else f"**{grade}**"
+    return f"**{grade}**" if grade in ("fail", "warn", "unsupported", "error") else grade
 
 
 def main(argv: list[str] | None = None) -> int:
