@@ -237,7 +237,8 @@ class SlowSuccess(HostileServer):
     async def respond(self, request: SeenRequest, writer: asyncio.StreamWriter) -> None:
         body = json.dumps(chunk_json("slow") | {"usage": {"prompt_tokens": 1, "completion_tokens": 1,
                                                            "total_tokens": 2}}).encode()
-        writer.write(head("200 OK", {"Content-Type": "application/json", "Content-Length": str(len(body))}))
+        writer.write(head("200 OK", {"Content-Type": "application/json", "Content-Length": str(len(body)),
+                                     "Connection": "close"}))
         steps = 6
         for i in range(steps):
             writer.write(body[i * len(body) // steps:(i + 1) * len(body) // steps])
