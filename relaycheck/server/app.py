@@ -70,12 +70,11 @@ class TokenBucket:
 class ReferenceServer:
     def __init__(self, config: ServerConfig) -> None:
         self.config = config
-        # Registry order, so combined quirks always apply the same way; unknown names raise KeyError here.
-        order = {q.name: i for i, q in enumerate(all_quirks())}
-        self.quirks: tuple[Quirk, ...] = tuple(
-            sorted((get_quirk(n) for n in config.quirks), key=lambda q: order[q.name])
-        )
         self.quirk_names = frozenset(config.quirks)
+        for name in self.quirk_names:
+            get_quirk(name)  # an unknown name raises KeyError (listing the known ones) here, not mid-request
+        # Registry order, so combined quirks always apply the same way.
+        self.quirks: tuple[Quirk, ...] = tuple(q for q in all_quirks() if q.name in self.quirk_names)
         self.model = default_model()
         self.bucket = TokenBucket(config.rate_limit) if config.rate_limit else None
         self.jitter = random.Random()
