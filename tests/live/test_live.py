@@ -19,12 +19,11 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 
-pytestmark = [
-    pytest.mark.live,
-    pytest.mark.skipif(os.environ.get("RELAYCHECK_LIVE") != "1", reason="live run: set RELAYCHECK_LIVE=1"),
-]
+live = pytest.mark.skipif(os.environ.get("RELAYCHECK_LIVE") != "1", reason="live run: set RELAYCHECK_LIVE=1")
 
 
+@pytest.mark.live
+@live
 def test_live_servers_match_their_expectations(tmp_path: Path) -> None:
     if not (ROOT / ".cache" / "live" / "venv-llama" / "bin" / "python").exists():
         setup = subprocess.run(["bash", str(ROOT / "scripts" / "live" / "setup.sh")], cwd=ROOT)  # noqa: S603, S607
@@ -35,3 +34,56 @@ def test_live_servers_match_their_expectations(tmp_path: Path) -> None:
     )
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-6000:]
+
+
+# -- the judge of scripts/live/run_live.py, without any server (runs in the default suite) -------------------------
+
+
+def _run_live_module():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("run_live", ROOT / "scripts" / "live" / "run_live.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault("run_live", module)  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+def _report(verdicts: list[dict]) -> dict:
+    counts: dict[str, int] = {}
+    for v in verdicts:
+        counts[v["grade"]] = counts.get(v["grade"], 0) + 1
+    return {"skipped": None, "score": {"overall": {"counts": counts}}, "verdicts": verdicts}
+
+
+@pytest.mark.parametrize(
+    ("verdict", "ok"),
+    [
+        ({"check": "a", "grade": "pass", "message": "as specified", "note": None}, True),
+        ({"check": "a", "grade": "known", "message": "m", "note": "expected fail: why"}, True),
+        ({"check": "a", "grade": "fail", "message": "new deviation", "note": None}, False),
+        ({"check": "a", "grade": "warn", "message": "new deviation", "note": None}, False),
+        ({"check": "a", "grade": "error", "message": "transport", "note": None}, False),
+        # a recorded deviation that went away (a fix) fails the run as much as a regression
+        ({"check": "a", "grade": "pass", "message": "as specified",
+          "note": "expectation was fail (why); it changed"}, False),
+    ],
+)
+def test_judge_fails_on_any_unexplained_or_changed_verdict(tmp_path: Path, verdict: dict, ok: bool) -> None:
+    import json
+
+    run_live = _run_live_module()
+    (tmp_path / "x.json").write_text(json.dumps(_report([verdict])), encoding="utf-8")
+    run_live.expected_checks = lambda name: set()
+    assert run_live.judge(tmp_path, ["x"])[0] is ok
+
+
+def test_judge_flags_expectations_that_were_not_judged(tmp_path: Path) -> None:
+    import json
+
+    run_live = _run_live_module()
+    (tmp_path / "x.json").write_text(json.dumps(_report([])), encoding="utf-8")
+    run_live.expected_checks = lambda name: {"params.gone"}
+    ok, lines = run_live.judge(tmp_path, ["x"])
+    assert not ok and any("STALE" in line and "params.gone" in line for line in lines)
