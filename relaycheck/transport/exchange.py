@@ -15,6 +15,8 @@ from typing import Any
 from relaycheck.transport.sse import SSEEvent
 
 DONE = "[DONE]"
+STORED_WHEN_TRUNCATED = 64 * 1024  # bytes of a truncated body kept in reports
+STORED_EVENTS_WHEN_TRUNCATED = 200
 
 
 @dataclass(frozen=True)
@@ -115,10 +117,15 @@ class Exchange:
     # -- storage ---------------------------------------------------------------------------------------------
 
     def to_dict(self) -> dict[str, Any]:
+        # A body cut at the size bound is graded inconclusive whatever it holds; its head is evidence enough, and
+        # storing megabytes of a hostile provider's flood would only bloat the report.
+        raw, events = self.body, self.events
+        if self.truncated:
+            raw, events = raw[:STORED_WHEN_TRUNCATED], events[:STORED_EVENTS_WHEN_TRUNCATED]
         try:
-            body: dict[str, str] = {"text": self.body.decode("utf-8")}
+            body: dict[str, str] = {"text": raw.decode("utf-8")}
         except UnicodeDecodeError:
-            body = {"base64": base64.b64encode(self.body).decode("ascii")}
+            body = {"base64": base64.b64encode(raw).decode("ascii")}
         return {
             "probe": self.probe,
             "request": {
@@ -131,7 +138,7 @@ class Exchange:
             "status": self.status,
             "headers": self.headers,
             "body": body,
-            "events": [e.to_dict() for e in self.events],
+            "events": [e.to_dict() for e in events],
             "stray_lines": list(self.stray_lines),
             "sse_comments": self.sse_comments,
             "timing": self.timing.to_dict(),
