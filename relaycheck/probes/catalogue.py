@@ -142,10 +142,11 @@ PROBES: tuple[Probe, ...] = (
         "model": c.model, "prompt": [HELLO_TOKENS, [13]], "max_tokens": 2, "temperature": 0}),
     Probe("float-sampling", "temperature 0.7 and top_p 0.9 (numbers, not integers)", lambda c: {
         "model": c.model, "prompt": TEST_PROMPT, "max_tokens": 2, "temperature": 0.7, "top_p": 0.9}),
+    # 16 tokens at temperature 1: two unseeded samples practically never coincide, so ignoring the seed shows.
     Probe("seed-a", "seed with temperature 1", lambda c: {
-        "model": c.model, "prompt": TEST_PROMPT, "max_tokens": 6, "temperature": 1, "seed": 4242}),
+        "model": c.model, "prompt": TEST_PROMPT, "max_tokens": 16, "temperature": 1, "seed": 4242}),
     Probe("seed-b", "the same request again", lambda c: {
-        "model": c.model, "prompt": TEST_PROMPT, "max_tokens": 6, "temperature": 1, "seed": 4242}),
+        "model": c.model, "prompt": TEST_PROMPT, "max_tokens": 16, "temperature": 1, "seed": 4242}),
     Probe("logit-bias", "logit_bias +100 on the '.' token", lambda c: _greedy(c, logit_bias={DOT_TOKEN: 100})),
     Probe("suffix", "suffix", lambda c: {
         "model": c.model, "prompt": "def add(a, b):", "suffix": "\n    return c", "max_tokens": 4, "temperature": 0}),
