@@ -136,7 +136,7 @@ async def record_provider(
                     why = f"not recorded: the run deadline of {provider.timeouts.run:g}s passed"
                     run.exchanges[probe.id] = Exchange(probe.id, RecordedRequest("POST", client.url, {}, ""),
                                                        time.time(), transport_error=why, attempts=0)
-        # -- property phase (issue 5): schemathesis cases after the probes, same client and budget ----------------
+        # Property cases go after the probes, through the same client: same bounds, same budget.
         if property_phase:
             from relaycheck.property import default_seed, record_property_phase
 
@@ -145,7 +145,6 @@ async def record_provider(
             run.exchanges.update(fuzzed)
             if progress:
                 progress("probe", run)
-        # -- end property phase --------------------------------------------------------------------------------
     run.finished = time.time()
 
 
@@ -266,7 +265,7 @@ def certify(
                 if progress:
                     progress("start", run)
                 tasks.append(record_provider(run, target, needed, progress, redactor,
-                                             property_phase="property" in catalogue.features))  # issue 5
+                                             property_phase="property" in catalogue.features))
             await asyncio.gather(*tasks)
 
         asyncio.run(all_providers())
