@@ -234,10 +234,6 @@ def providers_yaml(servers: dict[str, Server]) -> str:
         "defaults:",
         f"  model: {MODEL}",
         "  concurrency: 1          # llama-cpp-python serves one request at a time",
-        "  # One request a second: after an unhandled exception uvicorn answers 500 and then closes the keep-alive",
-        "  # connection without 'Connection: close'; a request sent on it at once dies with ReadError, so which probe",
-        "  # gets the error would depend on scheduling. Paced, the client sees the close first (docs/live.md).",
-        "  rate_limit: 1",
         "  retries: 1",
         "  timeouts: {connect: 5, read: 60, total: 120}",
         "  budget: {requests: 200, completion_tokens: 20000}",
@@ -254,6 +250,10 @@ def providers_yaml(servers: dict[str, Server]) -> str:
             f"  - name: {name}",
             f"    base_url: {servers[name].base_url}/v1",
             f"    api_key_env: {KEY_ENV[name]}",
+            # One request a second: after an unhandled exception uvicorn answers 500 and then closes the keep-alive
+            # connection without "Connection: close"; a request sent on it at once dies with ReadError, so which
+            # probe got the error would depend on scheduling. Paced, the client sees the close first (docs/live.md).
+            "    rate_limit: 1",
             f"    expectations: {json.dumps(str(ROOT / 'expectations' / f'{name}.yaml'))}",
         ]
     return "\n".join(lines) + "\n"
