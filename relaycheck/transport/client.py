@@ -233,13 +233,20 @@ class ProviderClient:
         return f"the run deadline of {getattr(self.timeouts, 'run', 0):g}s was reached"
 
     def _retry_delay(self, exchange: Exchange, attempt: int) -> float | None:
-        """Retry 429 always, and 5xx only when the provider said when (Retry-After): the two cases it asked for.
+        """Retry 429 always, and 5xx only when the provider said when (Retry-After): the two cases it asked for;
+        and once, at once, a request that lost its connection before any byte of an answer came.
 
         A wait is granted only within ``MAX_RETRY_AFTER``, the client's remaining retry-wait allowance and the run
         deadline; otherwise the answer stands as recorded (a graded 429), rather than stalling the run.
         """
-        if attempt >= self.retries or exchange.status is None:
+        if attempt >= self.retries:
             return None
+        if exchange.status is None:
+            # A keep-alive connection the provider closed silently after its previous answer (uvicorn does so after
+            # a 500) fails the next request before anything arrives. Retried once on a fresh connection, as the
+            # OpenAI SDK does; otherwise the failure would land on an innocent probe. Anything received: no retry.
+            stale = exchange.timing.headers is None and (exchange.transport_error or "").startswith("connection lost:")
+            return 0.0 if stale and attempt == 0 and not self.health.down_reason else None
         retry_after = _retry_after(exchange.headers.get("retry-after"))
         if exchange.status == 429 or (exchange.status >= 500 and retry_after is not None):
             if retry_after is not None and retry_after > MAX_RETRY_AFTER:
@@ -321,6 +328,12 @@ class ProviderClient:
         except (httpx.ReadError, httpx.WriteError) as exc:
             detail = self.redactor.text(str(exc)) or "the connection was reset or closed by the provider"
             error = f"connection lost: {exc.__class__.__name__}: {detail}"
+        except httpx.RemoteProtocolError as exc:
+            # Closed before any answer (h11: "Server disconnected without sending a response") is a lost
+            # connection; a protocol error after the headers (a short body, say) is the provider's fault as such.
+            detail = self.redactor.text(str(exc)) or "no detail"
+            lost = "connection lost: " if recorder.nothing_received else ""
+            error = f"{lost}{exc.__class__.__name__}: {detail}"
         except httpx.HTTPError as exc:
             error = f"{exc.__class__.__name__}: {self.redactor.text(str(exc)) or 'no detail'}"
         except Exception as exc:  # noqa: BLE001 - whatever a hostile server provokes becomes a recorded error
@@ -363,6 +376,10 @@ class _Recorder:
 
     def headers_received(self) -> None:
         self._headers_at = self.now()
+
+    @property
+    def nothing_received(self) -> bool:
+        return self._headers_at is None
 
     @property
     def room(self) -> int:

@@ -251,8 +251,8 @@ def providers_yaml(servers: dict[str, Server]) -> str:
             f"    base_url: {servers[name].base_url}/v1",
             f"    api_key_env: {KEY_ENV[name]}",
             # One request a second: after an unhandled exception uvicorn answers 500 and then closes the keep-alive
-            # connection without "Connection: close"; a request sent on it at once dies with ReadError, so which
-            # probe got the error would depend on scheduling. Paced, the client sees the close first (docs/live.md).
+            # connection without "Connection: close". relaycheck retries such a request once, but openai-forward's
+            # upstream pool meets the same race and answers its own 500; paced, both see the close first.
             "    rate_limit: 1",
             f"    expectations: {json.dumps(str(ROOT / 'expectations' / f'{name}.yaml'))}",
         ]
