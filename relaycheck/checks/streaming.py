@@ -299,7 +299,8 @@ def no_usage_unasked(r: Recorded) -> Outcome:
     for ex in _streams(r, ("stream", "stream-usage-off")):
         for i, chunk in enumerate(_dict_chunks(ex)):
             if chunk.get("usage") is not None or chunk.get("choices") == []:
-                return Fail(f"chunk {i} is a usage chunk nobody asked for", "no usage, no empty-choices chunk",
+                what = "is a usage chunk" if chunk.get("choices") == [] else "carries usage"
+                return Fail(f"chunk {i} {what} nobody asked for", "no usage, no empty-choices chunk",
                             snippet(repr(chunk), 160), ex.probe)
     return Pass()
 
