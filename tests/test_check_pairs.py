@@ -36,7 +36,7 @@ PAIRS: dict[str, tuple[tuple[str, ...], ...]] = {
     "defaults.n": (("n-default-2",),),
     "defaults.echo": (("echo-default-on",),),
     "defaults.logprobs": (("logprobs-default-on",),),
-    "params.max-tokens": (("drop-max-tokens",),),
+    "params.max-tokens": (("drop-max-tokens",), ("usage-inflated",)),
     "params.stop-string": (("drop-stop",), ("stop-included",)),
     "params.stop-list": (("drop-stop",), ("stop-included",)),
     "params.n": (("drop-n",),),
