@@ -224,6 +224,16 @@ class Recorded:
             raise Fail("choice text is not a string", "a string", repr(value), probe)
         return value
 
+    def returned_tokens(self, probe: str) -> list[Any] | None:
+        """The tokens a successful answer lists in its legacy logprobs, or None when it lists none."""
+        ex = self.exchanges.get(probe)
+        body = ex.json() if ex is not None and ex.status == 200 else None
+        try:
+            tokens = body["choices"][0]["logprobs"]["tokens"]  # type: ignore[index]
+        except (TypeError, KeyError, IndexError):
+            return None
+        return tokens if isinstance(tokens, list) else None
+
     def schema_problem(self, name: str, instance: Any) -> str | None:
         """Where ``instance`` breaks the contract's schema ``name``, and how; None when it validates."""
         error = best_match(self.contract.validator(name).iter_errors(instance))

@@ -23,7 +23,8 @@ SPEC = "openai-openapi@f85dbe22 CreateCompletionRequest"
 )
 def max_tokens(r: Recorded) -> Outcome:
     # The tokens actually returned (logprobs lists them) tell an ignored max_tokens from inflated billing.
-    returned = _returned_tokens(r, "logprobs")
+    tokens = r.returned_tokens("logprobs")
+    returned = None if tokens is None else len(tokens)
     if returned is not None and returned > 4:
         return Fail("max_tokens 4 was not honoured", "at most 4 tokens", f"{returned} tokens returned", "logprobs")
     billed = usage_of(r, "greedy").get("completion_tokens")
@@ -32,16 +33,6 @@ def max_tokens(r: Recorded) -> Outcome:
     why = ("the tokens returned fit max_tokens: usage is inflated" if returned is not None
            else "max_tokens 8 was not honoured, or usage is inflated")
     return Fail(why, "completion_tokens <= 8", f"completion_tokens {billed!r}", "greedy")
-
-
-def _returned_tokens(r: Recorded, probe: str) -> int | None:
-    ex = r.exchanges.get(probe)
-    body = ex.json() if ex is not None and ex.status == 200 else None
-    try:
-        tokens = body["choices"][0]["logprobs"]["tokens"]  # type: ignore[index]
-    except (TypeError, KeyError, IndexError):
-        return None
-    return len(tokens) if isinstance(tokens, list) else None
 
 
 def _stop_outcome(r: Recorded, probe: str) -> Outcome:

@@ -258,9 +258,8 @@ def usage_nonzero(r: Recorded) -> Outcome:
 )
 def usage_matches_tokens(r: Recorded) -> Outcome:
     usage = usage_of(r, "logprobs")
-    choice = r.choices("logprobs")[0]
-    tokens = (choice.get("logprobs") or {}).get("tokens") if isinstance(choice.get("logprobs"), dict) else None
-    if not isinstance(tokens, list):
+    tokens = r.returned_tokens("logprobs")
+    if tokens is None:
         raise Skip("no legacy logprobs tokens to count (see params.logprobs-shape)")
     billed = usage.get("completion_tokens")
     return expect(billed == len(tokens), "billed tokens differ from generated tokens",
