@@ -7,10 +7,10 @@ import asyncio
 import json
 from dataclasses import dataclass
 
+from hostile.servers import ConnectionReset, HostileServer, SeenRequest, chunk_json, head
 from relaycheck.config.providers import Limits, Timeouts
 from relaycheck.transport.budget import Budget
 from relaycheck.transport.client import Outgoing, ProviderClient
-from tests.hostile.servers import ConnectionReset, HostileServer, SeenRequest, chunk_json, head
 
 
 @dataclass
