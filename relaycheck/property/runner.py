@@ -176,16 +176,7 @@ def run_property_tests(
     count = provider.property_examples if examples is None else examples
 
     async def record() -> dict[str, Exchange]:
-        async with ProviderClient(
-            target.base_url,
-            target.api_key,
-            timeouts=provider.timeouts,
-            limits=provider.limits,
-            budget=budget,
-            concurrency=provider.concurrency,
-            rate_limit=provider.rate_limit,
-            retries=provider.retries,
-        ) as client:
+        async with ProviderClient.for_provider(provider, target.base_url, target.api_key, budget) as client:
             return await record_property_phase(client, provider.model, count, seed)
 
     recorded = asyncio.run(record())

@@ -102,17 +102,7 @@ async def record_provider(
     budget = Budget(provider.budget.requests, provider.budget.completion_tokens, spend=run.spend)
     run.target = target
     run.probes_total = len(probes)
-    async with ProviderClient(
-        target.base_url,
-        target.api_key,
-        timeouts=provider.timeouts,
-        limits=provider.limits,
-        budget=budget,
-        concurrency=provider.concurrency,
-        rate_limit=provider.rate_limit,
-        retries=provider.retries,
-        redactor=redactor,
-    ) as client:
+    async with ProviderClient.for_provider(provider, target.base_url, target.api_key, budget, redactor) as client:
         done: dict[str, asyncio.Future[Exchange]] = {p.id: asyncio.get_running_loop().create_future() for p in probes}
 
         async def one(probe: Probe) -> None:

@@ -31,7 +31,7 @@ from typing import Any, Literal
 
 import httpx
 
-from relaycheck.config.providers import Limits, Timeouts
+from relaycheck.config.providers import Limits, Provider, Timeouts
 from relaycheck.transport.budget import Budget, Reservation
 from relaycheck.transport.exchange import DONE, Exchange, RecordedRequest, Timing
 from relaycheck.transport.redact import MASK, Redactor
@@ -140,6 +140,23 @@ class ProviderClient:
             follow_redirects=False,
             trust_env=False,  # a proxy from the environment must not see the key or change what we measure
             transport=transport,
+        )
+
+    @classmethod
+    def for_provider(
+        cls, provider: Provider, base_url: str, api_key: str | None, budget: Budget, redactor: Redactor | None = None
+    ) -> ProviderClient:
+        """A client with every limit the provider's configuration sets."""
+        return cls(
+            base_url,
+            api_key,
+            timeouts=provider.timeouts,
+            limits=provider.limits,
+            budget=budget,
+            concurrency=provider.concurrency,
+            rate_limit=provider.rate_limit,
+            retries=provider.retries,
+            redactor=redactor,
         )
 
     async def __aenter__(self) -> ProviderClient:
