@@ -5,12 +5,13 @@ from __future__ import annotations
 import hashlib
 import inspect
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cached_property
 
 from relaycheck.checks import defaults, errors, params, shape, streaming
 from relaycheck.checks import property as property_checks
-from relaycheck.checks.model import Check
+from relaycheck.checks.model import Check, Grade, Level, Verdict
 
 AREAS = (shape, defaults, params, streaming, errors, property_checks)
 
@@ -48,6 +49,14 @@ class Catalogue:
             digest.update(json.dumps(c.to_dict(), sort_keys=True).encode())
             digest.update(inspect.getsource(c.func).encode())
         return digest.hexdigest()[:12]
+
+    def blocking(self, verdicts: Iterable[Verdict]) -> list[Verdict]:
+        """Verdicts that stop certification: a MUST check that failed, or that could not be judged (error).
+
+        The one definition the exit code, the terminal summary and every report use.
+        """
+        levels = {c.id: c.level for c in self.checks}
+        return [v for v in verdicts if v.grade in (Grade.FAIL, Grade.ERROR) and levels.get(v.check) is Level.MUST]
 
     def select(self, patterns: tuple[str, ...]) -> Catalogue:
         """Checks whose id or feature starts with one of the patterns (all when none given)."""

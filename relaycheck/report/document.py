@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from relaycheck.checks.catalogue import Catalogue
-from relaycheck.checks.model import Grade, Level, Verdict
+from relaycheck.checks.model import Grade, Verdict
 from relaycheck.runner.engine import ProviderRun, suite_info
 from relaycheck.transport.exchange import Exchange
 from relaycheck.transport.redact import Redactor
@@ -61,7 +61,6 @@ def score(verdicts: list[Verdict], catalogue: Catalogue) -> dict[str, Any]:
     The percentage is a summary only: the failures themselves are always listed next to it.
     """
     features = {c.id: c.feature for c in catalogue.checks}
-    levels = {c.id: c.level for c in catalogue.checks}
 
     def summary(subset: list[Verdict]) -> dict[str, Any]:
         counts = Counter(v.grade.value for v in subset)
@@ -69,7 +68,8 @@ def score(verdicts: list[Verdict], catalogue: Catalogue) -> dict[str, Any]:
         return {
             "counts": {g.value: counts.get(g.value, 0) for g in GRADE_ORDER},
             "percent": round(100 * counts.get("pass", 0) / judged, 1) if judged else None,
-            "must_failures": sorted(v.check for v in subset if v.grade is Grade.FAIL and levels[v.check] is Level.MUST),
+            # MUST checks failed or unjudged: the same verdicts that make `relaycheck run` exit 1.
+            "must_failures": sorted(v.check for v in catalogue.blocking(subset)),
         }
 
     return {

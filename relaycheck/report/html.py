@@ -145,7 +145,7 @@ def provider_html(report: dict[str, Any]) -> str:
     overall = report["score"]["overall"]
     if overall["must_failures"]:
         parts.append(
-            "<div class=\"banner bad\" id=\"status\"><b>MUST failures</b>: "
+            "<div class=\"banner bad\" id=\"status\"><b>MUST checks failed or unjudged</b>: "
             + ", ".join(f"<a href=\"#v-{e(c)}\"><code>{e(c)}</code></a>" for c in overall["must_failures"])
             + "</div>"
         )

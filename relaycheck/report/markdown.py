@@ -27,7 +27,7 @@ def provider_markdown(report: dict[str, Any]) -> str:
     if report.get("skipped"):
         return "\n".join([*lines, f"**Skipped**: {report['skipped']}", ""])
     must = score["must_failures"]
-    verdict = "❌ MUST failures: " + ", ".join(must) if must else "✅ no MUST failure"
+    verdict = "❌ MUST checks failed or unjudged: " + ", ".join(must) if must else "✅ no MUST failure"
     lines += [
         f"**{verdict}**",
         "",

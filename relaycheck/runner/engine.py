@@ -16,7 +16,7 @@ from typing import Any
 
 from relaycheck import __version__
 from relaycheck.checks.catalogue import Catalogue
-from relaycheck.checks.model import Grade, Level, Recorded, Verdict, judge
+from relaycheck.checks.model import Grade, Recorded, Verdict, judge
 from relaycheck.config.providers import Provider
 from relaycheck.probes.catalogue import PROBES, PreconditionFailed, Probe, ProbeContext, worst_case_tokens
 from relaycheck.runner.expectations import Expectation, apply_expectations, load_expectations
@@ -55,10 +55,7 @@ class ProviderRun:
 
     def must_failures(self, catalogue: Catalogue) -> list[Verdict]:
         """MUST checks that failed, or that could not be judged: either way the provider is not certified."""
-        levels = {c.id: c.level for c in catalogue.checks}
-        return [
-            v for v in self.verdicts if v.grade in (Grade.FAIL, Grade.ERROR) and levels.get(v.check) is Level.MUST
-        ]
+        return catalogue.blocking(self.verdicts)
 
 
 # -- targets -----------------------------------------------------------------------------------------------------
