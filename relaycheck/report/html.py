@@ -256,6 +256,8 @@ def _exchange(x: dict[str, Any]) -> str:
         body = x.get("body") or {}
         response += _pretty(body["text"]) if "text" in body else f"(binary body, base64) {body.get('base64', '')}"
     notes = []
+    if x.get("not_sent"):
+        notes.append(f"not sent: {x['not_sent']}")
     if x.get("transport_error"):
         notes.append(f"transport: {x['transport_error']}")
     if x.get("truncated"):

@@ -141,8 +141,7 @@ async def _send_probe(client: ProviderClient, model: str, probe: Probe, deps: di
     except PreconditionFailed as why:
         request = RecordedRequest("POST", client.url, {}, "")
         reason = f"precondition: {why}"
-        return Exchange(probe.id, request, time.time(), transport_error=f"not sent: {reason}", not_sent=reason,
-                        attempts=0)
+        return Exchange(probe.id, request, time.time(), not_sent=reason, attempts=0)
     return await client.send(Outgoing(probe.id, body, probe.auth, worst_case_tokens(body)))
 
 

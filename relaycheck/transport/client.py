@@ -283,7 +283,6 @@ class ProviderClient:
             request=self._recorded_request(outgoing),
             started_at=time.time(),
             not_sent=reason,
-            transport_error=f"not sent: {reason}",
             attempts=0,
         )
 
