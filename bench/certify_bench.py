@@ -27,7 +27,7 @@ from pathlib import Path
 
 from relaycheck.checks.catalogue import Catalogue, load_catalogue
 from relaycheck.config.providers import Provider, parse_providers
-from relaycheck.probes.catalogue import PROBES
+from relaycheck.probes.catalogue import probes_by_id
 from relaycheck.runner.engine import ProviderRun, certify
 from relaycheck.server.config import DEFAULT_API_KEY, ServerConfig
 from relaycheck.server.running import serve_in_thread
@@ -61,7 +61,7 @@ def lower_bound(structure: ProviderRun, latency: float, chunk_delay: float, conc
     for probe_id, ex in structure.exchanges.items():
         chunks = max(len(ex.events) - 1, 0)  # delays fall between chunks
         service[probe_id] = latency + chunks * chunk_delay
-    by_id = {p.id: p for p in PROBES if p.id in service}
+    by_id = probes_by_id()
 
     def chain(probe_id: str) -> float:
         deps = [d for d in by_id[probe_id].depends_on if d in service]

@@ -18,7 +18,14 @@ from relaycheck import __version__
 from relaycheck.checks.catalogue import Catalogue
 from relaycheck.checks.model import Grade, Recorded, Verdict, judge
 from relaycheck.config.providers import Provider
-from relaycheck.probes.catalogue import PROBES, PreconditionFailed, Probe, ProbeContext, worst_case_tokens
+from relaycheck.probes.catalogue import (
+    PROBES,
+    PreconditionFailed,
+    Probe,
+    ProbeContext,
+    probes_by_id,
+    worst_case_tokens,
+)
 from relaycheck.runner.expectations import Expectation, apply_expectations, load_expectations
 from relaycheck.spec import Contract
 from relaycheck.transport.budget import Budget, Spend
@@ -265,7 +272,7 @@ def certify(
 def _probes_for(catalogue: Catalogue) -> list[Probe]:
     """Only the probes the selected checks read (and what those depend on): a narrow run spends less."""
     wanted = {p for c in catalogue.checks for p in c.probes}
-    by_id = {p.id: p for p in PROBES}
+    by_id = probes_by_id()
     frontier = list(wanted)
     while frontier:
         for dep in by_id[frontier.pop()].depends_on:

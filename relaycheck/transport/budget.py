@@ -79,8 +79,3 @@ class Budget:
             self.spend.prompt_tokens += max(0, prompt_tokens or 0)
             used = reservation.completion_tokens if completion_tokens is None else max(0, completion_tokens)
             self.spend.completion_tokens += used
-
-    @property
-    def remaining_requests(self) -> int | None:
-        with self._lock:
-            return None if self.max_requests is None else self.max_requests - self.spend.requests

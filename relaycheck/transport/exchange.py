@@ -97,10 +97,6 @@ class Exchange:
     def is_json(self) -> bool:
         return self.parsed[0]
 
-    @property
-    def data_events(self) -> tuple[SSEEvent, ...]:
-        return self.events
-
     @cached_property
     def chunks(self) -> tuple[Any, ...]:
         """Parsed JSON of every data event before ``[DONE]``; a non-JSON payload appears as ``None``."""

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-KNOWN_FIELDS = frozenset({"data", "event", "id", "retry"})
-
 
 @dataclass(frozen=True)
 class SSEEvent:
