@@ -1,8 +1,8 @@
-"""Conformance: the 'parameters' checks of the catalogue, one test per provider and check."""
+"""Conformance: the 'params' checks of the catalogue, one test per provider and check."""
 
 from relaycheck.runner.pytest_plugin import Certification
 
-FEATURE = "parameters"
+FEATURE = "params"
 
 
 def test_check(certification: Certification, provider_name: str, check_id: str) -> None:

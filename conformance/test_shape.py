@@ -1,8 +1,8 @@
-"""Conformance: the 'response-shape' checks of the catalogue, one test per provider and check."""
+"""Conformance: the 'shape' checks of the catalogue, one test per provider and check."""
 
 from relaycheck.runner.pytest_plugin import Certification
 
-FEATURE = "response-shape"
+FEATURE = "shape"
 
 
 def test_check(certification: Certification, provider_name: str, check_id: str) -> None:

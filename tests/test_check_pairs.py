@@ -140,7 +140,7 @@ def test_benign_variations_pass_every_check(catalogue: Catalogue) -> None:
 
 @pytest.mark.parametrize("benign", [q.name for q in all_quirks() if q.benign])
 def test_each_benign_variation_alone_passes(benign: str, catalogue: Catalogue) -> None:
-    streaming = catalogue.select(("streaming", "response-shape", "errors"))
+    streaming = catalogue.select(("stream", "shape", "errors"))
     verdicts = _run((benign,), streaming)
     assert all(v.grade is Grade.PASS for v in verdicts.values()), {
         k: v.message for k, v in verdicts.items() if v.grade is not Grade.PASS}

@@ -17,7 +17,7 @@ def _run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 
 def test_run_without_arguments_certifies_the_reference_provider(tmp_path: Path) -> None:
     result = _run("run", "--checks", "shape", "--checks", "defaults", "--checks", "params", "--checks",
-                  "streaming", "--checks", "errors", cwd=tmp_path)
+                  "stream", "--checks", "errors", cwd=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "reference" in result.stdout and "PASS" in result.stdout
     report = json.loads((tmp_path / "reports" / "reference.json").read_text())
@@ -81,7 +81,7 @@ def test_allure_results_are_grouped_and_carry_the_exchange(tmp_path: Path) -> No
     results = [json.loads(p.read_text()) for p in (tmp_path / "allure").glob("*-result.json")]
     (result,) = [r for r in results if r["status"] == "failed"]
     labels = {label["name"]: label["value"] for label in result["labels"]}
-    assert (labels["parentSuite"], labels["suite"], labels["subSuite"]) == ("reference", "streaming", "stream.done")
+    assert (labels["parentSuite"], labels["suite"], labels["subSuite"]) == ("reference", "stream", "stream.done")
     attachment = next(a for a in result["attachments"] if a["name"] == "exchange stream")
     body = (tmp_path / "allure" / attachment["source"]).read_text()
     exchange = json.loads(body)

@@ -116,7 +116,7 @@ class Check:
     title: str  # one line
     clause: str  # the official clause it enforces, quoted or cited
     level: Level
-    feature: str  # e.g. "response-shape", "streaming"
+    feature: str  # the area, also its module and id prefix: "shape", "stream", …
     probes: tuple[str, ...]  # exchanges it reads
     func: Callable[[Recorded], Outcome] = field(repr=False, compare=False)
     seeds: str = ""  # which seed page documents the behaviour, and how

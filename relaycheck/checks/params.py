@@ -8,7 +8,7 @@ from relaycheck.checks.model import Fail, Level, Outcome, Pass, Recorded, Skip, 
 from relaycheck.checks.shape import usage_of
 from relaycheck.probes.catalogue import TEST_PROMPT, PreconditionFailed, greedy_text, pick_stop
 
-FEATURE = "parameters"
+FEATURE = "params"
 SPEC = "openai-openapi@f85dbe22 CreateCompletionRequest"
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from relaycheck.checks.model import Fail, Level, Outcome, Pass, Recorded, Skip, check, expect, snippet
 
-FEATURE = "response-shape"
+FEATURE = "shape"
 SPEC = "openai-openapi@f85dbe22 CreateCompletionResponse"
 FINISH_REASONS = ("stop", "length", "content_filter")
 CREATED_WINDOW = 600  # seconds of clock skew tolerated between the provider and us

@@ -89,7 +89,7 @@ def test_junit(run_dir: Path, quirky_report: dict[str, Any]) -> None:
         assert kinds == expected, v["check"]
     failures = [c for c in cases.values() if c.find("failure") is not None]
     assert len(failures) == int(relay.get("failures") or 0) > 0
-    assert "streaming.stream.done" in cases and cases["streaming.stream.done"].find("failure") is not None
+    assert "stream.stream.done" in cases and cases["stream.stream.done"].find("failure") is not None
 
 
 def test_junit_survives_control_characters() -> None:
@@ -165,7 +165,7 @@ def test_attach_verdict_labels_and_attaches_redacted_exchanges(run_dir: Path) ->
     assert ok is True
     labels = dict(listener.labels)
     assert labels["parentSuite"] == ("relay-a",)
-    assert labels["suite"] == ("streaming",)
+    assert labels["suite"] == ("stream",)
     assert labels["subSuite"] == ("stream.done",)
     names = [n for n, _ in listener.attachments]
     assert "exchange stream" in names and any(n.startswith("verdict") for n in names)

@@ -1,8 +1,8 @@
-"""Conformance: the 'streaming' checks of the catalogue, one test per provider and check."""
+"""Conformance: the 'stream' checks of the catalogue, one test per provider and check."""
 
 from relaycheck.runner.pytest_plugin import Certification
 
-FEATURE = "streaming"
+FEATURE = "stream"
 
 
 def test_check(certification: Certification, provider_name: str, check_id: str) -> None:

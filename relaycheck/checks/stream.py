@@ -13,7 +13,7 @@ from typing import Any
 from relaycheck.checks.model import Fail, Level, Outcome, Pass, Recorded, Skip, check, expect, snippet
 from relaycheck.transport.exchange import DONE, Exchange
 
-FEATURE = "streaming"
+FEATURE = "stream"
 SPEC = "openai-openapi@f85dbe22 CreateCompletionRequest.stream"
 STREAMS = ("stream", "stream-usage", "stream-usage-off")
 FINISH_REASONS = ("stop", "length", "content_filter")
