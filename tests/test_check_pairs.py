@@ -1,8 +1,10 @@
 """Every check passes on the conformant reference provider and fails on the quirk that reproduces its deviation.
 
 This is what makes a verdict trustworthy: a check with no provider it fails on could be asserting nothing, and a
-check that fails on the conformant server would be failing providers for what the spec allows. The test fails if
-any catalogued check lacks a pair here.
+check that fails on the conformant server would be failing providers for what the spec allows. Each check declares
+its proof in the catalogue (``fails_on``: the quirk sets it must fail on); the test fails if a catalogued check
+declares none, names a quirk the reference server lacks, or is proven by a quirk that reproduces none of the
+deviations the check says it detects.
 """
 
 from __future__ import annotations
@@ -16,89 +18,7 @@ from relaycheck.runner.engine import certify
 from relaycheck.server.quirks import all_quirks
 from relaycheck.spec import load_contract
 
-# check id -> the quirk sets (each a tuple of quirk names switched on together) on which it must fail.
-PAIRS: dict[str, tuple[tuple[str, ...], ...]] = {
-    "shape.content-type": (("json-as-sse",),),
-    "shape.schema": (("logprobs-key-omitted",), ("created-float",)),
-    "shape.object": (("chat-object",),),
-    "shape.id": (("empty-id",),),
-    "shape.id-prefix": (("chatcmpl-id",),),
-    "shape.created": (("created-float",), ("created-millis",)),
-    "shape.model": (("model-substituted",),),
-    "shape.finish-reason": (("finish-reason-eos",),),
-    "shape.logprobs-key": (("logprobs-key-omitted",),),
-    "shape.usage-present": (("usage-missing",),),
-    "shape.usage-total": (("usage-total-wrong",),),
-    "shape.usage-nonzero": (("usage-zero",),),
-    "shape.usage-matches-tokens": (("usage-inflated",),),
-    "shape.raw-continuation": (("chat-template",),),
-    "defaults.max-tokens": (("max-tokens-default-unlimited",),),
-    "defaults.n": (("n-default-2",),),
-    "defaults.echo": (("echo-default-on",),),
-    "defaults.logprobs": (("logprobs-default-on",),),
-    "params.max-tokens": (("drop-max-tokens",), ("usage-inflated",)),
-    "params.stop-string": (("drop-stop",), ("stop-included",)),
-    "params.stop-list": (("drop-stop",), ("stop-included",)),
-    "params.n": (("drop-n",),),
-    "params.best-of": (("best-of-returns-all",),),
-    "params.echo": (("drop-echo",),),
-    "params.logprobs-shape": (("chat-logprobs",), ("logprobs-bool",)),
-    "params.logprobs-text": (("logprobs-tokens-mismatch",),),
-    "params.logprobs-offsets": (("logprobs-offsets-wrong",),),
-    "params.logprobs-top": (("logprobs-too-many-top",),),
-    "params.logprobs-zero": (("logprobs-zero-null",),),
-    "params.echo-logprobs": (("echo-logprobs-first-not-null",),),
-    "params.prompt-list": (("prompt-list-first-only",),),
-    "params.prompt-tokens": (("token-prompt-500",),),
-    "params.prompt-token-lists": (("token-prompt-500",),),
-    "params.float-sampling": (("integer-temperature",),),
-    "params.seed": (("ignore-seed",),),
-    "params.logit-bias": (("drop-logit-bias",),),
-    # A clean 4xx for suffix is `unsupported`; a 5xx is a failure.
-    "params.suffix": (("reject-explicit-defaults", "errors-500"),),
-    "params.explicit-defaults": (("reject-explicit-defaults",),),
-    "params.empty-prompt": (("one-api-prompt-validation",),),
-    "stream.content-type": (("sse-as-json",),),
-    "stream.data-json": (("non-json-data-line",),),
-    "stream.done": (("no-done",),),
-    "stream.nothing-after-done": (("data-after-done",),),
-    "stream.chunk-schema": (("usage-chunk-no-choices",), ("chunk-object-chat",)),
-    "stream.object": (("chunk-object-chat",),),
-    "stream.id-stable": (("chunk-ids-vary",),),
-    "stream.finish-once": (("stream-no-finish-reason",), ("finish-reason-every-chunk",)),
-    "stream.text-matches": (("stream-drops-first-token",),),
-    "stream.incremental": (("stream-buffered",),),
-    "stream.usage-chunk": (("usage-chunk-missing",), ("usage-on-last-content-chunk",)),
-    "stream.usage-null-elsewhere": (("usage-zeros-every-chunk",),),
-    "stream.no-usage-unasked": (("usage-chunk-forced",),),
-    "stream.n-indices": (("stream-n-index-wrong",),),
-    "stream.sse-fields": (("sse-error-field",),),
-    "errors.auth-no-key": (("no-auth",),),
-    "errors.auth-wrong-key": (("no-auth",),),
-    "errors.unknown-model": (("unknown-model-503",), ("model-fallback",)),
-    "errors.rejects-temperature": (("accept-out-of-range",),),
-    "errors.rejects-top-p": (("accept-out-of-range",),),
-    "errors.rejects-n": (("accept-out-of-range",),),
-    "errors.rejects-logprobs": (("accept-out-of-range",),),
-    "errors.rejects-stop-count": (("accept-out-of-range",),),
-    "errors.rejects-best-of-below-n": (("no-best-of-n-rule",),),
-    "errors.rejects-missing-prompt": (("one-api-prompt-validation",),),
-    "errors.rejects-missing-model": (("default-model-when-missing",),),
-    "errors.rejects-malformed-json": (("malformed-json-500",),),
-    "errors.envelope": (("errors-flat",), ("unknown-model-503",)),
-    "errors.fields-typed": (("errors-int-code",),),
-    "errors.never-200": (("errors-200",),),
-    "errors.not-html": (("errors-html",),),
-    "errors.client-not-5xx": (("errors-500",), ("malformed-json-500",)),
-    "errors.param-named": (("errors-param-null",),),
-    # Property checks judge schemathesis-generated cases; each fails on a quirk the generated traffic meets.
-    "property.positive-accepted": (("integer-temperature",),),
-    "property.positive-response-schema": (("chat-object",), ("no-done",)),
-    "property.negative-rejected": (("accept-out-of-range",),),
-    "property.negative-envelope": (("errors-flat",),),
-    "property.examples": (("chat-object",), ("reject-explicit-defaults",)),
-}
-
+CATALOGUE = load_catalogue()
 
 @pytest.fixture(scope="module")
 def catalogue() -> Catalogue:
@@ -111,16 +31,29 @@ def _run(quirks: tuple[str, ...], catalogue: Catalogue) -> dict[str, Verdict]:
 
 
 def _quirk_sets() -> list[tuple[str, ...]]:
-    return sorted({quirks for sets in PAIRS.values() for quirks in sets})
+    return sorted({quirks for c in CATALOGUE.checks for quirks in c.fails_on})
 
 
 def test_every_check_has_a_failing_pair(catalogue: Catalogue) -> None:
-    missing = sorted(set(catalogue.ids) - set(PAIRS))
+    missing = sorted(c.id for c in catalogue.checks if not c.fails_on)
     assert not missing, f"checks with no quirk that makes them fail: {missing}"
-    assert not set(PAIRS) - set(catalogue.ids), "pairs for checks that are not catalogued"
-    known = {q.name for q in all_quirks()}
-    unknown = {q for sets in PAIRS.values() for quirks in sets for q in quirks} - known
-    assert not unknown, f"pairs name quirks the reference server lacks: {sorted(unknown)}"
+    quirks = {q.name: q for q in all_quirks()}
+    unknown = {q for c in catalogue.checks for quirk_set in c.fails_on for q in quirk_set} - set(quirks)
+    assert not unknown, f"checks name quirks the reference server lacks: {sorted(unknown)}"
+    benign = {q for c in catalogue.checks for quirk_set in c.fails_on for q in quirk_set if quirks[q].benign}
+    assert not benign, f"a benign variation cannot prove a check fails: {sorted(benign)}"
+
+
+def test_each_proof_reproduces_a_deviation_the_check_detects(catalogue: Catalogue) -> None:
+    """A check's proof and its claim agree: some quirk of each proving set reproduces one of its deviations."""
+    quirks = {q.name: q for q in all_quirks()}
+    disagree = {
+        c.id: (c.deviations, quirk_set)
+        for c in catalogue.checks
+        for quirk_set in c.fails_on
+        if not {quirks[q].deviation for q in quirk_set} & set(c.deviations)
+    }
+    assert not disagree, f"proof quirks reproduce none of the check's deviations: {disagree}"
 
 
 def test_conformant_reference_passes_every_check(catalogue: Catalogue) -> None:
@@ -148,7 +81,7 @@ def test_each_benign_variation_alone_passes(benign: str, catalogue: Catalogue) -
 
 @pytest.mark.parametrize("quirks", _quirk_sets(), ids=lambda q: "+".join(q))
 def test_quirk_fails_its_checks(quirks: tuple[str, ...], catalogue: Catalogue) -> None:
-    targets = [c for c, sets in PAIRS.items() if quirks in sets]
+    targets = [c.id for c in catalogue.checks if quirks in c.fails_on]
     # Only the targeted checks (and so only the probes they read) are run: cheaper, and it keeps the pairs honest.
     selected = Catalogue(tuple(catalogue.get(t) for t in targets))
     verdicts = _run(quirks, selected)

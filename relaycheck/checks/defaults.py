@@ -17,6 +17,7 @@ SPEC = "openai-openapi@f85dbe22 CreateCompletionRequest"
     level=Level.MUST,
     feature=FEATURE,
     probes=("defaults",),
+    fails_on=("max-tokens-default-unlimited",),
     seeds="xuedingmao documents default 16; gptnb gives no default",
     deviations=("D15",),
 )
@@ -35,6 +36,8 @@ def max_tokens(r: Recorded) -> Outcome:
     level=Level.MUST,
     feature=FEATURE,
     probes=("defaults",),
+    fails_on=("n-default-2",),
+    deviations=("D15",),
 )
 def n(r: Recorded) -> Outcome:
     count = len(r.choices("defaults"))
@@ -48,7 +51,9 @@ def n(r: Recorded) -> Outcome:
     level=Level.MUST,
     feature=FEATURE,
     probes=("defaults",),
+    fails_on=("echo-default-on",),
     seeds="xuedingmao documents default false",
+    deviations=("D15",),
 )
 def echo(r: Recorded) -> Outcome:
     text = r.text("defaults")
@@ -63,7 +68,9 @@ def echo(r: Recorded) -> Outcome:
     level=Level.MUST,
     feature=FEATURE,
     probes=("defaults",),
+    fails_on=("logprobs-default-on",),
     seeds="gptnb and xuedingmao type logprobs as null",
+    deviations=("D15",),
 )
 def logprobs(r: Recorded) -> Outcome:
     value = r.choices("defaults")[0].get("logprobs")

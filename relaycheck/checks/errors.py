@@ -43,7 +43,9 @@ def _status(r: Recorded, probe: str) -> tuple[int, str]:
     return int(ex.status or 0), f"HTTP {ex.status} {ex.content_type or ''}: {snippet(ex.text, 160)}"
 
 
-def _rejects(probe: str, field: str, what: str, clause: str, deviations: tuple[str, ...], seeds: str = "") -> Check:
+def _rejects(
+    probe: str, field: str, what: str, clause: str, deviations: tuple[str, ...], fails_on: str, seeds: str = ""
+) -> Check:
     def rejected(r: Recorded) -> Outcome:
         status, observed = _status(r, probe)
         return expect(400 <= status < 500, f"{what} was not rejected with a 4xx", "HTTP 400 (4xx)", observed, probe)
@@ -55,6 +57,7 @@ def _rejects(probe: str, field: str, what: str, clause: str, deviations: tuple[s
         level=Level.MUST,
         feature=FEATURE,
         probes=(probe,),
+        fails_on=(fails_on,),
         seeds=seeds,
         deviations=deviations,
     )(rejected)
@@ -62,21 +65,26 @@ def _rejects(probe: str, field: str, what: str, clause: str, deviations: tuple[s
 
 REQ = "openai-openapi@f85dbe22 CreateCompletionRequest"
 rejects_temperature = _rejects("error-temperature", "temperature", "temperature 2.5",
-                               f"{REQ}.temperature: maximum 2", ("D13",), "gptnb types temperature as integer")
-rejects_top_p = _rejects("error-top-p", "top-p", "top_p 1.5", f"{REQ}.top_p: maximum 1", ("D13",))
-rejects_n = _rejects("error-n", "n", "n 0", f"{REQ}.n: minimum 1", ("D13",))
+                               f"{REQ}.temperature: maximum 2", ("D13",), "accept-out-of-range",
+                               "gptnb types temperature as integer")
+rejects_top_p = _rejects("error-top-p", "top-p", "top_p 1.5", f"{REQ}.top_p: maximum 1", ("D13",),
+                         "accept-out-of-range")
+rejects_n = _rejects("error-n", "n", "n 0", f"{REQ}.n: minimum 1", ("D13",), "accept-out-of-range")
 rejects_logprobs = _rejects("error-logprobs", "logprobs", "logprobs 6",
-                            f'{REQ}.logprobs: maximum 5 ("The maximum value for logprobs is 5")', ("D13",))
+                            f'{REQ}.logprobs: maximum 5 ("The maximum value for logprobs is 5")', ("D13",),
+                            "accept-out-of-range")
 rejects_stop_count = _rejects("error-stop-count", "stop-count", "a list of 5 stop sequences",
-                              "StopConfiguration: array maxItems 4", ("D13",))
+                              "StopConfiguration: array maxItems 4", ("D13",), "accept-out-of-range")
 rejects_best_of = _rejects("error-best-of", "best-of-below-n", "best_of 1 with n 2",
-                           f'{REQ}.best_of: "best_of must be greater than n"', ("D05",))
+                           f'{REQ}.best_of: "best_of must be greater than n"', ("D05",), "no-best-of-n-rule")
 rejects_missing_prompt = _rejects("error-missing-prompt", "missing-prompt", "a request without prompt",
-                                  f"{REQ}: required [model, prompt]", ("D10",), "gptnb marks prompt optional")
+                                  f"{REQ}: required [model, prompt]", ("D10",), "one-api-prompt-validation",
+                                  "gptnb marks prompt optional")
 rejects_missing_model = _rejects("error-missing-model", "missing-model", "a request without model",
-                                 f"{REQ}: required [model, prompt]", ())
+                                 f"{REQ}: required [model, prompt]", ("D10",), "default-model-when-missing")
 rejects_malformed = _rejects("error-malformed-json", "malformed-json", "a body that is not JSON",
-                             "requestBody application/json (a client error, never a server error)", ())
+                             "requestBody application/json (a client error, never a server error)", ("D42",),
+                             "malformed-json-500")
 
 
 def _auth(probe: str, what: str) -> Check:
@@ -91,6 +99,7 @@ def _auth(probe: str, what: str) -> Check:
         level=Level.MUST,
         feature=FEATURE,
         probes=(probe,),
+        fails_on=("no-auth",),
         deviations=("D42",),
     )(unauthorized)
 
@@ -106,6 +115,7 @@ auth_wrong_key = _auth("error-wrong-key", "a request with a wrong key")
     level=Level.MUST,
     feature=FEATURE,
     probes=("error-unknown-model",),
+    fails_on=("unknown-model-503", "model-fallback"),
     deviations=("D40", "D42"),
 )
 def unknown_model(r: Recorded) -> Outcome:
@@ -126,6 +136,7 @@ def unknown_model(r: Recorded) -> Outcome:
     level=Level.MUST,
     feature=FEATURE,
     probes=ERROR_PROBES,
+    fails_on=("errors-flat", "unknown-model-503"),
     deviations=("D38", "D39", "D42"),
 )
 def envelope(r: Recorded) -> Outcome:
@@ -147,6 +158,7 @@ def envelope(r: Recorded) -> Outcome:
     level=Level.SHOULD,
     feature=FEATURE,
     probes=ERROR_PROBES,
+    fails_on=("errors-int-code",),
     deviations=("D39",),
 )
 def fields_typed(r: Recorded) -> Outcome:
@@ -168,6 +180,7 @@ def fields_typed(r: Recorded) -> Outcome:
     level=Level.MUST,
     feature=FEATURE,
     probes=ERROR_PROBES,
+    fails_on=("errors-200",),
     deviations=("D40",),
 )
 def never_200(r: Recorded) -> Outcome:
@@ -186,6 +199,7 @@ def never_200(r: Recorded) -> Outcome:
     level=Level.MUST,
     feature=FEATURE,
     probes=ERROR_PROBES,
+    fails_on=("errors-html",),
     deviations=("D40", "D41"),
 )
 def not_html(r: Recorded) -> Outcome:
@@ -204,6 +218,7 @@ def not_html(r: Recorded) -> Outcome:
     level=Level.MUST,
     feature=FEATURE,
     probes=ERROR_PROBES,
+    fails_on=("errors-500", "malformed-json-500"),
     deviations=("D41", "D42"),
 )
 def client_not_5xx(r: Recorded) -> Outcome:
@@ -226,6 +241,8 @@ PARAM_PROBES = {"error-temperature": "temperature", "error-top-p": "top_p", "err
     level=Level.SHOULD,
     feature=FEATURE,
     probes=tuple(PARAM_PROBES),
+    fails_on=("errors-param-null",),
+    deviations=("D39",),
 )
 def param_named(r: Recorded) -> Outcome:
     checked = 0

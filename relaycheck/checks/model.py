@@ -120,8 +120,11 @@ class Check:
     probes: tuple[str, ...]  # exchanges it reads
     func: Callable[[Recorded], Outcome] = field(repr=False, compare=False)
     seeds: str = ""  # which seed page documents the behaviour, and how
-    deviations: tuple[str, ...] = ()  # known-deviations.md entries it detects
+    deviations: tuple[str, ...] = ()  # docs/deviations.md entries it detects
     refusable: bool = False  # a clean 4xx means `unsupported` rather than `fail`
+    # Its proof: the reference-provider quirk sets (each switched on together) on which it must fail.
+    # tests/test_check_pairs.py runs every one, and the conformant reference, on which it must pass.
+    fails_on: tuple[tuple[str, ...], ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -134,6 +137,7 @@ class Check:
             "seeds": self.seeds,
             "deviations": list(self.deviations),
             "refusable": self.refusable,
+            "fails_on": [list(quirks) for quirks in self.fails_on],
         }
 
 
@@ -148,11 +152,16 @@ def check(
     seeds: str = "",
     deviations: tuple[str, ...] = (),
     refusable: bool = False,
+    fails_on: tuple[str | tuple[str, ...], ...] = (),
 ) -> Callable[[Callable[[Recorded], Outcome]], Check]:
-    """Declare a check: the decorated function becomes a :class:`Check` carrying its catalogue metadata."""
+    """Declare a check: the decorated function becomes a :class:`Check` carrying its catalogue metadata.
+
+    ``fails_on`` names the quirks that prove the check can fail: a name is one quirk, a tuple quirks together.
+    """
+    quirk_sets = tuple((q,) if isinstance(q, str) else tuple(q) for q in fails_on)
 
     def wrap(func: Callable[[Recorded], Outcome]) -> Check:
-        return Check(id, title, clause, level, feature, probes, func, seeds, deviations, refusable)
+        return Check(id, title, clause, level, feature, probes, func, seeds, deviations, refusable, quirk_sets)
 
     return wrap
 

@@ -19,6 +19,7 @@ SPEC = "openai-openapi@f85dbe22 CreateCompletionRequest"
     level=Level.MUST,
     feature=FEATURE,
     probes=("greedy", "logprobs"),
+    fails_on=("drop-max-tokens", "usage-inflated"),
     deviations=("D02", "D11", "D45"),
 )
 def max_tokens(r: Recorded) -> Outcome:
@@ -68,6 +69,7 @@ class _Ctx:
     level=Level.MUST,
     feature=FEATURE,
     probes=("greedy", "stop-string"),
+    fails_on=("drop-stop", "stop-included"),
     seeds="all three pages type stop as a string only",
     deviations=("D17",),
 )
@@ -82,6 +84,7 @@ def stop_string(r: Recorded) -> Outcome:
     level=Level.MUST,
     feature=FEATURE,
     probes=("greedy", "stop-list"),
+    fails_on=("drop-stop", "stop-included"),
     deviations=("D17",),
 )
 def stop_list(r: Recorded) -> Outcome:
@@ -95,6 +98,7 @@ def stop_list(r: Recorded) -> Outcome:
     level=Level.MUST,
     feature=FEATURE,
     probes=("n",),
+    fails_on=("drop-n",),
     deviations=("D06", "D07"),
     refusable=True,
 )
@@ -110,6 +114,7 @@ def n(r: Recorded) -> Outcome:
     level=Level.MUST,
     feature=FEATURE,
     probes=("best-of",),
+    fails_on=("best-of-returns-all",),
     seeds="xuedingmao documents best_of",
     deviations=("D02", "D05"),
     refusable=True,
@@ -127,6 +132,7 @@ def best_of(r: Recorded) -> Outcome:
     level=Level.MUST,
     feature=FEATURE,
     probes=("echo",),
+    fails_on=("drop-echo",),
     seeds="xuedingmao documents echo",
     deviations=("D02", "D03"),
     refusable=True,
@@ -155,6 +161,7 @@ def _legacy_logprobs(r: Recorded, probe: str) -> tuple[str, dict[str, Any]]:
     level=Level.MUST,
     feature=FEATURE,
     probes=("logprobs",),
+    fails_on=("chat-logprobs", "logprobs-bool"),
     seeds="gptnb and xuedingmao type logprobs as null; the official type is integer 0-5",
     deviations=("D01", "D22"),
 )
@@ -173,6 +180,7 @@ def logprobs_shape(r: Recorded) -> Outcome:
     level=Level.MUST,
     feature=FEATURE,
     probes=("logprobs",),
+    fails_on=("logprobs-tokens-mismatch",),
     deviations=("D22", "D23"),
 )
 def logprobs_text(r: Recorded) -> Outcome:
@@ -188,6 +196,7 @@ def logprobs_text(r: Recorded) -> Outcome:
     level=Level.MUST,
     feature=FEATURE,
     probes=("logprobs",),
+    fails_on=("logprobs-offsets-wrong",),
     deviations=("D23",),
 )
 def logprobs_offsets(r: Recorded) -> Outcome:
@@ -209,6 +218,7 @@ def logprobs_offsets(r: Recorded) -> Outcome:
     level=Level.MUST,
     feature=FEATURE,
     probes=("logprobs",),
+    fails_on=("logprobs-too-many-top",),
     deviations=("D22",),
 )
 def logprobs_top(r: Recorded) -> Outcome:
@@ -230,6 +240,7 @@ def logprobs_top(r: Recorded) -> Outcome:
     level=Level.MUST,
     feature=FEATURE,
     probes=("logprobs-zero",),
+    fails_on=("logprobs-zero-null",),
     deviations=("D23",),
 )
 def logprobs_zero(r: Recorded) -> Outcome:
@@ -246,6 +257,7 @@ def logprobs_zero(r: Recorded) -> Outcome:
     level=Level.SHOULD,
     feature=FEATURE,
     probes=("echo-logprobs",),
+    fails_on=("echo-logprobs-first-not-null",),
     deviations=("D23",),
     refusable=True,  # gpt-3.5-turbo-instruct itself refuses echo together with logprobs
 )
@@ -272,6 +284,7 @@ def _choice_count(r: Recorded, probe: str, expected: int) -> Outcome:
     level=Level.MUST,
     feature=FEATURE,
     probes=("prompt-list",),
+    fails_on=("prompt-list-first-only",),
     seeds="the pages describe all four forms but type prompt as string",
     deviations=("D08",),
     refusable=True,
@@ -287,6 +300,7 @@ def prompt_list(r: Recorded) -> Outcome:
     level=Level.MUST,
     feature=FEATURE,
     probes=("prompt-tokens",),
+    fails_on=("token-prompt-500",),
     deviations=("D09",),
     refusable=True,
 )
@@ -301,6 +315,7 @@ def prompt_tokens(r: Recorded) -> Outcome:
     level=Level.MUST,
     feature=FEATURE,
     probes=("prompt-token-lists",),
+    fails_on=("token-prompt-500",),
     deviations=("D09",),
     refusable=True,
 )
@@ -315,6 +330,7 @@ def prompt_token_lists(r: Recorded) -> Outcome:
     level=Level.MUST,
     feature=FEATURE,
     probes=("float-sampling",),
+    fails_on=("integer-temperature",),
     seeds="gptnb types temperature and top_p as integer",
     deviations=("D12",),
 )
@@ -331,8 +347,10 @@ def float_sampling(r: Recorded) -> Outcome:
     level=Level.SHOULD,
     feature=FEATURE,
     probes=("seed-a", "seed-b"),
+    fails_on=("ignore-seed",),
     seeds="xuedingmao documents seed",
     refusable=True,
+    deviations=("D02",),
 )
 def seed(r: Recorded) -> Outcome:
     a, b = r.text("seed-a"), r.text("seed-b")
@@ -347,6 +365,7 @@ def seed(r: Recorded) -> Outcome:
     level=Level.SHOULD,
     feature=FEATURE,
     probes=("greedy", "logit-bias"),
+    fails_on=("drop-logit-bias",),
     seeds="xuedingmao documents logit_bias",
     deviations=("D02",),
     refusable=True,
@@ -365,8 +384,9 @@ def logit_bias(r: Recorded) -> Outcome:
     level=Level.MUST,
     feature=FEATURE,
     probes=("suffix",),
+    fails_on=(("reject-explicit-defaults", "errors-500"),),  # a clean 4xx is `unsupported`; a 5xx fails
     seeds="xuedingmao documents suffix",
-    deviations=("D14",),
+    deviations=("D04", "D14", "D42"),
     refusable=True,
 )
 def suffix(r: Recorded) -> Outcome:
@@ -381,6 +401,7 @@ def suffix(r: Recorded) -> Outcome:
     level=Level.MUST,
     feature=FEATURE,
     probes=("explicit-defaults",),
+    fails_on=("reject-explicit-defaults",),
     deviations=("D04",),
 )
 def explicit_defaults(r: Recorded) -> Outcome:
@@ -395,6 +416,7 @@ def explicit_defaults(r: Recorded) -> Outcome:
     level=Level.MUST,
     feature=FEATURE,
     probes=("empty-prompt",),
+    fails_on=("one-api-prompt-validation",),
     deviations=("D10",),
 )
 def empty_prompt(r: Recorded) -> Outcome:

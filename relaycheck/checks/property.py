@@ -178,6 +178,8 @@ def _fail(failures: list[tuple[Exchange, str | None]], total: int, what: str, ex
     level=Level.MUST,
     feature=FEATURE,
     probes=(),
+    fails_on=("integer-temperature",),
+    deviations=("D12",),
 )
 def positive_accepted(r: Recorded) -> Outcome:
     plan, answered, note = _cases(r, "positive")
@@ -195,6 +197,8 @@ def positive_accepted(r: Recorded) -> Outcome:
     level=Level.MUST,
     feature=FEATURE,
     probes=(),
+    fails_on=("chat-object", "no-done"),
+    deviations=("D18", "D28"),
 )
 def positive_response_schema(r: Recorded) -> Outcome:
     plan, answered, note = _cases(r, "positive")
@@ -218,6 +222,8 @@ def positive_response_schema(r: Recorded) -> Outcome:
     level=Level.MUST,
     feature=FEATURE,
     probes=(),
+    fails_on=("accept-out-of-range",),
+    deviations=("D13",),
 )
 def negative_rejected(r: Recorded) -> Outcome:
     plan, answered, note = _cases(r, "negative")
@@ -235,6 +241,8 @@ def negative_rejected(r: Recorded) -> Outcome:
     level=Level.MUST,
     feature=FEATURE,
     probes=(),
+    fails_on=("errors-flat",),
+    deviations=("D38",),
 )
 def negative_envelope(r: Recorded) -> Outcome:
     plan, answered, note = _cases(r, "negative")
@@ -263,6 +271,8 @@ def negative_envelope(r: Recorded) -> Outcome:
     level=Level.MUST,
     feature=FEATURE,
     probes=(),
+    fails_on=("chat-object", "reject-explicit-defaults"),
+    deviations=("D04", "D18"),
 )
 def examples(r: Recorded) -> Outcome:
     plan, answered, note = _cases(r, "example")

@@ -53,6 +53,7 @@ def _text_by_index(ex: Exchange) -> dict[Any, str]:
     level=Level.MUST,
     feature=FEATURE,
     probes=("stream",),
+    fails_on=("sse-as-json",),
     deviations=("D37",),
 )
 def content_type(r: Recorded) -> Outcome:
@@ -69,6 +70,7 @@ def content_type(r: Recorded) -> Outcome:
     level=Level.MUST,
     feature=FEATURE,
     probes=STREAMS,
+    fails_on=("non-json-data-line",),
     deviations=("D35",),
 )
 def data_json(r: Recorded) -> Outcome:
@@ -97,6 +99,7 @@ def _json_or_none(data: str) -> Any:
     level=Level.MUST,
     feature=FEATURE,
     probes=STREAMS,
+    fails_on=("no-done",),
     deviations=("D28", "D36"),
 )
 def done(r: Recorded) -> Outcome:
@@ -116,6 +119,7 @@ def done(r: Recorded) -> Outcome:
     level=Level.MUST,
     feature=FEATURE,
     probes=STREAMS,
+    fails_on=("data-after-done",),
     deviations=("D28",),
 )
 def nothing_after_done(r: Recorded) -> Outcome:
@@ -134,6 +138,7 @@ def nothing_after_done(r: Recorded) -> Outcome:
     level=Level.MUST,
     feature=FEATURE,
     probes=STREAMS,
+    fails_on=("usage-chunk-no-choices", "chunk-object-chat"),
     deviations=("D18", "D33"),
 )
 def chunk_schema(r: Recorded) -> Outcome:
@@ -153,6 +158,7 @@ def chunk_schema(r: Recorded) -> Outcome:
     level=Level.MUST,
     feature=FEATURE,
     probes=STREAMS,
+    fails_on=("chunk-object-chat",),
     deviations=("D18",),
 )
 def object_(r: Recorded) -> Outcome:
@@ -171,6 +177,7 @@ def object_(r: Recorded) -> Outcome:
     level=Level.MUST,
     feature=FEATURE,
     probes=STREAMS,
+    fails_on=("chunk-ids-vary",),
     deviations=("D19",),
 )
 def id_stable(r: Recorded) -> Outcome:
@@ -188,6 +195,7 @@ def id_stable(r: Recorded) -> Outcome:
     level=Level.MUST,
     feature=FEATURE,
     probes=STREAMS,
+    fails_on=("stream-no-finish-reason", "finish-reason-every-chunk"),
     deviations=("D20", "D21"),
 )
 def finish_once(r: Recorded) -> Outcome:
@@ -215,6 +223,8 @@ def finish_once(r: Recorded) -> Outcome:
     level=Level.SHOULD,
     feature=FEATURE,
     probes=("stream", "greedy"),
+    fails_on=("stream-drops-first-token",),
+    deviations=("D44",),
 )
 def text_matches(r: Recorded) -> Outcome:
     streamed = _text_by_index(r.stream("stream")).get(0, "")
@@ -229,6 +239,8 @@ def text_matches(r: Recorded) -> Outcome:
     level=Level.SHOULD,
     feature=FEATURE,
     probes=("stream",),
+    fails_on=("stream-buffered",),
+    deviations=("D37",),
 )
 def incremental(r: Recorded) -> Outcome:
     ex = r.stream("stream")
@@ -253,6 +265,7 @@ def _usage_ok(usage: Any) -> bool:
     level=Level.MUST,
     feature=FEATURE,
     probes=("stream-usage",),
+    fails_on=("usage-chunk-missing", "usage-on-last-content-chunk"),
     deviations=("D29", "D30", "D33"),
 )
 def usage_chunk(r: Recorded) -> Outcome:
@@ -276,6 +289,7 @@ def usage_chunk(r: Recorded) -> Outcome:
     level=Level.MUST,
     feature=FEATURE,
     probes=("stream-usage",),
+    fails_on=("usage-zeros-every-chunk",),
     deviations=("D32",),
 )
 def usage_null_elsewhere(r: Recorded) -> Outcome:
@@ -293,6 +307,7 @@ def usage_null_elsewhere(r: Recorded) -> Outcome:
     level=Level.MUST,
     feature=FEATURE,
     probes=("stream", "stream-usage-off"),
+    fails_on=("usage-chunk-forced",),
     deviations=("D31",),
 )
 def no_usage_unasked(r: Recorded) -> Outcome:
@@ -312,6 +327,7 @@ def no_usage_unasked(r: Recorded) -> Outcome:
     level=Level.MUST,
     feature=FEATURE,
     probes=("stream-usage",),
+    fails_on=("stream-n-index-wrong",),
     deviations=("D44",),
     refusable=True,
 )
@@ -328,6 +344,7 @@ def n_indices(r: Recorded) -> Outcome:
     level=Level.SHOULD,
     feature=FEATURE,
     probes=STREAMS,
+    fails_on=("sse-error-field",),
     deviations=("D34",),
 )
 def sse_fields(r: Recorded) -> Outcome:
