@@ -15,6 +15,7 @@ from typing import Any
 from relaycheck.checks.model import Fail, Inconclusive, Level, Outcome, Pass, Recorded, Skip, check, snippet
 from relaycheck.property.runner import PLAN_PROBE, PropertyPlan, parse_probe_id
 from relaycheck.transport.exchange import DONE, Exchange
+from relaycheck.transport.redact import MASK
 
 FEATURE = "property"
 DOC = "relaycheck contract (openapi/completions.yaml) POST /completions"
@@ -25,17 +26,19 @@ NOT_JUDGED_STATUS = 429  # rate limited even after the client's retries: says no
 
 
 def curl(exchange: Exchange) -> str:
-    """The recorded request as a curl line; the key is never in it (the recorded headers are redacted anyway)."""
-    return " ".join(
-        [
-            "curl -sS -X POST",
-            shlex.quote(exchange.request.url),
-            "-H 'Content-Type: application/json'",
-            "-H 'Authorization: Bearer <redacted>'",
-            "--data-raw",
-            _shell_text(exchange.request.body),
-        ]
-    )
+    """The recorded request as a curl line, with the headers it was sent with (the recorded headers are redacted:
+    the key, and header values read from the environment, are never in it)."""
+    words = ["curl -sS -X POST", shlex.quote(exchange.request.url)]
+    for name, value in exchange.request.headers.items():
+        if name.lower() in _CURL_OMITS:
+            continue
+        if name.lower() == "authorization" and value == MASK:
+            value = f"Bearer {MASK}"
+        words.append(f"-H {shlex.quote(f'{name}: {value}')}")
+    return " ".join([*words, "--data-raw", _shell_text(exchange.request.body)])
+
+
+_CURL_OMITS = frozenset({"accept", "accept-encoding"})  # curl's own defaults show the body as it came
 
 
 def _shell_text(body: str) -> str:

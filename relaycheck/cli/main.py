@@ -187,7 +187,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"worst case: {run_worst_case(providers, catalogue):.0f} s", file=sys.stderr)
     runs = certify(providers, catalogue, load_contract(), progress=_with_stop_lines(progress),
                    use_expectations=not args.update_expectations)
-    redactor = Redactor.for_keys([p.api_key() for p in providers] + [r.target.api_key for r in runs if r.target])
+    secrets = [s for r in runs if r.target for s in r.target.secrets]  # keys, and header values from the environment
+    redactor = Redactor.for_keys([p.api_key() for p in providers] + secrets)
     try:
         reports = write_reports(runs, catalogue, args.report_dir, redactor)
     except OSError as exc:

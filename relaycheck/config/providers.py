@@ -27,6 +27,14 @@ MAX_YAML_NODES = 20_000  # after expanding aliases: a "billion laughs" file is r
 MAX_YAML_DEPTH = 64
 MAX_CONCURRENCY = 256
 MAX_RETRIES = 10
+AUTH_SCHEMES = ("bearer", "api-key")  # Authorization: Bearer KEY (OpenAI), or api-key: KEY (Azure OpenAI)
+HEADER_NAME_RE = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,128}$")  # an RFC 9110 token
+MAX_HEADER_VALUE = 4096
+# Set by relaycheck itself: the key goes in by the auth scheme, and the others decide what is measured.
+RESERVED_HEADERS = frozenset({
+    "authorization", "api-key", "content-type", "content-length", "content-encoding", "accept", "accept-encoding",
+    "host", "transfer-encoding", "connection", "te", "upgrade", "expect", "proxy-authorization",
+})
 
 
 class ConfigError(Exception):
@@ -63,11 +71,32 @@ class BudgetLimits:
 
 
 @dataclass(frozen=True)
+class Header:
+    """One extra request header (routing, attribution): a literal value, or one read from an environment variable.
+
+    A value from the environment is treated as a secret: it is redacted like a key everywhere relaycheck writes.
+    """
+
+    name: str
+    value: str | None = None
+    env: str | None = None
+
+
+@dataclass(frozen=True)
+class HeaderValue:
+    name: str
+    value: str
+    secret: bool  # read from the environment: redacted like the key
+
+
+@dataclass(frozen=True)
 class Provider:
     name: str
     model: str = DEFAULT_MODEL
     base_url: str | None = None  # None only for the embedded reference provider
     api_key_env: str | None = None
+    auth: str = "bearer"  # one of AUTH_SCHEMES: how the key is presented
+    headers: tuple[Header, ...] = ()  # extra request headers, sent with every request
     embedded: bool = False
     quirks: tuple[str, ...] = ()  # embedded only: reference-server quirks to switch on (demos, tests)
     timeouts: Timeouts = field(default_factory=Timeouts)
@@ -82,6 +111,22 @@ class Provider:
     def api_key(self, environ: Mapping[str, str] | None = None) -> str | None:
         env = os.environ if environ is None else environ
         return env.get(self.api_key_env) if self.api_key_env else None
+
+    def header_values(self, environ: Mapping[str, str] | None = None) -> tuple[HeaderValue, ...] | str:
+        """The extra headers to send, or why they cannot be sent (an environment variable not set or unusable)."""
+        env = os.environ if environ is None else environ
+        values = []
+        for header in self.headers:
+            if header.env is None:
+                values.append(HeaderValue(header.name, header.value or "", secret=False))
+                continue
+            value = env.get(header.env)
+            if not value:
+                return f"header not set: export {header.env}=<value> (header {header.name}) to certify {self.name}"
+            if _bad_header_value(value):
+                return f"the value of {header.env} (header {header.name}) is not printable ASCII: not sent"
+            values.append(HeaderValue(header.name, value, secret=True))
+        return tuple(values)
 
     def with_overrides(self, **changes: Any) -> Provider:
         return replace(self, **changes)
@@ -206,7 +251,7 @@ def parse_providers(raw: Any, where: str = "providers.yaml", base_dir: Path | No
 def _merge_defaults(defaults: dict[str, Any], entry: dict[str, Any]) -> dict[str, Any]:
     merged = dict(defaults)
     for key, value in entry.items():
-        if key in _SECTIONS and isinstance(value, dict) and isinstance(merged.get(key), dict):
+        if key in (*_SECTIONS, "headers") and isinstance(value, dict) and isinstance(merged.get(key), dict):
             merged[key] = {**merged[key], **value}
         else:
             merged[key] = value
@@ -244,11 +289,19 @@ def _parse_provider(entry: dict[str, Any], label: str, base_dir: Path | None) ->
     else:
         expectations_path = Path(expectations) if expectations else None
     rate_limit = _get(entry, "rate_limit", (int, float), label)
+    auth = _get(entry, "auth", str, label, default="bearer")
+    if auth not in AUTH_SCHEMES:
+        raise ConfigError(f"{label}: field 'auth' must be 'bearer' (Authorization: Bearer) or 'api-key' (an api-key "
+                          f"header, as Azure OpenAI), not {_show(auth)}")
+    if embedded and auth != "bearer":
+        raise ConfigError(f"{label}: field 'auth': the embedded reference provider takes its key as a Bearer token")
     return Provider(
         name=name,
         model=_get(entry, "model", str, label, default=DEFAULT_MODEL),
         base_url=base_url.rstrip("/") if base_url else None,
         api_key_env=api_key_env,
+        auth=auth,
+        headers=_headers(entry, label),
         embedded=embedded,
         quirks=tuple(quirks),
         timeouts=_section(entry, "timeouts", label),
@@ -261,6 +314,50 @@ def _parse_provider(entry: dict[str, Any], label: str, base_dir: Path | None) ->
         property_examples=_non_negative_int(entry, "property_examples", label, default=10),
         expectations=expectations_path,
     )
+
+
+def _headers(entry: dict[str, Any], label: str) -> tuple[Header, ...]:
+    """``headers: {Name: "literal", Other: {env: VARIABLE}}``, each validated where it is written."""
+    raw = entry.get("headers")
+    if raw is None:
+        return ()
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{label}: field 'headers' must be a mapping of header name to value, not {_show(raw)}")
+    headers: list[Header] = []
+    seen: set[str] = set()
+    for name, value in raw.items():
+        where = f"{label}: field 'headers.{_clip(str(name), 80)}'"
+        if not isinstance(name, str) or not HEADER_NAME_RE.match(name):
+            raise ConfigError(f"{where}: {_show(name)} is not a valid header name (letters, digits, !#$%&'*+.^_`|~-)")
+        if name.lower() in RESERVED_HEADERS:
+            hint = " (the key is sent by api_key_env and auth)" if name.lower() in ("authorization", "api-key") else ""
+            raise ConfigError(f"{where}: relaycheck sets this header itself{hint}")
+        if name.lower() in seen:
+            raise ConfigError(f"{where}: header given twice (header names are case-insensitive)")
+        seen.add(name.lower())
+        headers.append(_header(name, value, where))
+    return tuple(headers)
+
+
+def _header(name: str, value: Any, where: str) -> Header:
+    if isinstance(value, dict):
+        _reject_unknown(value, {"env"}, where)
+        env = value.get("env")
+        if not isinstance(env, str) or not ENV_RE.match(env):
+            raise ConfigError(f"{where}: 'env' must name an environment variable, not {_show(env)}")
+        return Header(name, env=env)
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        raise ConfigError(f"{where}: must be a string or {{env: VARIABLE}}, not {type(value).__name__} {_show(value)}")
+    text = str(value)
+    if _bad_header_value(text):
+        raise ConfigError(f"{where}: the value must be printable ASCII, at most "
+                          f"{MAX_HEADER_VALUE} characters")
+    return Header(name, value=text)
+
+
+def _bad_header_value(value: str) -> bool:
+    """Not sendable as-is: too long, not ASCII (httpx encodes header values as ASCII), or with control characters."""
+    return len(value) > MAX_HEADER_VALUE or not value.isascii() or any(not c.isprintable() for c in value)
 
 
 def _section(entry: dict[str, Any], key: str, label: str) -> Any:

@@ -176,7 +176,8 @@ def run_property_tests(
     count = provider.property_examples if examples is None else examples
 
     async def record() -> dict[str, Exchange]:
-        async with ProviderClient.for_provider(provider, target.base_url, target.api_key, budget) as client:
+        async with ProviderClient.for_provider(provider, target.base_url, target.api_key, budget,
+                                               headers=target.headers) as client:
             return await record_property_phase(client, provider.model, count, seed)
 
     recorded = asyncio.run(record())

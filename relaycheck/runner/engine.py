@@ -17,7 +17,7 @@ from typing import Any
 from relaycheck import __version__
 from relaycheck.checks.catalogue import Catalogue
 from relaycheck.checks.model import Grade, Recorded, Verdict, judge
-from relaycheck.config.providers import Provider
+from relaycheck.config.providers import HeaderValue, Provider
 from relaycheck.probes.catalogue import (
     PROBES,
     PreconditionFailed,
@@ -41,6 +41,12 @@ class Target:
     base_url: str
     api_key: str | None
     label: str  # what the report shows as the provider's address
+    headers: tuple[HeaderValue, ...] = ()  # the provider's extra request headers, resolved
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """What must never appear in a report: the key and the header values read from the environment."""
+        return tuple(s for s in (self.api_key, *(h.value for h in self.headers if h.secret)) if s)
 
 
 @dataclass
@@ -74,6 +80,10 @@ def open_target(provider: Provider, environ: Mapping[str, str] | None = None) ->
 
     The embedded provider is started here on a free loopback port and stopped on exit.
     """
+    headers = provider.header_values(environ)
+    if isinstance(headers, str):
+        yield headers
+        return
     if provider.embedded:
         from relaycheck.server.config import ServerConfig
         from relaycheck.server.running import serve_in_thread
@@ -81,14 +91,14 @@ def open_target(provider: Provider, environ: Mapping[str, str] | None = None) ->
         config = ServerConfig(quirks=frozenset(provider.quirks))
         with serve_in_thread(config) as server:
             quirks = f" with quirks {', '.join(provider.quirks)}" if provider.quirks else ""
-            yield Target(server.base_url, config.api_key, f"embedded reference provider{quirks}")
+            yield Target(server.base_url, config.api_key, f"embedded reference provider{quirks}", headers)
         return
     key = provider.api_key(environ)
     if not key:
         yield f"key not set: export {provider.api_key_env}=<your key> to certify {provider.name}"
         return
     assert provider.base_url is not None
-    yield Target(provider.base_url, key, provider.base_url)
+    yield Target(provider.base_url, key, provider.base_url, headers)
 
 
 # -- recording ---------------------------------------------------------------------------------------------------
@@ -106,7 +116,8 @@ async def record_provider(
     budget = Budget(provider.budget.requests, provider.budget.completion_tokens, spend=run.spend)
     run.target = target
     run.probes_total = len(probes)
-    async with ProviderClient.for_provider(provider, target.base_url, target.api_key, budget, redactor) as client:
+    async with ProviderClient.for_provider(provider, target.base_url, target.api_key, budget, redactor,
+                                           target.headers) as client:
         done: dict[str, asyncio.Future[Exchange]] = {p.id: asyncio.get_running_loop().create_future() for p in probes}
 
         async def one(probe: Probe) -> None:
@@ -243,7 +254,7 @@ def certify(
     runs = [ProviderRun(p) for p in providers]
     with contextlib.ExitStack() as stack:
         targets: list[Target | str] = [stack.enter_context(open_target(p, environ)) for p in providers]
-        redactor = Redactor.for_keys(t.api_key for t in targets if isinstance(t, Target))
+        redactor = Redactor.for_keys(s for t in targets if isinstance(t, Target) for s in t.secrets)
 
         async def all_providers() -> None:
             tasks = []

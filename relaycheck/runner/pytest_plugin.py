@@ -120,7 +120,7 @@ def certification(request: pytest.FixtureRequest) -> Certification:
 
     selection = _selection(request.config)
     runs = certify(selection.providers, selection.catalogue, load_contract())
-    keys = [p.api_key() for p in selection.providers] + [r.target.api_key for r in runs if r.target]
+    keys = [p.api_key() for p in selection.providers] + [s for r in runs if r.target for s in r.target.secrets]
     redactor = Redactor.for_keys(keys)
     write_reports(runs, selection.catalogue, request.config.getoption("report_dir"), redactor)
     return Certification({r.name: r for r in runs}, selection.catalogue, redactor)

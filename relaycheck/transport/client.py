@@ -31,7 +31,7 @@ from typing import Any, Literal
 
 import httpx
 
-from relaycheck.config.providers import Limits, Provider, Timeouts
+from relaycheck.config.providers import HeaderValue, Limits, Provider, Timeouts
 from relaycheck.transport.budget import Budget, Reservation
 from relaycheck.transport.exchange import DONE, Exchange, RecordedRequest, Timing
 from relaycheck.transport.redact import MASK, Redactor
@@ -121,14 +121,20 @@ class ProviderClient:
         retries: int = 2,
         redactor: Redactor | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
+        auth: str = "bearer",
+        headers: tuple[HeaderValue, ...] = (),
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self._api_key = api_key
+        self._auth = auth  # "bearer" (Authorization: Bearer KEY) or "api-key" (api-key: KEY, as Azure)
+        self._extra_headers = headers
         self.timeouts = timeouts
         self.limits = limits
         self.budget = budget
         self.retries = retries
-        self.redactor = redactor or Redactor.for_keys([api_key, WRONG_KEY])
+        # Header values from the environment are secrets like the key: whatever redactor was given learns them.
+        self.redactor = (redactor or Redactor.for_keys([api_key, WRONG_KEY])) + Redactor.for_keys(
+            h.value for h in headers if h.secret)
         self.health = Health()
         self.retry_wait_left = MAX_RETRY_WAIT_TOTAL
         self._deadline: float | None = None  # loop time; set on entering (or at the first send)
@@ -144,9 +150,10 @@ class ProviderClient:
 
     @classmethod
     def for_provider(
-        cls, provider: Provider, base_url: str, api_key: str | None, budget: Budget, redactor: Redactor | None = None
+        cls, provider: Provider, base_url: str, api_key: str | None, budget: Budget, redactor: Redactor | None = None,
+        headers: tuple[HeaderValue, ...] = (),
     ) -> ProviderClient:
-        """A client with every limit the provider's configuration sets."""
+        """A client with every limit the provider's configuration sets, its auth scheme and extra headers."""
         return cls(
             base_url,
             api_key,
@@ -157,6 +164,8 @@ class ProviderClient:
             rate_limit=provider.rate_limit,
             retries=provider.retries,
             redactor=redactor,
+            auth=provider.auth,
+            headers=headers,
         )
 
     async def __aenter__(self) -> ProviderClient:
@@ -184,8 +193,11 @@ class ProviderClient:
             "Accept": "application/json, text/event-stream",
             "Accept-Encoding": ACCEPT_ENCODING,
         }
+        headers.update((h.name, h.value) for h in self._extra_headers)  # the names cannot clash (config refuses)
         key = {"valid": self._api_key, "wrong": WRONG_KEY, "missing": None}[auth]
-        if key:
+        if key and self._auth == "api-key":
+            headers["api-key"] = key
+        elif key:
             headers["Authorization"] = f"Bearer {key}"
         return headers
 
