@@ -11,7 +11,7 @@ from functools import cached_property
 
 from relaycheck.checks import defaults, errors, params, shape, stream
 from relaycheck.checks import property as property_checks
-from relaycheck.checks.model import Check, Grade, Level, Verdict
+from relaycheck.checks.model import Check, Level, Verdict
 
 AREAS = (shape, defaults, params, stream, errors, property_checks)
 
@@ -56,7 +56,7 @@ class Catalogue:
         The one definition the exit code, the terminal summary and every report use.
         """
         levels = {c.id: c.level for c in self.checks}
-        return [v for v in verdicts if v.grade in (Grade.FAIL, Grade.ERROR) and levels.get(v.check) is Level.MUST]
+        return [v for v in verdicts if v.grade.blocks and levels.get(v.check) is Level.MUST]
 
     def select(self, patterns: tuple[str, ...]) -> Catalogue:
         """Checks whose id or feature starts with one of the patterns (all when none given)."""

@@ -35,6 +35,60 @@ class Grade(StrEnum):
     SKIPPED = "skipped"  # precondition unmet, key missing or budget spent
     ERROR = "error"  # no verdict could be had: timeout, transport failure, harness fault
 
+    # -- presentation: the one place every report, summary and front-end reads ----------------------------------
+
+    @property
+    def icon(self) -> str:
+        return _ICONS[self]
+
+    @property
+    def rank(self) -> int | None:
+        """How bad, for regressions: pass < known = unsupported < warn < error < fail; skipped has no rank."""
+        return _RANKS.get(self)
+
+    @property
+    def order(self) -> int:
+        """Position worst first (fail, error, warn, unsupported, known, skipped, pass): how reports list grades."""
+        return _WORST_FIRST.index(self)
+
+    @property
+    def judged(self) -> bool:
+        """A verdict either way, so it counts in the score's share (skipped and error are not)."""
+        return self in (Grade.PASS, Grade.FAIL, Grade.WARN, Grade.KNOWN, Grade.UNSUPPORTED)
+
+    @property
+    def bad(self) -> bool:
+        """Worth attention in a summary: a violation, a missed SHOULD, or no verdict at all."""
+        return self in (Grade.FAIL, Grade.ERROR, Grade.WARN)
+
+    @property
+    def notable(self) -> bool:
+        """Listed among a report's deviations with its evidence: anything but pass and skipped."""
+        return self not in (Grade.PASS, Grade.SKIPPED)
+
+    @property
+    def deviation(self) -> bool:
+        """A provider's own outcome worth recording in its expectations file (``known`` is already recorded)."""
+        return self in (Grade.FAIL, Grade.WARN, Grade.UNSUPPORTED, Grade.ERROR)
+
+    @property
+    def blocks(self) -> bool:
+        """Stops certification when the check is a MUST: it failed, or it could not be judged."""
+        return self in (Grade.FAIL, Grade.ERROR)
+
+    @property
+    def test_outcome(self) -> str:
+        """What a test runner (JUnit, pytest) makes of it: passed, failed, error or skipped (not run as such)."""
+        return _TEST_OUTCOMES[self]
+
+
+_ICONS = {Grade.PASS: "✅", Grade.FAIL: "❌", Grade.WARN: "⚠️", Grade.UNSUPPORTED: "🚫", Grade.KNOWN: "📌",
+          Grade.SKIPPED: "⏭️", Grade.ERROR: "💥"}
+_RANKS = {Grade.PASS: 0, Grade.KNOWN: 1, Grade.UNSUPPORTED: 1, Grade.WARN: 2, Grade.ERROR: 3, Grade.FAIL: 4}
+_WORST_FIRST = (Grade.FAIL, Grade.ERROR, Grade.WARN, Grade.UNSUPPORTED, Grade.KNOWN, Grade.SKIPPED, Grade.PASS)
+_TEST_OUTCOMES = {Grade.PASS: "passed", Grade.WARN: "passed", Grade.FAIL: "failed", Grade.ERROR: "error",
+                  Grade.SKIPPED: "skipped", Grade.UNSUPPORTED: "skipped", Grade.KNOWN: "skipped"}
+
 
 # -- outcomes a check produces --------------------------------------------------------------------------------
 

@@ -64,7 +64,7 @@ def score(verdicts: list[Verdict], catalogue: Catalogue) -> dict[str, Any]:
 
     def summary(subset: list[Verdict]) -> dict[str, Any]:
         counts = Counter(v.grade.value for v in subset)
-        judged = sum(counts[g.value] for g in (Grade.PASS, Grade.FAIL, Grade.WARN, Grade.KNOWN, Grade.UNSUPPORTED))
+        judged = sum(counts[g.value] for g in Grade if g.judged)
         return {
             "counts": {g.value: counts.get(g.value, 0) for g in GRADE_ORDER},
             "percent": round(100 * counts.get("pass", 0) / judged, 1) if judged else None,

@@ -81,6 +81,6 @@ def expectations_yaml(
     entries = [
         {"check": v.check, "grade": v.grade.value, "reason": reason(v)}
         for v in verdicts
-        if v.grade in (Grade.FAIL, Grade.WARN, Grade.UNSUPPORTED, Grade.ERROR)
+        if v.grade.deviation
     ]
     return yaml.safe_dump({"provider": provider, "expectations": entries}, sort_keys=False, allow_unicode=True)
