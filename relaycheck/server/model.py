@@ -1,4 +1,4 @@
-"""The reference language model: an interpolated trigram model over the embedded corpus.
+"""The reference language model: an interpolated 4-gram model over the embedded corpus.
 
 For a context it gives a short list of candidate tokens with scores (scaled log-probabilities of the
 interpolated trigram/bigram/unigram model), and one shared *floor* score for every other token. The
@@ -31,8 +31,10 @@ FLOOR_MASS = 1e-3  # probability mass (at temperature 1) spread over all non-can
 # Scores are SHARPNESS * log p. A model counted from a few kilobytes is over-confident: at temperature 1 it
 # would repeat a handful of texts, and independent samples would often coincide. Greedy output is unchanged.
 SHARPNESS = 0.7
-# Interpolation weights (trigram, bigram, unigram) by the longest context seen in the corpus.
-_WEIGHTS = {3: (0.75, 0.2, 0.05), 2: (0.0, 0.9, 0.1), 1: (0.0, 0.0, 1.0)}
+# Interpolation weights (4-gram, trigram, bigram, unigram) by the longest context seen in the corpus. Four tokens:
+# cl100k splits ", 5" into ",", " ", "5", so only a 4-gram context tells which number comes next when counting.
+_WEIGHTS = {4: (0.75, 0.2, 0.0, 0.05), 3: (0.0, 0.75, 0.2, 0.05), 2: (0.0, 0.0, 0.9, 0.1), 1: (0.0, 0.0, 0.0, 1.0)}
+ORDER = 4
 
 
 @dataclass(frozen=True)
@@ -67,22 +69,24 @@ class NGramModel:
         self.tokenizer = tokenizer
         eot = tokenizer.eot_id
         unigram: defaultdict[int, float] = defaultdict(float)
-        self._bigram: defaultdict[int, defaultdict[int, float]] = defaultdict(lambda: defaultdict(float))
-        self._trigram: defaultdict[tuple[int, int], defaultdict[int, float]] = defaultdict(
-            lambda: defaultdict(float)
-        )
+        # counts[k] maps a context of k tokens to the weighted counts of the token after it (k = 1..ORDER-1).
+        self._counts: list[defaultdict[tuple[int, ...], defaultdict[int, float]]] = [
+            defaultdict(lambda: defaultdict(float)) for _ in range(ORDER)
+        ]
         for text, weight in documents:
             # Each document follows end-of-text (the context of an empty or null prompt) and ends with it.
-            ids = [eot, eot, *tokenizer.encode(text), eot]
-            for a, b, c in zip(ids, ids[1:], ids[2:], strict=False):
-                unigram[c] += weight
-                self._bigram[b][c] += weight
-                self._trigram[(a, b)][c] += weight
+            ids = [eot] * (ORDER - 1) + [*tokenizer.encode(text), eot]
+            for i in range(ORDER - 1, len(ids)):
+                token = ids[i]
+                unigram[token] += weight
+                for k in range(1, ORDER):
+                    self._counts[k][tuple(ids[i - k : i])][token] += weight
         total = sum(unigram.values())
         best = sorted(unigram.items(), key=lambda item: (-item[1], item[0]))[:UNIGRAM_CANDIDATES]
         self._unigram_top = [(t, n / total) for t, n in best]
         self._floor_p = FLOOR_MASS / tokenizer.vocab_size
-        self._cache: dict[tuple[int, int] | int | None, Candidates] = {}
+        self._ids = tokenizer.ids()  # valid ids need not be contiguous (cl100k's end-of-text is 100257)
+        self._cache: dict[tuple[int, ...] | None, Candidates] = {}
 
     @property
     def vocab_size(self) -> int:
@@ -91,36 +95,38 @@ class NGramModel:
     def candidates(self, context: Sequence[int]) -> Candidates:
         """Candidates after ``context`` (earlier tokens are padded with end-of-text)."""
         eot = self.tokenizer.eot_id
-        a = context[-2] if len(context) >= 2 else eot
-        b = context[-1] if context else eot
-        key: tuple[int, int] | int | None
-        if (a, b) in self._trigram:
-            key, order = (a, b), 3
-        elif b in self._bigram:
-            key, order = b, 2
-        else:
-            key, order = None, 1
+        recent = tuple(context[-(ORDER - 1) :])
+        recent = (eot,) * (ORDER - 1 - len(recent)) + recent
+        order = 1
+        for k in range(ORDER - 1, 0, -1):
+            if recent[-k:] in self._counts[k]:
+                order = k + 1
+                break
+        key = recent[-(order - 1) :] if order > 1 else None
         cached = self._cache.get(key)
         if cached is None:
-            cached = self._cache[key] = self._build(a, b, order)
+            cached = self._cache[key] = self._build(recent, order)
         return cached
 
-    def _build(self, a: int, b: int, order: int) -> Candidates:
-        w3, w2, w1 = _WEIGHTS[order]
+    def _build(self, recent: tuple[int, ...], order: int) -> Candidates:
+        weights = _WEIGHTS[order]  # by context length ORDER-1 .. 1, then the unigram weight
         eot = self.tokenizer.eot_id
         probs: defaultdict[int, float] = defaultdict(float)
-        orders = ((w3, self._trigram.get((a, b)), False), (w2, self._bigram.get(b), order == 3))
-        for weight, counts, backoff in orders:
-            if weight and counts:
-                total = sum(counts.values())
-                for token, n in counts.items():
-                    # End-of-text only where a document ended after this very context: from the backoff
-                    # orders it would end completions after almost any period.
-                    if not (backoff and token == eot):
-                        probs[token] += weight * n / total
+        for k in range(ORDER - 1, 0, -1):
+            weight = weights[ORDER - 1 - k]
+            counts = self._counts[k].get(recent[-k:])
+            if not (weight and counts):
+                continue
+            backoff = k < order - 1
+            total = sum(counts.values())
+            for token, n in counts.items():
+                # End-of-text only where a document ended after this very context: from the backoff
+                # orders it would end completions after almost any period.
+                if not (backoff and token == eot):
+                    probs[token] += weight * n / total
         for token, p in self._unigram_top:
             if token != eot or order == 1:
-                probs[token] += w1 * p
+                probs[token] += weights[-1] * p
         best = sorted(probs.items(), key=lambda item: (-item[1], item[0]))[:MAX_CANDIDATES]
         return Candidates(
             tokens=tuple(t for t, _ in best),
@@ -228,13 +234,13 @@ class NGramModel:
         if rng is None:
             return next(self._rest_tokens(scores, 1))
         while True:
-            token = rng.randrange(self.vocab_size)
+            token = self._ids[rng.randrange(len(self._ids))]
             if token not in scores:
                 return token
 
     def _rest_tokens(self, scores: Mapping[int, float], count: int) -> Iterator[int]:
         """The first ``count`` floor tokens by id."""
-        return itertools.islice((t for t in range(self.vocab_size) if t not in scores), count)
+        return itertools.islice((t for t in self._ids if t not in scores), count)
 
 
 @functools.cache

@@ -88,7 +88,7 @@ def _prompts(prompt: Any, tokenizer: Tokenizer) -> tuple[tuple[int, ...], ...]:
         for token in ids:
             if not tokenizer.is_valid(token):
                 raise invalid(
-                    f"Invalid token in prompt: {token}. Token ids must be in 0..{tokenizer.vocab_size - 1}.",
+                    f"Invalid token in prompt: {token}. Token ids must be in 0..{tokenizer.max_id}.",
                     "prompt",
                 )
     return tuple(tuple(ids) for ids in token_lists)
@@ -101,7 +101,7 @@ def _logit_bias(raw: Mapping[str, int] | None, tokenizer: Tokenizer) -> dict[int
         if not tokenizer.is_valid(token):
             raise invalid(
                 f"Invalid key in 'logit_bias': {key}. You should only be submitting non-negative integers "
-                f"below the vocabulary size ({tokenizer.vocab_size}).",
+                f"below the vocabulary size ({tokenizer.max_id + 1}).",
                 "logit_bias",
             )
         bias[token] = float(value)

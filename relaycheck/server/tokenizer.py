@@ -1,10 +1,13 @@
-"""A small byte-level tokenizer shaped like GPT-2's.
+"""The reference provider's tokenizers.
 
-Ids 0-255 are the 256 single bytes in GPT-2's ``bytes_to_unicode`` order (id 0 is ``!``, id 13 is ``.``), so a
-client that knows GPT-2 ids for single characters gets the same characters here. Then come word-ish tokens
-built from the embedded corpus and the numbers 0..1000 with and without a leading space, and last the
-``<|endoftext|>`` token. Encoding is greedy longest match over the UTF-8 bytes; every byte is a token, so
-any string (any Unicode) round-trips: ``decode(encode(s)) == s``.
+The default is the claimed model's own: ``cl100k_base``, the tokenizer of gpt-3.5-turbo-instruct, so the
+reference's usage counts and logprobs tokens are exactly what the real model's tokenizer gives (relaycheck.tokens
+loads it offline). Its ids 0-255 are the 256 single bytes in GPT-2's ``bytes_to_unicode`` order (id 0 is ``!``,
+id 13 is ``.``), as in GPT-2, p50k and llama.cpp's ``gpt2`` vocabularies, which the probes' token-id prompts rely on.
+
+The second, :class:`CorpusTokenizer`, is a small byte-level vocabulary of its own (the same 256 byte ids, then
+word-ish tokens from the embedded corpus, then ``<|endoftext|>``), greedy longest match. It stands for "another
+tokenizer under the same name" in the quirks: its word ids mean other words than cl100k's.
 """
 
 from __future__ import annotations
@@ -13,8 +16,9 @@ import codecs
 import functools
 import re
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
+from relaycheck import tokens
 from relaycheck.server import corpus
 
 END_OF_TEXT = "<|endoftext|>"
@@ -35,48 +39,24 @@ def gpt2_byte_order() -> list[int]:
 
 
 class Tokenizer:
-    """Immutable after construction; share one instance (see :func:`default_tokenizer`)."""
+    """What the server needs of a tokenizer. Immutable after construction; share one instance."""
 
-    def __init__(self, words: Iterable[str]) -> None:
-        pieces: list[bytes] = [bytes([b]) for b in gpt2_byte_order()]
-        seen = set(pieces)
-        for word in words:
-            raw = word.encode("utf-8")
-            if raw not in seen:
-                seen.add(raw)
-                pieces.append(raw)
-        self._pieces: tuple[bytes, ...] = tuple(pieces)
-        self.eot_id = len(pieces)
-        self._ids = {piece: i for i, piece in enumerate(pieces)}
-        self._max_len = max(len(p) for p in pieces)
-        self.vocab_size = len(pieces) + 1
-
-    # -- encoding ----------------------------------------------------------------------------------
+    eot_id: int
+    vocab_size: int  # how many ids are valid (ordinary tokens plus end-of-text)
+    max_id: int
 
     def encode(self, text: str) -> list[int]:
-        """Greedy longest match. ``<|endoftext|>`` in text is ordinary text, as in tiktoken's default."""
-        data = text.encode("utf-8", "surrogatepass")  # lone surrogates can arrive through JSON escapes
-        ids: list[int] = []
-        pos, end = 0, len(data)
-        lookup = self._ids
-        while pos < end:
-            for size in range(min(self._max_len, end - pos), 0, -1):
-                token = lookup.get(data[pos : pos + size])
-                if token is not None:
-                    ids.append(token)
-                    pos += size
-                    break
-        return ids
-
-    # -- decoding ----------------------------------------------------------------------------------
+        raise NotImplementedError
 
     def token_bytes(self, token: int) -> bytes:
-        if token == self.eot_id:
-            return END_OF_TEXT.encode()
-        return self._pieces[token]
+        raise NotImplementedError
 
     def is_valid(self, token: int) -> bool:
-        return 0 <= token < self.vocab_size
+        raise NotImplementedError
+
+    def ids(self) -> Sequence[int]:
+        """Every valid id, ascending: ``len(ids()) == vocab_size``."""
+        raise NotImplementedError
 
     def decode(self, ids: Sequence[int]) -> str:
         data = b"".join(self.token_bytes(t) for t in ids)
@@ -98,6 +78,101 @@ class Tokenizer:
 
     def piece_decoder(self) -> TextPieces:
         return TextPieces(self)
+
+
+class _OrdinaryAndEot(Sequence[int]):
+    """The ids ``0..n-1`` and then ``eot`` (cl100k has unused ids between its ordinary tokens and end-of-text)."""
+
+    def __init__(self, n: int, eot: int) -> None:
+        self._n, self._eot = n, eot
+
+    def __len__(self) -> int:
+        return self._n + 1
+
+    def __getitem__(self, index):  # type: ignore[no-untyped-def]
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        if index < 0:
+            index += len(self)
+        if not 0 <= index <= self._n:
+            raise IndexError(index)
+        return self._eot if index == self._n else index
+
+    def __iter__(self) -> Iterator[int]:
+        yield from range(self._n)
+        yield self._eot
+
+    def __contains__(self, token: object) -> bool:
+        return isinstance(token, int) and (0 <= token < self._n or token == self._eot)
+
+
+class EncodingTokenizer(Tokenizer):
+    """A public OpenAI encoding (ordinary tokens and ``<|endoftext|>``; the other special tokens are not served)."""
+
+    def __init__(self, encoding: tokens.Encoding) -> None:
+        self.encoding = encoding
+        self.eot_id = encoding.eot_token
+        self._ids = _OrdinaryAndEot(encoding.n_ordinary, encoding.eot_token)
+        self.vocab_size = len(self._ids)
+        self.max_id = encoding.eot_token
+
+    def encode(self, text: str) -> list[int]:
+        """Exact cl100k ids. ``<|endoftext|>`` in text is ordinary text; lone surrogates are encoded as U+FFFD."""
+        return self.encoding.encode(text)
+
+    def token_bytes(self, token: int) -> bytes:
+        return self.encoding.token_bytes(token)
+
+    def is_valid(self, token: int) -> bool:
+        return token in self._ids
+
+    def ids(self) -> Sequence[int]:
+        return self._ids
+
+
+class CorpusTokenizer(Tokenizer):
+    """A vocabulary of its own: byte tokens in GPT-2 order, corpus words, numbers, then ``<|endoftext|>``."""
+
+    def __init__(self, words: Iterable[str]) -> None:
+        pieces: list[bytes] = [bytes([b]) for b in gpt2_byte_order()]
+        seen = set(pieces)
+        for word in words:
+            raw = word.encode("utf-8")
+            if raw not in seen:
+                seen.add(raw)
+                pieces.append(raw)
+        self._pieces: tuple[bytes, ...] = tuple(pieces)
+        self.eot_id = len(pieces)
+        self._ids = {piece: i for i, piece in enumerate(pieces)}
+        self._max_len = max(len(p) for p in pieces)
+        self.vocab_size = len(pieces) + 1
+        self.max_id = self.eot_id
+
+    def encode(self, text: str) -> list[int]:
+        """Greedy longest match. ``<|endoftext|>`` in text is ordinary text, as in tiktoken's default."""
+        data = text.encode("utf-8", "surrogatepass")  # lone surrogates can arrive through JSON escapes
+        ids: list[int] = []
+        pos, end = 0, len(data)
+        lookup = self._ids
+        while pos < end:
+            for size in range(min(self._max_len, end - pos), 0, -1):
+                token = lookup.get(data[pos : pos + size])
+                if token is not None:
+                    ids.append(token)
+                    pos += size
+                    break
+        return ids
+
+    def token_bytes(self, token: int) -> bytes:
+        if token == self.eot_id:
+            return END_OF_TEXT.encode()
+        return self._pieces[token]
+
+    def is_valid(self, token: int) -> bool:
+        return 0 <= token < self.vocab_size
+
+    def ids(self) -> Sequence[int]:
+        return range(self.vocab_size)
 
 
 class TextPieces:
@@ -135,4 +210,11 @@ def _corpus_words() -> list[str]:
 
 @functools.cache
 def default_tokenizer() -> Tokenizer:
-    return Tokenizer(_corpus_words())
+    """The claimed model's tokenizer, cl100k_base (loaded once per process, about 0.2 s)."""
+    return EncodingTokenizer(tokens.get_encoding("cl100k_base"))
+
+
+@functools.cache
+def corpus_tokenizer() -> Tokenizer:
+    """Another vocabulary, for the quirk that serves another tokenizer under the same model name."""
+    return CorpusTokenizer(_corpus_words())

@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from relaycheck.server.model import NGramModel, Sampling, default_model
-from relaycheck.server.tokenizer import END_OF_TEXT, Tokenizer, default_tokenizer, gpt2_byte_order
+from relaycheck.server.tokenizer import END_OF_TEXT, Tokenizer, corpus_tokenizer, default_tokenizer, gpt2_byte_order
 
 
 @pytest.fixture(scope="module")
@@ -44,14 +44,31 @@ def test_byte_ids_follow_gpt2(tok: Tokenizer) -> None:
     order = gpt2_byte_order()
     assert sorted(order) == list(range(256))
     assert all(tok.token_bytes(i) == bytes([order[i]]) for i in range(256))
-    assert tok.decode([tok.eot_id]) == END_OF_TEXT and tok.eot_id == tok.vocab_size - 1
-    # GPT-2's "This is a test." ids are all inside the vocabulary (prompts of GPT-2 ids are accepted).
+    assert tok.decode([tok.eot_id]) == END_OF_TEXT and tok.eot_id == 100257 == tok.max_id
+    # cl100k: 100256 ordinary tokens, then end-of-text (100256 itself is unused); GPT-2 ids are valid too.
+    assert tok.vocab_size == 100257 == len(tok.ids()) and not tok.is_valid(100256) and not tok.is_valid(100258)
     assert all(tok.is_valid(t) for t in [1212, 318, 257, 1332, 13])
+
+
+def test_the_default_tokenizer_is_the_claimed_models() -> None:
+    # tiktoken's own test vectors for cl100k_base (tests/test_encoding.py)
+    tok = default_tokenizer()
+    assert tok.encode("hello world") == [15339, 1917]
+    assert tok.encode("today\n \n") == [31213, 27907]
+    assert tok.encode(" \x850") == [220, 126, 227, 15]
+    assert tok.encode("👍") == [9468, 239, 235]
+
+
+def test_the_corpus_tokenizer_is_another_vocabulary() -> None:
+    other = corpus_tokenizer()
+    assert [other.decode([i]) for i in other.encode("1, 2, 3,")] == ["1", ",", " 2", ",", " 3", ","]
+    assert other.encode("hello world") != default_tokenizer().encode("hello world")
+    assert all(other.token_bytes(i) == default_tokenizer().token_bytes(i) for i in range(256))
 
 
 def test_word_tokens_and_greedy_longest_match(tok: Tokenizer) -> None:
     ids = tok.encode("1, 2, 3, 4,")
-    assert [tok.decode([i]) for i in ids] == ["1", ",", " 2", ",", " 3", ",", " 4", ","]
+    assert [tok.decode([i]) for i in ids] == ["1", ",", " ", "2", ",", " ", "3", ",", " ", "4", ","]
     assert [tok.decode([i]) for i in tok.encode(" the test")] == [" the", " test"]
     assert tok.encode("") == []
 
@@ -63,27 +80,28 @@ def test_round_trip_any_string(text: str) -> None:
 
 
 @given(st.lists(st.integers(min_value=0, max_value=default_tokenizer().vocab_size - 1), max_size=30))
-def test_text_pieces_join_to_the_decoded_text(ids: list[int]) -> None:
+def test_text_pieces_join_to_the_decoded_text(indexes: list[int]) -> None:
     tok = default_tokenizer()
+    ids = [tok.ids()[i] for i in indexes]
     pieces = tok.piece_decoder()
     text = "".join(pieces.feed(t) for t in ids) + pieces.flush()
     assert text == b"".join(tok.token_bytes(t) for t in ids).decode("utf-8", "replace")
 
 
 def test_partial_utf8_labels(tok: Tokenizer) -> None:
-    ids = tok.encode("é")
-    assert len(ids) == 2
-    assert tok.token_label(ids[0]) == "bytes:\\xc3"
+    ids = tok.encode("👍")
+    assert len(ids) == 3
+    assert tok.token_label(ids[0]) == "bytes:\\xf0\\x9f"
     pieces = tok.piece_decoder()
-    assert [pieces.feed(ids[0]), pieces.feed(ids[1])] == ["", "é"]
+    assert [pieces.feed(t) for t in ids] == ["", "", "👍"]
 
 
 def test_counting_continues_greedily(model: NGramModel) -> None:
     out = greedy(model, "1, 2, 3, 4,", 80)
     assert len(out) == 80  # no end-of-text
-    expected = "".join(f" {i}," for i in range(5, 45))
+    expected = "".join(f" {i}," for i in range(5, 31)) + " 31"
     assert model.tokenizer.decode(out) == expected
-    assert [model.tokenizer.decode([t]) for t in out[:4]] == [" 5", ",", " 6", ","]
+    assert [model.tokenizer.decode([t]) for t in out[:4]] == [" ", "5", ",", " "]
 
 
 def test_say_this_is_a_test_continues_in_english(model: NGramModel) -> None:
@@ -107,7 +125,7 @@ def test_logprobs_are_a_normalised_distribution(model: NGramModel) -> None:
     counts = {13: 2}
     rng = random.Random(0)
     total = sum(
-        math.exp(model.step(context, sampling, rng, counts, force=t).logprob) for t in range(model.vocab_size)
+        math.exp(model.step(context, sampling, rng, counts, force=t).logprob) for t in model.tokenizer.ids()
     )
     assert total == pytest.approx(1.0, rel=1e-9)
 
@@ -161,5 +179,5 @@ def test_banning_every_candidate_leaves_the_floor_tokens(model: NGramModel) -> N
     banned = {t: -100.0 for t in model.candidates(context).tokens}
     step = model.step(context, Sampling(temperature=0, logit_bias=banned), random.Random(0), {}, 3)
     assert step.token not in banned
-    assert [t for t, _ in step.top] == [t for t in range(model.vocab_size) if t not in banned][:3]
+    assert [t for t, _ in step.top] == [t for t in model.tokenizer.ids() if t not in banned][:3]
     assert len({lp for _, lp in step.top}) == 1 and step.logprob == step.top[0][1]

@@ -25,7 +25,7 @@ def test_chunk_sequence(api: Api) -> None:
         assert "usage" not in chunk
         (choice,) = chunk["choices"]
         assert set(choice) == {"text", "index", "logprobs", "finish_reason"}
-    assert [c["choices"][0]["text"] for c in chunks] == [" 5", ",", " 6", ",", " 7", ",", ""]
+    assert [c["choices"][0]["text"] for c in chunks] == [" ", "5", ",", " ", "6", ",", ""]
     assert [c["choices"][0]["finish_reason"] for c in chunks] == [None] * 6 + ["length"]
     assert streamed.response.content.endswith(b"\n\ndata: [DONE]\n\n")
 
@@ -53,7 +53,7 @@ def test_n_streams_every_index_once(api: Api) -> None:
     for index in range(4):
         mine = [c["choices"][0] for c in streamed.chunks if c["choices"][0]["index"] == index]
         assert [c["finish_reason"] is not None for c in mine] == [False] * (len(mine) - 1) + [True]
-    assert streamed.text(0) == streamed.text(1) == " 5, 6,"
+    assert streamed.text(0) == streamed.text(1) == " 5, "
     assert streamed.text(2) == streamed.text(3) == ". This is a"
 
 
@@ -133,6 +133,6 @@ def test_fifty_concurrent_streams(api_for: Callable[..., Api]) -> None:
     start = time.perf_counter()
     texts = asyncio.run(main())
     elapsed = time.perf_counter() - start
-    assert texts == ["".join(f" {i}," for i in range(5, 15))] * 50
+    assert texts == ["".join(f" {i}," for i in range(5, 11)) + " 11"] * 50
     # Each stream alone takes ~0.2 s (21 gaps of 10 ms); served concurrently, 50 of them take about as long.
     assert elapsed < 8.0, elapsed
