@@ -17,7 +17,7 @@ from relaycheck.checks.catalogue import load_catalogue
 from relaycheck.config.providers import Provider, embedded_reference
 from relaycheck.property import default_seed
 from relaycheck.property.generate import _operation, generate_cases
-from relaycheck.property.runner import split
+from relaycheck.property.plan import split
 from relaycheck.runner.engine import certify
 from relaycheck.server.config import DEFAULT_API_KEY, ServerConfig
 from relaycheck.server.running import serve_in_thread

@@ -705,3 +705,11 @@ def test_load_contract_from_another_path(tmp_path: pathlib.Path) -> None:
     bad.write_text("openapi: 3.0.3\ncomponents: {schemas: {}}\n", encoding="utf-8")
     with pytest.raises(ContractError):
         load_contract(bad)
+
+
+def test_the_checks_finish_reasons_are_the_contracts() -> None:
+    """One definition in the checks (checks.model.FINISH_REASONS), held here to the contract's enum."""
+    from relaycheck.checks.model import FINISH_REASONS
+
+    choice = load_contract().response_schema["$defs"]["CompletionChoice"]
+    assert tuple(choice["properties"]["finish_reason"]["enum"]) == FINISH_REASONS

@@ -58,6 +58,10 @@ class Catalogue:
         levels = {c.id: c.level for c in self.checks}
         return [v for v in verdicts if v.grade.blocks and levels.get(v.check) is Level.MUST]
 
+    def excluding(self, feature: str) -> Catalogue:
+        """The catalogue without one feature's checks (``--no-property``: the phase they read is then not run)."""
+        return Catalogue(tuple(c for c in self.checks if c.feature != feature))
+
     def select(self, patterns: tuple[str, ...]) -> Catalogue:
         """Checks whose id or feature starts with one of the patterns (all when none given)."""
         if not patterns:

@@ -19,6 +19,9 @@ from jsonschema.exceptions import best_match
 from relaycheck.spec import Contract
 from relaycheck.transport.exchange import Exchange
 
+# CreateCompletionResponse.choices[].finish_reason enum (tests/test_contract.py holds it to the contract)
+FINISH_REASONS = ("stop", "length", "content_filter")
+
 
 class Level(StrEnum):
     MUST = "MUST"
@@ -290,7 +293,7 @@ class Recorded:
     def returned_tokens(self, probe: str) -> list[Any] | None:
         """The tokens a successful answer lists in its legacy logprobs, or None when it lists none."""
         ex = self.exchanges.get(probe)
-        body = ex.json() if ex is not None and ex.status == 200 else None
+        body = ex.json() if ex is not None and ex.succeeded else None
         try:
             tokens = body["choices"][0]["logprobs"]["tokens"]  # type: ignore[index]
         except (TypeError, KeyError, IndexError):

@@ -13,7 +13,7 @@ import shlex
 from typing import Any
 
 from relaycheck.checks.model import Fail, Inconclusive, Level, Outcome, Pass, Recorded, Skip, check, snippet
-from relaycheck.property.runner import PLAN_PROBE, PropertyPlan, parse_probe_id
+from relaycheck.property.plan import PLAN_PROBE, PropertyPlan, parse_probe_id
 from relaycheck.transport.exchange import DONE, Exchange
 from relaycheck.transport.redact import MASK
 
@@ -156,10 +156,6 @@ def _response_problem(r: Recorded, ex: Exchange) -> str | None:
     return "the stream ended without data: [DONE]"
 
 
-def _judgeable_200(ex: Exchange) -> bool:
-    return ex.status == 200 and not ex.truncated and not ex.transport_error
-
-
 def _fail(failures: list[tuple[Exchange, str | None]], total: int, what: str, expected: str, seed: int) -> Fail:
     ex, problem = _smallest(failures)
     return Fail(
@@ -180,7 +176,7 @@ def _fail(failures: list[tuple[Exchange, str | None]], total: int, what: str, ex
     "clamped to max_tokens <= 4, n and best_of <= 2)",
     level=Level.MUST,
     feature=FEATURE,
-    probes=(),
+    probes=(PLAN_PROBE,),  # the plan stands for the whole phase: its cases are read by kind
     fails_on=("integer-temperature",),
     deviations=("D12",),
 )
@@ -199,13 +195,13 @@ def positive_accepted(r: Recorded) -> Outcome:
     "data payload until [DONE] is a CreateCompletionChunk, ended by data: [DONE]",
     level=Level.MUST,
     feature=FEATURE,
-    probes=(),
+    probes=(PLAN_PROBE,),  # the plan stands for the whole phase: its cases are read by kind
     fails_on=("chat-object", "no-done"),
     deviations=("D18", "D28"),
 )
 def positive_response_schema(r: Recorded) -> Outcome:
     plan, answered, note = _cases(r, "positive")
-    ok = [ex for ex in answered if _judgeable_200(ex)]
+    ok = [ex for ex in answered if ex.succeeded]
     if not ok:
         raise Skip(f"no generated valid request got a complete 200 answer (see property.positive-accepted; "
                    f"seed {plan.seed})")
@@ -224,7 +220,7 @@ def positive_response_schema(r: Recorded) -> Outcome:
     "out of range, missing required keys, unknown keys, malformed JSON) is a 400, never 200 or 5xx",
     level=Level.MUST,
     feature=FEATURE,
-    probes=(),
+    probes=(PLAN_PROBE,),  # the plan stands for the whole phase: its cases are read by kind
     fails_on=("accept-out-of-range",),
     deviations=("D13",),
 )
@@ -243,7 +239,7 @@ def negative_rejected(r: Recorded) -> Outcome:
     clause=f"{DOC} 4xx: application/json ErrorResponse {{error: {{message, type, param, code}}}}",
     level=Level.MUST,
     feature=FEATURE,
-    probes=(),
+    probes=(PLAN_PROBE,),  # the plan stands for the whole phase: its cases are read by kind
     fails_on=("errors-flat",),
     deviations=("D38",),
 )
@@ -273,7 +269,7 @@ def negative_envelope(r: Recorded) -> Outcome:
     "max_tokens <= 4",
     level=Level.MUST,
     feature=FEATURE,
-    probes=(),
+    probes=(PLAN_PROBE,),  # the plan stands for the whole phase: its cases are read by kind
     fails_on=("chat-object", "reject-explicit-defaults"),
     deviations=("D04", "D18"),
 )
@@ -283,7 +279,7 @@ def examples(r: Recorded) -> Outcome:
     for ex in answered:
         if ex.status != 200:
             failures.append((ex, f"HTTP {ex.status} for a request the document itself gives as an example"))
-        elif _judgeable_200(ex) and (problem := _response_problem(r, ex)) is not None:
+        elif ex.succeeded and (problem := _response_problem(r, ex)) is not None:
             failures.append((ex, problem))
     if failures:
         raise _fail(failures, len(answered), "document examples failed", "HTTP 200 and a schema-valid body",

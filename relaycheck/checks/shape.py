@@ -5,11 +5,21 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from relaycheck.checks.model import Fail, Level, Outcome, Pass, Recorded, Skip, check, expect, snippet
+from relaycheck.checks.model import (
+    FINISH_REASONS,
+    Fail,
+    Level,
+    Outcome,
+    Pass,
+    Recorded,
+    Skip,
+    check,
+    expect,
+    snippet,
+)
 
 FEATURE = "shape"
 SPEC = "openai-openapi@f85dbe22 CreateCompletionResponse"
-FINISH_REASONS = ("stop", "length", "content_filter")
 CREATED_WINDOW = 600  # seconds of clock skew tolerated between the provider and us
 SHAPE_PROBES = ("basic", "greedy", "n")
 
@@ -19,7 +29,7 @@ def _ok_bodies(r: Recorded, probes: tuple[str, ...] = SHAPE_PROBES) -> list[tupl
     bodies = [(probes[0], r.ok_json(probes[0]))]
     for probe in probes[1:]:
         ex = r.exchanges.get(probe)
-        if ex is not None and ex.status == 200 and isinstance(ex.json(), dict):
+        if ex is not None and ex.succeeded and isinstance(ex.json(), dict):
             bodies.append((probe, ex.json()))
     return bodies
 

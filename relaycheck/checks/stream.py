@@ -10,13 +10,23 @@ import json
 from collections import Counter
 from typing import Any
 
-from relaycheck.checks.model import Fail, Level, Outcome, Pass, Recorded, Skip, check, expect, snippet
+from relaycheck.checks.model import (
+    FINISH_REASONS,
+    Fail,
+    Level,
+    Outcome,
+    Pass,
+    Recorded,
+    Skip,
+    check,
+    expect,
+    snippet,
+)
 from relaycheck.transport.exchange import DONE, Exchange
 
 FEATURE = "stream"
 SPEC = "openai-openapi@f85dbe22 CreateCompletionRequest.stream"
 STREAMS = ("stream", "stream-usage", "stream-usage-off")
-FINISH_REASONS = ("stop", "length", "content_filter")
 
 
 def _streams(r: Recorded, probes: tuple[str, ...] = STREAMS) -> list[Exchange]:
@@ -24,7 +34,7 @@ def _streams(r: Recorded, probes: tuple[str, ...] = STREAMS) -> list[Exchange]:
     found = [r.stream(probes[0])]
     for probe in probes[1:]:
         ex = r.exchanges.get(probe)
-        if ex is not None and ex.status == 200 and not ex.transport_error and not ex.truncated:
+        if ex is not None and ex.succeeded:
             found.append(ex)
     return found
 

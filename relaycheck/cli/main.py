@@ -159,6 +159,7 @@ def select_providers(args: argparse.Namespace) -> list[Provider]:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from relaycheck.checks import property as property_checks
     from relaycheck.checks.catalogue import load_catalogue
     from relaycheck.report.markdown import terminal_summary
     from relaycheck.report.writer import write_reports
@@ -176,8 +177,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             raise ConfigError(str(exc.args[0]) if exc.args else f"unknown quirk {quirk}") from None
     providers = select_providers(args)
     catalogue = load_catalogue().select(tuple(args.checks))
-    if args.no_property:  # deselects the property feature, so the property phase sends nothing
-        catalogue = type(catalogue)(tuple(c for c in catalogue.checks if c.feature != "property"))
+    if args.no_property:  # deselects the property checks, so the phase they read sends nothing
+        catalogue = catalogue.excluding(property_checks.FEATURE)
     if not catalogue.checks:
         raise ConfigError(f"no check matches {', '.join(args.checks)} (see relaycheck list)")
     if args.report_dir.exists() and not args.report_dir.is_dir():

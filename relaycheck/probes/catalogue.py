@@ -51,25 +51,12 @@ class Probe:
         return self.id.startswith("error-")
 
 
-def worst_case_tokens(body: Body) -> int:
-    """The most completion tokens a request may cost: max_tokens × candidates × prompts (spec defaults)."""
-    if not isinstance(body, dict):
-        return 16
-    max_tokens = body.get("max_tokens")
-    max_tokens = 16 if not isinstance(max_tokens, int) or isinstance(max_tokens, bool) else max(max_tokens, 0)
-    n = body.get("n") if isinstance(body.get("n"), int) else 1
-    best_of = body.get("best_of") if isinstance(body.get("best_of"), int) else 1
-    prompt = body.get("prompt")
-    prompts = len(prompt) if isinstance(prompt, list) and prompt and isinstance(prompt[0], (str, list)) else 1
-    return max(1, max_tokens) * max(1, n or 1, best_of or 1) * max(1, prompts)
-
-
 # -- dependent probes ------------------------------------------------------------------------------------------
 
 
 def greedy_text(ctx: ProbeContext) -> str:
     ex = ctx.done.get("greedy")
-    body = ex.json() if ex is not None and ex.status == 200 else None
+    body = ex.json() if ex is not None and ex.succeeded else None
     try:
         text = body["choices"][0]["text"]  # type: ignore[index]
     except (TypeError, KeyError, IndexError):

@@ -27,10 +27,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from relaycheck.probes.catalogue import worst_case_tokens
 from relaycheck.property.clamp import MAX_TOKENS, clamp_negative, clamp_positive, sanitize
+from relaycheck.property.plan import MAX_DOCUMENT_EXAMPLES
 from relaycheck.spec import load_contract
 from relaycheck.spec.contract import default_document_path
+from relaycheck.transport.budget import worst_case_tokens
 
 OPERATION_ID = "createCompletion"
 DRAWS_PER_CASE = 5  # Hypothesis draws per wanted case (duplicates and skipped cases are common)
@@ -197,6 +198,8 @@ def generate_cases(
                     body = clamp_positive(case.body, model, validator)
                     if body is None:
                         out.skip("example: invalid once clamped")
+                    elif len(out.examples) >= MAX_DOCUMENT_EXAMPLES:
+                        out.skip("example: over the cap of document examples")
                     elif all(body != c.body for c in out.examples):
                         out.examples.append(Case("example", body, "document example"))
     out.positive, out.negative = positives.finish(), negatives.finish()

@@ -15,6 +15,7 @@ from relaycheck.checks.catalogue import Catalogue
 from relaycheck.config.providers import BudgetLimits, Provider
 from relaycheck.report.document import StoredReport, _iso, build_report
 from relaycheck.runner.engine import ProviderRun, Target, judge_run
+from relaycheck.runner.expectations import load_expectations
 from relaycheck.spec import Contract
 from relaycheck.transport.budget import Spend
 
@@ -62,7 +63,7 @@ def rejudge(
         candidate = Path(original["provider"]["expectations"])
         expectations = candidate if candidate.exists() else None
     run = run_from_report(stored, expectations)
-    run.verdicts = judge_run(run, catalogue, contract)
+    run.verdicts = judge_run(run, catalogue, contract, load_expectations(run.provider.expectations))
     report = build_report(run, catalogue)
     # the run itself (when, how long, what it spent, where) is the original's
     for key in ("started", "finished", "duration_s", "spend", "budget", "latency"):

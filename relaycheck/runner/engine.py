@@ -24,11 +24,11 @@ from relaycheck.probes.catalogue import (
     Probe,
     ProbeContext,
     probes_by_id,
-    worst_case_tokens,
 )
+from relaycheck.property.plan import PLAN_PROBE, worst_case_requests
 from relaycheck.runner.expectations import Expectation, apply_expectations, load_expectations
 from relaycheck.spec import Contract
-from relaycheck.transport.budget import Budget, Spend
+from relaycheck.transport.budget import Budget, Spend, worst_case_tokens
 from relaycheck.transport.client import MAX_RETRY_AFTER, MAX_RETRY_WAIT_TOTAL, Outgoing, ProviderClient
 from relaycheck.transport.exchange import Exchange, RecordedRequest
 from relaycheck.transport.redact import Redactor
@@ -111,6 +111,7 @@ async def record_provider(
     progress: ProgressFn | None = None,
     redactor: Redactor | None = None,
     property_phase: bool = False,
+    property_seed: int | None = None,
 ) -> None:
     provider = run.provider
     budget = Budget(provider.budget.requests, provider.budget.completion_tokens, spend=run.spend)
@@ -145,7 +146,8 @@ async def record_provider(
         if property_phase:
             from relaycheck.property import default_seed, record_property_phase
 
-            fuzzed = await record_property_phase(client, provider.model, provider.property_examples, default_seed())
+            seed = default_seed() if property_seed is None else property_seed
+            fuzzed = await record_property_phase(client, provider.model, provider.property_examples, seed)
             run.probes_total += len(fuzzed)
             run.exchanges.update(fuzzed)
             if progress:
@@ -157,9 +159,7 @@ async def _send_probe(client: ProviderClient, model: str, probe: Probe, deps: di
     try:
         body = probe.build(ProbeContext(model, deps))
     except PreconditionFailed as why:
-        request = RecordedRequest("POST", client.url, {}, "")
-        reason = f"precondition: {why}"
-        return Exchange(probe.id, request, time.time(), not_sent=reason, attempts=0)
+        return Exchange.unsent(probe.id, RecordedRequest("POST", client.url, {}, ""), f"precondition: {why}")
     return await client.send(Outgoing(probe.id, body, probe.auth, worst_case_tokens(body)))
 
 
@@ -204,9 +204,11 @@ def worst_case_seconds(provider: Provider, probes: Sequence[Probe] = PROBES, pro
 def run_worst_case(providers: Sequence[Provider], catalogue: Catalogue) -> float:
     """The bound for a whole ``certify`` call: providers are recorded in parallel, so the largest one."""
     probes = _probes_for(catalogue)
-    fuzz = "property" in catalogue.features
-    return max((worst_case_seconds(p, probes, 2 * p.property_examples + 8 if fuzz else 0) for p in providers),
-               default=0.0)
+    fuzz = _wants_property_phase(catalogue)
+    return max(
+        (worst_case_seconds(p, probes, worst_case_requests(p.property_examples) if fuzz else 0) for p in providers),
+        default=0.0,
+    )
 
 
 def _chain_depth(probes: Sequence[Probe]) -> int:
@@ -223,16 +225,14 @@ def _chain_depth(probes: Sequence[Probe]) -> int:
 
 
 def judge_run(
-    run: ProviderRun, catalogue: Catalogue, contract: Contract, expectations: Mapping[str, Expectation] | None = None
+    run: ProviderRun, catalogue: Catalogue, contract: Contract, expectations: Mapping[str, Expectation]
 ) -> list[Verdict]:
-    """Grade a run's recordings; ``expectations`` default to the provider's file ({} grades raw)."""
+    """Grade a run's recordings against ``expectations`` ({} grades raw). Pure: reads nothing from disk."""
     if run.skipped:
         verdicts = [Verdict(c.id, Grade.SKIPPED, run.skipped) for c in catalogue.checks]
     else:
         recorded = Recorded(run.exchanges, contract, run.provider.model)
         verdicts = [judge(c, recorded) for c in catalogue.checks]
-    if expectations is None:
-        expectations = load_expectations(run.provider.expectations)
     return apply_expectations(verdicts, expectations)
 
 
@@ -243,6 +243,7 @@ def certify(
     progress: ProgressFn | None = None,
     environ: Mapping[str, str] | None = None,
     use_expectations: bool = True,
+    property_seed: int | None = None,
 ) -> list[ProviderRun]:
     """Certify several providers in parallel, each within its own limits; one provider's trouble stays its own.
 
@@ -251,6 +252,7 @@ def certify(
     """
     expected = {p.name: load_expectations(p.expectations) if use_expectations else {} for p in providers}
     needed = _probes_for(catalogue)
+    fuzz = _wants_property_phase(catalogue)
     runs = [ProviderRun(p) for p in providers]
     with contextlib.ExitStack() as stack:
         targets: list[Target | str] = [stack.enter_context(open_target(p, environ)) for p in providers]
@@ -269,7 +271,7 @@ def certify(
                 if progress:
                     progress("start", run)
                 tasks.append(record_provider(run, target, needed, progress, redactor,
-                                             property_phase="property" in catalogue.features))
+                                             property_phase=fuzz, property_seed=property_seed))
             await asyncio.gather(*tasks)
 
         asyncio.run(all_providers())
@@ -280,10 +282,15 @@ def certify(
     return runs
 
 
+def _wants_property_phase(catalogue: Catalogue) -> bool:
+    """Whether a selected check reads the property phase (declared, like any probe, by the plan's id)."""
+    return any(PLAN_PROBE in c.probes for c in catalogue.checks)
+
+
 def _probes_for(catalogue: Catalogue) -> list[Probe]:
     """Only the probes the selected checks read (and what those depend on): a narrow run spends less."""
-    wanted = {p for c in catalogue.checks for p in c.probes}
     by_id = probes_by_id()
+    wanted = {p for c in catalogue.checks for p in c.probes if p in by_id}  # the plan is not a hand-written probe
     frontier = list(wanted)
     while frontier:
         for dep in by_id[frontier.pop()].depends_on:

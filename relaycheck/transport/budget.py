@@ -79,3 +79,27 @@ class Budget:
             self.spend.prompt_tokens += max(0, prompt_tokens or 0)
             used = reservation.completion_tokens if completion_tokens is None else max(0, completion_tokens)
             self.spend.completion_tokens += used
+
+
+# -- the worst case of one request -------------------------------------------------------------------------------
+
+DEFAULT_MAX_TOKENS = 16  # CreateCompletionRequest.max_tokens: "Defaults to 16"
+UNREADABLE_BODY_TOKENS = DEFAULT_MAX_TOKENS  # a body that is not a JSON object generates nothing when refused
+
+
+def worst_case_tokens(body: object) -> int:
+    """The most completion tokens a request may cost: max_tokens × candidates × prompts, with the spec's defaults.
+
+    Candidates are the larger of ``n`` and ``best_of`` (best_of candidates are generated, and billed, server-side);
+    a list of prompts multiplies everything, as each prompt gets its own choices.
+    """
+    if not isinstance(body, dict):
+        return UNREADABLE_BODY_TOKENS
+    max_tokens = body.get("max_tokens")
+    if not isinstance(max_tokens, int) or isinstance(max_tokens, bool):
+        max_tokens = DEFAULT_MAX_TOKENS
+    n = body.get("n") if isinstance(body.get("n"), int) else 1
+    best_of = body.get("best_of") if isinstance(body.get("best_of"), int) else 1
+    prompt = body.get("prompt")
+    prompts = len(prompt) if isinstance(prompt, list) and prompt and isinstance(prompt[0], (str, list)) else 1
+    return max(1, max_tokens) * max(1, n or 1, best_of or 1) * max(1, prompts)

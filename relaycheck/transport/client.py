@@ -290,13 +290,7 @@ class ProviderClient:
 
     def _unsent(self, outgoing: Outgoing, reason: str) -> Exchange:
         """Not sent for a reason that leaves nothing to judge (the budget): the checks reading it are skipped."""
-        return Exchange(
-            probe=outgoing.probe,
-            request=self._recorded_request(outgoing),
-            started_at=time.time(),
-            not_sent=reason,
-            attempts=0,
-        )
+        return Exchange.unsent(outgoing.probe, self._recorded_request(outgoing), reason)
 
     def _stopped(self, outgoing: Outgoing, reason: str) -> Exchange:
         """Not sent because the provider is down or out of time: no verdict could be had, the checks are errors."""

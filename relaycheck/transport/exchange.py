@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -72,7 +73,17 @@ class Exchange:
     attempts: int = 1  # 1 + retries after 429/5xx
     not_sent: str | None = None  # why the request never left (budget exhausted, provider down)
 
+    @classmethod
+    def unsent(cls, probe: str, request: RecordedRequest, reason: str) -> Exchange:
+        """The one form of a request that never left (budget, precondition, a plan that is not a request)."""
+        return cls(probe, request, time.time(), not_sent=reason, attempts=0)
+
     # -- what checks ask -------------------------------------------------------------------------------------
+
+    @property
+    def succeeded(self) -> bool:
+        """A complete HTTP 200 answer: the one kind of answer a check may read values from."""
+        return self.status == 200 and not self.transport_error and not self.truncated and not self.not_sent
 
     @property
     def content_type(self) -> str:

@@ -6,11 +6,11 @@ import json
 
 import pytest
 
-from relaycheck.probes.catalogue import worst_case_tokens
 from relaycheck.property.clamp import clamp_negative, clamp_positive
 from relaycheck.property.generate import NEGATIVE_COST_CAP, generate_cases
-from relaycheck.property.runner import split
+from relaycheck.property.plan import split
 from relaycheck.spec import load_contract
+from relaycheck.transport.budget import worst_case_tokens
 
 MODEL = "gpt-3.5-turbo-instruct"
 SEED = 1234

@@ -3,6 +3,8 @@ the budget holds across probes and fuzzing, and the checks say why when the phas
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pytest
 
 from relaycheck.checks import property as property_checks
@@ -10,12 +12,11 @@ from relaycheck.checks.catalogue import load_catalogue
 from relaycheck.checks.model import Grade, Recorded, judge
 from relaycheck.cli.main import main
 from relaycheck.config.providers import BudgetLimits, Provider
-from relaycheck.property import PLAN_PROBE, Finding, run_property_tests
-from relaycheck.runner.engine import Target, certify
+from relaycheck.property import PLAN_PROBE
+from relaycheck.runner.engine import certify
 from relaycheck.server.config import ServerConfig
 from relaycheck.server.running import RunningServer, serve_in_thread
 from relaycheck.spec import load_contract
-from relaycheck.transport.budget import Budget
 from relaycheck.transport.exchange import Exchange
 
 SEED = 1234
@@ -24,23 +25,43 @@ EXAMPLES = 12
 PROPERTY_IDS = {c.id for c in property_checks.CHECKS}
 
 
-def target_for(server: RunningServer) -> Target:
-    return Target(server.base_url, server.config.api_key, server.base_url)
-
-
 def provider_for(server: RunningServer, **changes) -> Provider:
     """A provider entry pointing at ``server`` as a paid vendor would be configured (key from the environment)."""
     return Provider(name="loopback", base_url=server.base_url, api_key_env=KEY_ENV, **changes)
 
 
+@dataclass(frozen=True)
+class Finding:
+    """One property check's verdict, with what reproduces it (the smallest failing request and its answer)."""
+
+    check: str
+    grade: str
+    message: str
+    seed: int
+    request: str | None
+    response: str | None
+    probe: str | None
+
+
 def _findings(quirks: tuple[str, ...] = (), examples: int = EXAMPLES) -> tuple[dict[str, Finding], dict[str, Exchange]]:
-    exchanges: dict[str, Exchange] = {}
+    """The property phase alone, through the one engine with a property-only catalogue."""
+    catalogue = load_catalogue().select(("property",))
     with serve_in_thread(ServerConfig(quirks=frozenset(quirks))) as server:
-        findings = run_property_tests(provider_for(server), target_for(server), Budget(100, 5000), examples, SEED,
-                                      exchanges_out=exchanges)
+        provider = provider_for(server, budget=BudgetLimits(100, 5000), property_examples=examples)
         key = server.config.api_key
+        (run,) = certify([provider], catalogue, load_contract(), environ={KEY_ENV: key}, property_seed=SEED)
+    findings = []
+    for verdict in run.verdicts:
+        probe = verdict.probes[0] if len(verdict.probes) == 1 else None
+        failing = run.exchanges.get(probe) if probe and verdict.grade in (Grade.FAIL, Grade.WARN) else None
+        findings.append(Finding(
+            verdict.check, verdict.grade.value, verdict.message, SEED,
+            property_checks.curl(failing) if failing else None,
+            property_checks.response_summary(failing) if failing else None,
+            probe,
+        ))
     assert key and all(key not in (f.request or "") + (f.response or "") + f.message for f in findings)
-    return {f.check: f for f in findings}, exchanges
+    return {f.check: f for f in findings}, run.exchanges
 
 
 def test_conformant_reference_passes_every_property_check() -> None:

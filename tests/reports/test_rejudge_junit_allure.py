@@ -126,11 +126,12 @@ def _quirky_run(run_dir: Path) -> tuple[ProviderRun, Any]:
     from relaycheck.report.document import StoredReport
     from relaycheck.report.rejudge import run_from_report
     from relaycheck.runner.engine import judge_run
+    from relaycheck.runner.expectations import load_expectations
     from relaycheck.spec import load_contract
 
     catalogue = load_catalogue()
     run = run_from_report(StoredReport.load(run_dir / "relay-a.json"))
-    run.verdicts = judge_run(run, catalogue, load_contract())
+    run.verdicts = judge_run(run, catalogue, load_contract(), load_expectations(run.provider.expectations))
     return run, catalogue
 
 

@@ -1,0 +1,70 @@
+"""The property phase: send the generated cases through the provider's client and record them as exchanges.
+
+Exchanges are stored under ``property-example-<i>``, ``property-positive-<i>`` and ``property-negative-<i>``, next
+to the hand-written probes, so the report holds them and ``relaycheck rejudge`` grades them offline. One more
+entry, ``property-plan``, is not a request (``not_sent`` says so): its body is the plan as JSON (seed, counts,
+what generation dropped and why, what each case breaks), which is how the checks know the seed, or why the phase
+did not run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from relaycheck.property.generate import Case, Generated, generate_cases
+from relaycheck.property.plan import PLAN_PROBE, PropertyPlan, probe_id, split
+from relaycheck.transport.client import Outgoing, ProviderClient
+from relaycheck.transport.exchange import Exchange
+
+
+def _tools() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {}
+    for name in ("schemathesis", "hypothesis"):
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:  # pragma: no cover
+            out[name] = "unknown"
+    return out
+
+
+def _order(generated: Generated) -> list[tuple[str, Case]]:
+    """Examples first, then positive and negative alternately: when the budget runs short, each kind got some."""
+    out = [(probe_id("example", i), c) for i, c in enumerate(generated.examples)]
+    for i in range(max(len(generated.positive), len(generated.negative))):
+        if i < len(generated.positive):
+            out.append((probe_id("positive", i), generated.positive[i]))
+        if i < len(generated.negative):
+            out.append((probe_id("negative", i), generated.negative[i]))
+    return out
+
+
+async def record_property_phase(
+    client: ProviderClient, model: str, examples: int, seed: int, *, document_examples: bool = True
+) -> dict[str, Exchange]:
+    """Generate, send (each request reserving in ``client.budget``) and record; returns exchanges by probe id."""
+    plan = PropertyPlan(seed=seed, examples=examples, tools=_tools())
+    if examples <= 0:
+        plan.not_run = "property_examples is 0"
+        return {PLAN_PROBE: plan.to_exchange(client.url)}
+    positive, negative = split(examples)
+    try:
+        generated = await asyncio.to_thread(
+            generate_cases, seed, positive, negative, model, examples=document_examples, base_url=client.base_url
+        )
+    except Exception as exc:  # a harness fault: graded `error`, never a crash of the whole run
+        plan.error = f"generation failed: {exc.__class__.__name__}: {exc}"
+        return {PLAN_PROBE: plan.to_exchange(client.url)}
+    plan.positive, plan.negative = len(generated.positive), len(generated.negative)
+    plan.document_examples, plan.dropped = len(generated.examples), dict(generated.skipped)
+    ordered = _order(generated)
+    plan.why = {probe: case.why for probe, case in ordered}
+    exchanges: dict[str, Exchange] = {PLAN_PROBE: plan.to_exchange(client.url)}
+
+    async def send(probe: str, case: Case) -> None:
+        exchanges[probe] = await client.send(Outgoing(probe, case.body, "valid", max(1, case.worst_case_tokens)))
+
+    # Tasks start in this order, and each reserves its budget before its first await: the order above holds.
+    await asyncio.gather(*(send(probe, case) for probe, case in ordered))
+    return {PLAN_PROBE: exchanges.pop(PLAN_PROBE), **{p: exchanges[p] for p, _ in ordered}}
