@@ -408,8 +408,23 @@ def test_request_field_set_matches_official(official_schemas: dict[str, Any], co
 def test_request_field_matches_official(field: str, official_schemas: dict[str, Any], ours: dict[str, Any]) -> None:
     official = official_schemas["CreateCompletionRequest"]["properties"][field]
     mine = ours["CreateCompletionRequest"]["properties"][field]
+    if field == "prompt":
+        mine = _without_prompt_bounds(mine)
     # stream_options references ChatCompletionStreamOptions officially, StreamOptions here.
     assert normalise(mine, ours) == normalise(official, official_schemas)
+
+
+def _without_prompt_bounds(prompt: dict[str, Any]) -> dict[str, Any]:
+    """The prompt schema without what the contract adds on purpose: token ids >= 0, a string[] of >= 1 item."""
+    prompt = copy.deepcopy(prompt)
+    for branch in prompt["oneOf"]:
+        items = branch.get("items", {})
+        if items.get("type") == "string":
+            assert branch.pop("minItems") == 1 and "x-minItems-why" in branch
+        inner = items.get("items", items)
+        if inner.get("type") == "integer":
+            assert inner.pop("minimum") == 0
+    return prompt
 
 
 @pytest.mark.parametrize(
@@ -443,7 +458,7 @@ def test_stop_and_prompt_branches(contract: Contract) -> None:
     stop_array = next(b for b in fields["stop"]["oneOf"] if b.get("type") == "array")
     assert (stop_array["minItems"], stop_array["maxItems"]) == (1, 4)
     prompt_arrays = [b for b in fields["prompt"]["oneOf"] if b.get("type") == "array"]
-    assert [b.get("minItems") for b in prompt_arrays] == [None, 1, 1]
+    assert [b.get("minItems") for b in prompt_arrays] == [1, 1, 1]
     assert prompt_arrays[2]["items"]["minItems"] == 1
     bias = fields["logit_bias"]["additionalProperties"]
     assert (bias["type"], bias["minimum"], bias["maximum"]) == ("integer", -100, 100)
@@ -552,7 +567,15 @@ def _valid(contract: Contract, name: str, instance: Any) -> bool:
         ({"prompt": ["a", "b"]}, True),
         ({"prompt": [1212, 318]}, True),
         ({"prompt": [[1212, 318], [13]]}, True),
-        ({"prompt": []}, True),  # an empty string[] is schema-valid (only token arrays have minItems)
+        ({"prompt": []}, False),  # no prompt at all (the official string[] branch lacks minItems; see x-minItems-why)
+        ({"prompt": [-1]}, False),  # a token id indexes the vocabulary
+        ({"logit_bias": {"x": 1}}, False),  # keys are token ids
+        ({"stream_options": {"include_usage": True}}, False),  # "Only set this when you set stream: true"
+        ({"best_of": 1, "n": 2}, False),  # "best_of must be greater than n"
+        ({"best_of": 0}, False),  # below the default n of 1
+        ({"best_of": 2, "n": 2}, True),
+        ({"best_of": 3, "n": 2, "stream": True}, False),  # "Results cannot be streamed"
+        ({"best_of": 2, "n": 2, "stream": True}, True),  # no extra candidate
         ({"prompt": [[]]}, False),
         ({"temperature": 0.7}, True),
         ({"temperature": None}, True),

@@ -219,9 +219,11 @@ class ReferenceServer:
     async def http_error(self, request: Request, exc: Exception) -> Response:
         status = exc.status_code if isinstance(exc, HTTPException) else 500
         message = f"Invalid URL ({request.method} {request.url.path})"
+        # Starlette's 405 carries the route's methods in Allow, which RFC 9110 requires on a 405.
+        headers = dict(exc.headers or {}) if isinstance(exc, HTTPException) else {}
         if status == 405:
             message = f"Method not allowed: {request.method} {request.url.path}"
-        return self.error_response(ApiError(status, message, cause="not_found"), self.exchange())
+        return self.error_response(ApiError(status, message, cause="not_found", headers=headers), self.exchange())
 
 
 def _server_error() -> ApiError:

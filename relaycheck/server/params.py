@@ -56,6 +56,10 @@ def _param_of(error: ValidationError) -> str | None:
     return None
 
 
+def _cross_field(error: ValidationError) -> bool:
+    return bool(error.schema_path) and error.schema_path[0] == "allOf"
+
+
 def _schema_error(body: Any) -> ApiError | None:
     validator = load_contract().validator("CreateCompletionRequest")
     if isinstance(body, Mapping):
@@ -63,7 +67,8 @@ def _schema_error(body: Any) -> ApiError | None:
         for name in body:
             if name not in known:
                 return invalid(f"Unrecognized request argument supplied: {name}", name)
-    error = best_match(validator.iter_errors(body))
+    # The contract's cross-field rules (its top-level allOf) are checked below with OpenAI's own messages.
+    error = best_match(e for e in validator.iter_errors(body) if not _cross_field(e))
     if error is None:
         return None
     param = _param_of(error)
@@ -83,7 +88,9 @@ def _prompts(prompt: Any, tokenizer: Tokenizer) -> tuple[tuple[int, ...], ...]:
         raise invalid("[] is too short - 'prompt'", "prompt")
     if all(isinstance(item, str) for item in prompt):
         return tuple(tuple(tokenizer.encode(text)) for text in prompt)
-    token_lists = [prompt] if all(isinstance(item, int) for item in prompt) else prompt
+    # 3.0 is a JSON Schema integer: token ids may come as integral floats (validation already ruled out 3.5).
+    flat = not any(isinstance(item, list) for item in prompt)
+    token_lists = [[int(t) for t in ids] for ids in ([prompt] if flat else prompt)]
     for ids in token_lists:
         for token in ids:
             if not tokenizer.is_valid(token):

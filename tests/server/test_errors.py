@@ -185,6 +185,8 @@ def test_unknown_paths_and_methods(api: Api, method: str, path: str, status: int
     assert response.status_code == status
     validate("ErrorResponse", response.json())
     assert response.json()["error"]["type"] == "invalid_request_error"
+    if status == 405:  # RFC 9110: a 405 lists the methods the resource supports
+        assert set(response.headers["allow"].split(", ")) == ({"POST"} if path == "/completions" else {"GET", "HEAD"})
     outside = httpx.request(method, api.server.base_url.removesuffix("/v1") + "/elsewhere", timeout=10)
     assert outside.status_code == 404 and "error" in outside.json()
 

@@ -1,0 +1,32 @@
+"""The contract with one deployment's model limits filled in, for generators that must only call valid what is.
+
+The contract is model-independent: the context window ("the token count of your prompt plus max_tokens cannot
+exceed the model's context length") and the vocabulary (token ids in prompts and logit_bias keys) belong to the
+model behind a provider, not to the endpoint. A generator reading the bare contract therefore calls valid a
+max_tokens of 10**9 or a token id of 10**9, which every real model refuses. :func:`with_model_limits` returns a
+copy of the document where those bounds are stated for one deployment, e.g. the reference provider's own.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+PROMPT_ROOM_SHARE = 2  # half of the context is left for the prompt: generated prompts are far shorter
+
+
+def with_model_limits(document: dict[str, Any], context_length: int, vocab_size: int) -> dict[str, Any]:
+    """A deep copy of ``document`` whose request schema bounds max_tokens and token ids for this model."""
+    out = copy.deepcopy(document)
+    request = out["components"]["schemas"]["CreateCompletionRequest"]["properties"]
+    request["max_tokens"]["maximum"] = context_length // PROMPT_ROOM_SHARE
+    for branch in request["prompt"]["oneOf"]:
+        items = branch.get("items", {})
+        if items.get("type") == "integer":
+            items["maximum"] = vocab_size - 1
+        elif isinstance(items.get("items"), dict):
+            items["items"]["maximum"] = vocab_size - 1
+    # Keys below 10**(digits of the vocabulary size - 1) are valid token ids of this model whatever its size.
+    digits = len(str(vocab_size)) - 1
+    request["logit_bias"]["propertyNames"] = {"pattern": f"^[0-9]{{1,{digits}}}$"}
+    return out
