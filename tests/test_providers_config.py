@@ -117,3 +117,15 @@ def test_vendor_without_key_is_skipped_not_failed(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "RELAYCHECK_TEST_UNSET_KEY" in result.stdout
     assert "SKIPPED" in result.stdout
+
+
+def test_tokenizer_setting() -> None:
+    def tokenizer(value: object) -> str | None:
+        return parse_providers({"providers": [{**VENDOR, "tokenizer": value}]}).providers[0].tokenizer
+
+    assert parse_providers({"providers": [VENDOR]}).providers[0].tokenizer == "auto"
+    assert tokenizer("cl100k_base") == "cl100k_base" and tokenizer("none") is None and tokenizer("auto") == "auto"
+    with pytest.raises(ConfigError, match=r"provider 'acme': field 'tokenizer'.*did you mean 'cl100k_base'"):
+        tokenizer("cl100k")
+    with pytest.raises(ConfigError, match="'tokenizer'"):
+        tokenizer(3)

@@ -229,10 +229,13 @@ def check(
 class Recorded:
     """The exchanges of one provider, with accessors that turn unusable answers into the right outcome."""
 
-    def __init__(self, exchanges: Mapping[str, Exchange], contract: Contract, model: str) -> None:
+    def __init__(
+        self, exchanges: Mapping[str, Exchange], contract: Contract, model: str, tokenizer: str | None = "auto"
+    ) -> None:
         self.exchanges = exchanges
         self.contract = contract
         self.model = model
+        self.tokenizer = tokenizer  # the provider's setting: "auto", an encoding name, or None (none)
 
     def exchange(self, probe: str) -> Exchange:
         ex = self.exchanges.get(probe)

@@ -19,6 +19,8 @@ from urllib.parse import urlsplit
 
 import yaml
 
+from relaycheck.tokens.encoding import KNOWN_ENCODINGS
+
 DEFAULT_MODEL = "gpt-3.5-turbo-instruct"
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 ENV_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -107,6 +109,9 @@ class Provider:
     retries: int = 2  # on 429 / 5xx, honouring Retry-After
     property_examples: int = 10  # schemathesis examples per provider
     expectations: Path | None = None
+    # Whose tokenizer counts this provider's tokens: "auto" (by model name, OpenAI's table), an encoding name,
+    # or None ("none" in the file: token-exact checks are skipped).
+    tokenizer: str | None = "auto"
 
     def api_key(self, environ: Mapping[str, str] | None = None) -> str | None:
         env = os.environ if environ is None else environ
@@ -313,7 +318,20 @@ def _parse_provider(entry: dict[str, Any], label: str, base_dir: Path | None) ->
         retries=_at_most(_non_negative_int(entry, "retries", label, default=2), MAX_RETRIES, "retries", label),
         property_examples=_non_negative_int(entry, "property_examples", label, default=10),
         expectations=expectations_path,
+        tokenizer=_tokenizer(entry, label),
     )
+
+
+def _tokenizer(entry: dict[str, Any], label: str) -> str | None:
+    """``tokenizer: auto | none | cl100k_base | o200k_base``."""
+    value = _get(entry, "tokenizer", str, label, default="auto")
+    if value == "none":
+        return None
+    allowed = {"auto", *KNOWN_ENCODINGS}
+    if value not in allowed:
+        raise ConfigError(f"{label}: field 'tokenizer' must be 'auto' (by model name), 'none' or one of "
+                          f"{', '.join(KNOWN_ENCODINGS)}, not {_show(value)}{_suggest(value[:200], allowed)}")
+    return value
 
 
 def _headers(entry: dict[str, Any], label: str) -> tuple[Header, ...]:

@@ -231,7 +231,7 @@ def judge_run(
     if run.skipped:
         verdicts = [Verdict(c.id, Grade.SKIPPED, run.skipped) for c in catalogue.checks]
     else:
-        recorded = Recorded(run.exchanges, contract, run.provider.model)
+        recorded = Recorded(run.exchanges, contract, run.provider.model, run.provider.tokenizer)
         verdicts = [judge(c, recorded) for c in catalogue.checks]
     return apply_expectations(verdicts, expectations)
 

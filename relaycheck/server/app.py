@@ -30,7 +30,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from relaycheck.server import errors
 from relaycheck.server.config import ServerConfig
 from relaycheck.server.errors import ApiError
-from relaycheck.server.model import default_model
+from relaycheck.server.model import NGramModel, default_model
 from relaycheck.server.params import parse_request
 from relaycheck.server.protocol import (
     DONE,
@@ -156,7 +156,8 @@ class ReferenceServer:
                 if quirk.on_body:
                     quirk.on_body(body, ex)
             ex.body = body
-            parsed = parse_request(body, self.model.tokenizer, self.config.context_length)
+            model = self.model_for(ex)
+            parsed = parse_request(body, model.tokenizer, self.config.context_length)
             for quirk in self.quirks:
                 if quirk.on_request:
                     parsed = quirk.on_request(parsed, ex)
@@ -168,22 +169,30 @@ class ReferenceServer:
         rng = random.Random(parsed.seed) if parsed.seed is not None else random.Random()
         if parsed.stream and not ex.has("sse-as-json"):
             return StreamingResponse(
-                self.stream(ex, rng), media_type="text/event-stream", headers={"Cache-Control": "no-cache"}
+                self.stream(ex, rng, model), media_type="text/event-stream", headers={"Cache-Control": "no-cache"}
             )
-        payload = await run_in_threadpool(build_response, ex, self.model, rng)
+        payload = await run_in_threadpool(build_response, ex, model, rng)
         self.apply_payload_hooks(payload, ex, "response")
         if ex.has("json-as-sse"):
             data = encode_frame([("data", dumps(payload).decode())]) + encode_frame([("data", DONE)])
             return Response(data, media_type="text/event-stream")
         return self.json_response(payload)
 
+    def model_for(self, ex: Exchange) -> NGramModel:
+        """The model that answers this request: the claimed one unless a substitution quirk says otherwise."""
+        model = self.model
+        for quirk in self.quirks:
+            if quirk.on_model:
+                model = quirk.on_model(model, ex)
+        return model
+
     def apply_payload_hooks(self, obj: dict[str, Any], ex: Exchange, kind: str) -> None:
         for quirk in self.quirks:
             if quirk.on_payload:
                 quirk.on_payload(obj, ex, kind)
 
-    async def stream(self, ex: Exchange, rng: random.Random) -> AsyncIterator[bytes]:
-        chunks = stream_chunks(ex, self.model, rng)
+    async def stream(self, ex: Exchange, rng: random.Random, model: NGramModel) -> AsyncIterator[bytes]:
+        chunks = stream_chunks(ex, model, rng)
         for quirk in self.quirks:
             if quirk.on_chunks:
                 chunks = quirk.on_chunks(chunks, ex)

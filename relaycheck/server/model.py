@@ -23,7 +23,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from relaycheck.server import corpus
-from relaycheck.server.tokenizer import Tokenizer, default_tokenizer
+from relaycheck.server.tokenizer import Tokenizer, corpus_tokenizer, default_tokenizer
 
 MAX_CANDIDATES = 64  # per context; everything else scores the floor
 UNIGRAM_CANDIDATES = 24  # most frequent tokens always considered, so unseen contexts still read like English
@@ -35,6 +35,7 @@ SHARPNESS = 0.7
 # cl100k splits ", 5" into ",", " ", "5", so only a 4-gram context tells which number comes next when counting.
 _WEIGHTS = {4: (0.75, 0.2, 0.0, 0.05), 3: (0.0, 0.75, 0.2, 0.05), 2: (0.0, 0.0, 0.9, 0.1), 1: (0.0, 0.0, 0.0, 1.0)}
 ORDER = 4
+SALT_NOISE = 1.5  # log-scale spread of a salted model's probabilities around the unsalted ones
 
 
 @dataclass(frozen=True)
@@ -65,8 +66,12 @@ class Step:
 class NGramModel:
     """Immutable after training except for a bounded cache of candidate lists (one per seen context)."""
 
-    def __init__(self, tokenizer: Tokenizer, documents: Sequence[tuple[str, float]]) -> None:
+    def __init__(self, tokenizer: Tokenizer, documents: Sequence[tuple[str, float]], salt: int = 0) -> None:
         self.tokenizer = tokenizer
+        # A non-zero salt makes another model from the same corpus: every candidate probability is scaled by a
+        # pseudo-random factor fixed by (salt, context), so greedy answers and logprobs differ from the unsalted
+        # model's as another model's would (the "another model under the same name" quirks).
+        self.salt = salt
         eot = tokenizer.eot_id
         unigram: defaultdict[int, float] = defaultdict(float)
         # counts[k] maps a context of k tokens to the weighted counts of the token after it (k = 1..ORDER-1).
@@ -127,6 +132,10 @@ class NGramModel:
         for token, p in self._unigram_top:
             if token != eot or order == 1:
                 probs[token] += weights[-1] * p
+        if self.salt:
+            noise = random.Random(hash((self.salt, order, recent[-(order - 1) :] if order > 1 else ())))
+            for token in sorted(probs):
+                probs[token] *= math.exp(SALT_NOISE * noise.gauss(0.0, 1.0))
         best = sorted(probs.items(), key=lambda item: (-item[1], item[0]))[:MAX_CANDIDATES]
         return Candidates(
             tokens=tuple(t for t, _ in best),
@@ -247,3 +256,15 @@ class NGramModel:
 def default_model() -> NGramModel:
     """The shared reference model (training takes a few tens of milliseconds, once per process)."""
     return NGramModel(default_tokenizer(), corpus.documents())
+
+
+@functools.cache
+def salted_model(salt: int) -> NGramModel:
+    """Another model with the claimed model's tokenizer (a cheaper model served under the claimed name)."""
+    return NGramModel(default_tokenizer(), corpus.documents(), salt=salt)
+
+
+@functools.cache
+def other_tokenizer_model() -> NGramModel:
+    """A model with another vocabulary (the corpus tokenizer) from the same corpus."""
+    return NGramModel(corpus_tokenizer(), corpus.documents())

@@ -23,12 +23,15 @@ variation the spec allows (the suite must pass those).
 from __future__ import annotations
 
 import dataclasses
+import math
+import random
 import re
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from relaycheck.server.errors import ApiError
+from relaycheck.server.model import NGramModel, other_tokenizer_model, salted_model
 from relaycheck.server.params import CompletionRequest
 from relaycheck.server.protocol import DONE, Exchange, Frame, new_id
 from relaycheck.server.tokenizer import default_tokenizer
@@ -42,6 +45,7 @@ FramesHook = Callable[[AsyncIterator[Frame], Exchange], AsyncIterator[Frame]]
 BytesHook = Callable[[bytes], bytes]
 ErrorHook = Callable[[ApiError, Exchange], ApiError]
 ErrorBodyHook = Callable[[Json, ApiError], Json]
+ModelHook = Callable[[NGramModel, Exchange], NGramModel]  # which model answers this request
 
 
 def _hook() -> Any:
@@ -62,6 +66,7 @@ class Quirk:
     on_bytes: BytesHook | None = _hook()
     on_error: ErrorHook | None = _hook()
     on_error_body: ErrorBodyHook | None = _hook()
+    on_model: ModelHook | None = _hook()
 
 
 # -- helpers ---------------------------------------------------------------------------------------
@@ -846,12 +851,107 @@ _QUIRKS: tuple[Quirk, ...] = (
 )
 
 
+# -- identity and billing: another model or tokenizer behind the name, bills that do not count -----------------
+
+SUBSTITUTE_SALT = 6  # the "cheaper model" the substitution quirks serve
+PARTIAL_SHARE = 1 / 3  # partial substitution: the share of requests the cheaper model answers
+HIDDEN_PREFIX_TOKENS = 12  # a hidden system prompt, billed per prompt
+USAGE_FACTOR = 1.3
+
+
+def _another_model(model: NGramModel, ex: Exchange) -> NGramModel:
+    return salted_model(SUBSTITUTE_SALT)
+
+
+def _another_tokenizer(model: NGramModel, ex: Exchange) -> NGramModel:
+    return other_tokenizer_model()
+
+
+def _partial_substitution(model: NGramModel, ex: Exchange) -> NGramModel:
+    # Independent per request (the system's entropy, no shared state): which requests get it is unpredictable.
+    return salted_model(SUBSTITUTE_SALT) if random.SystemRandom().random() < PARTIAL_SHARE else model
+
+
+def _retotal(usage: Json) -> None:
+    usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
+
+
+def _hidden_prefix(obj: Json, ex: Exchange, kind: str) -> None:
+    prompts = len(ex.request.prompts) if ex.request is not None else 1
+    for usage in _usages(obj):
+        usage["prompt_tokens"] += HIDDEN_PREFIX_TOKENS * prompts
+        _retotal(usage)
+
+
+def _usage_multiplied(obj: Json, ex: Exchange, kind: str) -> None:
+    for usage in _usages(obj):
+        usage["prompt_tokens"] = math.ceil(usage["prompt_tokens"] * USAGE_FACTOR)
+        usage["completion_tokens"] = math.ceil(usage["completion_tokens"] * USAGE_FACTOR)
+        _retotal(usage)
+
+
+def _prompt_characters(prompt: Any) -> int:
+    if isinstance(prompt, str):
+        return len(prompt)
+    if isinstance(prompt, list):
+        return sum(_prompt_characters(p) if isinstance(p, (str, list)) else 1 for p in prompt)
+    return 1
+
+
+def _usage_from_characters(obj: Json, ex: Exchange, kind: str) -> None:
+    """One token per four characters, as relays estimate when the upstream gives no usage (non-stream answers)."""
+    choices = _choices(obj)
+    if not choices or not all(isinstance(c.get("text"), str) for c in choices):
+        return
+    prompt = (ex.body or {}).get("prompt")
+    for usage in _usages(obj):
+        usage["prompt_tokens"] = math.ceil(_prompt_characters(prompt) / 4)
+        usage["completion_tokens"] = sum(math.ceil(len(c["text"]) / 4) for c in choices)
+        _retotal(usage)
+
+
+_IDENTITY_QUIRKS: tuple[Quirk, ...] = (
+    Quirk(
+        "model-salted",
+        "another model (a different model salt) answers under the claimed name",
+        "D16",
+        on_model=_another_model,
+    ),
+    Quirk(
+        "tokenizer-swapped",
+        "a model with another vocabulary answers under the claimed name",
+        "D16",
+        on_model=_another_tokenizer,
+    ),
+    Quirk(
+        "partial-substitution",
+        "another model answers about one request in three",
+        "D16",
+        on_model=_partial_substitution,
+    ),
+    Quirk(
+        "hidden-prompt-prefix",
+        f"usage bills a hidden {HIDDEN_PREFIX_TOKENS}-token prompt prefix per prompt",
+        "D45",
+        on_payload=_hidden_prefix,
+    ),
+    Quirk("usage-multiplied", f"prompt and completion tokens are billed x{USAGE_FACTOR}", "D45",
+          on_payload=_usage_multiplied),
+    Quirk(
+        "usage-from-characters",
+        "usage is estimated as one token per four characters (non-stream answers)",
+        "D45",
+        on_payload=_usage_from_characters,
+    ),
+)
+
+
 def all_quirks() -> tuple[Quirk, ...]:
-    return _QUIRKS
+    return _QUIRKS + _IDENTITY_QUIRKS
 
 
 def get_quirk(name: str) -> Quirk:
-    for quirk in _QUIRKS:
+    for quirk in all_quirks():
         if quirk.name == name:
             return quirk
-    raise KeyError(f"unknown quirk {name!r}; known quirks: {', '.join(q.name for q in _QUIRKS)}")
+    raise KeyError(f"unknown quirk {name!r}; known quirks: {', '.join(q.name for q in all_quirks())}")

@@ -16,9 +16,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import tiktoken
-import tiktoken.model
-
 ENDOFTEXT = "<|endoftext|>"
 
 
@@ -105,6 +102,8 @@ class Encoding:
         spec = _SPECS.get(name)
         if spec is None:
             raise TokenizerUnavailable(f"unknown tokenizer {name!r} (known: {', '.join(KNOWN_ENCODINGS)})")
+        import tiktoken  # here, not at module level: reading the config must not load the encoder
+
         ranks = _parse_ranks(_rank_file(name, spec))
         self.name = name
         self._core = tiktoken.Encoding(name, pat_str=spec.pat_str, mergeable_ranks=ranks, special_tokens=spec.special)
@@ -189,6 +188,8 @@ def encoding_for_model(model: str) -> str | None:
 
     Only names tiktoken knows count: a relay's alias such as ``my-gpt`` has no known tokenizer.
     """
+    import tiktoken.model
+
     try:
         name = tiktoken.model.encoding_name_for_model(model)
     except KeyError:

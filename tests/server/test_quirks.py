@@ -107,6 +107,7 @@ def _lp(w: Wire) -> dict[str, Any]:
 
 
 GREEDY = {"prompt": COUNTING, "temperature": 0, "max_tokens": 6}  # " 5, 6," in six cl100k tokens
+TEST_GREEDY = {"prompt": "Say this is a test", "temperature": 0, "max_tokens": 4}
 USAGE = {"stream_options": {"include_usage": True}}
 UNKNOWN_MODEL = {"model": "gpt-nope", "prompt": "x"}
 OUT_OF_RANGE = [
@@ -276,6 +277,16 @@ CASES: dict[str, Case] = {
         ),
     ),
     "pretty-json": case(lambda w: w.content.startswith(b'{\n  "id"'), **GREEDY),
+    # identity and billing
+    "model-salted": case(lambda w: w.choice["text"] != ". This is a", **TEST_GREEDY),
+    "tokenizer-swapped": case(lambda w: _lp(w)["tokens"] != [" ", "5", ",", " ", "6", ","], logprobs=1, **GREEDY),
+    # 24 requests: all answered by the claimed model with probability (2/3)**24, under 1e-4
+    "partial-substitution": Case(
+        (Send(TEST_GREEDY),) * 24, lambda wires: any(w.choice["text"] != ". This is a" for w in wires)
+    ),
+    "hidden-prompt-prefix": case(lambda w: _usage(w)["prompt_tokens"] != 11, **GREEDY),
+    "usage-multiplied": case(lambda w: _usage(w)["completion_tokens"] != 6, **GREEDY),
+    "usage-from-characters": case(lambda w: _usage(w)["prompt_tokens"] != 11, **GREEDY),
 }
 
 

@@ -1,0 +1,205 @@
+"""Identity and billing: usage counted with the claimed model's own tokenizer, and that tokenizer's fingerprint.
+
+These checks read probes other checks already sent (no request of their own). The tokenizer is the provider's
+``tokenizer`` setting: ``auto`` takes it from the model name by OpenAI's own table (gpt-3.5-turbo-instruct,
+davinci-002, babbage-002: cl100k_base); a model with no public tokenizer skips them, saying so.
+
+What they prove: a bill that does not match the claimed model's tokenizer on prompts relaycheck chose, and tokens
+that are not that tokenizer's. What they cannot: a substitute model sharing the tokenizer (that is the model
+fingerprint's job, in the reports), or billing on prompts other than these.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from relaycheck import tokens
+from relaycheck.checks.model import Fail, Inconclusive, Level, Outcome, Pass, Recorded, Refused, Skip, check
+from relaycheck.tokens.encoding import bytes_of_label
+
+FEATURE = "identity"
+USAGE_CLAUSE = 'CompletionUsage.prompt_tokens: "Number of tokens in the prompt."; completion_tokens: "Number of ' \
+    'tokens in the generated completion."'
+# Probes whose prompt takes each form the spec allows (string, string[], token ids, token-id arrays).
+PROMPT_PROBES = ("basic", "prompt-list", "prompt-tokens", "prompt-token-lists")
+# One prompt, one choice, no echo: completion_tokens is the tokens of the one text returned.
+COMPLETION_PROBES = ("basic", "greedy", "logprobs", "logprobs-zero")
+LOGPROBS_PROBES = ("logprobs", "logprobs-zero")
+
+
+def encoding_of(r: Recorded) -> tokens.Encoding:
+    """The claimed model's tokenizer, or Skip with the reason none can be used."""
+    setting = r.tokenizer
+    if setting is None:
+        raise Skip("tokenizer: none in providers.yaml")
+    name = tokens.encoding_for_model(r.model) if setting == "auto" else setting
+    if name is None:
+        raise Skip(f"no public tokenizer is known for model {r.model!r} (set tokenizer: in providers.yaml)")
+    try:
+        return tokens.get_encoding(name)
+    except tokens.TokenizerUnavailable as e:
+        raise Skip(str(e)) from None
+
+
+@dataclass(frozen=True)
+class Billed:
+    probe: str
+    reported: int
+    counted: int
+    low: int  # the range the reported figure may take
+    high: int
+    how: str  # how ``counted`` was had
+
+    @property
+    def ok(self) -> bool:
+        return self.low <= self.reported <= self.high
+
+    def shown(self) -> str:
+        allowed = str(self.low) if self.low == self.high else f"{self.low}..{self.high}"
+        return f"{self.probe}: reported {self.reported}, counted {self.counted} ({self.how}; allowed {allowed})"
+
+
+def _usage_field(r: Recorded, probe: str, name: str) -> int | None:
+    """A usage figure of a successful answer, or None when the probe was refused, failed or has no usage."""
+    try:
+        body = r.ok_json(probe)
+    except (Skip, Refused, Fail, Inconclusive):
+        return None
+    usage = body.get("usage")
+    value = usage.get(name) if isinstance(usage, dict) else None
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _verdict(rows: list[Billed], what: str) -> Outcome:
+    if not rows:
+        raise Skip(f"no probe answered with a usable {what} figure")
+    observed = "; ".join(row.shown() for row in rows)
+    bad = [row for row in rows if not row.ok]
+    if not bad:
+        return Pass(observed=observed)
+    ratio = sum(row.reported for row in bad) / max(1, sum(row.counted for row in bad))
+    return Fail(
+        f"{what} differs from the claimed model's tokenizer count (reported/counted {ratio:.2f} where it differs)",
+        expected="the exact count of the claimed model's tokenizer",
+        observed=observed,
+        probe=bad[0].probe,
+    )
+
+
+@check(
+    "identity.prompt-tokens",
+    title="usage.prompt_tokens is the claimed model's token count of the prompt, in every prompt form",
+    clause=USAGE_CLAUSE,
+    level=Level.MUST,
+    feature=FEATURE,
+    probes=PROMPT_PROBES,
+    fails_on=("hidden-prompt-prefix", "usage-multiplied", "usage-from-characters"),
+    deviations=("D45",),
+)
+def prompt_tokens(r: Recorded) -> Outcome:
+    enc = encoding_of(r)
+    rows = []
+    for probe in PROMPT_PROBES:
+        reported = _usage_field(r, probe, "prompt_tokens")
+        body = r.exchanges[probe].request.json() if probe in r.exchanges else None
+        counts = tokens.prompt_token_counts(enc, body.get("prompt")) if isinstance(body, dict) else None
+        if reported is None or counts is None:
+            continue
+        counted = sum(counts)
+        rows.append(Billed(probe, reported, counted, counted, counted, f"{enc.name}, {len(counts)} prompt(s)"))
+    return _verdict(rows, "prompt_tokens")
+
+
+def _only_choice(r: Recorded, probe: str) -> dict[str, Any] | None:
+    try:
+        choices = r.choices(probe)
+    except (Skip, Refused, Fail, Inconclusive):
+        return None
+    return choices[0] if len(choices) == 1 and isinstance(choices[0].get("text"), str) else None
+
+
+@check(
+    "identity.completion-tokens",
+    title="usage.completion_tokens is the claimed model's token count of the text returned",
+    clause=USAGE_CLAUSE + " (one more is allowed where the completion ended at a stop or end-of-text token)",
+    level=Level.MUST,
+    feature=FEATURE,
+    probes=COMPLETION_PROBES,
+    fails_on=("usage-inflated", "usage-multiplied", "usage-from-characters"),
+    deviations=("D45",),
+)
+def completion_tokens(r: Recorded) -> Outcome:
+    enc = encoding_of(r)
+    rows = []
+    for probe in COMPLETION_PROBES:
+        reported = _usage_field(r, probe, "completion_tokens")
+        choice = _only_choice(r, probe)
+        if reported is None or choice is None:
+            continue
+        stop = 1 if choice.get("finish_reason") == "stop" else 0
+        listed = r.returned_tokens(probe)
+        if listed is not None and all(isinstance(t, str) for t in listed):
+            # The tokens the answer itself lists: exact, whatever tokenization the model chose.
+            counted, slack, how = len(listed), 0, "tokens listed in logprobs"
+        else:
+            # Re-encoding gives the canonical tokenization; a model may emit a non-canonical one (one more).
+            counted, slack, how = enc.count(choice["text"]), 1, f"{enc.name} re-encoding of the text"
+        rows.append(Billed(probe, reported, counted, counted, counted + slack + stop, how))
+    return _verdict(rows, "completion_tokens")
+
+
+def _labels(r: Recorded, probe: str) -> tuple[list[str], list[str]] | None:
+    """The token labels a logprobs answer lists, and its top_logprobs alternatives."""
+    choice = _only_choice(r, probe)
+    lp = choice.get("logprobs") if choice else None
+    if not isinstance(lp, dict) or not isinstance(lp.get("tokens"), list):
+        return None
+    listed = [t for t in lp["tokens"] if isinstance(t, str)]
+    alternatives = [k for top in lp.get("top_logprobs") or [] if isinstance(top, dict) for k in top]
+    return listed, alternatives
+
+
+@check(
+    "identity.tokenizer",
+    title="logprobs tokens and their alternatives are tokens of the claimed model's vocabulary, in its split",
+    clause="The model field names the model that answered (CreateCompletionResponse.model); the claimed model's "
+    "public tokenizer defines which strings its logprobs can list",
+    level=Level.SHOULD,
+    feature=FEATURE,
+    probes=LOGPROBS_PROBES,
+    fails_on=("tokenizer-swapped",),
+    deviations=("D16",),
+)
+def tokenizer(r: Recorded) -> Outcome:
+    enc = encoding_of(r)
+    seen = 0
+    for probe in LOGPROBS_PROBES:
+        labels = _labels(r, probe)
+        if labels is None:
+            continue
+        listed, alternatives = labels
+        foreign = sorted({t for t in listed + alternatives if t and enc.token_id(bytes_of_label(t)) is None})
+        if foreign:
+            return Fail(
+                f"{len(foreign)} token string(s) are not tokens of {enc.name}: another tokenizer answers",
+                expected=f"every token and alternative a token of {enc.name}",
+                observed=f"{probe}: {', '.join(repr(t) for t in foreign[:8])}",
+                probe=probe,
+            )
+        ids = [enc.token_id(bytes_of_label(t)) for t in listed]
+        text = b"".join(bytes_of_label(t) for t in listed).decode("utf-8", "replace")
+        if "" not in listed and enc.encode(text) != ids:
+            return Fail(
+                f"the tokens listed are not {enc.name}'s split of their own text",
+                expected=f"{enc.name}: {[enc.label(i) for i in enc.encode(text)]}",
+                observed=f"{probe}: {listed}",
+                probe=probe,
+            )
+        seen += len(listed) + len(alternatives)
+    if not seen:
+        raise Skip("no logprobs answer listed tokens")
+    return Pass(observed=f"{seen} token strings, all tokens of {enc.name}, in its split")
+
+
+CHECKS = (prompt_tokens, completion_tokens, tokenizer)
