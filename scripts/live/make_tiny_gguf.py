@@ -17,7 +17,11 @@ Shaping of the output layer, so that completions behave like text rather than li
   characters); EOS gets a moderate bias, so sampled completions sometimes end on their own while the greedy
   continuations of relaycheck's prompts run to ``max_tokens``.
 
-Usage: make_tiny_gguf.py [--out .cache/live/tiny.gguf]   (always rewritten: cheap and deterministic)
+With ``--hf-out DIR`` it also writes the model's Hugging Face twin for vLLM: the same weights (Q/K rows put back
+from llama.cpp's RoPE order into Hugging Face's rotate-half order) and the same byte-level BPE as a
+``tokenizer.json``, so greedy output is the same text with either engine.
+
+Usage: make_tiny_gguf.py [--out .cache/live/tiny.gguf] [--hf-out .cache/live/tiny-hf]   (always rewritten)
 Needs the ``gguf`` and ``numpy`` packages (installed in .cache/live/venv-llama by setup.sh).
 """
 
@@ -25,9 +29,13 @@ from __future__ import annotations
 
 import argparse
 import collections
+import json
 import os
 import re
+import shutil
+import struct
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -117,9 +125,16 @@ def learn_merges(corpus: str, byte_char: dict[int, str], n_merges: int) -> list[
     return merges
 
 
-def build(out: Path) -> None:
-    import gguf  # from .cache/live/venv-llama
+@dataclass(frozen=True)
+class TinyModel:
+    tokens: list[str]  # GPT-2 byte-alphabet strings
+    merges: list[tuple[str, str]]
+    eos_id: int
+    tensors: dict[str, np.ndarray]  # GGUF names, llama.cpp's layout (Q/K rows in its RoPE order)
 
+
+def make_model() -> TinyModel:
+    """The model's vocabulary and weights: deterministic (fixed seed, fixed order of draws)."""
     rng = np.random.default_rng(SEED)
     alphabet = bytes_to_unicode()
     byte_char = dict(alphabet)
@@ -133,7 +148,6 @@ def build(out: Path) -> None:
     eos_id = len(tokens)
     tokens.append(EOS)
     n_vocab = len(tokens)
-    token_types = [gguf.TokenType.NORMAL] * eos_id + [gguf.TokenType.CONTROL]
 
     def printable(token: str) -> bool:
         return all(0x20 <= char_byte[c] < 0x7F or char_byte[c] == 0x0A for c in token)
@@ -157,6 +171,29 @@ def build(out: Path) -> None:
     output = (rng.standard_normal((n_vocab, N_EMBD)) * OUT_STD).astype(f32)
     output[:, 0] = bias / h0
 
+    tensors = {
+        "token_embd.weight": embd,
+        "output_norm.weight": np.ones(N_EMBD, dtype=f32),
+        "output.weight": output,
+    }
+    for i in range(N_LAYER):
+        p = f"blk.{i}."
+        tensors[p + "attn_norm.weight"] = np.ones(N_EMBD, dtype=f32)
+        tensors[p + "attn_q.weight"] = small(N_EMBD, N_EMBD, std=0.3)
+        tensors[p + "attn_k.weight"] = small(N_HEAD_KV * head_dim, N_EMBD, std=0.3)
+        tensors[p + "attn_v.weight"] = small(N_HEAD_KV * head_dim, N_EMBD, std=0.3)
+        tensors[p + "attn_output.weight"] = keep_bias_unit(small(N_EMBD, N_EMBD, std=0.03))
+        tensors[p + "ffn_norm.weight"] = np.ones(N_EMBD, dtype=f32)
+        tensors[p + "ffn_gate.weight"] = small(N_FF, N_EMBD, std=0.3)
+        tensors[p + "ffn_up.weight"] = small(N_FF, N_EMBD, std=0.3)
+        tensors[p + "ffn_down.weight"] = keep_bias_unit(small(N_EMBD, N_FF, std=0.03))
+    return TinyModel(tokens, merges, eos_id, tensors)
+
+
+def build(out: Path, model: TinyModel) -> None:
+    import gguf  # from .cache/live/venv-llama
+
+    head_dim = N_EMBD // N_HEAD
     tmp = out.with_name(out.name + f".tmp{os.getpid()}")
     writer = gguf.GGUFWriter(str(tmp), "llama")
     writer.add_name("relaycheck-tiny")
@@ -172,42 +209,125 @@ def build(out: Path) -> None:
     writer.add_file_type(gguf.LlamaFileType.ALL_F32)
     writer.add_tokenizer_model("gpt2")
     writer.add_tokenizer_pre("gpt-2")
-    writer.add_token_list(tokens)
-    writer.add_token_types(token_types)
-    writer.add_token_merges([f"{a} {b}" for a, b in merges])
-    writer.add_bos_token_id(eos_id)
-    writer.add_eos_token_id(eos_id)
+    writer.add_token_list(model.tokens)
+    writer.add_token_types([gguf.TokenType.NORMAL] * model.eos_id + [gguf.TokenType.CONTROL])
+    writer.add_token_merges([f"{a} {b}" for a, b in model.merges])
+    writer.add_bos_token_id(model.eos_id)
+    writer.add_eos_token_id(model.eos_id)
     writer.add_add_bos_token(False)  # like OpenAI: the prompt is sent as it is
-
-    writer.add_tensor("token_embd.weight", embd)
-    writer.add_tensor("output_norm.weight", np.ones(N_EMBD, dtype=f32))
-    writer.add_tensor("output.weight", output)
-    for i in range(N_LAYER):
-        p = f"blk.{i}."
-        writer.add_tensor(p + "attn_norm.weight", np.ones(N_EMBD, dtype=f32))
-        writer.add_tensor(p + "attn_q.weight", small(N_EMBD, N_EMBD, std=0.3))
-        writer.add_tensor(p + "attn_k.weight", small(N_HEAD_KV * head_dim, N_EMBD, std=0.3))
-        writer.add_tensor(p + "attn_v.weight", small(N_HEAD_KV * head_dim, N_EMBD, std=0.3))
-        writer.add_tensor(p + "attn_output.weight", keep_bias_unit(small(N_EMBD, N_EMBD, std=0.03)))
-        writer.add_tensor(p + "ffn_norm.weight", np.ones(N_EMBD, dtype=f32))
-        writer.add_tensor(p + "ffn_gate.weight", small(N_FF, N_EMBD, std=0.3))
-        writer.add_tensor(p + "ffn_up.weight", small(N_FF, N_EMBD, std=0.3))
-        writer.add_tensor(p + "ffn_down.weight", keep_bias_unit(small(N_EMBD, N_FF, std=0.03)))
+    for name, array in model.tensors.items():
+        writer.add_tensor(name, array)
     writer.write_header_to_file()
     writer.write_kv_data_to_file()
     writer.write_tensors_to_file()
     writer.close()
     os.replace(tmp, out)  # a running server that maps the old file keeps seeing the old file
-    print(f"wrote {out} ({out.stat().st_size // 1024} KiB, {n_vocab} tokens, {len(merges)} merges, eos={eos_id})")
+    print(f"wrote {out.name} ({out.stat().st_size // 1024} KiB, {len(model.tokens)} tokens, "
+          f"{len(model.merges)} merges, eos={model.eos_id})")
+
+
+# -- the Hugging Face twin (for vLLM) ------------------------------------------------------------------------
+
+
+def _unpermute(w: np.ndarray, n_head: int) -> np.ndarray:
+    """Q/K rows from llama.cpp's RoPE order back to Hugging Face's rotate-half order.
+
+    The inverse of the ``permute`` in llama.cpp's convert_hf_to_gguf.py (``reshape(n_head, 2, d/2, in)
+    .swapaxes(1, 2)``), so both engines compute the same attention from the same weights.
+    """
+    return w.reshape(n_head, w.shape[0] // n_head // 2, 2, *w.shape[1:]).swapaxes(1, 2).reshape(w.shape)
+
+
+def hf_tensors(model: TinyModel) -> dict[str, np.ndarray]:
+    t = model.tensors
+    out = {
+        "model.embed_tokens.weight": t["token_embd.weight"],
+        "model.norm.weight": t["output_norm.weight"],
+        "lm_head.weight": t["output.weight"],
+    }
+    names = {"attn_norm": "input_layernorm", "ffn_norm": "post_attention_layernorm",
+             "attn_v": "self_attn.v_proj", "attn_output": "self_attn.o_proj", "ffn_gate": "mlp.gate_proj",
+             "ffn_up": "mlp.up_proj", "ffn_down": "mlp.down_proj"}
+    for i in range(N_LAYER):
+        p, hp = f"blk.{i}.", f"model.layers.{i}."
+        out[hp + "self_attn.q_proj.weight"] = _unpermute(t[p + "attn_q.weight"], N_HEAD)
+        out[hp + "self_attn.k_proj.weight"] = _unpermute(t[p + "attn_k.weight"], N_HEAD_KV)
+        for gguf_name, hf_name in names.items():
+            out[hp + hf_name + ".weight"] = t[p + gguf_name + ".weight"]
+    return out
+
+
+def write_safetensors(path: Path, tensors: dict[str, np.ndarray]) -> None:
+    """The safetensors format by hand (an 8-byte header length, a JSON header, the raw little-endian data)."""
+    header: dict[str, object] = {"__metadata__": {"format": "pt"}}
+    offset = 0
+    blobs = []
+    for name, array in tensors.items():
+        data = np.ascontiguousarray(array, dtype="<f4").tobytes()
+        header[name] = {"dtype": "F32", "shape": list(array.shape), "data_offsets": [offset, offset + len(data)]}
+        offset += len(data)
+        blobs.append(data)
+    head = json.dumps(header, separators=(",", ":")).encode("utf-8")
+    head += b" " * (-len(head) % 8)
+    with path.open("wb") as handle:
+        handle.write(struct.pack("<Q", len(head)))
+        handle.write(head)
+        for blob in blobs:
+            handle.write(blob)
+
+
+def build_hf(out_dir: Path, model: TinyModel) -> None:
+    """The same model as a Hugging Face directory: config.json, tokenizer files, model.safetensors."""
+    tmp = out_dir.with_name(out_dir.name + f".tmp{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    config = {
+        "architectures": ["LlamaForCausalLM"], "model_type": "llama", "hidden_size": N_EMBD,
+        "intermediate_size": N_FF, "num_hidden_layers": N_LAYER, "num_attention_heads": N_HEAD,
+        "num_key_value_heads": N_HEAD_KV, "head_dim": N_EMBD // N_HEAD, "vocab_size": len(model.tokens),
+        "max_position_embeddings": N_CTX, "rms_norm_eps": 1e-5, "rope_theta": 10000.0, "hidden_act": "silu",
+        "tie_word_embeddings": False, "bos_token_id": model.eos_id, "eos_token_id": model.eos_id,
+        "torch_dtype": "float32", "attention_bias": False, "mlp_bias": False,
+    }
+    tokenizer = {
+        "version": "1.0",
+        "truncation": None,
+        "padding": None,
+        "added_tokens": [{"id": model.eos_id, "content": EOS, "single_word": False, "lstrip": False,
+                          "rstrip": False, "normalized": False, "special": True}],
+        "normalizer": None,
+        # GPT-2's pre-tokenizer, as llama.cpp's "gpt-2" pre-tokenizer; no BOS is added (no post-processor)
+        "pre_tokenizer": {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True, "use_regex": True},
+        "post_processor": None,
+        "decoder": {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True, "use_regex": True},
+        "model": {"type": "BPE", "dropout": None, "unk_token": None, "continuing_subword_prefix": None,
+                  "end_of_word_suffix": None, "fuse_unk": False, "byte_fallback": False, "ignore_merges": False,
+                  "vocab": {token: i for i, token in enumerate(model.tokens)},
+                  "merges": [[a, b] for a, b in model.merges]},
+    }
+    tokenizer_config = {"tokenizer_class": "PreTrainedTokenizerFast", "bos_token": EOS, "eos_token": EOS,
+                        "add_bos_token": False, "add_eos_token": False, "model_max_length": N_CTX,
+                        "clean_up_tokenization_spaces": False}
+    (tmp / "config.json").write_text(json.dumps(config, indent=1), encoding="utf-8")
+    (tmp / "tokenizer.json").write_text(json.dumps(tokenizer, ensure_ascii=False), encoding="utf-8")
+    (tmp / "tokenizer_config.json").write_text(json.dumps(tokenizer_config, indent=1), encoding="utf-8")
+    write_safetensors(tmp / "model.safetensors", hf_tensors(model))
+    shutil.rmtree(out_dir, ignore_errors=True)
+    os.replace(tmp, out_dir)
+    print(f"wrote {out_dir.name}/ (Hugging Face twin: config.json, tokenizer.json, model.safetensors)")
 
 
 def main(argv: list[str] | None = None) -> int:
     root = Path(__file__).resolve().parents[2]
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=root / ".cache" / "live" / "tiny.gguf")
+    parser.add_argument("--hf-out", type=Path, help="also write the Hugging Face twin (for vLLM) to this directory")
     args = parser.parse_args(argv)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    build(args.out)
+    model = make_model()
+    build(args.out, model)
+    if args.hf_out is not None:
+        build_hf(args.hf_out, model)
     return 0
 
 
