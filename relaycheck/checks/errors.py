@@ -15,7 +15,7 @@ from relaycheck.checks.model import (
     expect,
     snippet,
 )
-from relaycheck.probes.catalogue import PROBES
+from relaycheck.probes.catalogue import PROBES, UNKNOWN_PARAM
 
 FEATURE = "errors"
 ERROR_SPEC = "openai-openapi@f85dbe22 ErrorResponse {error: Error{message, type, param, code}}"
@@ -259,6 +259,57 @@ def param_named(r: Recorded) -> Outcome:
     return Pass(f"{checked} rejections name their field")
 
 
+# -- live (issue 17): what the Portkey gateway showed -------------------------------------------------------
+
+
+@check(
+    "errors.rejects-unknown-param",
+    title="an unknown request parameter is rejected with a 4xx, not silently dropped",
+    clause=f'{REQ} (relaycheck contract: additionalProperties false): OpenAI answers 400 "Unrecognized request '
+    'argument supplied: <name>" (observed, e.g. https://github.com/coroot/coroot/issues/698); the official '
+    "document does not say so, hence SHOULD",
+    level=Level.SHOULD,
+    feature=FEATURE,
+    probes=("error-unknown-param",),
+    fails_on=("drop-unknown-params",),
+    deviations=("D02",),
+)
+def rejects_unknown_param(r: Recorded) -> Outcome:
+    # A relay that re-serialises requests through its own struct drops what it does not know; the next real
+    # parameter it does not know yet (stream_options once) is dropped the same way, and the client never hears.
+    status, observed = _status(r, "error-unknown-param")
+    return expect(400 <= status < 500, f"the unknown parameter '{UNKNOWN_PARAM}' was not rejected (silently "
+                  "dropped or ignored)", 'HTTP 400 "Unrecognized request argument supplied"', observed,
+                  "error-unknown-param")
+
+
+@check(
+    "errors.missing-model-substituted",
+    title="a request without model is not served by a model nobody asked for",
+    clause=f"{REQ}: required [model, prompt]; CreateCompletionResponse.model: \"The model used for completion\" — "
+    "a 200 naming a model the client never chose is a silent substitution (the Portkey gateway fills in "
+    "text-davinci-003); SHOULD, as errors.rejects-missing-model already grades the status",
+    level=Level.SHOULD,
+    feature=FEATURE,
+    probes=("error-missing-model",),
+    fails_on=("default-model-when-missing",),
+    deviations=("D10",),
+)
+def missing_model_substituted(r: Recorded) -> Outcome:
+    ex = r.exchange("error-missing-model")
+    if ex.status != 200:
+        if 400 <= (ex.status or 0) < 500:
+            return Pass(observed=f"HTTP {ex.status}: rejected, no model was chosen for the client")
+        raise Skip(f"HTTP {ex.status}: not served, not rejected either (see errors.rejects-missing-model)")
+    body = ex.json()
+    served = body.get("model") if isinstance(body, dict) else None
+    return Fail("a request without model was served by a default model, silently",
+                "HTTP 400 (no model chosen for the client)",
+                f"HTTP 200, served by model {served!r}" if served is not None else "HTTP 200 without a model field",
+                "error-missing-model")
+
+
 CHECKS = (auth_no_key, auth_wrong_key, unknown_model, rejects_temperature, rejects_top_p, rejects_n, rejects_logprobs,
           rejects_stop_count, rejects_best_of, rejects_missing_prompt, rejects_missing_model, rejects_malformed,
-          envelope, fields_typed, never_200, not_html, client_not_5xx, param_named)
+          envelope, fields_typed, never_200, not_html, client_not_5xx, param_named,
+          rejects_unknown_param, missing_model_substituted)

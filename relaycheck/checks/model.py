@@ -125,6 +125,20 @@ class Refused(Exception):  # noqa: N818
     probe: str
     status: int
     message: str
+    # Set when the request uses an optional feature the provider also refused on that feature's own probe (which
+    # its refusable check grades `unsupported`): the refusal is then judged there, once, not failed again here.
+    excused: Excused | None = None
+
+
+@dataclass(frozen=True)
+class Excused:
+    """A clean refusal explained by an optional feature the provider does not support."""
+
+    fields: tuple[str, ...]  # the request fields of that feature
+    probe: str  # the feature's own probe, refused too
+
+    def describe(self) -> str:
+        return f"{' with '.join(self.fields)} is not supported (refused on its own probe '{self.probe}' too)"
 
 
 Outcome = Pass | Fail
@@ -252,10 +266,9 @@ class Recorded:
         ex = self.exchange(probe)
         if ex.status == 200:
             return ex
-        if ex.status is not None and 400 <= ex.status < 500:
-            envelope = error_envelope(ex)
-            if envelope is not None:
-                raise Refused(probe, ex.status, str(envelope.get("message", ""))[:300])
+        if is_clean_refusal(ex):
+            envelope = error_envelope(ex) or {}
+            raise Refused(probe, ex.status or 0, str(envelope.get("message", ""))[:300], self.excused(ex))
         raise Fail(
             f"a valid request was answered with HTTP {ex.status}",
             expected="HTTP 200",
@@ -293,6 +306,36 @@ class Recorded:
             raise Fail("choice text is not a string", "a string", repr(value), probe)
         return value
 
+    def excused(self, ex: Exchange) -> Excused | None:
+        """Why a clean refusal of ``ex`` is no new deviation: its request uses an optional feature (a probe's
+        ``optional`` fields, at a value other than their default) that the provider refused on that feature's own
+        probe too. One refusal is graded once, `unsupported` by the feature's refusable check, whatever other
+        requests (other probes, the contract's examples, generated cases) happen to use the feature."""
+        if not is_clean_refusal(ex):
+            return None
+        request = ex.request.json()
+        if not isinstance(request, dict):
+            return None
+        for owner, fields in self._refused_features():
+            if all(_uses(request, name, self._defaults()) for name in fields):
+                return Excused(fields, owner)
+        return None
+
+    def _defaults(self) -> dict[str, Any]:
+        if not hasattr(self, "_field_defaults"):
+            self._field_defaults = {k: v.get("default") for k, v in self.contract.request_fields().items()}
+        return self._field_defaults
+
+    def _refused_features(self) -> list[tuple[str, tuple[str, ...]]]:
+        from relaycheck.probes.catalogue import PROBES  # the probes declare which optional feature they exercise
+
+        refused = []
+        for probe in PROBES:
+            ex = self.exchanges.get(probe.id)
+            if probe.optional and ex is not None and not ex.not_sent and is_clean_refusal(ex):
+                refused.append((probe.id, probe.optional))
+        return refused
+
     def returned_tokens(self, probe: str) -> list[Any] | None:
         """The tokens a successful answer lists in its legacy logprobs, or None when it lists none."""
         ex = self.exchanges.get(probe)
@@ -316,6 +359,21 @@ class Recorded:
         if ex.truncated:
             raise Inconclusive(f"probe '{probe}': stream cut at the configured bound")
         return ex
+
+
+def is_clean_refusal(ex: Exchange) -> bool:
+    """A 4xx with the OpenAI error envelope: how a provider declines a feature (graded `unsupported` where the
+    check allows it)."""
+    return ex.status is not None and 400 <= ex.status < 500 and error_envelope(ex) is not None
+
+
+def _uses(request: Mapping[str, Any], name: str, defaults: Mapping[str, Any]) -> bool:
+    """The request sets ``name`` to something other than null, false or the field's documented default."""
+    value = request.get(name)
+    if value is None or value is False or value == {}:
+        return False
+    default = defaults.get(name)
+    return not (default is not None and value == default and type(value) is type(default))
 
 
 def error_envelope(ex: Exchange) -> dict[str, Any] | None:
@@ -353,6 +411,14 @@ def judge(check: Check, recorded: Recorded) -> Verdict:
                 check.id,
                 Grade.UNSUPPORTED,
                 f"feature refused cleanly with HTTP {refused.status}: {refused.message}",
+                observed=f"HTTP {refused.status}: {refused.message}",
+                probes=(refused.probe,),
+            )
+        if refused.excused is not None:  # graded once, `unsupported`, by that feature's own check
+            return Verdict(
+                check.id,
+                Grade.SKIPPED,
+                f"not judged: probe '{refused.probe}' was refused because {refused.excused.describe()}",
                 observed=f"HTTP {refused.status}: {refused.message}",
                 probes=(refused.probe,),
             )

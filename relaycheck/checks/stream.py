@@ -26,7 +26,7 @@ from relaycheck.transport.exchange import DONE, Exchange
 
 FEATURE = "stream"
 SPEC = "openai-openapi@f85dbe22 CreateCompletionRequest.stream"
-STREAMS = ("stream", "stream-usage", "stream-usage-off")
+STREAMS = ("stream", "stream-usage", "stream-usage-off", "stream-n")
 
 
 def _streams(r: Recorded, probes: tuple[str, ...] = STREAMS) -> list[Exchange]:
@@ -336,13 +336,13 @@ def no_usage_unasked(r: Recorded) -> Outcome:
     clause="CreateCompletionRequest.n with stream: chunks carry choices[].index for each completion",
     level=Level.MUST,
     feature=FEATURE,
-    probes=("stream-usage",),
+    probes=("stream-n",),
     fails_on=("stream-n-index-wrong",),
     deviations=("D44",),
     refusable=True,
 )
 def n_indices(r: Recorded) -> Outcome:
-    texts = _text_by_index(r.stream("stream-usage"))
+    texts = _text_by_index(r.stream("stream-n"))
     return expect(sorted(texts, key=str) == [0, 1] and all(texts.values()), "the two choices are not both streamed",
                   "text for index 0 and index 1", repr(texts)[:160])
 

@@ -214,6 +214,28 @@ def _default_model_when_missing(body: Json, ex: Exchange) -> None:
     body.setdefault("model", ex.config.models[0])
 
 
+def _drop_unknown_params(body: Json, ex: Exchange) -> None:
+    """As a relay that re-serialises the request through its own struct: what it does not know is gone."""
+    from relaycheck.spec import load_contract
+
+    known = load_contract().request_fields()
+    for name in [k for k in body if k not in known]:
+        del body[name]
+
+
+def _refuse_greedy_n(body: Json, ex: Exchange) -> None:
+    """vLLM's rule: several choices of a greedy (temperature 0) completion would all be the same text."""
+    n, temperature = body.get("n"), body.get("temperature")
+    if _is_number(n) and n > 1 and _is_number(temperature) and temperature == 0:
+        raise ApiError(400, f"n must be 1 when using greedy sampling, got {n}.", param="n", cause="quirk")
+
+
+def _refuse_suffix(body: Json, ex: Exchange) -> None:
+    if body.get("suffix") is not None:
+        raise ApiError(400, "suffix is only supported for models with FIM completion rendering", param="suffix",
+                       cause="quirk")
+
+
 def _model_fallback(body: Json, ex: Exchange) -> None:
     if isinstance(body.get("model"), str) and body["model"] not in ex.config.models:
         body["model"] = ex.config.models[0]
@@ -656,6 +678,25 @@ _QUIRKS: tuple[Quirk, ...] = (
         "a request without model is served by the default model",
         "D10",
         on_body=_default_model_when_missing,
+    ),
+    Quirk(
+        "refuse-greedy-n",
+        "n > 1 at temperature 0 is refused with a 400 (vLLM); a combination no probe may depend on",
+        "benign",
+        benign=True,
+        on_body=_refuse_greedy_n,
+    ),
+    Quirk(
+        "refuse-suffix",
+        "suffix is refused with a clean 400 (vLLM on a model without fill-in-the-middle)",
+        "D14",
+        on_body=_refuse_suffix,
+    ),
+    Quirk(
+        "drop-unknown-params",
+        "unknown request parameters are dropped silently instead of rejected",
+        "D02",
+        on_body=_drop_unknown_params,
     ),
     Quirk(
         "malformed-json-500",

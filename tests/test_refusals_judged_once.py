@@ -1,0 +1,72 @@
+"""A clean refusal of an optional feature is graded once, `unsupported`, by the feature's own check.
+
+vLLM refuses ``suffix`` on a model without fill-in-the-middle; ``params.suffix`` grades that `unsupported`, and
+the contract's examples that use suffix must not fail ``property.examples`` a second time for the same refusal.
+And no probe may depend on a combination of options a conformant server may refuse (vLLM refuses n > 1 at
+temperature 0): that one is a benign quirk, so the pair test's benign run covers it; here it is run alone.
+"""
+
+from __future__ import annotations
+
+from relaycheck.checks.catalogue import load_catalogue
+from relaycheck.checks.model import Grade
+from relaycheck.config.providers import embedded_reference
+from relaycheck.probes.catalogue import PROBES
+from relaycheck.runner.engine import certify
+from relaycheck.spec import load_contract
+
+CATALOGUE = load_catalogue()
+
+
+def _verdicts(quirks: tuple[str, ...]) -> dict[str, object]:
+    (run,) = certify([embedded_reference(quirks=quirks)], CATALOGUE, load_contract())
+    return {v.check: v for v in run.verdicts}
+
+
+def test_a_refused_suffix_is_unsupported_once_and_fails_nothing_else() -> None:
+    verdicts = _verdicts(("refuse-suffix",))
+    suffix = verdicts["params.suffix"]
+    assert suffix.grade is Grade.UNSUPPORTED, suffix
+    examples = verdicts["property.examples"]
+    assert examples.grade is Grade.PASS, examples
+    assert "refused because suffix is not supported" in examples.message
+    others = {k: (v.grade, v.message) for k, v in verdicts.items()
+              if k != "params.suffix" and v.grade not in (Grade.PASS, Grade.SKIPPED)}
+    assert not others
+
+
+def test_refusing_greedy_n_fails_no_check() -> None:
+    verdicts = _verdicts(("refuse-greedy-n",))
+    not_passed = {k: (v.grade, v.message) for k, v in verdicts.items() if v.grade is not Grade.PASS}
+    assert not not_passed
+
+
+def test_an_unexcused_refusal_still_fails() -> None:
+    """The excuse needs the feature's own probe refused too: a provider that refuses suffix only inside other
+    requests has no `unsupported` verdict covering it, so those refusals still count."""
+    from relaycheck.checks.model import Recorded
+    from relaycheck.transport.exchange import Exchange, RecordedRequest
+
+    refusal = b'{"error": {"message": "suffix not supported", "type": "invalid_request_error"}}'
+    request = RecordedRequest("POST", "http://127.0.0.1/v1/completions", {}, '{"prompt": "x", "suffix": "y"}')
+    example = Exchange(probe="property-example-0", request=request, started_at=0.0, status=400,
+                       headers={"content-type": "application/json"}, body=refusal)
+    accepted = Exchange(probe="suffix", request=request, started_at=0.0, status=200,
+                        headers={"content-type": "application/json"}, body=b"{}")
+    refused = Exchange(probe="suffix", request=request, started_at=0.0, status=400,
+                       headers={"content-type": "application/json"}, body=refusal)
+    contract = load_contract()
+    assert Recorded({"suffix": accepted, example.probe: example}, contract, "m").excused(example) is None
+    excused = Recorded({"suffix": refused, example.probe: example}, contract, "m").excused(example)
+    assert excused is not None and excused.fields == ("suffix",) and excused.probe == "suffix"
+    null_suffix = Exchange(probe="property-example-1", request=RecordedRequest(
+        "POST", "http://127.0.0.1/v1/completions", {}, '{"prompt": "x", "suffix": null}'), started_at=0.0,
+        status=400, headers={"content-type": "application/json"}, body=refusal)
+    assert Recorded({"suffix": refused}, contract, "m").excused(null_suffix) is None  # null is no use of suffix
+
+
+def test_every_optional_probe_is_graded_by_a_refusable_check() -> None:
+    """The excuse rests on the refusal being graded `unsupported` somewhere: by a refusable check of that probe."""
+    refusable = {p for c in CATALOGUE.checks if c.refusable for p in c.probes}
+    optional = {p.id for p in PROBES if p.optional}
+    assert optional and optional <= refusable, optional - refusable
