@@ -190,6 +190,12 @@ CASES: dict[str, Case] = {
         Send({"prompt": "x", "max_tokens": 1}, model=False), lambda w: w.status == 200
     ),
     "malformed-json-500": raw_case(Send(raw=b'{"model": '), lambda w: w.status == 500),
+    # live (issue 17): what vLLM and the Portkey gateway do
+    "refuse-greedy-n": case(lambda w: w.status == 400 and w.json["error"]["param"] == "n", prompt="x", n=2,
+                            temperature=0, max_tokens=1),
+    "refuse-suffix": case(lambda w: w.status == 400 and w.json["error"]["param"] == "suffix", prompt="x",
+                          suffix="y", max_tokens=1),
+    "drop-unknown-params": case(lambda w: w.status == 200, prompt="x", relaycheck_no_such_parameter=1, max_tokens=1),
     # response shape
     "chat-object": case(lambda w: w.json["object"] == "chat.completion", **GREEDY),
     "empty-id": case(lambda w: w.json["id"] == "", **GREEDY),
