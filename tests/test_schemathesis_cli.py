@@ -39,7 +39,7 @@ def _serve() -> tuple[subprocess.Popen[str], str]:
 
 def test_schemathesis_finds_nothing(tmp_path: Path) -> None:
     document = yaml.safe_load(default_document_path().read_text(encoding="utf-8"))
-    limited = with_model_limits(document, ServerConfig().context_length, default_tokenizer().vocab_size)
+    limited = with_model_limits(document, ServerConfig().context_length, default_tokenizer().dense_size)  # cl100k has no token 100256
     contract = tmp_path / "completions.yaml"
     contract.write_text(yaml.safe_dump(limited, allow_unicode=True), encoding="utf-8")
     server, base_url = _serve()

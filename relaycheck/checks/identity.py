@@ -24,8 +24,9 @@ USAGE_CLAUSE = 'CompletionUsage.prompt_tokens: "Number of tokens in the prompt."
 # Probes whose prompt takes each form the spec allows (string, string[], token ids, token-id arrays).
 PROMPT_PROBES = ("basic", "prompt-list", "prompt-tokens", "prompt-token-lists")
 # One prompt, one choice, no echo: completion_tokens is the tokens of the one text returned.
-COMPLETION_PROBES = ("basic", "greedy", "logprobs", "logprobs-zero")
-LOGPROBS_PROBES = ("logprobs", "logprobs-zero")
+FINGERPRINT = tuple(f"identity-fp-{i}" for i in range(1, 9))
+COMPLETION_PROBES = ("basic", "greedy", "logprobs", "logprobs-zero", *FINGERPRINT)
+LOGPROBS_PROBES = ("logprobs", "logprobs-zero", *FINGERPRINT)
 
 
 def encoding_of(r: Recorded) -> tokens.Encoding:

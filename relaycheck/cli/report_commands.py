@@ -27,6 +27,9 @@ def add_compare_arguments(parser: argparse.ArgumentParser) -> None:
                         help="per-provider reports (a directory stands for every report .json in it)")
     parser.add_argument("--out", type=Path, default=Path("reports"), metavar="DIR",
                         help="where comparison.html and comparison.md are written (default ./reports)")
+    parser.add_argument("--baseline", type=Path, metavar="TRUSTED.json",
+                        help="a pinned trusted report (e.g. a run against the vendor you trust most): each report "
+                             "claiming its model is matched against its model fingerprint")
 
 
 def _expand(paths: list[Path]) -> list[Path]:
@@ -43,6 +46,7 @@ def _expand(paths: list[Path]) -> list[Path]:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
+    from relaycheck.identity.fingerprint import baseline_matches
     from relaycheck.report.writer import write_comparison
 
     try:
@@ -59,6 +63,13 @@ def cmd_compare(args: argparse.Namespace) -> int:
     for group in comparison.groups:
         for provider, reasons in group.flagged.items():
             print(f"  ⚑ {provider} (model {group.model}): {'; '.join(dict.fromkeys(reasons))}")
+    if args.baseline is not None:
+        try:
+            baseline = StoredReport.load(args.baseline)
+        except ReportError as exc:
+            return _error(str(exc))
+        for line in baseline_matches(baseline.data, [s.data for s in stored]):
+            print(f"  {line}")
     for path in paths:
         print(f"wrote {path}")
     return EXIT_OK

@@ -106,6 +106,15 @@ def _error(**fields: Any) -> Callable[[ProbeContext], dict[str, Any]]:
 
 _ABSENT = object()
 
+FINGERPRINT_PROMPTS = (
+    "Once upon a time", "The weather today", "Hello", "Every good test should be",
+    "The people of the village", "She walked for a long", "The quick brown fox", "In the evening they",
+)
+
+
+def _fingerprint(prompt: str) -> Callable[[ProbeContext], dict[str, Any]]:
+    return lambda c: {"model": c.model, "prompt": prompt, "max_tokens": 3, "temperature": 0, "logprobs": 5}
+
 
 PROBES: tuple[Probe, ...] = (
     # Response shape and defaults
@@ -184,6 +193,12 @@ PROBES: tuple[Probe, ...] = (
     Probe("error-malformed-json", "a body that is not JSON", lambda c: '{"model": "' + c.model + '", "prompt": '),
     # -- live (issue 17) --
     Probe("error-unknown-param", "a request parameter that does not exist", _error(**{UNKNOWN_PARAM: 1})),
+    # Identity: the model fingerprint's prompts (relaycheck/identity/fingerprint.py), temperature 0 with the top 5
+    # logprobs: 8 requests, 24 completion tokens. The tokenizer and completion-token checks read them too.
+    *(
+        Probe(f"identity-fp-{i}", f"fingerprint prompt {i}: temperature 0, top-5 logprobs", _fingerprint(prompt))
+        for i, prompt in enumerate(FINGERPRINT_PROMPTS, 1)
+    ),
 )
 
 

@@ -12,6 +12,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from relaycheck.identity.fingerprint import match, report_fingerprint
 from relaycheck.report.markdown import ICON
 
 BAD = ("fail", "error", "warn")  # a grade worth highlighting when only one provider has it
@@ -62,6 +63,7 @@ class ModelGroup:
     answers: dict[str, dict[str, Probed]] = field(default_factory=dict)  # probe -> provider -> answer
     billing: dict[str, dict[str, Probed]] = field(default_factory=dict)  # probe -> provider -> prompt_tokens
     flagged: dict[str, list[str]] = field(default_factory=dict)  # provider -> reasons
+    fingerprint: dict[str, str] = field(default_factory=dict)  # provider -> the same-model rule vs the first
 
 
 @dataclass
@@ -149,8 +151,20 @@ def model_groups(reports: list[dict[str, Any]], names: list[str]) -> list[ModelG
             values = [_prompt_tokens(ex.get(probe)) for ex in exchanges]
             group.billing[probe] = _agreement(group, values, f"prompt_tokens for '{probe}' differ (possible usage "
                                                              "inflation)", str)
+        _fingerprints(group, [reports[i] for i in members])
         groups.append(group)
     return groups
+
+
+def _fingerprints(group: ModelGroup, reports: list[dict[str, Any]]) -> None:
+    """The model-fingerprint rule (relaycheck/identity/fingerprint.py), each provider against the first one."""
+    first = report_fingerprint(reports[0])
+    for name, report in zip(group.providers[1:], reports[1:], strict=True):
+        result = match(first, report_fingerprint(report))
+        group.fingerprint[name] = f"vs {group.providers[0]}: {result.summary()}"
+        if result.same is False:
+            group.flagged.setdefault(name, []).append(f"model fingerprint differs from {group.providers[0]}'s "
+                                                      f"({result.summary()})")
 
 
 def _agreement(group: ModelGroup, values: list[Any], reason: str, show: Any) -> dict[str, Probed]:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from relaycheck.identity.fingerprint import model_change
 from relaycheck.report.document import ReportError, StoredReport
 
 RANK = {"pass": 0, "known": 1, "unsupported": 1, "warn": 2, "error": 3, "fail": 4}
@@ -61,6 +62,9 @@ def diff_reports(baseline: dict[str, Any], current: dict[str, Any]) -> ProviderD
         )
     if baseline["provider"].get("model") != current["provider"].get("model"):
         out.notes.append(f"model {baseline['provider'].get('model')} → {current['provider'].get('model')}")
+    swap = model_change(baseline, current)  # the model behind the name, apart from what the checks say
+    if swap:
+        out.notes.append(swap)
     if baseline["provider"]["name"] != current["provider"]["name"]:
         out.notes.append(f"provider {baseline['provider']['name']} → {current['provider']['name']}")
     if current.get("skipped"):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from relaycheck.identity.section import identity_markdown
+
 ICON = {"pass": "✅", "fail": "❌", "warn": "⚠️", "unsupported": "🚫", "known": "📌", "skipped": "⏭️", "error": "💥"}
 NOTABLE = ("fail", "error", "warn", "unsupported", "known")
 
@@ -55,6 +57,7 @@ def provider_markdown(report: dict[str, Any]) -> str:
                 f"{' — ' + _cell(v['note']) if v.get('note') else ''} | {_cell(v.get('expected'), 80)} "
                 f"| {_cell(v.get('observed'), 120)} |"
             )
+    lines += identity_markdown(report)
     return "\n".join(lines) + "\n"
 
 

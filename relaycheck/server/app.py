@@ -27,7 +27,7 @@ from starlette.responses import HTMLResponse, Response, StreamingResponse
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from relaycheck.server import errors
+from relaycheck.server import errors, wobble
 from relaycheck.server.config import ServerConfig
 from relaycheck.server.errors import ApiError
 from relaycheck.server.model import NGramModel, default_model
@@ -76,6 +76,7 @@ class ReferenceServer:
         # Registry order, so combined quirks always apply the same way.
         self.quirks: tuple[Quirk, ...] = tuple(q for q in all_quirks() if q.name in self.quirk_names)
         self.model = default_model()
+        self._wobble = random.Random()  # faithful variation between calls (config.divergence, logprob_jitter)
         self.bucket = TokenBucket(config.rate_limit) if config.rate_limit else None
         self.jitter = random.Random()
 
@@ -161,6 +162,8 @@ class ReferenceServer:
             for quirk in self.quirks:
                 if quirk.on_request:
                     parsed = quirk.on_request(parsed, ex)
+            if self.config.divergence and self._wobble.random() < self.config.divergence:
+                parsed = wobble.diverge(model, parsed, self._wobble)
             ex.request = parsed
             if parsed.model not in self.config.models:
                 raise errors.model_not_found(parsed.model)
@@ -187,6 +190,8 @@ class ReferenceServer:
         return model
 
     def apply_payload_hooks(self, obj: dict[str, Any], ex: Exchange, kind: str) -> None:
+        if self.config.logprob_jitter:
+            wobble.jitter_logprobs(obj, self.config.logprob_jitter, self._wobble)
         for quirk in self.quirks:
             if quirk.on_payload:
                 quirk.on_payload(obj, ex, kind)

@@ -18,3 +18,7 @@ class ServerConfig:
     chunk_delay_ms: float = 0.0  # delay between SSE chunks
     rate_limit: float | None = None  # requests per second, token bucket (burst = max(1, rate)); over it: 429
     context_length: int = 2048
+    # How a faithful provider still varies between calls (relaycheck/server/wobble.py; not quirks: no deviation).
+    logprob_jitter: float = 0.0  # standard deviation of Gaussian noise added to every reported logprob
+    divergence: float = 0.0  # probability that a temperature-0 request takes the runner-up token once
+    substitute_salt: int = 6  # the model salt of the substitution quirks' "cheaper model"

@@ -894,14 +894,13 @@ _QUIRKS: tuple[Quirk, ...] = (
 
 # -- identity and billing: another model or tokenizer behind the name, bills that do not count -----------------
 
-SUBSTITUTE_SALT = 6  # the "cheaper model" the substitution quirks serve
 PARTIAL_SHARE = 1 / 3  # partial substitution: the share of requests the cheaper model answers
 HIDDEN_PREFIX_TOKENS = 12  # a hidden system prompt, billed per prompt
 USAGE_FACTOR = 1.3
 
 
 def _another_model(model: NGramModel, ex: Exchange) -> NGramModel:
-    return salted_model(SUBSTITUTE_SALT)
+    return salted_model(ex.config.substitute_salt)
 
 
 def _another_tokenizer(model: NGramModel, ex: Exchange) -> NGramModel:
@@ -910,7 +909,7 @@ def _another_tokenizer(model: NGramModel, ex: Exchange) -> NGramModel:
 
 def _partial_substitution(model: NGramModel, ex: Exchange) -> NGramModel:
     # Independent per request (the system's entropy, no shared state): which requests get it is unpredictable.
-    return salted_model(SUBSTITUTE_SALT) if random.SystemRandom().random() < PARTIAL_SHARE else model
+    return salted_model(ex.config.substitute_salt) if random.SystemRandom().random() < PARTIAL_SHARE else model
 
 
 def _retotal(usage: Json) -> None:

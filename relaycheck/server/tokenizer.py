@@ -44,6 +44,7 @@ class Tokenizer:
     eot_id: int
     vocab_size: int  # how many ids are valid (ordinary tokens plus end-of-text)
     max_id: int
+    dense_size: int  # every id below it is valid (cl100k: 100256; end-of-text lies beyond a gap)
 
     def encode(self, text: str) -> list[int]:
         raise NotImplementedError
@@ -115,6 +116,7 @@ class EncodingTokenizer(Tokenizer):
         self._ids = _OrdinaryAndEot(encoding.n_ordinary, encoding.eot_token)
         self.vocab_size = len(self._ids)
         self.max_id = encoding.eot_token
+        self.dense_size = encoding.n_ordinary
 
     def encode(self, text: str) -> list[int]:
         """Exact cl100k ids. ``<|endoftext|>`` in text is ordinary text; lone surrogates are encoded as U+FFFD."""
@@ -147,6 +149,7 @@ class CorpusTokenizer(Tokenizer):
         self._max_len = max(len(p) for p in pieces)
         self.vocab_size = len(pieces) + 1
         self.max_id = self.eot_id
+        self.dense_size = self.vocab_size
 
     def encode(self, text: str) -> list[int]:
         """Greedy longest match. ``<|endoftext|>`` in text is ordinary text, as in tiktoken's default."""

@@ -1,0 +1,215 @@
+"""A model's fingerprint, read from probes a certification sends, and the rule that says "same model or not".
+
+The fingerprint of a report is, for a fixed set of prompts, the temperature-0 answer and the first token's top
+logprobs. It costs the identity probes (``identity-fp-*``, logprobs 5, a few tokens each) plus answers other checks
+already asked for (``basic``, ``greedy``, ``logprobs``). Nothing is stored apart from the exchanges: any report
+that keeps its exchanges has its fingerprint, old ones included.
+
+The rule, after logprob tracking (Chauvin et al., arXiv 2512.03816: first-token logprobs, compared statistically,
+not exactly, because they wobble between calls) and Model Equality Testing (Gao et al., arXiv 2410.20247: two
+samples, a distance, a threshold whose false-alarm rate is measured):
+
+- per prompt, the distance is the total variation (TV) between the two first-token distributions over the union
+  of both top-k lists (a token missing from one list counts as probability 0 there);
+- a prompt differs *strongly* above ``TV_STRONG`` and *weakly* above ``TV_WEAK``;
+- two fingerprints come from *different models* when one prompt differs strongly or ``MIN_DIFFERING`` weakly.
+  One weak difference is tolerated: logprobs jitter between calls.
+- Temperature-0 answers decide only when fewer than three prompts have logprobs on both sides (a provider
+  without logprobs): then ``MIN_DIFFERING`` answers differing in their first ``TEXT_PREFIX`` characters. With
+  logprobs they are shown, not counted: temperature 0 is not perfectly deterministic, and an answer can flip where
+  the distribution did not move.
+
+``bench/identity_bench.py`` measures the false alarms of this rule between faithful providers with logprob jitter
+and temperature-0 divergence, and its detection of substitution.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from relaycheck.transport.exchange import Exchange
+
+# probe -> what it contributes: the identity probes give both; the others are reused as they are.
+FINGERPRINT_PROBES = (*(f"identity-fp-{i}" for i in range(1, 9)), "logprobs", "basic", "greedy")
+TV_WEAK = 0.1  # a prompt differs weakly: it takes two of them
+TV_STRONG = 0.25  # a prompt differs strongly: one is enough
+TEXT_PREFIX = 12
+MIN_DIFFERING = 2
+
+
+@dataclass(frozen=True)
+class PromptPrint:
+    probe: str
+    prompt: str
+    text: str | None  # the temperature-0 answer
+    top: dict[str, float] | None  # the first token's top logprobs (label -> logprob)
+
+
+@dataclass(frozen=True)
+class Fingerprint:
+    model: str
+    prints: dict[str, PromptPrint]  # by probe id
+
+    def __bool__(self) -> bool:
+        return bool(self.prints)
+
+
+@dataclass(frozen=True)
+class PromptDifference:
+    probe: str
+    distance: float | None  # TV of the first-token distributions, when both sides have logprobs
+    texts_differ: bool | None  # the temperature-0 answers' first characters differ (None: not both known)
+    shown: str
+
+    @property
+    def strong(self) -> bool:
+        return self.distance is not None and self.distance > TV_STRONG
+
+    @property
+    def weak(self) -> bool:
+        return self.distance is not None and self.distance > TV_WEAK
+
+
+@dataclass(frozen=True)
+class Match:
+    """The rule's answer for two fingerprints, with the evidence behind it."""
+
+    same: bool | None  # None: too few prompts in common to say
+    prompts: tuple[PromptDifference, ...]
+    basis: str  # "logprobs" or "answers"
+
+    @property
+    def differing(self) -> list[PromptDifference]:
+        if self.basis == "logprobs":
+            return [p for p in self.prompts if p.weak]
+        return [p for p in self.prompts if p.texts_differ]
+
+    def summary(self) -> str:
+        if self.same is None:
+            return f"not enough prompts in common ({len(self.prompts)}) to tell"
+        verdict = "same model" if self.same else "different models"
+        if self.basis == "logprobs":
+            strong = sum(p.strong for p in self.prompts)
+            return (f"{verdict}: first-token distributions of {len(self.differing)} of {len(self.prompts)} prompts "
+                    f"differ (TV > {TV_WEAK}), {strong} strongly (TV > {TV_STRONG}); rule: 1 strong or "
+                    f"{MIN_DIFFERING} weak")
+        return (f"{verdict}: temperature-0 answers to {len(self.differing)} of {len(self.prompts)} prompts differ "
+                f"(no logprobs to compare); rule: {MIN_DIFFERING} or more")
+
+
+def _first_choice(body: Any) -> dict[str, Any] | None:
+    try:
+        choice = body["choices"][0]
+    except (TypeError, KeyError, IndexError):
+        return None
+    return choice if isinstance(choice, dict) else None
+
+
+def _top(choice: Mapping[str, Any]) -> dict[str, float] | None:
+    lp = choice.get("logprobs")
+    tops = lp.get("top_logprobs") if isinstance(lp, dict) else None
+    first = tops[0] if isinstance(tops, list) and tops else None
+    if not isinstance(first, dict) or not first:
+        return None
+    values = {k: float(v) for k, v in first.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+    return values if values and all(math.isfinite(v) and v <= 1e-6 for v in values.values()) else None
+
+
+def fingerprint_from_bodies(bodies: Mapping[str, tuple[Any, Any]], model: str) -> Fingerprint:
+    """From (request JSON, response JSON or None) per probe id."""
+    prints: dict[str, PromptPrint] = {}
+    for probe in FINGERPRINT_PROBES:
+        request, response = bodies.get(probe, (None, None))
+        choice = _first_choice(response)
+        if choice is None:
+            continue
+        prompt = request.get("prompt") if isinstance(request, dict) else None
+        text = choice.get("text")
+        prints[probe] = PromptPrint(probe, str(prompt), text if isinstance(text, str) else None, _top(choice))
+    return Fingerprint(model, prints)
+
+
+def fingerprint_of(exchanges: Mapping[str, Exchange], model: str) -> Fingerprint:
+    """From a run's (or a stored report's) recorded exchanges: only successful answers count."""
+    bodies = {
+        probe: (ex.request.json(), ex.json())
+        for probe, ex in exchanges.items()
+        if probe in FINGERPRINT_PROBES and ex.status == 200 and not ex.not_sent and not ex.transport_error
+    }
+    return fingerprint_from_bodies(bodies, model)
+
+
+def total_variation(a: Mapping[str, float], b: Mapping[str, float]) -> float:
+    """Half the L1 distance of the two (truncated) first-token distributions over the union of their tokens."""
+    return 0.5 * sum(abs(math.exp(a.get(t, -math.inf)) - math.exp(b.get(t, -math.inf))) for t in set(a) | set(b))
+
+
+def _compare_prompt(a: PromptPrint, b: PromptPrint) -> PromptDifference | None:
+    texts = None if a.text is None or b.text is None else a.text[:TEXT_PREFIX] != b.text[:TEXT_PREFIX]
+    answers = f"answers {a.text and a.text[:TEXT_PREFIX]!r} vs {b.text and b.text[:TEXT_PREFIX]!r}"
+    if a.top is not None and b.top is not None:
+        tv = total_variation(a.top, b.top)
+        best_a, best_b = max(a.top, key=a.top.__getitem__), max(b.top, key=b.top.__getitem__)
+        return PromptDifference(a.probe, tv, texts, f"{a.probe}: first-token TV {tv:.2f} (top {best_a!r} vs "
+                                                    f"{best_b!r}), {answers}")
+    if texts is None:
+        return None
+    return PromptDifference(a.probe, None, texts, f"{a.probe}: {answers}")
+
+
+def match(a: Fingerprint, b: Fingerprint) -> Match:
+    prompts = []
+    for probe in FINGERPRINT_PROBES:
+        if probe in a.prints and probe in b.prints and a.prints[probe].prompt == b.prints[probe].prompt:
+            diff = _compare_prompt(a.prints[probe], b.prints[probe])
+            if diff is not None:
+                prompts.append(diff)
+    with_logprobs = [p for p in prompts if p.distance is not None]
+    if len(with_logprobs) >= 3:
+        weak = sum(p.weak for p in with_logprobs)
+        different = any(p.strong for p in with_logprobs) or weak >= MIN_DIFFERING
+        return Match(not different, tuple(prompts), "logprobs")
+    answered = [p for p in prompts if p.texts_differ is not None]
+    if len(answered) < 3:
+        return Match(None, tuple(prompts), "answers")
+    return Match(sum(bool(p.texts_differ) for p in answered) < MIN_DIFFERING, tuple(prompts), "answers")
+
+
+def report_fingerprint(report: Mapping[str, Any]) -> Fingerprint:
+    """The fingerprint of a report document (as written by build_report), from its recorded exchanges."""
+    exchanges = {}
+    for raw in report.get("exchanges") or []:
+        try:
+            exchanges[raw["probe"]] = Exchange.from_dict(raw)
+        except (KeyError, TypeError, ValueError):
+            continue
+    return fingerprint_of(exchanges, str((report.get("provider") or {}).get("model", "")))
+
+
+def model_change(baseline: Mapping[str, Any], current: Mapping[str, Any]) -> str | None:
+    """A line for ``diff`` when the two reports' fingerprints say different models; None when same or unknown."""
+    if (baseline.get("provider") or {}).get("model") != (current.get("provider") or {}).get("model"):
+        return None  # another model was asked for: the diff says so already
+    result = match(report_fingerprint(baseline), report_fingerprint(current))
+    if result.same is not False:
+        return None
+    evidence = "; ".join(p.shown for p in result.differing)
+    return f"⚑ model fingerprint changed ({result.summary()}): the model behind the name changed? {evidence}"
+
+
+def baseline_matches(baseline: Mapping[str, Any], reports: list[Mapping[str, Any]]) -> list[str]:
+    """One line per report claiming the pinned baseline's model: the same-model rule against the baseline."""
+    pinned = report_fingerprint(baseline)
+    name = (baseline.get("provider") or {}).get("name", "baseline")
+    lines = []
+    for report in reports:
+        provider = report.get("provider") or {}
+        if provider.get("model") != pinned.model or report is baseline:
+            continue
+        result = match(pinned, report_fingerprint(report))
+        flag = "⚑ " if result.same is False else ""
+        lines.append(f"{flag}{provider.get('name')} vs pinned baseline {name} ({pinned.model}): {result.summary()}")
+    return lines

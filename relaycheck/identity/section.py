@@ -1,0 +1,91 @@
+"""The report section "Identity and billing": what the identity evidence says, and what it cannot prove."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from relaycheck.identity.fingerprint import report_fingerprint
+
+BILLING_CHECKS = ("identity.prompt-tokens", "identity.completion-tokens", "identity.tokenizer")
+
+
+@dataclass(frozen=True)
+class KnownBehaviour:
+    """A documented behaviour of the real model, checked on a probe the suite sends anyway."""
+
+    model_prefix: str
+    probe: str
+    behaviour: str
+    source: str
+
+    def reading(self, status: int | None) -> str | None:
+        if status is None:
+            return None
+        if 400 <= status < 500:
+            return f"consistent with the real model: it {self.behaviour} (HTTP {status} on '{self.probe}')"
+        if status == 200:
+            return (f"evidence of substitution: the real model {self.behaviour}, this provider answered HTTP 200 on "
+                    f"'{self.probe}' (another model, or a relay that rewrites the request). Evidence, not a "
+                    "conformance failure")
+        return None
+
+
+KNOWN_BEHAVIOURS = (
+    KnownBehaviour(
+        "gpt-3.5-turbo-instruct",
+        "echo-logprobs",
+        "refuses echo together with logprobs",
+        "https://github.com/fastai/lm-hackers/pull/7, known deviation D03 (facts sheet: 'Setting echo and logprobs "
+        "at the same time is not supported for this model')",
+    ),
+)
+
+
+def known_behaviour(report: Mapping[str, Any]) -> list[str]:
+    model = str((report.get("provider") or {}).get("model", ""))
+    statuses = {e.get("probe"): e.get("status") for e in report.get("exchanges") or [] if isinstance(e, dict)}
+    out = []
+    for known in KNOWN_BEHAVIOURS:
+        if model.startswith(known.model_prefix):
+            reading = known.reading(statuses.get(known.probe))
+            if reading:
+                out.append(f"{reading}. Source: {known.source}")
+    return out
+
+
+def _cell(text: Any, limit: int = 200) -> str:
+    value = "" if text is None else str(text).replace("|", "\\|").replace("\n", " ")
+    return value if len(value) <= limit else value[: limit - 1] + "…"
+
+
+def identity_markdown(report: Mapping[str, Any]) -> list[str]:
+    """Markdown lines of the section (empty when the report has none of its evidence)."""
+    verdicts = {v["check"]: v for v in report.get("verdicts") or [] if isinstance(v, dict) and "check" in v}
+    rows = [verdicts[c] for c in BILLING_CHECKS if c in verdicts]
+    fingerprint = report_fingerprint(report)
+    behaviours = known_behaviour(report)
+    if not rows and not fingerprint and not behaviours:
+        return []
+    lines = ["", "### Identity and billing", ""]
+    if rows:
+        lines += ["| evidence | grade | reported vs counted (probes) |", "|---|---|---|"]
+        for v in rows:
+            lines.append(f"| `{v['check']}` | {v['grade']} | {_cell(v.get('observed') or v.get('message'))} |")
+        lines.append("")
+    for reading in behaviours:
+        lines.append(f"- Known behaviour: {reading}")
+    if fingerprint:
+        with_logprobs = sum(p.top is not None for p in fingerprint.prints.values())
+        lines.append(f"- Model fingerprint: {len(fingerprint.prints)} prompts recorded ({with_logprobs} with "
+                     "first-token logprobs); `relaycheck compare` and `diff` match it against other vendors and "
+                     "a pinned baseline.")
+    lines += [
+        "- Can prove: a bill that does not match the claimed model's public tokenizer on these prompts; tokens "
+        "that are not that tokenizer's; a model whose first-token distributions differ from a trusted run's.",
+        "- Cannot prove: which model answers (only that it differs), billing on other prompts, or a substitute "
+        "that shares the tokenizer and is close enough to fall inside the fingerprint rule's tolerance.",
+        "",
+    ]
+    return lines

@@ -1,0 +1,119 @@
+"""The model fingerprint and its same-model rule, the diff and compare lines, and the report section."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import httpx
+import pytest
+
+from relaycheck.checks.catalogue import load_catalogue
+from relaycheck.config.providers import embedded_reference
+from relaycheck.identity.fingerprint import (
+    FINGERPRINT_PROBES,
+    Fingerprint,
+    fingerprint_from_bodies,
+    match,
+    model_change,
+    report_fingerprint,
+    total_variation,
+)
+from relaycheck.identity.section import identity_markdown, known_behaviour
+from relaycheck.probes.catalogue import ProbeContext, probes_by_id
+from relaycheck.report.document import build_report
+from relaycheck.runner.engine import certify
+from relaycheck.server.config import DEFAULT_API_KEY, ServerConfig
+from relaycheck.server.running import serve_in_thread
+from relaycheck.spec import load_contract
+
+MODEL = "gpt-3.5-turbo-instruct"
+
+
+def _fingerprint(client: httpx.Client, base_url: str) -> Fingerprint:
+    bodies = {}
+    for probe_id in FINGERPRINT_PROBES:
+        body = probes_by_id()[probe_id].build(ProbeContext(MODEL, {}))
+        r = client.post(f"{base_url}/completions", json=body, headers={"Authorization": f"Bearer {DEFAULT_API_KEY}"})
+        bodies[probe_id] = (body, r.json())
+    return fingerprint_from_bodies(bodies, MODEL)
+
+
+@pytest.fixture(scope="module")
+def servers():  # type: ignore[no-untyped-def]
+    wobbly = ServerConfig(logprob_jitter=0.05, divergence=0.3)
+    configs = {
+        "a": wobbly,
+        "b": wobbly,
+        "salted": dataclasses.replace(wobbly, quirks=frozenset({"model-salted"})),
+        "tokenizer": dataclasses.replace(wobbly, quirks=frozenset({"tokenizer-swapped"})),
+    }
+    running = {name: serve_in_thread(c) for name, c in configs.items()}
+    try:
+        with httpx.Client(timeout=10) as client:
+            yield {name: _fingerprint(client, s.base_url) for name, s in running.items()}
+    finally:
+        for s in running.values():
+            s.stop()
+
+
+def test_faithful_providers_with_wobble_are_the_same_model(servers) -> None:  # type: ignore[no-untyped-def]
+    result = match(servers["a"], servers["b"])
+    assert result.same is True, result.summary()
+    assert len(result.prompts) == len(FINGERPRINT_PROBES)
+
+
+@pytest.mark.parametrize("other", ["salted", "tokenizer"])
+def test_a_substitute_is_another_model(servers, other: str) -> None:  # type: ignore[no-untyped-def]
+    result = match(servers["a"], servers[other])
+    assert result.same is False and result.basis == "logprobs" and result.differing
+    assert all("TV" in p.shown for p in result.differing)
+
+
+def test_too_few_prompts_in_common_says_so(servers) -> None:  # type: ignore[no-untyped-def]
+    few = Fingerprint(MODEL, dict(list(servers["a"].prints.items())[:2]))
+    assert match(few, servers["b"]).same is None
+    assert "not enough" in match(few, servers["b"]).summary()
+
+
+def test_total_variation() -> None:
+    assert total_variation({"a": 0.0}, {"a": 0.0}) == 0
+    assert total_variation({"a": 0.0}, {"b": 0.0}) == pytest.approx(1.0)
+
+
+def _report(quirks: tuple[str, ...] = ()) -> dict:  # type: ignore[type-arg]
+    catalogue = load_catalogue().select(("identity", "params.echo-logprobs"))
+    (run,) = certify([embedded_reference(quirks=quirks)], catalogue, load_contract())
+    return build_report(run, catalogue)
+
+
+def test_reports_keep_their_fingerprint_and_diff_says_when_the_model_changed() -> None:
+    before, after, swapped = _report(), _report(), _report(("model-salted",))
+    assert len(report_fingerprint(before).prints) == len(FINGERPRINT_PROBES)
+    assert model_change(before, after) is None
+    line = model_change(before, swapped)
+    assert line is not None and "model fingerprint changed" in line
+
+
+def test_report_section_and_known_behaviour() -> None:
+    report = _report()
+    text = "\n".join(identity_markdown(report))
+    assert "### Identity and billing" in text and "identity.prompt-tokens" in text and "Cannot prove" in text
+    # the reference answers echo+logprobs; the real gpt-3.5-turbo-instruct refuses it
+    (reading,) = known_behaviour(report)
+    assert reading.startswith("evidence of substitution") and "lm-hackers/pull/7" in reading
+    refused = {**report, "exchanges": [{**e, "status": 400} if e["probe"] == "echo-logprobs" else e
+                                       for e in report["exchanges"]]}
+    assert known_behaviour(refused)[0].startswith("consistent with the real model")
+
+
+def test_compare_and_a_pinned_baseline_flag_a_swapped_model() -> None:
+    from relaycheck.identity.fingerprint import baseline_matches
+    from relaycheck.report.compare import compare
+
+    trusted, faithful, swapped = _report(), _report(), _report(("model-salted",))
+    (group,) = compare([trusted, faithful, swapped]).groups
+    assert list(group.flagged) == ["reference #3"]
+    assert any("model fingerprint differs" in reason for reason in group.flagged["reference #3"])
+    assert "same model" in group.fingerprint["reference #2"]
+    lines = baseline_matches(trusted, [faithful, swapped])
+    assert len(lines) == 2 and not lines[0].startswith("⚑") and lines[1].startswith("⚑ ")
