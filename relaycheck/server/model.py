@@ -1,7 +1,7 @@
 """The reference language model: an interpolated 4-gram model over the embedded corpus.
 
 For a context it gives a short list of candidate tokens with scores (scaled log-probabilities of the
-interpolated trigram/bigram/unigram model), and one shared *floor* score for every other token. The
+interpolated 4-gram/trigram/bigram/unigram model), and one shared *floor* score for every other token. The
 distribution a token is sampled from is exactly ``softmax(adjusted_scores / temperature)`` over the whole
 vocabulary, where the adjusted score adds ``logit_bias`` and subtracts the presence/frequency penalties
 (OpenAI's formula). Because all non-candidates share the floor, the normaliser costs O(candidates), not
