@@ -1,7 +1,8 @@
-"""Certify real third-party servers on this machine: llama.cpp (llama-cpp-python) and two real relays in front of it.
+"""Certify real third-party servers on this machine: llama.cpp (llama-cpp-python), three real relays in front of
+it (LiteLLM, openai-forward, the Portkey gateway) and, opt-in, vLLM.
 
-    bash scripts/live/setup.sh          # once: installs the servers under .cache/live/ (see docs/live.md)
-    python scripts/live/run_live.py     # any Python >= 3.11; relaycheck itself runs from .venv
+    bash scripts/live/setup.sh [--with-vllm]       # once: installs the servers under .cache/live/ (docs/live.md)
+    python scripts/live/run_live.py [--with-vllm]  # any Python >= 3.11; relaycheck itself runs from .venv
 
 What it does, in order:
 
@@ -11,6 +12,9 @@ What it does, in order:
    * llama-cpp-python's server on the tiny model, alias ``gpt-3.5-turbo-instruct``;
    * the LiteLLM proxy, forwarding ``text-completion-openai/gpt-3.5-turbo-instruct`` to llama's /v1;
    * openai-forward (its ASGI app under uvicorn), forwarding to llama; it maps its own forward key to llama's key;
+   * the Portkey AI gateway (scripts/live/portkey_serve.mjs: its app on 127.0.0.1 only), routed to llama by the
+     request headers x-portkey-provider / x-portkey-custom-host that the providers file sets per provider;
+   * with --with-vllm: vLLM's OpenAI server on the tiny model's Hugging Face twin (same weights and tokenizer);
 3. waits for each to answer (bounded), writes a temporary providers file (llama-cpp, litellm, openai-forward and
    the embedded reference) and runs ``relaycheck run ... --report-dir reports/live``;
 4. stops every server it started (always), copies their logs (keys redacted) to reports/live/logs/;
@@ -28,6 +32,7 @@ import contextlib
 import json
 import os
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -43,12 +48,17 @@ ROOT = Path(__file__).resolve().parents[2]
 LIVE = Path(os.environ.get("RELAYCHECK_LIVE_CACHE", ROOT / ".cache" / "live"))
 HOST = "127.0.0.1"  # never anything else
 MODEL = "gpt-3.5-turbo-instruct"
-PROVIDERS = ("llama-cpp", "litellm", "openai-forward")
+PROVIDERS = ("llama-cpp", "litellm", "openai-forward", "portkey")
+OPTIONAL_PROVIDERS = ("vllm",)  # --with-vllm (a 3.5 GB install; the nightly job runs it)
 KEY_ENV = {
     "llama-cpp": "RELAYCHECK_LIVE_LLAMA_KEY",
     "litellm": "RELAYCHECK_LIVE_LITELLM_KEY",
     "openai-forward": "RELAYCHECK_LIVE_FORWARD_KEY",
+    "portkey": "RELAYCHECK_LIVE_PORTKEY_KEY",
+    "vllm": "RELAYCHECK_LIVE_VLLM_KEY",
 }
+VLLM_READY_TIMEOUT = 360.0  # vLLM compiles and warms up its model: about 80 s alone, minutes on a busy machine
+HF_TWIN = "tiny-hf"  # the Hugging Face twin of tiny.gguf, for vLLM
 BAD_GRADES = {"fail", "warn", "unsupported", "error"}
 CHANGED_MARK = "; it changed"  # relaycheck/runner/expectations.py apply_expectations
 
@@ -77,6 +87,7 @@ class Server:
     cwd: Path
     log_path: Path
     ready_key: str | None = None
+    ready_timeout: float | None = None  # longer than the run's --ready-timeout for a slow starter (vLLM)
     proc: subprocess.Popen[bytes] | None = None
     started_at: float = 0.0
     ready_after: float | None = None
@@ -146,10 +157,11 @@ def tail(path: Path, lines: int = 25) -> str:
         return ""
 
 
-def venv_bin(venv: str, exe: str) -> Path:
+def venv_bin(venv: str, exe: str, setup_args: str = "") -> Path:
     path = LIVE / venv / "bin" / exe
     if not path.exists():
-        raise LiveError(f"{path} is missing: run `bash scripts/live/setup.sh` first")
+        raise LiveError(f"{path} is missing: run `bash scripts/live/setup.sh{' ' + setup_args if setup_args else ''}` "
+                        "first")
     return path
 
 
@@ -165,15 +177,49 @@ def llama_server(name: str, work: Path, model: Path, key: str) -> Server:
     port = free_port()
     return Server(
         name=name,
-        argv=[str(venv_bin("venv-llama", "python")), "-m", "llama_cpp.server", "--model", str(model),
+        # The model by its name, from its own directory: without `model` in a request llama-cpp-python answers
+        # with the model path, which must not put this machine's directories into the reports.
+        argv=[str(venv_bin("venv-llama", "python")), "-m", "llama_cpp.server", "--model", model.name,
               "--host", HOST, "--port", str(port), "--api_key", key,
               "--model_alias", MODEL, "--n_ctx", "2048", "--n_threads", "1"],
         port=port, ready_path="/v1/models", ready_key=key,
-        env=base_env(), cwd=work, log_path=work / f"{name}.log",
+        env=base_env(), cwd=model.parent, log_path=work / f"{name}.log",
     )
 
 
-def build_servers(work: Path, model: Path, keys: dict[str, str]) -> list[Server]:
+def portkey_server(work: Path) -> Server:
+    """The gateway's own bundle, served on 127.0.0.1 only by our wrapper (it has no host option)."""
+    node = shutil.which("node")
+    package = LIVE / "portkey" / "node_modules" / "@portkey-ai" / "gateway"
+    if node is None or not package.is_dir():
+        raise LiveError(f"the Portkey gateway is missing ({package}): run `bash scripts/live/setup.sh` first")
+    port = free_port()
+    return Server(
+        name="portkey",
+        argv=[node, str(ROOT / "scripts" / "live" / "portkey_serve.mjs"), str(LIVE / "portkey"), f"--port={port}"],
+        port=port, ready_path="/", env={**base_env(), "NODE_ENV": "production"}, cwd=work,
+        log_path=work / "portkey.log",
+    )
+
+
+def vllm_server(work: Path, model_dir: Path, key: str) -> Server:
+    port = free_port()
+    env = {
+        **base_env(),
+        "VLLM_CPU_KVCACHE_SPACE": "1",  # GiB: the tiny model needs next to nothing
+        "VLLM_NO_USAGE_STATS": "1", "DO_NOT_TRACK": "1", "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
+    }
+    return Server(
+        name="vllm",
+        argv=[str(venv_bin("venv-vllm", "python", "--with-vllm")), "-m", "vllm.entrypoints.openai.api_server",
+              "--model", model_dir.name, "--served-model-name", MODEL, "--host", HOST, "--port", str(port),
+              "--api-key", key, "--max-model-len", "2048"],
+        port=port, ready_path="/v1/models", ready_key=key, env=env, cwd=model_dir.parent,
+        log_path=work / "vllm.log", ready_timeout=VLLM_READY_TIMEOUT,
+    )
+
+
+def build_servers(work: Path, model: Path, keys: dict[str, str], with_vllm: bool = False) -> list[Server]:
     """llama-cpp, and the two relays each in front of its own llama-cpp-python instance.
 
     One llama per certified provider: llama-cpp-python serves one request at a time and, by default
@@ -183,6 +229,7 @@ def build_servers(work: Path, model: Path, keys: dict[str, str]) -> list[Server]
     llama = llama_server("llama-cpp", work, model, keys["llama-cpp"])
     llama_for_litellm = llama_server("llama-cpp-behind-litellm", work, model, keys["llama-cpp"])
     llama_for_forward = llama_server("llama-cpp-behind-openai-forward", work, model, keys["llama-cpp"])
+    llama_for_portkey = llama_server("llama-cpp-behind-portkey", work, model, keys["llama-cpp"])
     litellm_port, forward_port = free_port(), free_port()
 
     config = work / "litellm.yaml"
@@ -224,10 +271,13 @@ def build_servers(work: Path, model: Path, keys: dict[str, str]) -> list[Server]
         port=forward_port, ready_path="/healthz",
         env=forward_env, cwd=work, log_path=work / "openai-forward.log",  # cwd: it reads ./.env
     )
-    return [llama, llama_for_litellm, llama_for_forward, litellm, forward]
+    servers = [llama, llama_for_litellm, llama_for_forward, llama_for_portkey, litellm, forward, portkey_server(work)]
+    if with_vllm:
+        servers.append(vllm_server(work, model.with_name(HF_TWIN), keys["vllm"]))
+    return servers
 
 
-def providers_yaml(servers: dict[str, Server]) -> str:
+def providers_yaml(servers: dict[str, Server]) -> str:  # noqa: C901 - one entry per server, flat on purpose
     lines = [
         "# written by scripts/live/run_live.py for one live run",
         "version: 1",
@@ -245,7 +295,16 @@ def providers_yaml(servers: dict[str, Server]) -> str:
         "    property_examples: 40",
         "    budget: {requests: 400, completion_tokens: 20000}",
     ]
-    for name in PROVIDERS:
+    for name in [n for n in (*PROVIDERS, *OPTIONAL_PROVIDERS) if n in servers]:
+        if name == "vllm":  # serves requests concurrently and keeps its connections sane: not paced
+            lines += [
+                "  - name: vllm",
+                f"    base_url: {servers[name].base_url}/v1",
+                f"    api_key_env: {KEY_ENV[name]}",
+                "    concurrency: 4",
+                f"    expectations: {json.dumps(str(ROOT / 'expectations' / 'vllm.yaml'))}",
+            ]
+            continue
         lines += [
             f"  - name: {name}",
             f"    base_url: {servers[name].base_url}/v1",
@@ -256,6 +315,13 @@ def providers_yaml(servers: dict[str, Server]) -> str:
             "    rate_limit: 1",
             f"    expectations: {json.dumps(str(ROOT / 'expectations' / f'{name}.yaml'))}",
         ]
+        if name == "portkey":  # the gateway routes by request headers only (its key passes through to llama)
+            upstream = servers["llama-cpp-behind-portkey"].base_url
+            lines += [
+                "    headers:",
+                "      x-portkey-provider: openai",
+                f"      x-portkey-custom-host: {upstream}/v1",
+            ]
     return "\n".join(lines) + "\n"
 
 
@@ -312,6 +378,38 @@ def default_relaycheck() -> str:
     return str(beside if beside.exists() else ROOT / ".venv" / "bin" / "relaycheck")
 
 
+def require_relaycheck(path: str) -> None:
+    if not (Path(path).is_file() and os.access(path, os.X_OK)) and shutil.which(path) is None:
+        raise LiveError(f"relaycheck is not installed at {path}: run `bash scripts/live/setup.sh` (it creates the "
+                        "project's .venv), or pass --relaycheck")
+
+
+def localise(report_dir: Path) -> None:
+    """Reports and logs name this checkout's directories relatively: no local absolute path is published.
+
+    The servers are started from their own directories with relative names already; this catches what is left
+    (tracebacks quoting site-packages, the expectations files' paths).
+    """
+    replacements = [(str(LIVE), ".cache/live"), (str(ROOT), "."), (str(Path.home()), "~")]
+    for path in sorted(report_dir.rglob("*")):
+        if not path.is_file() or path.suffix not in (".json", ".html", ".md", ".xml", ".log", ".txt", ".yaml"):
+            continue
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            continue
+        new = text
+        for old, short in replacements:
+            if len(old) > 1:
+                new = new.replace(old, short)
+        for cut in range(len(str(ROOT)), 4, -1):  # a snippet clipped inside the path ("/work/wt/l…")
+            new = new.replace(str(ROOT)[:cut] + "\u2026", "\u2026")
+        if new != text:
+            tmp = path.with_name(path.name + ".tmp")
+            tmp.write_text(new, encoding="utf-8")
+            os.replace(tmp, path)
+
+
 # -- main ----------------------------------------------------------------------------------------------------
 
 
@@ -325,9 +423,11 @@ def main(argv: list[str] | None = None) -> int:
                         help="copy the generated providers file (no keys in it) to the report dir")
     parser.add_argument("--judge-only", action="store_true",
                         help="do not run anything: judge the reports already in --report-dir")
+    parser.add_argument("--with-vllm", action="store_true",
+                        help="also certify vLLM (needs `bash scripts/live/setup.sh --with-vllm`, 3.5 GB)")
     args = parser.parse_args(argv)
     report_dir = args.report_dir.resolve()
-    names = ["reference", *PROVIDERS]
+    names = ["reference", *PROVIDERS, *(OPTIONAL_PROVIDERS if args.with_vllm else ())]
 
     if args.judge_only:
         ok, lines = judge(report_dir, names)
@@ -335,22 +435,25 @@ def main(argv: list[str] | None = None) -> int:
         return 0 if ok else 1
 
     t0 = time.monotonic()
-    keys = {name: "sk-live-" + secrets.token_urlsafe(24) for name in PROVIDERS}
+    keys = {name: "sk-live-" + secrets.token_urlsafe(24) for name in (*PROVIDERS, *OPTIONAL_PROVIDERS)}
+    keys["portkey"] = keys["llama-cpp"]  # the gateway passes Authorization through to its llama
     servers: list[Server] = []
     work = Path(tempfile.mkdtemp(prefix="relaycheck-live-"))
     timings: dict[str, float] = {}
     rc_relaycheck: int | None = None
     try:
+        require_relaycheck(args.relaycheck)
         model = LIVE / "tiny.gguf"
+        twin = ["--hf-out", str(LIVE / HF_TWIN)] if args.with_vllm else []
         subprocess.run([str(venv_bin("venv-llama", "python")), str(ROOT / "scripts/live/make_tiny_gguf.py"),  # noqa: S603
-                        "--out", str(model)], check=True)
-        servers = build_servers(work, model, keys)
+                        "--out", str(model), *twin], check=True)
+        servers = build_servers(work, model, keys, with_vllm=args.with_vllm)
         by_name = {s.name: s for s in servers}
         t_start = time.monotonic()
         for server in servers:  # llama first: the relays' readiness checks do not need it, but it is quick
             server.start()
         for server in servers:
-            server.wait_ready(args.ready_timeout)
+            server.wait_ready(max(args.ready_timeout, server.ready_timeout or 0))
         timings["start"] = time.monotonic() - t_start
         providers_file = work / "providers.yaml"
         providers_file.write_text(providers_yaml(by_name), encoding="utf-8")
@@ -358,7 +461,7 @@ def main(argv: list[str] | None = None) -> int:
             report_dir.mkdir(parents=True, exist_ok=True)
             (report_dir / "providers.live.yaml").write_text(providers_file.read_text(encoding="utf-8"))
 
-        env = {**os.environ, **{KEY_ENV[name]: keys[name] for name in PROVIDERS}}
+        env = {**os.environ, **{KEY_ENV[name]: keys[name] for name in names if name in keys}}
         env["NO_PROXY"] = env["no_proxy"] = "127.0.0.1,localhost"
         cmd = [args.relaycheck, "run", "--providers-file", str(providers_file),
                *[a for name in names for a in ("-p", name)], "--report-dir", str(report_dir)]
@@ -377,6 +480,8 @@ def main(argv: list[str] | None = None) -> int:
         for server in reversed(servers):
             server.stop()
         save_logs(servers, work, report_dir, keys)
+        if report_dir.is_dir():
+            localise(report_dir)
     if rc_relaycheck == 2:
         log("relaycheck reported a usage or configuration error")
         return 2

@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-SERVERS = ("reference", "llama-cpp", "litellm", "openai-forward")
+SERVERS = ("reference", "llama-cpp", "litellm", "openai-forward", "portkey", "vllm")
 EXPECTED = re.compile(r"^expected (\w+):")
 
 

@@ -1,4 +1,4 @@
-"""The live certification of real servers (llama.cpp, LiteLLM, openai-forward), as a test.
+"""The live certification of real servers (llama.cpp, LiteLLM, openai-forward, Portkey; vLLM opt-in), as a test.
 
 Slow (the first run compiles llama.cpp, ~7 min) and needs PyPI, so it only runs when asked:
 
@@ -10,6 +10,7 @@ expectations/<name>.yaml exactly (nothing new, nothing fixed). See docs/live.md.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -25,9 +26,9 @@ live = pytest.mark.skipif(os.environ.get("RELAYCHECK_LIVE") != "1", reason="live
 @pytest.mark.live
 @live
 def test_live_servers_match_their_expectations(tmp_path: Path) -> None:
-    if not (ROOT / ".cache" / "live" / "venv-llama" / "bin" / "python").exists():
-        setup = subprocess.run(["bash", str(ROOT / "scripts" / "live" / "setup.sh")], cwd=ROOT)  # noqa: S603, S607
-        assert setup.returncode == 0, "scripts/live/setup.sh failed"
+    # Idempotent and quick once installed; a newcomer's first run installs what is missing (portkey, .venv…).
+    setup = subprocess.run(["bash", str(ROOT / "scripts" / "live" / "setup.sh")], cwd=ROOT)  # noqa: S603, S607
+    assert setup.returncode == 0, "scripts/live/setup.sh failed"
     result = subprocess.run(  # noqa: S603
         [sys.executable, str(ROOT / "scripts" / "live" / "run_live.py"), "--report-dir", str(tmp_path / "live")],
         cwd=ROOT, capture_output=True, text=True, timeout=1800,
@@ -87,3 +88,44 @@ def test_judge_flags_expectations_that_were_not_judged(tmp_path: Path) -> None:
     run_live.expected_checks = lambda name: {"params.gone"}
     ok, lines = run_live.judge(tmp_path, ["x"])
     assert not ok and any("STALE" in line and "params.gone" in line for line in lines)
+
+
+# -- a newcomer's run, without any server (default suite) -----------------------------------------------------
+
+
+def test_missing_setup_is_exit_2_with_the_command_to_run(tmp_path: Path) -> None:
+    """No venv, no relaycheck: one line saying what to run, never a traceback."""
+    env = {**os.environ, "RELAYCHECK_LIVE_CACHE": str(tmp_path / "empty-cache")}
+    result = subprocess.run(  # noqa: S603
+        [sys.executable, str(ROOT / "scripts" / "live" / "run_live.py"), "--report-dir", str(tmp_path / "r"),
+         "--relaycheck", str(tmp_path / "no-such-relaycheck")],
+        cwd=ROOT, capture_output=True, text=True, timeout=60, env=env,
+    )
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
+    assert "scripts/live/setup.sh" in result.stdout
+
+
+def test_reports_name_local_directories_relatively(tmp_path: Path) -> None:
+    run_live = _run_live_module()
+    report = tmp_path / "llama-cpp.json"
+    report.write_text(json.dumps({"model": str(run_live.LIVE / "tiny.gguf"),
+                                  "trace": f"File {run_live.ROOT}/x.py"}), encoding="utf-8")
+    run_live.localise(tmp_path)
+    text = report.read_text(encoding="utf-8")
+    assert str(run_live.ROOT) not in text and str(run_live.LIVE) not in text
+    assert json.loads(text)["model"] == ".cache/live/tiny.gguf"
+
+
+def test_portkey_is_routed_by_headers_from_the_providers_file(tmp_path: Path) -> None:
+    import yaml
+
+    run_live = _run_live_module()
+    servers = {name: run_live.Server(name, [], port, "/", {}, tmp_path, tmp_path / "log")
+               for port, name in enumerate(["llama-cpp", "litellm", "openai-forward", "portkey",
+                                            "llama-cpp-behind-portkey"], start=40000)}
+    raw = yaml.safe_load(run_live.providers_yaml(servers))
+    portkey = next(p for p in raw["providers"] if p["name"] == "portkey")
+    assert portkey["headers"] == {"x-portkey-provider": "openai",
+                                  "x-portkey-custom-host": "http://127.0.0.1:40004/v1"}
+    assert "vllm" not in {p["name"] for p in raw["providers"]}  # opt-in only
