@@ -129,3 +129,11 @@ def test_tokenizer_setting() -> None:
         tokenizer("cl100k")
     with pytest.raises(ConfigError, match="'tokenizer'"):
         tokenizer(3)
+
+
+def test_cheaper_models_setting() -> None:
+    provider = parse_providers({"providers": [{**VENDOR, "cheaper_models": ["babbage-002"]}]}).providers[0]
+    assert provider.cheaper_models == ("babbage-002",)
+    assert parse_providers({"providers": [VENDOR]}).providers[0].cheaper_models == ()
+    with pytest.raises(ConfigError, match="'cheaper_models' must be a list of model names"):
+        parse_providers({"providers": [{**VENDOR, "cheaper_models": [""]}]})

@@ -16,6 +16,7 @@ from typing import Any
 
 from relaycheck import tokens
 from relaycheck.checks.model import Fail, Inconclusive, Level, Outcome, Pass, Recorded, Refused, Skip, check
+from relaycheck.identity.fingerprint import CROSS_PROBES, cross_match
 from relaycheck.tokens.encoding import bytes_of_label
 
 FEATURE = "identity"
@@ -203,4 +204,33 @@ def tokenizer(r: Recorded) -> Outcome:
     return Pass(observed=f"{seen} token strings, all tokens of {enc.name}, in its split")
 
 
-CHECKS = (prompt_tokens, completion_tokens, tokenizer)
+@check(
+    "identity.cheaper-model",
+    title="the claimed model answers unlike the cheaper model the same provider serves",
+    clause="The model field names the model that answered (CreateCompletionResponse.model): answers "
+    "indistinguishable under two names are evidence that the expensive name serves the cheap model",
+    level=Level.INFO,
+    feature=FEATURE,
+    probes=(*FINGERPRINT[:3], *CROSS_PROBES),
+    fails_on=("cheap-model-under-name",),
+    deviations=("D16",),
+)
+def cheaper_model(r: Recorded) -> Outcome:
+    for probe in CROSS_PROBES:
+        try:
+            r.ok(probe)
+        except Refused as refused:
+            raise Skip(f"the provider does not serve the cheaper model: {refused.message}") from None
+    cheaper = r.exchange(CROSS_PROBES[0]).request.json() or {}
+    result = cross_match(r.exchanges, r.model)
+    if result.same is None:
+        raise Skip(result.summary())
+    observed = f"{r.model} vs {cheaper.get('model')}: {result.summary()}; " + "; ".join(p.shown for p in result.prompts)
+    if result.same:
+        return Fail(f"{r.model} and {cheaper.get('model')} answer indistinguishably on this provider: evidence the "
+                    "name serves the cheaper model", expected="different first-token distributions", observed=observed,
+                    probe=CROSS_PROBES[0])
+    return Pass(observed=observed)
+
+
+CHECKS = (prompt_tokens, completion_tokens, tokenizer, cheaper_model)

@@ -112,6 +112,8 @@ class Provider:
     # Whose tokenizer counts this provider's tokens: "auto" (by model name, OpenAI's table), an encoding name,
     # or None ("none" in the file: token-exact checks are skipped).
     tokenizer: str | None = "auto"
+    # Cheaper models the same provider serves: the claimed model's fingerprint must differ from the first one's.
+    cheaper_models: tuple[str, ...] = ()
 
     def api_key(self, environ: Mapping[str, str] | None = None) -> str | None:
         env = os.environ if environ is None else environ
@@ -319,7 +321,15 @@ def _parse_provider(entry: dict[str, Any], label: str, base_dir: Path | None) ->
         property_examples=_non_negative_int(entry, "property_examples", label, default=10),
         expectations=expectations_path,
         tokenizer=_tokenizer(entry, label),
+        cheaper_models=_cheaper_models(entry, label),
     )
+
+
+def _cheaper_models(entry: dict[str, Any], label: str) -> tuple[str, ...]:
+    names = _get(entry, "cheaper_models", list, label, default=[])
+    if not all(isinstance(n, str) and n.strip() for n in names):
+        raise ConfigError(f"{label}: field 'cheaper_models' must be a list of model names, not {_show(names)}")
+    return tuple(names)
 
 
 def _tokenizer(entry: dict[str, Any], label: str) -> str | None:
@@ -507,4 +517,5 @@ def find_providers_file(explicit: Path | None, cwd: Path | None = None) -> Path:
 
 def embedded_reference(model: str = DEFAULT_MODEL, quirks: tuple[str, ...] = ()) -> Provider:
     """The built-in reference provider, used when no providers file is needed (``relaycheck run``)."""
-    return Provider(name="reference", embedded=True, model=model, quirks=quirks, concurrency=8, property_examples=40)
+    return Provider(name="reference", embedded=True, model=model, quirks=quirks, concurrency=8, property_examples=40,
+                    cheaper_models=("babbage-002",))

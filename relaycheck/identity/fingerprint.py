@@ -213,3 +213,21 @@ def baseline_matches(baseline: Mapping[str, Any], reports: list[Mapping[str, Any
         flag = "⚑ " if result.same is False else ""
         lines.append(f"{flag}{provider.get('name')} vs pinned baseline {name} ({pinned.model}): {result.summary()}")
     return lines
+
+
+CROSS_PROBES = ("identity-cross-1", "identity-cross-2", "identity-cross-3")  # identity-fp-1..3 under a cheaper name
+
+
+def cross_match(exchanges: Mapping[str, Exchange], model: str) -> Match:
+    """The claimed model against the cheaper model on the same provider, on the first three fingerprint prompts."""
+
+    def bodies(probes: tuple[str, ...]) -> dict[str, tuple[Any, Any]]:
+        out = {}
+        for i, probe in enumerate(probes, 1):
+            ex = exchanges.get(probe)
+            if ex is not None and ex.status == 200 and not ex.not_sent and not ex.transport_error:
+                out[f"identity-fp-{i}"] = (ex.request.json(), ex.json())
+        return out
+
+    claimed = fingerprint_from_bodies(bodies(tuple(f"identity-fp-{i}" for i in range(1, 4))), model)
+    return match(claimed, fingerprint_from_bodies(bodies(CROSS_PROBES), model))

@@ -35,6 +35,7 @@ class PreconditionFailed(Exception):
 class ProbeContext:
     model: str
     done: Mapping[str, Exchange]  # the recordings of this probe's dependencies
+    cheaper_model: str | None = None  # a cheaper model the provider serves too (providers.yaml cheaper_models)
 
 
 Body = dict[str, Any] | str
@@ -112,8 +113,20 @@ FINGERPRINT_PROMPTS = (
 )
 
 
+CROSS_PROMPTS = 3
+
+
 def _fingerprint(prompt: str) -> Callable[[ProbeContext], dict[str, Any]]:
     return lambda c: {"model": c.model, "prompt": prompt, "max_tokens": 3, "temperature": 0, "logprobs": 5}
+
+
+def _cross(prompt: str) -> Callable[[ProbeContext], dict[str, Any]]:
+    def build(c: ProbeContext) -> dict[str, Any]:
+        if not c.cheaper_model:
+            raise PreconditionFailed("no cheaper model named for this provider (providers.yaml cheaper_models)")
+        return {**_fingerprint(prompt)(c), "model": c.cheaper_model}
+
+    return build
 
 
 PROBES: tuple[Probe, ...] = (
@@ -198,6 +211,11 @@ PROBES: tuple[Probe, ...] = (
     *(
         Probe(f"identity-fp-{i}", f"fingerprint prompt {i}: temperature 0, top-5 logprobs", _fingerprint(prompt))
         for i, prompt in enumerate(FINGERPRINT_PROMPTS, 1)
+    ),
+    # The first three again under the provider's cheaper model: 3 requests, 9 tokens (sent only when one is named).
+    *(
+        Probe(f"identity-cross-{i}", f"fingerprint prompt {i} under the cheaper model", _cross(prompt))
+        for i, prompt in enumerate(FINGERPRINT_PROMPTS[:CROSS_PROMPTS], 1)
     ),
 )
 

@@ -123,7 +123,8 @@ async def record_provider(
 
         async def one(probe: Probe) -> None:
             deps = {d: await done[d] for d in probe.depends_on if d in done}
-            exchange = await _send_probe(client, provider.model, probe, deps)
+            cheaper = provider.cheaper_models[0] if provider.cheaper_models else None
+            exchange = await _send_probe(client, provider.model, probe, deps, cheaper)
             run.exchanges[probe.id] = exchange
             done[probe.id].set_result(exchange)
             if run.stopped is None and (why := client.stop_reason()):
@@ -155,9 +156,11 @@ async def record_provider(
     run.finished = time.time()
 
 
-async def _send_probe(client: ProviderClient, model: str, probe: Probe, deps: dict[str, Exchange]) -> Exchange:
+async def _send_probe(
+    client: ProviderClient, model: str, probe: Probe, deps: dict[str, Exchange], cheaper: str | None = None
+) -> Exchange:
     try:
-        body = probe.build(ProbeContext(model, deps))
+        body = probe.build(ProbeContext(model, deps, cheaper))
     except PreconditionFailed as why:
         return Exchange.unsent(probe.id, RecordedRequest("POST", client.url, {}, ""), f"precondition: {why}")
     return await client.send(Outgoing(probe.id, body, probe.auth, worst_case_tokens(body)))

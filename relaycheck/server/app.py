@@ -30,7 +30,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from relaycheck.server import errors, wobble
 from relaycheck.server.config import ServerConfig
 from relaycheck.server.errors import ApiError
-from relaycheck.server.model import NGramModel, default_model
+from relaycheck.server.model import NGramModel, default_model, model_named
 from relaycheck.server.params import parse_request
 from relaycheck.server.protocol import (
     DONE,
@@ -157,7 +157,7 @@ class ReferenceServer:
                 if quirk.on_body:
                     quirk.on_body(body, ex)
             ex.body = body
-            model = self.model_for(ex)
+            model = self.model_for(ex, body.get("model") if isinstance(body, dict) else None)
             parsed = parse_request(body, model.tokenizer, self.config.context_length)
             for quirk in self.quirks:
                 if quirk.on_request:
@@ -181,9 +181,9 @@ class ReferenceServer:
             return Response(data, media_type="text/event-stream")
         return self.json_response(payload)
 
-    def model_for(self, ex: Exchange) -> NGramModel:
-        """The model that answers this request: the claimed one unless a substitution quirk says otherwise."""
-        model = self.model
+    def model_for(self, ex: Exchange, name: Any) -> NGramModel:
+        """The model that answers this request: the one of its name, unless a substitution quirk says otherwise."""
+        model = model_named(name) if isinstance(name, str) else self.model
         for quirk in self.quirks:
             if quirk.on_model:
                 model = quirk.on_model(model, ex)

@@ -258,6 +258,16 @@ def default_model() -> NGramModel:
     return NGramModel(default_tokenizer(), corpus.documents())
 
 
+# The reference serves each listed name with its own model (same tokenizer): the cheaper names are other models.
+MODEL_SALTS = {"davinci-002": 2, "babbage-002": 3}
+
+
+def model_named(name: str) -> NGramModel:
+    """The model served under ``name``: gpt-3.5-turbo-instruct (and any other name) is the default model."""
+    salt = MODEL_SALTS.get(name)
+    return salted_model(salt) if salt else default_model()
+
+
 @functools.cache
 def salted_model(salt: int) -> NGramModel:
     """Another model with the claimed model's tokenizer (a cheaper model served under the claimed name)."""

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from relaycheck.server.errors import ApiError
-from relaycheck.server.model import NGramModel, other_tokenizer_model, salted_model
+from relaycheck.server.model import NGramModel, model_named, other_tokenizer_model, salted_model
 from relaycheck.server.params import CompletionRequest
 from relaycheck.server.protocol import DONE, Exchange, Frame, new_id
 from relaycheck.server.tokenizer import default_tokenizer
@@ -903,6 +903,10 @@ def _another_model(model: NGramModel, ex: Exchange) -> NGramModel:
     return salted_model(ex.config.substitute_salt)
 
 
+def _cheapest_for_all(model: NGramModel, ex: Exchange) -> NGramModel:
+    return model_named("babbage-002")
+
+
 def _another_tokenizer(model: NGramModel, ex: Exchange) -> NGramModel:
     return other_tokenizer_model()
 
@@ -968,6 +972,12 @@ _IDENTITY_QUIRKS: tuple[Quirk, ...] = (
         "another model answers about one request in three",
         "D16",
         on_model=_partial_substitution,
+    ),
+    Quirk(
+        "cheap-model-under-name",
+        "every model name is answered by the cheapest model (babbage-002's)",
+        "D16",
+        on_model=_cheapest_for_all,
     ),
     Quirk(
         "hidden-prompt-prefix",

@@ -290,6 +290,7 @@ CASES: dict[str, Case] = {
     "partial-substitution": Case(
         (Send(TEST_GREEDY),) * 24, lambda wires: any(w.choice["text"] != ". This is a" for w in wires)
     ),
+    "cheap-model-under-name": case(lambda w: w.choice["text"] != ". This is a", **TEST_GREEDY),
     "hidden-prompt-prefix": case(lambda w: _usage(w)["prompt_tokens"] != 11, **GREEDY),
     "usage-multiplied": case(lambda w: _usage(w)["completion_tokens"] != 6, **GREEDY),
     "usage-from-characters": case(lambda w: _usage(w)["prompt_tokens"] != 11, **GREEDY),
