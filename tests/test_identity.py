@@ -117,3 +117,14 @@ def test_compare_and_a_pinned_baseline_flag_a_swapped_model() -> None:
     assert "same model" in group.fingerprint["reference #2"]
     lines = baseline_matches(trusted, [faithful, swapped])
     assert len(lines) == 2 and not lines[0].startswith("⚑") and lines[1].startswith("⚑ ")
+
+
+@pytest.mark.parametrize(("quirk", "pattern"), [
+    ("hidden-prompt-prefix", "a constant 12 extra tokens per prompt: a hidden prompt prefix billed"),
+    ("usage-multiplied", "usage multiplied"),
+    ("usage-from-characters", "neither a constant offset nor a constant factor"),
+])
+def test_billing_failures_say_what_the_difference_looks_like(quirk: str, pattern: str) -> None:
+    catalogue = load_catalogue().select(("identity.prompt-tokens",))
+    (run,) = certify([embedded_reference(quirks=(quirk,))], catalogue, load_contract())
+    assert pattern in run.verdicts[0].message

@@ -52,6 +52,7 @@ class Billed:
     low: int  # the range the reported figure may take
     high: int
     how: str  # how ``counted`` was had
+    prompts: int = 1
 
     @property
     def ok(self) -> bool:
@@ -82,11 +83,25 @@ def _verdict(rows: list[Billed], what: str) -> Outcome:
         return Pass(observed=observed)
     ratio = sum(row.reported for row in bad) / max(1, sum(row.counted for row in bad))
     return Fail(
-        f"{what} differs from the claimed model's tokenizer count (reported/counted {ratio:.2f} where it differs)",
+        f"{what} differs from the claimed model's tokenizer count (reported/counted {ratio:.2f} where it differs; "
+        f"{_pattern(rows, what)})",
         expected="the exact count of the claimed model's tokenizer",
         observed=observed,
         probe=bad[0].probe,
     )
+
+
+def _pattern(rows: list[Billed], what: str) -> str:
+    """What the differences look like, as TrueLLMs' slope test reads them: an offset, a factor, or neither."""
+    per_prompt = {(row.reported - row.counted) / row.prompts for row in rows}
+    if len(rows) >= 2 and len(per_prompt) == 1 and (extra := per_prompt.pop()) > 0:
+        if what == "prompt_tokens":
+            return f"a constant {extra:g} extra tokens per prompt: a hidden prompt prefix billed"
+        return f"a constant {extra:g} extra tokens per answer"
+    ratios = [row.reported / row.counted for row in rows if row.counted]
+    if len(ratios) >= 2 and max(ratios) - min(ratios) <= 0.15 * max(ratios) and min(ratios) > 1:
+        return f"a near-constant factor {sum(ratios) / len(ratios):.2f}: usage multiplied"
+    return "neither a constant offset nor a constant factor: estimated, e.g. from characters"
 
 
 @check(
@@ -109,7 +124,8 @@ def prompt_tokens(r: Recorded) -> Outcome:
         if reported is None or counts is None:
             continue
         counted = sum(counts)
-        rows.append(Billed(probe, reported, counted, counted, counted, f"{enc.name}, {len(counts)} prompt(s)"))
+        rows.append(Billed(probe, reported, counted, counted, counted, f"{enc.name}, {len(counts)} prompt(s)",
+                           len(counts)))
     return _verdict(rows, "prompt_tokens")
 
 
