@@ -21,17 +21,19 @@ def _run_with(grades: dict[str, Grade]) -> ProviderRun:
 def test_an_unjudged_must_check_blocks_like_a_failed_one() -> None:
     catalogue = load_catalogue()
     run = _run_with({"stream.done": Grade.ERROR})
-    report = build_report(run, catalogue)
+    built = build_report(run, catalogue)
+    report = built.to_json()
     assert [v.check for v in run.must_failures(catalogue)] == ["stream.done"]  # what makes `run` exit 1
     assert report["score"]["overall"]["must_failures"] == ["stream.done"]
-    assert "FAIL" in terminal_summary([report]).splitlines()[0]
-    assert "MUST checks failed or unjudged: stream.done" in provider_markdown(report)
+    assert "FAIL" in terminal_summary([built]).splitlines()[0]
+    assert "MUST checks failed or unjudged: stream.done" in provider_markdown(built)
 
 
 def test_should_warnings_and_errors_do_not_block() -> None:
     catalogue = load_catalogue()
     run = _run_with({"shape.model": Grade.WARN, "shape.id-prefix": Grade.ERROR})  # SHOULD and INFO levels
-    report = build_report(run, catalogue)
+    built = build_report(run, catalogue)
+    report = built.to_json()
     assert not run.must_failures(catalogue)
     assert report["score"]["overall"]["must_failures"] == []
-    assert "PASS" in terminal_summary([report]).splitlines()[0]
+    assert "PASS" in terminal_summary([built]).splitlines()[0]

@@ -21,6 +21,7 @@ from relaycheck.identity.fingerprint import (
 from relaycheck.identity.section import identity_markdown, known_behaviour
 from relaycheck.probes.catalogue import ProbeContext, probes_by_id
 from relaycheck.report.document import build_report
+from relaycheck.report.model import Report
 from relaycheck.runner.engine import certify
 from relaycheck.server.config import DEFAULT_API_KEY, ServerConfig
 from relaycheck.server.running import serve_in_thread
@@ -80,7 +81,7 @@ def test_total_variation() -> None:
     assert total_variation({"a": 0.0}, {"b": 0.0}) == pytest.approx(1.0)
 
 
-def _report(quirks: tuple[str, ...] = ()) -> dict:  # type: ignore[type-arg]
+def _report(quirks: tuple[str, ...] = ()) -> Report:
     catalogue = load_catalogue().select(("identity", "params.echo-logprobs"))
     (run,) = certify([embedded_reference(quirks=quirks)], catalogue, load_contract())
     return build_report(run, catalogue)
@@ -101,8 +102,9 @@ def test_report_section_and_known_behaviour() -> None:
     # the reference answers echo+logprobs; the real gpt-3.5-turbo-instruct refuses it
     (reading,) = known_behaviour(report)
     assert reading.startswith("evidence of substitution") and "lm-hackers/pull/7" in reading
-    refused = {**report, "exchanges": [{**e, "status": 400} if e["probe"] == "echo-logprobs" else e
-                                       for e in report["exchanges"]]}
+    refused = dataclasses.replace(report, exchanges=tuple(dataclasses.replace(e, status=400)
+                                                          if e.probe == "echo-logprobs" else e
+                                                          for e in report.exchanges))
     assert known_behaviour(refused)[0].startswith("consistent with the real model")
 
 

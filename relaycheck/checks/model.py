@@ -145,6 +145,26 @@ Outcome = Pass | Fail
 
 
 @dataclass(frozen=True)
+class ExpectationOutcome:
+    """How a verdict stands against the provider's expectations file (``runner/expectations.py``)."""
+
+    grade: Grade  # the grade the file records for the check
+    reason: str  # the file's reason (often an upstream issue link)
+    matched: bool  # the check's own grade was that one, so it is graded `known`; False: stale, the provider changed
+
+    @property
+    def stale(self) -> bool:
+        return not self.matched
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"grade": self.grade.value, "reason": self.reason, "matched": self.matched}
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> ExpectationOutcome:
+        return cls(Grade(raw["grade"]), str(raw.get("reason") or ""), bool(raw["matched"]))
+
+
+@dataclass(frozen=True)
 class Verdict:
     check: str
     grade: Grade
@@ -152,7 +172,8 @@ class Verdict:
     expected: str | None = None
     observed: str | None = None
     probes: tuple[str, ...] = ()
-    note: str | None = None  # e.g. the expectation's reason for a `known` grade
+    note: str | None = None  # e.g. the expectation's reason for a `known` grade, for people to read
+    expectation: ExpectationOutcome | None = None  # the same, for programs (diff) to read
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -163,10 +184,12 @@ class Verdict:
             "observed": self.observed,
             "probes": list(self.probes),
             "note": self.note,
+            "expectation": self.expectation.to_dict() if self.expectation else None,
         }
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> Verdict:
+        expectation = raw.get("expectation")
         return cls(
             check=raw["check"],
             grade=Grade(raw["grade"]),
@@ -175,6 +198,7 @@ class Verdict:
             observed=raw.get("observed"),
             probes=tuple(raw.get("probes") or ()),
             note=raw.get("note"),
+            expectation=ExpectationOutcome.from_dict(expectation) if expectation else None,
         )
 
 

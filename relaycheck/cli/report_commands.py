@@ -9,7 +9,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from relaycheck.report.document import ReportError, StoredReport
+from relaycheck.report.model import Report, ReportError
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 
@@ -50,25 +50,25 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from relaycheck.report.writer import write_comparison
 
     try:
-        stored = [StoredReport.load(p) for p in _expand(args.reports)]
+        reports = [Report.load(p) for p in _expand(args.reports)]
     except ReportError as exc:
         return _error(str(exc))
-    paths = write_comparison([s.data for s in stored], args.out)
+    paths = write_comparison(reports, args.out)
     from relaycheck.report.compare import compare
 
-    comparison = compare([s.data for s in stored])
-    print(f"compared {len(stored)} reports: {', '.join(comparison.providers)}")
+    comparison = compare(reports)
+    print(f"compared {len(reports)} reports: {', '.join(comparison.providers)}")
     for provider, check, grade in comparison.unique_failures():
-        print(f"  only {provider}: {check} {grade}")
+        print(f"  only {provider}: {check} {grade.value}")
     for group in comparison.groups:
         for provider, reasons in group.flagged.items():
             print(f"  ⚑ {provider} (model {group.model}): {'; '.join(dict.fromkeys(reasons))}")
     if args.baseline is not None:
         try:
-            baseline = StoredReport.load(args.baseline)
+            baseline = Report.load(args.baseline)
         except ReportError as exc:
             return _error(str(exc))
-        for line in baseline_matches(baseline.data, [s.data for s in stored]):
+        for line in baseline_matches(baseline, reports):
             print(f"  {line}")
     for path in paths:
         print(f"wrote {path}")
@@ -114,23 +114,19 @@ def cmd_rejudge(args: argparse.Namespace) -> int:
     from relaycheck.transport.redact import Redactor
 
     try:
-        stored = StoredReport.load(args.report)
-        result = rejudge(stored, load_catalogue(), load_contract(), args.expectations)
+        original = Report.load(args.report)
+        result = rejudge(original, args.report, load_catalogue(), load_contract(), args.expectations)
     except (ReportError, ConfigError) as exc:
         return _error(str(exc))
-    except (KeyError, TypeError, ValueError) as exc:
-        return _error(f"{args.report}: stored exchanges are malformed ({exc.__class__.__name__}: {exc})")
     out_dir = args.out or args.report.parent / "rejudged"
     if out_dir.resolve() == args.report.parent.resolve():
         return _error(f"--out {out_dir} would overwrite the original report; choose another directory")
     path = write_provider(result.report, out_dir, Redactor())
-    original = stored.data.get("suite") or {}
-    current = result.report["suite"]
-    print(f"rejudged {stored.provider}: catalogue {original.get('catalogue_revision')} → "
-          f"{current['catalogue_revision']}, no request sent")
+    print(f"rejudged {original.name}: catalogue {original.suite.catalogue_revision} → "
+          f"{result.report.suite.catalogue_revision}, no request sent")
     if not result.changed:
         print("  no grade changed")
     for change in result.changed:
-        print(f"  {change['check']:<34} {change['before'] or '-'} → {change['after'] or '-'}")
+        print(f"  {change.check:<34} {change.before or '-'} → {change.after or '-'}")
     print(f"wrote {path}")
     return EXIT_OK

@@ -30,6 +30,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from relaycheck.report.model import Report
 from relaycheck.transport.exchange import Exchange
 
 # probe -> what it contributes: the identity probes give both; the others are reused as they are.
@@ -178,20 +179,14 @@ def match(a: Fingerprint, b: Fingerprint) -> Match:
     return Match(sum(bool(p.texts_differ) for p in answered) < MIN_DIFFERING, tuple(prompts), "answers")
 
 
-def report_fingerprint(report: Mapping[str, Any]) -> Fingerprint:
-    """The fingerprint of a report document (as written by build_report), from its recorded exchanges."""
-    exchanges = {}
-    for raw in report.get("exchanges") or []:
-        try:
-            exchanges[raw["probe"]] = Exchange.from_dict(raw)
-        except (KeyError, TypeError, ValueError):
-            continue
-    return fingerprint_of(exchanges, str((report.get("provider") or {}).get("model", "")))
+def report_fingerprint(report: Report) -> Fingerprint:
+    """The fingerprint of a report (built from a run or read back from disk), from its recorded exchanges."""
+    return fingerprint_of(report.by_probe, report.provider.model)
 
 
-def model_change(baseline: Mapping[str, Any], current: Mapping[str, Any]) -> str | None:
+def model_change(baseline: Report, current: Report) -> str | None:
     """A line for ``diff`` when the two reports' fingerprints say different models; None when same or unknown."""
-    if (baseline.get("provider") or {}).get("model") != (current.get("provider") or {}).get("model"):
+    if baseline.provider.model != current.provider.model:
         return None  # another model was asked for: the diff says so already
     result = match(report_fingerprint(baseline), report_fingerprint(current))
     if result.same is not False:
@@ -200,18 +195,17 @@ def model_change(baseline: Mapping[str, Any], current: Mapping[str, Any]) -> str
     return f"⚑ model fingerprint changed ({result.summary()}): the model behind the name changed? {evidence}"
 
 
-def baseline_matches(baseline: Mapping[str, Any], reports: list[Mapping[str, Any]]) -> list[str]:
+def baseline_matches(baseline: Report, reports: list[Report]) -> list[str]:
     """One line per report claiming the pinned baseline's model: the same-model rule against the baseline."""
     pinned = report_fingerprint(baseline)
-    name = (baseline.get("provider") or {}).get("name", "baseline")
+    name = baseline.provider.name
     lines = []
     for report in reports:
-        provider = report.get("provider") or {}
-        if provider.get("model") != pinned.model or report is baseline:
+        if report.provider.model != pinned.model or report is baseline:
             continue
         result = match(pinned, report_fingerprint(report))
         flag = "⚑ " if result.same is False else ""
-        lines.append(f"{flag}{provider.get('name')} vs pinned baseline {name} ({pinned.model}): {result.summary()}")
+        lines.append(f"{flag}{report.provider.name} vs pinned baseline {name} ({pinned.model}): {result.summary()}")
     return lines
 
 

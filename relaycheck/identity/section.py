@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from relaycheck.identity.fingerprint import report_fingerprint
+from relaycheck.report.model import Report
 
 BILLING_CHECKS = ("identity.prompt-tokens", "identity.completion-tokens", "identity.tokenizer")
 
@@ -43,9 +43,9 @@ KNOWN_BEHAVIOURS = (
 )
 
 
-def known_behaviour(report: Mapping[str, Any]) -> list[str]:
-    model = str((report.get("provider") or {}).get("model", ""))
-    statuses = {e.get("probe"): e.get("status") for e in report.get("exchanges") or [] if isinstance(e, dict)}
+def known_behaviour(report: Report) -> list[str]:
+    model = report.provider.model
+    statuses = {x.probe: x.status for x in report.exchanges}
     out = []
     for known in KNOWN_BEHAVIOURS:
         if model.startswith(known.model_prefix):
@@ -60,10 +60,9 @@ def _cell(text: Any, limit: int = 200) -> str:
     return value if len(value) <= limit else value[: limit - 1] + "…"
 
 
-def identity_markdown(report: Mapping[str, Any]) -> list[str]:
+def identity_markdown(report: Report) -> list[str]:
     """Markdown lines of the section (empty when the report has none of its evidence)."""
-    verdicts = {v["check"]: v for v in report.get("verdicts") or [] if isinstance(v, dict) and "check" in v}
-    rows = [verdicts[c] for c in BILLING_CHECKS if c in verdicts]
+    rows = [report.by_check[c].verdict for c in BILLING_CHECKS if c in report.by_check]
     fingerprint = report_fingerprint(report)
     behaviours = known_behaviour(report)
     if not rows and not fingerprint and not behaviours:
@@ -72,7 +71,7 @@ def identity_markdown(report: Mapping[str, Any]) -> list[str]:
     if rows:
         lines += ["| evidence | grade | reported vs counted (probes) |", "|---|---|---|"]
         for v in rows:
-            lines.append(f"| `{v['check']}` | {v['grade']} | {_cell(v.get('observed') or v.get('message'))} |")
+            lines.append(f"| `{v.check}` | {v.grade.value} | {_cell(v.observed or v.message)} |")
         lines.append("")
     for reading in behaviours:
         lines.append(f"- Known behaviour: {reading}")

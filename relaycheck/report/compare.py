@@ -1,21 +1,23 @@
 """Several providers side by side: the check matrix, failures unique to one provider, and whether providers that
 claim the same model answer and bill the same prompts the same way.
 
-Everything here works on report documents (dicts as written by :func:`relaycheck.report.document.build_report`),
-so it serves both ``relaycheck run -p a -p b`` and ``relaycheck compare a.json b.json``.
+Everything here works on typed reports (:class:`relaycheck.report.model.Report`, built from a run or read back
+from disk), so it serves both ``relaycheck run -p a -p b`` and ``relaycheck compare a.json b.json``.
 """
 
 from __future__ import annotations
 
 import json
 from collections import Counter
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
+from relaycheck.checks.model import Grade
 from relaycheck.identity.fingerprint import match, report_fingerprint
-from relaycheck.report.markdown import ICON
+from relaycheck.report.model import CheckInfo, Report, VerdictRow
+from relaycheck.transport.exchange import Exchange
 
-BAD = ("fail", "error", "warn")  # a grade worth highlighting when only one provider has it
 # temperature-0 probes whose answers must agree between providers serving the same model
 ANSWER_PROBES = ("greedy", "basic", "defaults", "stream")
 # probes whose prompt must be billed the same (usage.prompt_tokens) by providers serving the same model
@@ -24,7 +26,7 @@ BILLING_PROBES = ("basic", "greedy")
 
 @dataclass(frozen=True)
 class Cell:
-    grade: str | None  # None: the provider's report has no such check
+    grade: Grade | None  # None: the provider's report has no such check
     message: str = ""
     expected: str | None = None
     observed: str | None = None
@@ -69,7 +71,7 @@ class ModelGroup:
 @dataclass
 class Comparison:
     providers: list[str]
-    reports: list[dict[str, Any]]
+    reports: list[Report]
     rows: list[Row]
     groups: list[ModelGroup]
 
@@ -77,86 +79,82 @@ class Comparison:
     def features(self) -> list[str]:
         return list(dict.fromkeys(r.feature for r in self.rows))
 
-    def unique_failures(self) -> list[tuple[str, str, str]]:
+    def unique_failures(self) -> list[tuple[str, str, Grade]]:
         """(provider, check, grade) for every failure only one provider has."""
         out = []
         for row in self.rows:
             for name, cell in zip(self.providers, row.cells, strict=True):
-                if cell.unique:
-                    out.append((name, row.check, cell.grade or ""))
+                if cell.unique and cell.grade is not None:
+                    out.append((name, row.check, cell.grade))
         return out
 
 
-def compare(reports: list[dict[str, Any]]) -> Comparison:
-    names = [r["provider"]["name"] for r in reports]
+def compare(reports: list[Report]) -> Comparison:
+    names = [r.provider.name for r in reports]
     # make duplicate names distinguishable (two runs of the same provider compared side by side)
     seen: Counter[str] = Counter()
     providers = []
     for name in names:
         seen[name] += 1
         providers.append(name if names.count(name) == 1 else f"{name} #{seen[name]}")
-    meta: dict[str, dict[str, Any]] = {}
+    meta: dict[str, CheckInfo] = {}
     for report in reports:
-        for v in report.get("verdicts", []):
-            meta.setdefault(v["check"], v)
-    order = list(meta)
-    features = list(dict.fromkeys(meta[c].get("feature", "") for c in order))
-    order.sort(key=lambda c: features.index(meta[c].get("feature", "")))
-    by_provider = [{v["check"]: v for v in r.get("verdicts", [])} for r in reports]
+        for row in report.verdicts:
+            meta.setdefault(row.id, row.check)
+    features = list(dict.fromkeys(c.feature for c in meta.values()))
+    order = sorted(meta, key=lambda c: features.index(meta[c].feature))
     rows = []
     for check_id in order:
-        raw_cells = []
-        for verdicts in by_provider:
-            v = verdicts.get(check_id)
-            raw_cells.append(
-                Cell(None)
-                if v is None
-                else Cell(v["grade"], v.get("message", ""), v.get("expected"), v.get("observed"), v.get("note"))
-            )
-        rows.append(
-            Row(check_id, meta[check_id].get("feature", ""), meta[check_id].get("level", ""),
-                meta[check_id].get("title", ""), tuple(_mark_unique(raw_cells)))
-        )
+        cells = [_cell(report.by_check.get(check_id)) for report in reports]
+        info = meta[check_id]
+        rows.append(Row(check_id, info.feature, info.level.value, info.title, tuple(_mark_unique(cells))))
     return Comparison(providers, reports, rows, model_groups(reports, providers))
 
 
+def _cell(row: VerdictRow | None) -> Cell:
+    if row is None:
+        return Cell(None)
+    v = row.verdict
+    return Cell(v.grade, v.message, v.expected, v.observed, v.note)
+
+
 def _mark_unique(cells: list[Cell]) -> list[Cell]:
-    judged = [c for c in cells if c.grade not in (None, "skipped")]
-    bad = [c for c in judged if c.grade in BAD]
+    judged = [c for c in cells if c.grade not in (None, Grade.SKIPPED)]
+    bad = [c for c in judged if c.grade is not None and c.grade.bad]
     if len(cells) < 2 or len(bad) != 1 or len(judged) < 2:
         return cells
-    return [Cell(c.grade, c.message, c.expected, c.observed, c.note, unique=True) if c is bad[0] else c for c in cells]
+    return [replace(c, unique=True) if c is bad[0] else c for c in cells]
 
 
 # -- same model, same answers? --------------------------------------------------------------------------------
 
 
-def model_groups(reports: list[dict[str, Any]], names: list[str]) -> list[ModelGroup]:
+def model_groups(reports: list[Report], names: list[str]) -> list[ModelGroup]:
     by_model: dict[str, list[int]] = {}
     for i, report in enumerate(reports):
-        if report.get("skipped"):
+        if report.skipped:
             continue
-        by_model.setdefault(str(report["provider"].get("model", "")), []).append(i)
+        by_model.setdefault(report.provider.model, []).append(i)
     groups = []
     for model, members in by_model.items():
         if len(members) < 2:
             continue
         group = ModelGroup(model, [names[i] for i in members])
-        exchanges = [{e["probe"]: e for e in reports[i].get("exchanges", [])} for i in members]
+        exchanges = [reports[i].by_probe for i in members]
         for probe in ANSWER_PROBES:
-            values = [_answer(ex.get(probe)) for ex in exchanges]
-            group.answers[probe] = _agreement(group, values, f"answer to '{probe}' differs (possible model "
-                                                             "substitution)", _show_answer)
+            answers = [_answer(ex.get(probe)) for ex in exchanges]
+            group.answers[probe] = _agreement(group, answers, f"answer to '{probe}' differs (possible model "
+                                                              "substitution)", _show_answer)
         for probe in BILLING_PROBES:
-            values = [_prompt_tokens(ex.get(probe)) for ex in exchanges]
-            group.billing[probe] = _agreement(group, values, f"prompt_tokens for '{probe}' differ (possible usage "
+            billed = [_prompt_tokens(ex.get(probe)) for ex in exchanges]
+            group.billing[probe] = _agreement(group, billed, f"prompt_tokens for '{probe}' differ (possible usage "
                                                              "inflation)", str)
         _fingerprints(group, [reports[i] for i in members])
         groups.append(group)
     return groups
 
 
-def _fingerprints(group: ModelGroup, reports: list[dict[str, Any]]) -> None:
+def _fingerprints(group: ModelGroup, reports: list[Report]) -> None:
     """The model-fingerprint rule (relaycheck/identity/fingerprint.py), each provider against the first one."""
     first = report_fingerprint(reports[0])
     for name, report in zip(group.providers[1:], reports[1:], strict=True):
@@ -167,7 +165,7 @@ def _fingerprints(group: ModelGroup, reports: list[dict[str, Any]]) -> None:
                                                       f"({result.summary()})")
 
 
-def _agreement(group: ModelGroup, values: list[Any], reason: str, show: Any) -> dict[str, Probed]:
+def _agreement(group: ModelGroup, values: Sequence[Any], reason: str, show: Callable[[Any], str]) -> dict[str, Probed]:
     present = [v for v in values if v is not None]
     counts = Counter(json.dumps(v, sort_keys=True) for v in present)
     majority: str | None = None
@@ -191,25 +189,18 @@ def _agreement(group: ModelGroup, values: list[Any], reason: str, show: Any) -> 
     return out
 
 
-def _answer(raw: dict[str, Any] | None) -> list[str] | None:
+def _answer(ex: Exchange | None) -> list[str] | None:
     """The texts of the choices (by index) of a 200 answer, streamed or not; None if unreadable."""
-    if not raw or raw.get("status") != 200:
+    if ex is None or ex.status != 200 or ex.truncated:  # a cut answer is no answer to compare
         return None
     texts: dict[int, str] = {}
-    if raw.get("events"):
-        for event in raw["events"]:
-            if event.get("data") == "[DONE]":
-                break
-            try:
-                chunk = json.loads(event.get("data", ""))
-            except ValueError:
-                continue
+    if ex.events:
+        for chunk in ex.chunks:  # the data events before [DONE]; one that is not JSON is None
             for choice in _choices(chunk):
                 texts[_index(choice)] = texts.get(_index(choice), "") + str(choice.get("text") or "")
     else:
-        try:
-            body = json.loads((raw.get("body") or {}).get("text", ""))
-        except ValueError:
+        body = ex.json()
+        if body is None:
             return None
         for choice in _choices(body):
             if isinstance(choice.get("text"), str):
@@ -227,13 +218,10 @@ def _index(choice: dict[str, Any]) -> int:
     return index if isinstance(index, int) else 0
 
 
-def _prompt_tokens(raw: dict[str, Any] | None) -> int | None:
-    if not raw or raw.get("status") != 200:
+def _prompt_tokens(ex: Exchange | None) -> int | None:
+    if ex is None or ex.status != 200:
         return None
-    try:
-        body = json.loads((raw.get("body") or {}).get("text", ""))
-    except ValueError:
-        return None
+    body = ex.json()
     usage = body.get("usage") if isinstance(body, dict) else None
     value = usage.get("prompt_tokens") if isinstance(usage, dict) else None
     return value if isinstance(value, int) and not isinstance(value, bool) else None
@@ -246,25 +234,38 @@ def _show_answer(texts: list[str]) -> str:
 # -- shared figures -------------------------------------------------------------------------------------------
 
 
-def figures(report: dict[str, Any]) -> dict[str, Any]:
-    """Spend and latency in one flat mapping, for the per-provider columns."""
-    spend, latency = report.get("spend") or {}, report.get("latency") or {}
-    overall = (report.get("score") or {}).get("overall") or {}
-    return {
-        "percent": overall.get("percent"),
-        "must_failures": len(overall.get("must_failures") or []),
-        "requests": spend.get("requests"),
-        "prompt_tokens": spend.get("prompt_tokens"),
-        "completion_tokens": spend.get("completion_tokens"),
-        "retries": spend.get("retries"),
-        "median_total": latency.get("median_total"),
-        "median_time_to_first_token": latency.get("median_time_to_first_token"),
-        "median_chunk_gap": latency.get("median_chunk_gap"),
-        "duration_s": report.get("duration_s"),
-    }
+def figures(report: Report) -> Figures:
+    """Score, spend and latency of one provider, for the per-provider columns."""
+    overall, spend, latency = report.score.overall, report.spend, report.latency
+    return Figures(
+        percent=overall.percent,
+        must_failures=len(overall.must_failures),
+        requests=spend.requests,
+        prompt_tokens=spend.prompt_tokens,
+        completion_tokens=spend.completion_tokens,
+        retries=spend.retries,
+        median_total=latency.median_total,
+        median_time_to_first_token=latency.median_time_to_first_token,
+        median_chunk_gap=latency.median_chunk_gap,
+        duration_s=report.duration_s,
+    )
 
 
-def seconds(value: Any) -> str:
+@dataclass(frozen=True)
+class Figures:
+    percent: float | None
+    must_failures: int
+    requests: int
+    prompt_tokens: int
+    completion_tokens: int
+    retries: int
+    median_total: float | None
+    median_time_to_first_token: float | None
+    median_chunk_gap: float | None
+    duration_s: float
+
+
+def seconds(value: float | None) -> str:
     return "–" if value is None else f"{value * 1000:.0f} ms" if value < 1 else f"{value:.2f} s"
 
 
@@ -286,23 +287,23 @@ def comparison_markdown(comparison: Comparison) -> str:
     lines += ["## Figures", "", header, sep]
     figs = [figures(r) for r in comparison.reports]
     rows = [
-        ("score", lambda f: "–" if f["percent"] is None else f"{f['percent']}%"),
-        ("MUST failures", lambda f: str(f["must_failures"])),
-        ("requests", lambda f: str(f["requests"])),
-        ("prompt / completion tokens", lambda f: f"{f['prompt_tokens']} / {f['completion_tokens']}"),
-        ("median latency", lambda f: seconds(f["median_total"])),
-        ("median time to first token", lambda f: seconds(f["median_time_to_first_token"])),
-        ("median chunk gap", lambda f: seconds(f["median_chunk_gap"])),
+        ("score", lambda f: "–" if f.percent is None else f"{f.percent}%"),
+        ("MUST failures", lambda f: str(f.must_failures)),
+        ("requests", lambda f: str(f.requests)),
+        ("prompt / completion tokens", lambda f: f"{f.prompt_tokens} / {f.completion_tokens}"),
+        ("median latency", lambda f: seconds(f.median_total)),
+        ("median time to first token", lambda f: seconds(f.median_time_to_first_token)),
+        ("median chunk gap", lambda f: seconds(f.median_chunk_gap)),
     ]
     for label, fn in rows:
         lines.append(f"| {label} | " + " | ".join(fn(f) for f in figs) + " |")
     for name, report in zip(names, comparison.reports, strict=True):
-        if report.get("skipped"):
-            lines += ["", f"- **{_md(name, 64)}** skipped: {_md(report['skipped'], 200)}"]
+        if report.skipped:
+            lines += ["", f"- **{_md(name, 64)}** skipped: {_md(report.skipped, 200)}"]
     unique = comparison.unique_failures()
     lines += ["", "## Failures unique to one provider", ""]
     if unique:
-        lines += [f"- **{_md(p, 64)}** `{_md(c, 80)}`: {ICON.get(g, '')} {g}" for p, c, g in unique]
+        lines += [f"- **{_md(p, 64)}** `{_md(c, 80)}`: {g.icon} {g.value}" for p, c, g in unique]
     else:
         lines.append("None.")
     if comparison.groups:
@@ -333,7 +334,7 @@ def comparison_markdown(comparison: Comparison) -> str:
                 if cell.grade is None:
                     cells.append("–")
                     continue
-                cells.append(f"{'‼ ' if cell.unique else ''}{ICON.get(cell.grade, '')} {cell.grade}")
+                cells.append(f"{'‼ ' if cell.unique else ''}{cell.grade.icon} {cell.grade.value}")
             lines.append(f"| `{_md(row.check, 80)}` | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 

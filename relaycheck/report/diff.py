@@ -1,28 +1,27 @@
 """Nightly regression: what changed between a baseline report and the current one.
 
 Grades are ranked by how bad they are (pass < known, unsupported < warn < error < fail); ``skipped`` has no
-rank. A check whose rank went up regressed, one whose rank went down was fixed; any other grade change
-(e.g. into or out of ``skipped``) is listed as changed. Expectation changes are listed too: a check whose
-expectation (the ``known`` note) changed, and a check whose grade no longer matches its recorded expectation.
+rank (``Grade.rank``). A check whose rank went up regressed, one whose rank went down was fixed; any other grade
+change (e.g. into or out of ``skipped``) is listed as changed. Expectation changes are listed too, read from the
+verdicts' structured expectation outcomes: a check whose ``known`` expectation changed, and a check whose grade
+changed while its recorded expectation went stale.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
+from relaycheck.checks.model import Grade, Verdict
 from relaycheck.identity.fingerprint import model_change
-from relaycheck.report.document import ReportError, StoredReport
-
-RANK = {"pass": 0, "known": 1, "unsupported": 1, "warn": 2, "error": 3, "fail": 4}
+from relaycheck.report.model import Report, ReportError
 
 
 @dataclass(frozen=True)
 class Change:
     check: str
-    before: str | None
-    after: str | None
+    before: Grade | None
+    after: Grade | None
     message: str = ""  # the current verdict's message (or the baseline's for a removed check)
 
 
@@ -53,55 +52,51 @@ class Diff:
         return sum(len(p.regressed) for p in self.providers)
 
 
-def diff_reports(baseline: dict[str, Any], current: dict[str, Any]) -> ProviderDiff:
-    out = ProviderDiff(current["provider"]["name"])
-    b_suite, c_suite = baseline.get("suite") or {}, current.get("suite") or {}
-    if b_suite.get("catalogue_revision") != c_suite.get("catalogue_revision"):
-        out.notes.append(
-            f"catalogue revision {b_suite.get('catalogue_revision')} → {c_suite.get('catalogue_revision')}"
-        )
-    if baseline["provider"].get("model") != current["provider"].get("model"):
-        out.notes.append(f"model {baseline['provider'].get('model')} → {current['provider'].get('model')}")
+def diff_reports(baseline: Report, current: Report) -> ProviderDiff:
+    out = ProviderDiff(current.provider.name)
+    b_rev, c_rev = baseline.suite.catalogue_revision, current.suite.catalogue_revision
+    if b_rev != c_rev:
+        out.notes.append(f"catalogue revision {b_rev} → {c_rev}")
+    if baseline.provider.model != current.provider.model:
+        out.notes.append(f"model {baseline.provider.model} → {current.provider.model}")
     swap = model_change(baseline, current)  # the model behind the name, apart from what the checks say
     if swap:
         out.notes.append(swap)
-    if baseline["provider"]["name"] != current["provider"]["name"]:
-        out.notes.append(f"provider {baseline['provider']['name']} → {current['provider']['name']}")
-    if current.get("skipped"):
-        out.notes.append(f"current run skipped: {current['skipped']}")
-    before = {v["check"]: v for v in baseline.get("verdicts") or []}
-    after = {v["check"]: v for v in current.get("verdicts") or []}
+    if baseline.provider.name != current.provider.name:
+        out.notes.append(f"provider {baseline.provider.name} → {current.provider.name}")
+    if current.skipped:
+        out.notes.append(f"current run skipped: {current.skipped}")
+    before = {r.id: r.verdict for r in baseline.verdicts}
+    after = {r.id: r.verdict for r in current.verdicts}
     for check, b in before.items():
         if check not in after:
-            out.removed.append(Change(check, b["grade"], None, b.get("message", "")))
+            out.removed.append(Change(check, b.grade, None, b.message))
     for check, a in after.items():
         b = before.get(check)
         if b is None:
-            out.new.append(Change(check, None, a["grade"], a.get("message", "")))
+            out.new.append(Change(check, None, a.grade, a.message))
             continue
-        change = Change(check, b["grade"], a["grade"], a.get("message", ""))
-        if b["grade"] != a["grade"]:
-            rb, ra = RANK.get(b["grade"]), RANK.get(a["grade"])
+        change = Change(check, b.grade, a.grade, a.message)
+        if b.grade is not a.grade:
+            rb, ra = b.grade.rank, a.grade.rank
             if rb is not None and ra is not None and ra > rb:
                 out.regressed.append(change)
             elif rb is not None and ra is not None and ra < rb:
                 out.fixed.append(change)
             else:
                 out.changed.append(change)
-        b_note, a_note = _expectation(b), _expectation(a)
-        if b_note != a_note and (b_note or a_note):
-            out.expectations.append(f"{check}: expectation {b_note or 'none'} → {a_note or 'none'}")
-        elif a.get("note") and "it changed" in a["note"] and a["grade"] != b["grade"]:
-            out.expectations.append(f"{check}: {a['note']}")
+        b_held, a_held = _held(b), _held(a)
+        if b_held != a_held and (b_held or a_held):
+            out.expectations.append(f"{check}: expectation {b_held or 'none'} → {a_held or 'none'}")
+        elif a.expectation is not None and a.expectation.stale and a.grade is not b.grade:
+            out.expectations.append(f"{check}: {a.note}")
     return out
 
 
-def _expectation(v: dict[str, Any]) -> str | None:
-    """The expectation behind a verdict, as recorded in its note (``known``: 'expected fail: reason')."""
-    note = v.get("note") or ""
-    if v.get("grade") == "known" and note.startswith("expected "):
-        return note.removeprefix("expected ")
-    return None
+def _held(v: Verdict) -> str | None:
+    """The expectation a verdict was graded `known` by ('fail: reason'), if it was."""
+    e = v.expectation
+    return f"{e.grade.value}: {e.reason}" if e is not None and e.matched and v.grade is Grade.KNOWN else None
 
 
 def diff_paths(baseline: Path, current: Path) -> Diff:
@@ -112,12 +107,11 @@ def diff_paths(baseline: Path, current: Path) -> Diff:
     if baseline.is_dir() != current.is_dir():
         raise ReportError(f"compare a file with a file or a directory with a directory ({baseline}, {current})")
     if not baseline.is_dir():
-        b, c = StoredReport.load(baseline), StoredReport.load(current)
-        return Diff([diff_reports(b.data, c.data)])
+        return Diff([diff_reports(Report.load(baseline), Report.load(current))])
     b_reports, c_reports = _directory(baseline), _directory(current)
     if not b_reports and not c_reports:
         raise ReportError(f"no reports in {baseline} or {current}")
-    diffs = [diff_reports(b_reports[name].data, c_reports[name].data) for name in b_reports if name in c_reports]
+    diffs = [diff_reports(b_reports[name], c_reports[name]) for name in b_reports if name in c_reports]
     return Diff(
         diffs,
         only_baseline=[n for n in b_reports if n not in c_reports],
@@ -125,13 +119,13 @@ def diff_paths(baseline: Path, current: Path) -> Diff:
     )
 
 
-def _directory(path: Path) -> dict[str, StoredReport]:
+def _directory(path: Path) -> dict[str, Report]:
     if not path.exists():
         raise ReportError(f"{path}: no such directory")
-    out: dict[str, StoredReport] = {}
+    out: dict[str, Report] = {}
     for file in sorted(path.glob("*.json")):
-        report = StoredReport.load(file)
-        out[report.provider] = report
+        report = Report.load(file)
+        out[report.name] = report
     return out
 
 

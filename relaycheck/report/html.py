@@ -8,11 +8,15 @@ fetch (``default-src 'none'``), so a page never reaches the network even if some
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from html import escape
 from typing import Any
 
-from relaycheck.report.compare import Comparison, Probed, figures, seconds
-from relaycheck.report.markdown import NOTABLE
+from relaycheck.checks.model import Grade
+from relaycheck.report.compare import Cell, Comparison, Probed, figures, seconds
+from relaycheck.report.markdown import OTHER
+from relaycheck.report.model import Report, VerdictRow
+from relaycheck.transport.exchange import Exchange
 
 BODY_LIMIT = 16_000  # characters of a request or response body shown per exchange
 CSP = (
@@ -102,7 +106,7 @@ def _page(title: str, body: str) -> str:
     )
 
 
-def badge(grade: str | None) -> str:
+def badge(grade: Grade | str | None) -> str:
     if grade is None:
         return '<span class="badge missing">not run</span>'
     # no emoji: the badge colour carries it, and emoji fonts are often missing on CI machines
@@ -121,54 +125,65 @@ def _bar(value: Any) -> str:
 # -- per provider ---------------------------------------------------------------------------------------------
 
 
-def provider_html(report: dict[str, Any]) -> str:
-    p = report["provider"]
-    suite = report.get("suite") or {}
-    parts = [
-        f"<header><h1>relaycheck: {e(p['name'])} <span class=\"meta\">({e(p.get('model'))})</span></h1>",
-        f"<p class=\"meta\">{e(p.get('address'))} · relaycheck {e(suite.get('version'))} · catalogue "
-        f"{e(suite.get('catalogue_revision'))} · started {e(report.get('started'))} · {e(report.get('duration_s'))} s"
-        + (f" · quirks: {e(', '.join(p.get('quirks') or []))}" if p.get("quirks") else "")
-        + (f" · expectations: {e(p.get('expectations'))}" if p.get("expectations") else "")
-        + "</p></header>",
-    ]
-    rejudged = report.get("rejudged")
+def provider_html(report: Report) -> str:
+    parts = [_header(report), _banners(report), _counts(report), _features_table(report), _figures(report),
+             _problems(report), _all_checks(report)]
+    return _page(f"relaycheck: {report.provider.name}", "\n".join(p for p in parts if p))
+
+
+def _header(report: Report) -> str:
+    p, suite = report.provider, report.suite
+    return (
+        f"<header><h1>relaycheck: {e(p.name)} <span class=\"meta\">({e(p.model)})</span></h1>"
+        f"<p class=\"meta\">{e(p.address)} · relaycheck {e(suite.version)} · catalogue "
+        f"{e(suite.catalogue_revision)} · started {e(report.started)} · {e(report.duration_s)} s"
+        + (f" · quirks: {e(', '.join(p.quirks))}" if p.quirks else "")
+        + (f" · expectations: {e(p.expectations)}" if p.expectations else "")
+        + "</p></header>"
+    )
+
+
+def _banners(report: Report) -> str:
+    parts = []
+    rejudged = report.rejudged
     if rejudged:
-        orig = rejudged.get("original_suite") or {}
+        orig = rejudged.original_suite
         parts.append(
-            f"<div class=\"banner info\" id=\"rejudged\">Re-judged {e(rejudged.get('at'))} from stored exchanges "
-            f"(no request sent). Originally judged by relaycheck {e(orig.get('version'))}, catalogue "
-            f"{e(orig.get('catalogue_revision'))}; {len(rejudged.get('changed') or [])} grade(s) changed.</div>"
+            f"<div class=\"banner info\" id=\"rejudged\">Re-judged {e(rejudged.at)} from stored exchanges "
+            f"(no request sent). Originally judged by relaycheck {e(orig.version)}, catalogue "
+            f"{e(orig.catalogue_revision)}; {len(rejudged.changed)} grade(s) changed.</div>"
         )
-    if report.get("skipped"):
-        parts.append(f"<div class=\"banner info\" id=\"skipped\"><b>Skipped</b>: {e(report['skipped'])}</div>")
-    overall = report["score"]["overall"]
-    if overall["must_failures"]:
+    if report.skipped:
+        parts.append(f"<div class=\"banner info\" id=\"skipped\"><b>Skipped</b>: {e(report.skipped)}</div>")
+    must = report.score.overall.must_failures
+    if must:
         parts.append(
             "<div class=\"banner bad\" id=\"status\"><b>MUST checks failed or unjudged</b>: "
-            + ", ".join(f"<a href=\"#v-{e(c)}\"><code>{e(c)}</code></a>" for c in overall["must_failures"])
+            + ", ".join(f"<a href=\"#v-{e(c)}\"><code>{e(c)}</code></a>" for c in must)
             + "</div>"
         )
-    elif not report.get("skipped"):
+    elif not report.skipped:
         parts.append("<div class=\"banner good\" id=\"status\"><b>No MUST failure.</b></div>")
-    parts.append(
+    return "\n".join(parts)
+
+
+def _counts(report: Report) -> str:
+    overall = report.score.overall
+    return (
         "<p id=\"counts\">"
-        + " ".join(f"{badge(g)} {e(n)}" for g, n in overall["counts"].items() if n)
-        + f" · score {_pct(overall['percent'])}</p>"
+        + " ".join(f"{badge(g.value)} {e(n)}" for g, n in overall.counts.items() if n)
+        + f" · score {_pct(overall.percent)}</p>"
     )
-    parts += [_features_table(report), _figures(report), _problems(report), _all_checks(report)]
-    return _page(f"relaycheck: {p['name']}", "\n".join(parts))
 
 
-def _features_table(report: dict[str, Any]) -> str:
+def _features_table(report: Report) -> str:
     rows = []
-    for feature, s in report["score"]["by_feature"].items():
-        c = s["counts"]
-        other = sum(c.get(g, 0) for g in ("unsupported", "known", "skipped", "error"))
+    for feature, s in report.score.by_feature.items():
+        other = sum(s.count(g) for g in OTHER)
         rows.append(
-            f"<tr><th>{e(feature)}</th><td>{_bar(s['percent'])}{_pct(s['percent'])}</td>"
-            f"<td class=\"num\">{e(c.get('pass'))}</td><td class=\"num\">{e(c.get('fail'))}</td>"
-            f"<td class=\"num\">{e(c.get('warn'))}</td><td class=\"num\">{e(other)}</td></tr>"
+            f"<tr><th>{e(feature)}</th><td>{_bar(s.percent)}{_pct(s.percent)}</td>"
+            f"<td class=\"num\">{e(s.count(Grade.PASS))}</td><td class=\"num\">{e(s.count(Grade.FAIL))}</td>"
+            f"<td class=\"num\">{e(s.count(Grade.WARN))}</td><td class=\"num\">{e(other)}</td></tr>"
         )
     return (
         "<section id=\"features\"><h2>Score by feature</h2><table id=\"features-table\"><thead><tr><th>feature</th>"
@@ -178,23 +193,23 @@ def _features_table(report: dict[str, Any]) -> str:
     )
 
 
-def _figures(report: dict[str, Any]) -> str:
-    spend, budget, latency = report.get("spend") or {}, report.get("budget") or {}, report.get("latency") or {}
+def _figures(report: Report) -> str:
+    spend, budget, latency = report.spend, report.budget, report.latency
     rows = [
-        ("requests", f"{e(spend.get('requests'))} of {e(budget.get('requests'))} allowed "
-                     f"({e(spend.get('retries'))} retries, {e(spend.get('refused_by_budget'))} refused by budget)"),
-        ("prompt tokens", e(spend.get("prompt_tokens"))),
-        ("completion tokens", f"{e(spend.get('completion_tokens'))} of {e(budget.get('completion_tokens'))} allowed"),
-        ("median latency", e(seconds(latency.get("median_total")))),
-        ("median time to first token", e(seconds(latency.get("median_time_to_first_token")))),
-        ("median gap between chunks", e(seconds(latency.get("median_chunk_gap")))),
+        ("requests", f"{e(spend.requests)} of {e(budget.requests)} allowed "
+                     f"({e(spend.retries)} retries, {e(spend.refused)} refused by budget)"),
+        ("prompt tokens", e(spend.prompt_tokens)),
+        ("completion tokens", f"{e(spend.completion_tokens)} of {e(budget.completion_tokens)} allowed"),
+        ("median latency", e(seconds(latency.median_total))),
+        ("median time to first token", e(seconds(latency.median_time_to_first_token))),
+        ("median gap between chunks", e(seconds(latency.median_chunk_gap))),
     ]
     probe_rows = "".join(
-        f"<tr><td><code>{e(probe)}</code></td><td class=\"num\">{e(seconds(v.get('time_to_headers')))}</td>"
-        f"<td class=\"num\">{e(seconds(v.get('time_to_first_token')))}</td>"
-        f"<td class=\"num\">{e(seconds(v.get('total')))}</td><td class=\"num\">{e(v.get('chunks'))}</td>"
-        f"<td class=\"num\">{e(seconds(v.get('max_gap')))}</td></tr>"
-        for probe, v in (latency.get("by_probe") or {}).items()
+        f"<tr><td><code>{e(probe)}</code></td><td class=\"num\">{e(seconds(v.time_to_headers))}</td>"
+        f"<td class=\"num\">{e(seconds(v.time_to_first_token))}</td>"
+        f"<td class=\"num\">{e(seconds(v.total))}</td><td class=\"num\">{e(v.chunks)}</td>"
+        f"<td class=\"num\">{e(seconds(v.max_gap))}</td></tr>"
+        for probe, v in latency.by_probe.items()
     )
     return (
         "<section id=\"figures\"><h2>Spend and latency</h2><table id=\"figures-table\"><tbody>"
@@ -206,11 +221,8 @@ def _figures(report: dict[str, Any]) -> str:
     )
 
 
-def _problems(report: dict[str, Any]) -> str:
-    order = {g: i for i, g in enumerate(NOTABLE)}
-    notable = sorted((v for v in report["verdicts"] if v["grade"] in NOTABLE),
-                     key=lambda v: (order[v["grade"]], v["check"]))
-    exchanges = {x["probe"]: x for x in report.get("exchanges") or []}
+def _problems(report: Report) -> str:
+    notable = report.notable()
     head = (
         f"<section id=\"problems\"><h2>Deviations ({len(notable)})</h2>"
         "<p class=\"toolbar\"><button type=\"button\" data-open=\"all\">expand all evidence</button>"
@@ -218,63 +230,61 @@ def _problems(report: dict[str, Any]) -> str:
     )
     if not notable:
         return head + "<p>None: every judged check passed.</p></section>"
-    return head + "".join(_problem(v, exchanges) for v in notable) + "</section>"
+    return head + "".join(_problem(row, report.evidence(row)) for row in notable) + "</section>"
 
 
-def _problem(v: dict[str, Any], exchanges: dict[str, dict[str, Any]]) -> str:
-    evidence = [("what happened", e(v.get("message")))]
-    for key in ("expected", "observed", "note"):
-        if v.get(key):
-            evidence.append((key, f"<code>{e(v[key])}</code>"))
-    evidence.append(("clause", e(v.get("clause"))))
-    if v.get("deviations"):
-        evidence.append(("known deviations", e(", ".join(v["deviations"]))))
+def _problem(row: VerdictRow, exchanges: list[Exchange]) -> str:
+    v, c = row.verdict, row.check
+    evidence = [("what happened", e(v.message))]
+    for key, value in (("expected", v.expected), ("observed", v.observed), ("note", v.note)):
+        if value:
+            evidence.append((key, f"<code>{e(value)}</code>"))
+    evidence.append(("clause", e(c.clause)))
+    if c.deviations:
+        evidence.append(("known deviations", e(", ".join(c.deviations))))
     body = "".join(f"<dt>{k}</dt><dd>{val}</dd>" for k, val in evidence)
-    shown = [exchanges[p] for p in v.get("probes") or [] if p in exchanges]
-    exchange_html = "".join(_exchange(x) for x in shown)
+    exchange_html = "".join(_exchange(x) for x in exchanges)
     return (
-        f"<article class=\"problem grade-{e(v['grade'])}\" id=\"v-{e(v['check'])}\">"
-        f"<h3>{badge(v['grade'])} <code>{e(v['check'])}</code> <span class=\"meta\">{e(v.get('level'))} · "
-        f"{e(v.get('feature'))}</span></h3><p>{e(v.get('title'))}</p><dl class=\"evidence\">{body}</dl>"
+        f"<article class=\"problem grade-{e(v.grade.value)}\" id=\"v-{e(v.check)}\">"
+        f"<h3>{badge(v.grade.value)} <code>{e(v.check)}</code> <span class=\"meta\">{e(c.level.value)} · "
+        f"{e(c.feature)}</span></h3><p>{e(c.title)}</p><dl class=\"evidence\">{body}</dl>"
         f"{exchange_html}</article>"
     )
 
 
-def _exchange(x: dict[str, Any]) -> str:
-    req = x.get("request") or {}
-    status = x.get("status")
-    label = f"HTTP {status}" if status is not None else (x.get("not_sent") or x.get("transport_error") or "no answer")
-    req_text = f"{req.get('method', '')} {req.get('url', '')}\n" + _headers(req.get("headers")) + "\n" + _pretty(
-        req.get("body") or ""
-    )
-    response = _headers(x.get("headers")) + "\n"
-    if x.get("events"):
-        response += "\n".join(f"data: {ev.get('data', '')}" for ev in x["events"])
-        if x.get("stray_lines"):
-            response += "\n\nlines that are not SSE fields:\n" + "\n".join(x["stray_lines"])
+def _exchange(x: Exchange) -> str:
+    # what the report file stores of it: a body cut at the size bound is stored (and shown) by its head
+    stored = x.to_dict()
+    req = stored["request"]
+    status = x.status
+    label = f"HTTP {status}" if status is not None else (x.not_sent or x.transport_error or "no answer")
+    req_text = f"{req['method']} {req['url']}\n" + _headers(req["headers"]) + "\n" + _pretty(req["body"] or "")
+    response = _headers(x.headers) + "\n"
+    if x.events:
+        response += "\n".join(f"data: {ev['data']}" for ev in stored["events"])
+        if x.stray_lines:
+            response += "\n\nlines that are not SSE fields:\n" + "\n".join(x.stray_lines)
     else:
-        body = x.get("body") or {}
+        body = stored["body"]
         response += _pretty(body["text"]) if "text" in body else f"(binary body, base64) {body.get('base64', '')}"
     notes = []
-    if x.get("not_sent"):
-        notes.append(f"not sent: {x['not_sent']}")
-    if x.get("transport_error"):
-        notes.append(f"transport: {x['transport_error']}")
-    if x.get("truncated"):
+    if x.not_sent:
+        notes.append(f"not sent: {x.not_sent}")
+    if x.transport_error:
+        notes.append(f"transport: {x.transport_error}")
+    if x.truncated:
         notes.append("cut at the configured size bound")
-    if (x.get("attempts") or 1) > 1:
-        notes.append(f"{x['attempts']} attempts")
+    if x.attempts > 1:
+        notes.append(f"{x.attempts} attempts")
     return (
-        f"<details class=\"evidence-toggle exchange\"><summary>exchange <code>{e(x.get('probe'))}</code> → "
+        f"<details class=\"evidence-toggle exchange\"><summary>exchange <code>{e(x.probe)}</code> → "
         f"{e(label)}{(' · ' + e('; '.join(notes))) if notes else ''}</summary>"
         f"<div><b>request</b> <span class=\"meta\">(key redacted)</span><pre>{e(_clip(req_text))}</pre>"
         f"<b>response</b><pre>{e(_clip(response))}</pre></div></details>"
     )
 
 
-def _headers(headers: Any) -> str:
-    if not isinstance(headers, dict):
-        return ""
+def _headers(headers: Mapping[str, str]) -> str:
     return "".join(f"{k}: {v}\n" for k, v in headers.items())
 
 
@@ -289,21 +299,20 @@ def _clip(text: str) -> str:
     return text if len(text) <= BODY_LIMIT else text[:BODY_LIMIT] + f"\n… ({len(text) - BODY_LIMIT} more characters)"
 
 
-def _all_checks(report: dict[str, Any]) -> str:
-    verdicts = report["verdicts"]
-    features = list(dict.fromkeys(v.get("feature", "") for v in verdicts))
+def _all_checks(report: Report) -> str:
     parts = [
         "<section id=\"checks\"><h2>All checks</h2><p class=\"toolbar\"><button type=\"button\" "
         "data-toggle=\"only-problems\" aria-pressed=\"false\">hide passing checks</button></p>"
     ]
-    for feature in features:
+    for feature in report.features():
         rows = []
-        for v in (v for v in verdicts if v.get("feature", "") == feature):
-            link = (f"<a href=\"#v-{e(v['check'])}\"><code>{e(v['check'])}</code></a>" if v["grade"] in NOTABLE
-                    else f"<code>{e(v['check'])}</code>")
+        for row in (r for r in report.verdicts if r.check.feature == feature):
+            v, c = row.verdict, row.check
+            link = (f"<a href=\"#v-{e(v.check)}\"><code>{e(v.check)}</code></a>" if v.grade.notable
+                    else f"<code>{e(v.check)}</code>")
             rows.append(
-                f"<tr class=\"grade-{e(v['grade'])}\"><td>{badge(v['grade'])}</td><td>{link}</td>"
-                f"<td>{e(v.get('level'))}</td><td>{e(v.get('title'))}</td><td>{e(v.get('message'))}</td></tr>"
+                f"<tr class=\"grade-{e(v.grade.value)}\"><td>{badge(v.grade.value)}</td><td>{link}</td>"
+                f"<td>{e(c.level.value)}</td><td>{e(c.title)}</td><td>{e(v.message)}</td></tr>"
             )
         parts.append(
             f"<h3>{e(feature)}</h3><table class=\"checks\"><thead><tr><th>grade</th><th>check</th><th>level</th>"
@@ -346,7 +355,7 @@ def comparison_html(comparison: Comparison) -> str:
     return _page("relaycheck comparison", "\n".join(parts))
 
 
-def _matrix_cell(cell: Any) -> str:
+def _matrix_cell(cell: Cell) -> str:
     if cell.grade is None:
         return f"<td class=\"cell missing\">{badge(None)}</td>"
     tip = cell.message if not cell.observed else f"{cell.message} — observed: {cell.observed}"
@@ -365,24 +374,24 @@ def _matrix_cell(cell: Any) -> str:
 def _comparison_figures(comparison: Comparison, provider_heads: str) -> str:
     figs = [figures(r) for r in comparison.reports]
     rows = [
-        ("score", lambda f: _bar(f["percent"]) + _pct(f["percent"])),
-        ("MUST failures", lambda f: e(f["must_failures"])),
-        ("requests", lambda f: e(f["requests"])),
-        ("prompt tokens", lambda f: e(f["prompt_tokens"])),
-        ("completion tokens", lambda f: e(f["completion_tokens"])),
-        ("median latency", lambda f: e(seconds(f["median_total"]))),
-        ("median time to first token", lambda f: e(seconds(f["median_time_to_first_token"]))),
-        ("median chunk gap", lambda f: e(seconds(f["median_chunk_gap"]))),
+        ("score", lambda f: _bar(f.percent) + _pct(f.percent)),
+        ("MUST failures", lambda f: e(f.must_failures)),
+        ("requests", lambda f: e(f.requests)),
+        ("prompt tokens", lambda f: e(f.prompt_tokens)),
+        ("completion tokens", lambda f: e(f.completion_tokens)),
+        ("median latency", lambda f: e(seconds(f.median_total))),
+        ("median time to first token", lambda f: e(seconds(f.median_time_to_first_token))),
+        ("median chunk gap", lambda f: e(seconds(f.median_chunk_gap))),
     ]
     body = "".join(
         f"<tr><th>{label}</th>" + "".join(f"<td class=\"num\">{fn(f)}</td>" for f in figs) + "</tr>"
         for label, fn in rows
     )
-    models = "".join(f"<td>{e(r['provider'].get('model'))}</td>" for r in comparison.reports)
+    models = "".join(f"<td>{e(r.provider.model)}</td>" for r in comparison.reports)
     skipped = "".join(
-        f"<li><b>{e(n)}</b> skipped: {e(r['skipped'])}</li>"
+        f"<li><b>{e(n)}</b> skipped: {e(r.skipped)}</li>"
         for n, r in zip(comparison.providers, comparison.reports, strict=True)
-        if r.get("skipped")
+        if r.skipped
     )
     return (
         f"<section id=\"figures\"><h2>Score, spend and latency</h2><table id=\"figures-table\"><thead><tr><th></th>"

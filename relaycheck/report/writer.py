@@ -8,7 +8,6 @@ redactor before it is written.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from relaycheck.checks.catalogue import Catalogue
 from relaycheck.report.compare import compare, comparison_markdown
@@ -16,13 +15,12 @@ from relaycheck.report.document import build_report, write_json
 from relaycheck.report.html import comparison_html, provider_html
 from relaycheck.report.junit import junit_xml
 from relaycheck.report.markdown import provider_markdown
+from relaycheck.report.model import Report
 from relaycheck.runner.engine import ProviderRun
 from relaycheck.transport.redact import Redactor
 
 
-def write_reports(
-    runs: list[ProviderRun], catalogue: Catalogue, out_dir: Path, redactor: Redactor
-) -> list[dict[str, Any]]:
+def write_reports(runs: list[ProviderRun], catalogue: Catalogue, out_dir: Path, redactor: Redactor) -> list[Report]:
     out_dir.mkdir(parents=True, exist_ok=True)
     reports = []
     for run in runs:
@@ -37,9 +35,9 @@ def write_reports(
     return reports
 
 
-def write_provider(report: dict[str, Any], out_dir: Path, redactor: Redactor) -> Path:
+def write_provider(report: Report, out_dir: Path, redactor: Redactor) -> Path:
     """The JSON, Markdown and HTML of one provider's report; returns the JSON's path."""
-    name = report["provider"]["name"]
+    name = report.provider.name
     out_dir.mkdir(parents=True, exist_ok=True)
     write_json(report, out_dir / f"{name}.json", redactor)
     _write(out_dir / f"{name}.md", provider_markdown(report), redactor)
@@ -47,7 +45,7 @@ def write_provider(report: dict[str, Any], out_dir: Path, redactor: Redactor) ->
     return out_dir / f"{name}.json"
 
 
-def write_comparison(reports: list[dict[str, Any]], out_dir: Path, redactor: Redactor | None = None) -> list[Path]:
+def write_comparison(reports: list[Report], out_dir: Path, redactor: Redactor | None = None) -> list[Path]:
     redactor = redactor or Redactor()
     out_dir.mkdir(parents=True, exist_ok=True)
     comparison = compare(reports)

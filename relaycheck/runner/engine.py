@@ -12,9 +12,7 @@ import math
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
-from relaycheck import __version__
 from relaycheck.checks.catalogue import Catalogue
 from relaycheck.checks.model import Grade, Recorded, Verdict, judge
 from relaycheck.config.providers import HeaderValue, Provider
@@ -301,7 +299,3 @@ def _probes_for(catalogue: Catalogue) -> list[Probe]:
                 wanted.add(dep)
                 frontier.append(dep)
     return [p for p in PROBES if p.id in wanted]
-
-
-def suite_info(catalogue: Catalogue) -> dict[str, Any]:
-    return {"version": __version__, "catalogue_revision": catalogue.revision, "checks": len(catalogue.checks)}

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import yaml
 
-from relaycheck.checks.model import Grade, Verdict
+from relaycheck.checks.model import ExpectationOutcome, Grade, Verdict
 from relaycheck.config.providers import ConfigError
 
 
@@ -53,14 +53,22 @@ def load_expectations(path: Path | None) -> dict[str, Expectation]:
 
 
 def apply_expectations(verdicts: Iterable[Verdict], expectations: dict[str, Expectation]) -> list[Verdict]:
-    """A verdict that matches its recorded expectation becomes ``known``; any other verdict stands as it is."""
+    """A verdict that matches its recorded expectation becomes ``known``; any other verdict stands as it is.
+
+    Either way a verdict with an expectation carries it as :class:`ExpectationOutcome` (what the file records,
+    and whether it still holds), which ``diff`` reads; the note says the same in words.
+    """
     out = []
     for verdict in verdicts:
         expected = expectations.get(verdict.check)
         if expected is not None and verdict.grade is expected.grade and verdict.grade is not Grade.PASS:
-            verdict = replace(verdict, grade=Grade.KNOWN, note=f"expected {expected.grade.value}: {expected.reason}")
+            outcome = ExpectationOutcome(expected.grade, expected.reason, matched=True)
+            note = f"expected {expected.grade.value}: {expected.reason}"
+            verdict = replace(verdict, grade=Grade.KNOWN, note=note, expectation=outcome)
         elif expected is not None:
-            verdict = replace(verdict, note=f"expectation was {expected.grade.value} ({expected.reason}); it changed")
+            outcome = ExpectationOutcome(expected.grade, expected.reason, matched=False)
+            note = f"expectation was {expected.grade.value} ({expected.reason}); it changed"
+            verdict = replace(verdict, note=note, expectation=outcome)
         out.append(verdict)
     return out
 

@@ -10,7 +10,13 @@ from typing import Any
 import pytest
 
 from relaycheck.cli.main import main
-from relaycheck.report.compare import compare, comparison_markdown
+from relaycheck.report.compare import Comparison, comparison_markdown
+from relaycheck.report.compare import compare as compare_reports
+from relaycheck.report.model import Report
+
+
+def compare(data: list[dict[str, Any]]) -> Comparison:
+    return compare_reports([Report.from_json(d) for d in data])
 
 
 def reports(run_dir: Path) -> list[dict[str, Any]]:

@@ -15,6 +15,7 @@ from relaycheck.checks.model import Grade, Verdict
 from relaycheck.cli.main import main
 from relaycheck.config.providers import embedded_reference
 from relaycheck.report.diff import diff_reports
+from relaycheck.report.model import Report
 from relaycheck.runner.engine import certify
 from relaycheck.runner.expectations import apply_expectations, expectations_yaml, load_expectations
 from relaycheck.spec import load_contract
@@ -44,11 +45,12 @@ def test_diff_kinds(reference_report: dict[str, Any]) -> None:
     by[ids[1]]["grade"] = "skipped"  # changed
     base["verdicts"][2]["grade"] = "fail"  # fixed (fail → pass)
     base_known = {v["check"]: v for v in base["verdicts"]}[ids[3]]
-    base_known.update(grade="known", note="expected fail: relay drops it")  # known → fail: regressed
+    base_known.update(grade="known", note="expected fail: relay drops it",
+                      expectation={"grade": "fail", "reason": "relay drops it", "matched": True})  # known → fail: regressed
     by[ids[3]]["grade"] = "fail"
     removed = cur["verdicts"].pop(4)
     cur["verdicts"].append({**by[ids[5]], "check": "new.check", "id": "new.check"})
-    diff = diff_reports(base, cur)
+    diff = diff_reports(Report.from_json(base), Report.from_json(cur))
     assert [c.check for c in diff.regressed] == [ids[0], ids[3]]
     assert [(c.check, c.before, c.after) for c in diff.fixed] == [(ids[2], "fail", "pass")]
     assert [c.check for c in diff.changed] == [ids[1]]

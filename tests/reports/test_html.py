@@ -10,6 +10,7 @@ from typing import Any
 
 from relaycheck.report.compare import compare
 from relaycheck.report.html import comparison_html, provider_html
+from relaycheck.report.model import Report
 
 HOSTILE = '<script>alert("x")</script><img src=x onerror=alert(1)>"\'&'
 URL_ATTRS = {"src", "href", "action", "formaction", "poster", "data", "srcset", "background", "manifest", "ping"}
@@ -103,14 +104,14 @@ def test_provider_page_shows_failures_with_evidence(run_dir: Path, quirky_report
 
 
 def test_provider_page_escapes_hostile_provider_text(quirky_report: dict[str, Any]) -> None:
-    assert_inert(provider_html(hostile(quirky_report)))
+    assert_inert(provider_html(Report.from_json(hostile(quirky_report))))
 
 
 def test_comparison_page_escapes_hostile_provider_text(reference_report: dict[str, Any],
                                                        quirky_report: dict[str, Any]) -> None:
     a, b = hostile(reference_report), hostile(quirky_report)
     b["provider"]["model"] = a["provider"]["model"]
-    page = comparison_html(compare([a, b]))
+    page = comparison_html(compare([Report.from_json(a), Report.from_json(b)]))
     assert_inert(page)
 
 

@@ -94,10 +94,11 @@ def test_junit(run_dir: Path, quirky_report: dict[str, Any]) -> None:
 
 def test_junit_survives_control_characters() -> None:
     from relaycheck.report.junit import junit_xml
+    from relaycheck.report.model import Report
 
     report = {"provider": {"name": "x"}, "verdicts": [
         {"check": "a.b", "feature": "f", "grade": "fail", "message": "bad \x00\x1b byte", "observed": "]]>"}]}
-    root = ET.fromstring(junit_xml([report]).encode())
+    root = ET.fromstring(junit_xml([Report.from_json({"report_version": 1, **report})]).encode())
     assert root.find("testsuite/testcase/failure") is not None
 
 
@@ -123,14 +124,14 @@ class Listener:
 
 
 def _quirky_run(run_dir: Path) -> tuple[ProviderRun, Any]:
-    from relaycheck.report.document import StoredReport
+    from relaycheck.report.model import Report
     from relaycheck.report.rejudge import run_from_report
     from relaycheck.runner.engine import judge_run
     from relaycheck.runner.expectations import load_expectations
     from relaycheck.spec import load_contract
 
     catalogue = load_catalogue()
-    run = run_from_report(StoredReport.load(run_dir / "relay-a.json"))
+    run = run_from_report(Report.load(run_dir / "relay-a.json"))
     run.verdicts = judge_run(run, catalogue, load_contract(), load_expectations(run.provider.expectations))
     return run, catalogue
 

@@ -10,7 +10,7 @@ from typing import Any
 import jsonschema
 import pytest
 
-from relaycheck.report.document import ReportError, StoredReport
+from relaycheck.report.model import Report, ReportError
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "relaycheck" / "report" / "report.schema.json"
 
@@ -52,7 +52,7 @@ def test_skipped_report_validates(validator: jsonschema.Draft202012Validator) ->
     provider = parse_providers({"providers": [{"name": "absent", "base_url": "http://127.0.0.1:9/v1",
                                                "api_key_env": "RELAYCHECK_TEST_UNSET_KEY"}]}).providers[0]
     runs = certify([provider], load_catalogue(), load_contract(), environ={})
-    report = build_report(runs[0], load_catalogue())
+    report = build_report(runs[0], load_catalogue()).to_json()
     assert report["skipped"] and "RELAYCHECK_TEST_UNSET_KEY" in report["skipped"]
     assert all(v["grade"] == "skipped" for v in report["verdicts"])
     assert errors(validator, report) == []
@@ -86,7 +86,8 @@ def test_stored_report_load_errors_are_one_line(tmp_path: Path, run_dir: Path) -
         if text is not None:
             path.write_text(text, encoding="utf-8")
         with pytest.raises(ReportError) as exc:
-            StoredReport.load(path)
+            Report.load(path)
         assert "\n" not in str(exc.value) and name in str(exc.value)
-    stored = StoredReport.load(run_dir / "reference.json")
-    assert stored.provider == "reference" and len(stored.exchanges()) == len(stored.data["exchanges"])
+    stored = Report.load(run_dir / "reference.json")
+    raw = json.loads((run_dir / "reference.json").read_text(encoding="utf-8"))
+    assert stored.name == "reference" and len(stored.by_probe) == len(raw["exchanges"])
