@@ -15,13 +15,15 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from relaycheck import __version__
-from relaycheck.checks.catalogue import Catalogue
 from relaycheck.checks.model import Check, ExpectationOutcome, Grade, Level, Verdict
 from relaycheck.transport.budget import Spend
 from relaycheck.transport.exchange import Exchange
+
+if TYPE_CHECKING:  # the catalogue's identity checks read fingerprints, which read reports: no import at run time
+    from relaycheck.checks.catalogue import Catalogue
 
 REPORT_VERSION = 1
 
