@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 
+from relaycheck import __version__
 from relaycheck.checks.catalogue import Catalogue
 from relaycheck.report.model import (
     BudgetInfo,
@@ -33,7 +34,7 @@ def build_report(run: ProviderRun, catalogue: Catalogue) -> Report:
     verdicts = {v.check: v for v in run.verdicts}
     finished = run.finished or run.started
     return Report(
-        suite=SuiteInfo.of(catalogue),
+        suite=SuiteInfo(__version__, catalogue.revision, len(catalogue.checks)),
         provider=ProviderInfo(
             name=provider.name,
             model=provider.model,

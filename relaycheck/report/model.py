@@ -15,15 +15,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from relaycheck import __version__
 from relaycheck.checks.model import Check, ExpectationOutcome, Grade, Level, Verdict
 from relaycheck.transport.budget import Spend
 from relaycheck.transport.exchange import Exchange
-
-if TYPE_CHECKING:  # the catalogue's identity checks read fingerprints, which read reports: no import at run time
-    from relaycheck.checks.catalogue import Catalogue
 
 REPORT_VERSION = 1
 
@@ -45,10 +41,6 @@ class SuiteInfo:
     catalogue_revision: str
     checks: int
     name: str = "relaycheck"
-
-    @classmethod
-    def of(cls, catalogue: Catalogue) -> SuiteInfo:
-        return cls(__version__, catalogue.revision, len(catalogue.checks))
 
     def to_json(self) -> Json:
         return {"name": self.name, "version": self.version, "catalogue_revision": self.catalogue_revision,
