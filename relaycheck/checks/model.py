@@ -361,14 +361,45 @@ class Recorded:
         return refused
 
     def returned_tokens(self, probe: str) -> list[Any] | None:
-        """The tokens a successful answer lists in its legacy logprobs, or None when it lists none."""
-        ex = self.exchanges.get(probe)
-        body = ex.json() if ex is not None and ex.succeeded else None
+        """The tokens a successful answer (streamed or not) lists in its legacy logprobs for its first choice, or
+        None when it lists none."""
         try:
-            tokens = body["choices"][0]["logprobs"]["tokens"]  # type: ignore[index]
-        except (TypeError, KeyError, IndexError):
+            answers = self.answers(probe)
+        except (Fail, Skip, Inconclusive, Refused):
             return None
+        first = answers[0].logprobs
+        tokens = first.get("tokens") if isinstance(first, dict) else None
         return tokens if isinstance(tokens, list) else None
+
+    def answers(self, probe: str) -> list[Answer]:
+        """The choices of a successful answer, the same whether it was one JSON body or an event stream.
+
+        A streamed answer is assembled per choice index: texts and legacy logprobs arrays joined in arrival
+        order, finish_reason the last non-null one (``finishes`` counts them). This is what lets one semantic
+        check judge a parameter in both modes. Sorted by index as received (a missing index sorts last).
+        """
+        if not _asked_to_stream(self.exchange(probe)):
+            return [_answer_of(c) for c in self.choices(probe)]
+        ex = self.stream(probe)
+        assembly: dict[Any, _Assembly] = {}
+        for chunk in ex.chunks:
+            choices = chunk.get("choices") if isinstance(chunk, dict) else None
+            for choice in choices if isinstance(choices, list) else ():
+                if isinstance(choice, dict):
+                    assembly.setdefault(choice.get("index"), _Assembly(choice.get("index"))).add(choice)
+        if not assembly:
+            raise Fail("the stream carried no choices", "chunks with choices[]", snippet(ex.text, 160), probe)
+        return sorted((a.answer() for a in assembly.values()), key=_index_order)
+
+    def usage(self, probe: str) -> dict[str, Any] | None:
+        """The usage a successful answer reports: the body's, or a stream's last chunk carrying one; else None."""
+        ex = self.exchange(probe)
+        if not _asked_to_stream(ex):
+            usage = self.ok_json(probe).get("usage")
+            return usage if isinstance(usage, dict) else None
+        found = [c["usage"] for c in self.stream(probe).chunks if isinstance(c, dict) and isinstance(c.get("usage"),
+                                                                                                       dict)]
+        return found[-1] if found else None
 
     def schema_problem(self, name: str, instance: Any) -> str | None:
         """Where ``instance`` breaks the contract's schema ``name``, and how; None when it validates."""
@@ -398,6 +429,75 @@ def _uses(request: Mapping[str, Any], name: str, defaults: Mapping[str, Any]) ->
         return False
     default = defaults.get(name)
     return not (default is not None and value == default and type(value) is type(default))
+
+
+LEGACY_LOGPROBS = ("tokens", "token_logprobs", "top_logprobs", "text_offset")
+
+
+@dataclass(frozen=True)
+class Answer:
+    """One choice of a completion, read from a JSON body or assembled from the chunks of a stream."""
+
+    index: Any
+    text: str
+    finish_reason: Any  # the (last) non-null finish_reason, None when none came
+    logprobs: Any  # the legacy object (arrays joined over chunks), None, or the first non-legacy value seen
+    finishes: int = 1  # how many non-null finish_reason values came (a stream must send exactly one)
+    pieces: int = 1  # how many chunks carried text (1 for a JSON body)
+
+
+def _asked_to_stream(ex: Exchange) -> bool:
+    body = ex.request.json()
+    return isinstance(body, dict) and body.get("stream") is True
+
+
+def _answer_of(choice: dict[str, Any]) -> Answer:
+    text = choice.get("text")
+    return Answer(choice.get("index"), text if isinstance(text, str) else "", choice.get("finish_reason"),
+                  choice.get("logprobs"), 0 if choice.get("finish_reason") is None else 1)
+
+
+def _index_order(answer: Answer) -> tuple[int, int, str]:
+    index = answer.index
+    return (0, index, "") if isinstance(index, int) and not isinstance(index, bool) else (1, 0, str(index))
+
+
+def _is_legacy(logprobs: Any) -> bool:
+    return isinstance(logprobs, dict) and all(isinstance(logprobs.get(k), list) for k in LEGACY_LOGPROBS)
+
+
+@dataclass
+class _Assembly:
+    """A streamed choice being put together, chunk by chunk."""
+
+    index: Any
+    text: str = ""
+    finish_reason: Any = None
+    finishes: int = 0
+    pieces: int = 0
+    logprobs: Any = None
+    odd_logprobs: Any = None  # the first chunk logprobs that is neither null nor the legacy arrays
+
+    def add(self, choice: dict[str, Any]) -> None:
+        piece = choice.get("text")
+        if isinstance(piece, str) and piece:
+            self.text += piece
+            self.pieces += 1
+        if choice.get("finish_reason") is not None:
+            self.finish_reason = choice["finish_reason"]
+            self.finishes += 1
+        lp = choice.get("logprobs")
+        if _is_legacy(lp):
+            if self.logprobs is None:
+                self.logprobs = {k: [] for k in LEGACY_LOGPROBS}
+            for key in LEGACY_LOGPROBS:
+                self.logprobs[key].extend(lp[key])
+        elif lp is not None and self.odd_logprobs is None:
+            self.odd_logprobs = lp
+
+    def answer(self) -> Answer:
+        logprobs = self.odd_logprobs if self.odd_logprobs is not None else self.logprobs
+        return Answer(self.index, self.text, self.finish_reason, logprobs, self.finishes, self.pieces)
 
 
 def error_envelope(ex: Exchange) -> dict[str, Any] | None:

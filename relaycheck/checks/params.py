@@ -4,53 +4,76 @@ from __future__ import annotations
 
 from typing import Any
 
-from relaycheck.checks.model import Fail, Level, Outcome, Pass, Recorded, Skip, check, expect
-from relaycheck.checks.shape import usage_of
+from relaycheck.checks.model import LEGACY_LOGPROBS, Answer, Fail, Level, Outcome, Pass, Recorded, Skip, check, expect
+from relaycheck.checks.modes import Twins, twin
 from relaycheck.probes.catalogue import TEST_PROMPT, PreconditionFailed, greedy_text, pick_stop
 
 FEATURE = "params"
 SPEC = "openai-openapi@f85dbe22 CreateCompletionRequest"
 
 
-@check(
-    "params.max-tokens",
+def max_tokens_asked(r: Recorded, probe: str) -> int:
+    """The max_tokens the recorded request of ``probe`` asked for (the spec's 16 when it sent none)."""
+    body = r.exchange(probe).request.json()
+    value = body.get("max_tokens") if isinstance(body, dict) else None
+    return value if isinstance(value, int) and not isinstance(value, bool) else 16
+
+
+@twin(
+    "max-tokens",
     title="max_tokens limits the completion",
     clause=f'{SPEC}.max_tokens: "The maximum number of tokens that can be generated in the completion"',
     level=Level.MUST,
-    feature=FEATURE,
-    probes=("greedy", "logprobs"),
+    plain=("greedy", "logprobs"),
+    streamed=("stream-usage", "stream-logprobs"),
     fails_on=("drop-max-tokens", "usage-inflated"),
+    fails_streamed_on=("drop-max-tokens", "usage-inflated"),
     deviations=("D02", "D11", "D45"),
 )
-def max_tokens(r: Recorded) -> Outcome:
+def max_tokens_twins(r: Recorded, probes: tuple[str, ...]) -> Outcome:
+    billed_probe, counted_probe = probes
     # The tokens actually returned (logprobs lists them) tell an ignored max_tokens from inflated billing.
-    tokens = r.returned_tokens("logprobs")
+    tokens = r.returned_tokens(counted_probe)
     returned = None if tokens is None else len(tokens)
-    if returned is not None and returned > 4:
-        return Fail("max_tokens 4 was not honoured", "at most 4 tokens", f"{returned} tokens returned", "logprobs")
-    billed = usage_of(r, "greedy").get("completion_tokens")
-    if isinstance(billed, int) and billed <= 8:
+    limit = max_tokens_asked(r, counted_probe)
+    if returned is not None and returned > limit:
+        return Fail(f"max_tokens {limit} was not honoured", f"at most {limit} tokens", f"{returned} tokens returned",
+                    counted_probe)
+    usage = r.usage(billed_probe)
+    if usage is None:
+        if returned is None:
+            raise Skip(f"'{billed_probe}' reported no usage and '{counted_probe}' listed no tokens: nothing to count")
+        return Pass(f"{returned} tokens returned; '{billed_probe}' reported no usage to judge")
+    billed, billed_limit = usage.get("completion_tokens"), max_tokens_asked(r, billed_probe)
+    if isinstance(billed, int) and billed <= billed_limit:
         return Pass(observed=f"completion_tokens {billed}")
     why = ("the tokens returned fit max_tokens: usage is inflated" if returned is not None
-           else "max_tokens 8 was not honoured, or usage is inflated")
-    return Fail(why, "completion_tokens <= 8", f"completion_tokens {billed!r}", "greedy")
+           else f"max_tokens {billed_limit} was not honoured, or usage is inflated")
+    return Fail(why, f"completion_tokens <= {billed_limit}", f"completion_tokens {billed!r}", billed_probe)
+
+
+max_tokens = max_tokens_twins.plain
 
 
 def _stop_outcome(r: Recorded, probe: str) -> Outcome:
+    stop, _ = _greedy_stop(r)
+    answer = r.answers(probe)[0]
+    if stop in answer.text:
+        return Fail("the returned text contains the stop sequence", f"text without {stop!r}", repr(answer.text),
+                    probe)
+    if answer.finish_reason != "stop":
+        return Fail("finish_reason is not stop after a stop sequence", '"stop"', repr(answer.finish_reason), probe)
+    return Pass(f"stopped before {stop!r}", observed=repr(answer.text))
+
+
+def _greedy_stop(r: Recorded) -> tuple[str, str]:
+    """The stop sequence the stop probes were built with, and the greedy text that must come before it."""
     try:
         baseline = greedy_text(_Ctx(r))
         stop, end = pick_stop(baseline)
     except PreconditionFailed as why:
         raise Skip(str(why)) from None
-    choice = r.choices(probe)[0]
-    text = choice.get("text")
-    if not isinstance(text, str) or stop in text:
-        return Fail("the returned text contains the stop sequence", f"text without {stop!r}", repr(text), probe)
-    if choice.get("finish_reason") != "stop":
-        return Fail("finish_reason is not stop after a stop sequence", '"stop"', repr(choice.get("finish_reason")),
-                    probe)
-    note = "" if text == baseline[:end] else f" (differs from the greedy prefix {baseline[:end]!r})"
-    return Pass(f"stopped before {stop!r}{note}", observed=repr(text))
+    return stop, baseline[:end]
 
 
 class _Ctx:
@@ -61,50 +84,120 @@ class _Ctx:
         self.done = r.exchanges
 
 
-@check(
-    "params.stop-string",
+STOP_CLAUSE = ('StopConfiguration: "Up to 4 sequences where the API will stop generating further tokens. The '
+               'returned text will not contain the stop sequence."')
+
+
+@twin(
+    "stop-string",
     title="stop as a string ends the text before it, finish_reason stop",
-    clause='StopConfiguration: "Up to 4 sequences where the API will stop generating further tokens. The returned '
-    'text will not contain the stop sequence."',
+    clause=STOP_CLAUSE,
     level=Level.MUST,
-    feature=FEATURE,
-    probes=("greedy", "stop-string"),
+    plain=("greedy", "stop-string"),
+    streamed=("greedy", "stream-stop-string"),
     fails_on=("drop-stop", "stop-included"),
+    fails_streamed_on=("stream-drop-stop", "stop-included"),
     seeds="all three pages type stop as a string only",
     deviations=("D17",),
 )
-def stop_string(r: Recorded) -> Outcome:
-    return _stop_outcome(r, "stop-string")
+def stop_string_twins(r: Recorded, probes: tuple[str, ...]) -> Outcome:
+    return _stop_outcome(r, probes[1])
 
 
-@check(
-    "params.stop-list",
+@twin(
+    "stop-list",
     title="stop as a list ends the text before any of them",
     clause="StopConfiguration: oneOf string / array (minItems 1, maxItems 4)",
     level=Level.MUST,
-    feature=FEATURE,
-    probes=("greedy", "stop-list"),
+    plain=("greedy", "stop-list"),
+    streamed=("greedy", "stream-stop-list"),
     fails_on=("drop-stop", "stop-included"),
+    fails_streamed_on=("stream-drop-stop", "stop-included"),
     deviations=("D17",),
 )
-def stop_list(r: Recorded) -> Outcome:
-    return _stop_outcome(r, "stop-list")
+def stop_list_twins(r: Recorded, probes: tuple[str, ...]) -> Outcome:
+    return _stop_outcome(r, probes[1])
 
 
-@check(
-    "params.n",
-    title="n=2 returns two choices, indexed 0 and 1",
+@twin(
+    "stop-exact",
+    title="the text before a stop is exactly the greedy text before the stop sequence, no part of it left",
+    clause=f"{STOP_CLAUSE}; at temperature 0 the text is the greedy text up to where the sequence begins",
+    level=Level.SHOULD,  # exactness leans on temperature-0 determinism, which OpenAI calls best effort
+    plain=("greedy", "stop-string", "stop-list"),
+    streamed=("greedy", "stream-stop-string", "stream-stop-list"),
+    fails_on=("stop-partial-left",),
+    fails_streamed_on=("stop-partial-left",),
+    deviations=("D17",),
+)
+def stop_exact_twins(r: Recorded, probes: tuple[str, ...]) -> Outcome:
+    stop, before = _greedy_stop(r)
+    for probe in probes[1:]:
+        text = r.answers(probe)[0].text
+        if text == before:
+            continue
+        left = text.removeprefix(before)
+        if text.startswith(before) and stop.startswith(left):
+            return Fail("part of the stop sequence was left at the end of the text", repr(before), repr(text), probe)
+        return Fail("the text before the stop differs from the greedy text before the stop sequence", repr(before),
+                    repr(text), probe)
+    return Pass(f"both stop before {stop!r} exactly", observed=repr(before))
+
+
+@twin(
+    "n",
+    title="n=2 returns two choices, indexed 0 and 1, each finished once",
     clause=f'{SPEC}.n: "How many completions to generate for each prompt"',
     level=Level.MUST,
-    feature=FEATURE,
-    probes=("n",),
+    plain=("n",),
+    streamed=("stream-n",),
     fails_on=("drop-n",),
-    deviations=("D06", "D07"),
+    fails_streamed_on=("stream-n-index-wrong",),
+    deviations=("D06", "D07", "D44"),
     refusable=True,
+    streamed_id="stream.n-indices",  # the id it had before it had a plain twin
 )
-def n(r: Recorded) -> Outcome:
-    indices = sorted(c.get("index") for c in r.choices("n"))
-    return expect(indices == [0, 1], "n was not honoured", "choices with index 0 and 1", f"indices {indices}")
+def n_twins(r: Recorded, probes: tuple[str, ...]) -> Outcome:
+    answers = r.answers(probes[0])
+    indices = sorted(a.index for a in answers)
+    if indices != [0, 1]:
+        return Fail("n was not honoured", "choices with index 0 and 1", f"indices {indices}")
+    finishes = {a.index: a.finishes for a in answers}
+    return expect(set(finishes.values()) == {1}, "a choice did not finish exactly once", "one finish_reason each",
+                  f"finish_reason count per index {finishes}")
+
+
+@twin(
+    "finish-length",
+    title='finish_reason is "length" exactly when max_tokens tokens came, else "stop"',
+    clause='CreateCompletionResponse.choices[].finish_reason: "stop if the model hit a natural stop point or a '
+    'provided stop sequence, length if the maximum number of tokens specified in the request was reached"',
+    level=Level.MUST,
+    plain=("logprobs",),
+    streamed=("stream-logprobs",),
+    fails_on=("finish-reason-always-stop",),
+    fails_streamed_on=("finish-reason-always-stop",),
+    deviations=("D20", "D21"),
+)
+def finish_length_twins(r: Recorded, probes: tuple[str, ...]) -> Outcome:
+    probe = probes[0]
+    limit = max_tokens_asked(r, probe)
+    for answer in r.answers(probe):
+        tokens = answer.logprobs.get("tokens") if isinstance(answer.logprobs, dict) else None
+        if not isinstance(tokens, list):
+            raise Skip("no legacy logprobs tokens to count (see logprobs-shape)")
+        if len(tokens) > limit:
+            raise Skip(f"{len(tokens)} tokens for max_tokens {limit} (see max-tokens)")
+        expected = "length" if len(tokens) == limit else "stop"  # the probe sets no stop sequence
+        if answer.finish_reason != expected:
+            return Fail(f"finish_reason does not say why choice {answer.index} ended", repr(expected),
+                        f"{answer.finish_reason!r} after {len(tokens)} of max_tokens {limit} tokens", probe)
+    return Pass()
+
+
+stop_string, stop_list, stop_exact, n = (stop_string_twins.plain, stop_list_twins.plain, stop_exact_twins.plain,
+                                         n_twins.plain)
+finish_length = finish_length_twins.plain
 
 
 @check(
@@ -125,68 +218,76 @@ def best_of(r: Recorded) -> Outcome:
                   f"{count} choices")
 
 
-@check(
-    "params.echo",
+@twin(
+    "echo",
     title="echo returns the prompt followed by the completion",
     clause=f'{SPEC}.echo: "Echo back the prompt in addition to the completion"',
     level=Level.MUST,
-    feature=FEATURE,
-    probes=("echo",),
+    plain=("echo",),
+    streamed=("stream-echo",),
     fails_on=("drop-echo",),
+    fails_streamed_on=("stream-drop-echo", "stream-rejects-options"),
     seeds="xuedingmao documents echo",
-    deviations=("D02", "D03"),
+    deviations=("D02", "D03", "D23"),
     refusable=True,
 )
-def echo(r: Recorded) -> Outcome:
-    text = r.text("echo")
+def echo_twins(r: Recorded, probes: tuple[str, ...]) -> Outcome:
+    text = r.answers(probes[0])[0].text
     return expect(text.startswith(TEST_PROMPT), "echo was not honoured", f"text starting with {TEST_PROMPT!r}",
                   repr(text[:80]))
 
 
+echo = echo_twins.plain
+
+
 def _legacy_logprobs(r: Recorded, probe: str) -> tuple[str, dict[str, Any]]:
-    choice = r.choices(probe)[0]
-    lp = choice.get("logprobs")
-    arrays = ("tokens", "token_logprobs", "top_logprobs", "text_offset")
-    if not isinstance(lp, dict) or not all(isinstance(lp.get(k), list) for k in arrays):
+    answer: Answer = r.answers(probe)[0]
+    lp = answer.logprobs
+    if not isinstance(lp, dict) or not all(isinstance(lp.get(k), list) for k in LEGACY_LOGPROBS):
         raise Fail("logprobs is not the legacy object of four arrays", "{tokens, token_logprobs, top_logprobs, "
                    "text_offset}", repr(lp)[:200], probe)
-    return str(choice.get("text")), lp
+    return answer.text, lp
 
 
-@check(
-    "params.logprobs-shape",
+@twin(
+    "logprobs-shape",
     title="logprobs=2 returns tokens, token_logprobs, top_logprobs and text_offset of equal length",
     clause="CreateCompletionResponse.choices[].logprobs: {text_offset, token_logprobs, tokens, top_logprobs}; "
-    "CreateCompletionRequest.logprobs: integer 0..5",
+    "CreateCompletionRequest.logprobs: integer 0..5; streamed chunks share the response's shape",
     level=Level.MUST,
-    feature=FEATURE,
-    probes=("logprobs",),
+    plain=("logprobs",),
+    streamed=("stream-logprobs",),
     fails_on=("chat-logprobs", "logprobs-bool"),
+    fails_streamed_on=("stream-drop-logprobs", "stream-rejects-options", "chat-logprobs"),
     seeds="gptnb and xuedingmao type logprobs as null; the official type is integer 0-5",
-    deviations=("D01", "D22"),
+    deviations=("D01", "D22", "D23"),
 )
-def logprobs_shape(r: Recorded) -> Outcome:
-    _, lp = _legacy_logprobs(r, "logprobs")
-    lengths = {k: len(lp[k]) for k in ("tokens", "token_logprobs", "top_logprobs", "text_offset")}
+def logprobs_shape_twins(r: Recorded, probes: tuple[str, ...]) -> Outcome:
+    _, lp = _legacy_logprobs(r, probes[0])
+    lengths = {k: len(lp[k]) for k in LEGACY_LOGPROBS}
     ok = len(set(lengths.values())) == 1 and lengths["tokens"] > 0
     return expect(ok, "the logprobs arrays differ in length or are empty", "four arrays of one non-zero length",
                   repr(lengths))
 
 
-@check(
-    "params.logprobs-text",
+@twin(
+    "logprobs-text",
     title="the logprobs tokens join to the returned text",
     clause="CreateCompletionResponse.choices[].logprobs.tokens: the tokens of the choice text",
     level=Level.MUST,
-    feature=FEATURE,
-    probes=("logprobs",),
+    plain=("logprobs",),
+    streamed=("stream-logprobs",),
     fails_on=("logprobs-tokens-mismatch",),
+    fails_streamed_on=("logprobs-tokens-mismatch", "stream-drop-logprobs"),
     deviations=("D22", "D23"),
 )
-def logprobs_text(r: Recorded) -> Outcome:
-    text, lp = _legacy_logprobs(r, "logprobs")
+def logprobs_text_twins(r: Recorded, probes: tuple[str, ...]) -> Outcome:
+    text, lp = _legacy_logprobs(r, probes[0])
     joined = "".join(t for t in lp["tokens"] if isinstance(t, str))
     return expect(joined == text, "tokens do not join to the text", repr(text), repr(joined))
+
+
+logprobs_shape, logprobs_text = logprobs_shape_twins.plain, logprobs_text_twins.plain
 
 
 @check(
@@ -291,6 +392,37 @@ def _choice_count(r: Recorded, probe: str, expected: int) -> Outcome:
 )
 def prompt_list(r: Recorded) -> Outcome:
     return _choice_count(r, "prompt-list", 2)
+
+
+@twin(
+    "prompt-order",
+    title="with a list of prompts, choice i continues prompt i (as each prompt alone does at temperature 0)",
+    clause='CreateCompletionResponse.choices: "The list of completion choices the model generated for the input '
+    'prompt"; choices[].index orders them by prompt (implied: SHOULD)',
+    level=Level.SHOULD,
+    plain=("prompt-list", "greedy", "basic"),
+    streamed=("stream-prompt-list", "greedy", "basic"),
+    fails_on=("prompt-list-swapped",),
+    fails_streamed_on=("prompt-list-swapped",),
+    deviations=("D08", "D44"),
+    refusable=True,
+)
+def prompt_order_twins(r: Recorded, probes: tuple[str, ...]) -> Outcome:
+    listed, *alone = probes  # the prompt-list probe, then each of its prompts sent alone (longer, temperature 0)
+    texts = {a.index: a.text for a in r.answers(listed)}
+    if sorted(texts, key=str) != [0, 1]:
+        return Fail("one choice per prompt was not returned", "indices [0, 1]", f"indices {sorted(texts, key=str)}",
+                    listed)
+    singles = [r.answers(probe)[0].text for probe in alone]
+    if all(single.startswith(texts[i]) for i, single in enumerate(singles)):
+        return Pass(observed=repr(texts))
+    if singles[0].startswith(texts[1]) and singles[1].startswith(texts[0]):
+        return Fail("the choices of the two prompts are swapped", f"index 0 starts {singles[0]!r}, index 1 starts "
+                    f"{singles[1]!r}", repr(texts), listed)
+    return Fail("a choice is not the continuation of its prompt", f"prefixes of {singles!r}", repr(texts), listed)
+
+
+prompt_order = prompt_order_twins.plain
 
 
 @check(
@@ -427,3 +559,8 @@ def empty_prompt(r: Recorded) -> Outcome:
 CHECKS = (max_tokens, stop_string, stop_list, n, best_of, echo, logprobs_shape, logprobs_text, logprobs_offsets,
           logprobs_top, logprobs_zero, echo_logprobs, prompt_list, prompt_tokens, prompt_token_lists, float_sampling,
           seed, logit_bias, suffix, explicit_defaults, empty_prompt)
+# Semantic checks judged on streamed twins too: their `streamed` halves are catalogued with the stream checks.
+TWINS: tuple[Twins, ...] = (max_tokens_twins, stop_string_twins, stop_list_twins, stop_exact_twins, n_twins,
+                            finish_length_twins, echo_twins, logprobs_shape_twins, logprobs_text_twins,
+                            prompt_order_twins)
+CHECKS = (*CHECKS, stop_exact, finish_length, prompt_order)

@@ -290,6 +290,46 @@ def usage_matches_tokens(r: Recorded) -> Outcome:
                   f"completion_tokens {len(tokens)} (tokens returned)", f"completion_tokens {billed}")
 
 
+ID_PROBES = ("basic", "greedy", "n", "logprobs", "stream", "stream-usage")
+
+
+def _response_id(r: Recorded, probe: str) -> Any:
+    """The id of a successful answer: the body's, or the first chunk's (stream.id-stable judges the others)."""
+    ex = r.exchanges.get(probe)
+    if ex is None or not ex.succeeded:
+        return None
+    if ex.is_json and isinstance(ex.json(), dict):
+        return ex.json().get("id")
+    first = next((c for c in ex.chunks if isinstance(c, dict)), None)
+    return first.get("id") if first is not None else None
+
+
+@check(
+    "shape.id-unique",
+    title="every response has its own id, streamed or not",
+    clause=f'{SPEC}.id: "A unique identifier for the completion"',
+    level=Level.MUST,
+    feature=FEATURE,
+    probes=ID_PROBES,
+    fails_on=("id-reused",),
+    deviations=("D19",),
+)
+def id_unique(r: Recorded) -> Outcome:
+    r.ok(ID_PROBES[0])
+    seen: dict[str, str] = {}
+    for probe in ID_PROBES:
+        value = _response_id(r, probe)
+        if not isinstance(value, str) or not value:
+            continue  # shape.id and stream.id-stable judge a missing id
+        if value in seen:
+            return Fail("two responses share one id", "a different id per response",
+                        f"{value!r} in '{seen[value]}' and '{probe}'", probe)
+        seen[value] = probe
+    if len(seen) < 2:
+        raise Skip(f"fewer than two responses carried an id ({len(seen)})")
+    return Pass(f"{len(seen)} responses, {len(seen)} ids")
+
+
 CHAT_PREAMBLE = re.compile(r"^\s*(sure|certainly|of course|here is|here's|i'm |i am |as an ai|hello!|hi!)", re.I)
 
 
@@ -310,4 +350,4 @@ def raw_continuation(r: Recorded) -> Outcome:
 
 
 CHECKS = (content_type, schema, object_, id_, id_prefix, created, model, finish_reason, logprobs_key,
-          usage_present, usage_total, usage_nonzero, usage_matches_tokens, raw_continuation)
+          usage_present, usage_total, usage_nonzero, usage_matches_tokens, raw_continuation, id_unique)

@@ -12,21 +12,30 @@ from typing import Any
 
 from relaycheck.checks.model import (
     FINISH_REASONS,
+    Answer,
     Fail,
+    Inconclusive,
     Level,
     Outcome,
     Pass,
     Recorded,
+    Refused,
     Skip,
     check,
+    error_envelope,
     expect,
     snippet,
 )
+from relaycheck.checks.modes import refused_only_streamed
+from relaycheck.checks.params import TWINS
+from relaycheck.probes.catalogue import PROBES
 from relaycheck.transport.exchange import DONE, Exchange
 
 FEATURE = "stream"
 SPEC = "openai-openapi@f85dbe22 CreateCompletionRequest.stream"
-STREAMS = ("stream", "stream-usage", "stream-usage-off", "stream-n")
+# Streamed twins of plain probes (the same body with stream: true), as (streamed, plain) pairs.
+TWIN_PROBES = tuple((p.id, p.streams) for p in PROBES if p.streams is not None)
+STREAMS = tuple(dict.fromkeys(("stream", "stream-usage", "stream-usage-off", *(t for t, _ in TWIN_PROBES))))
 
 
 def _streams(r: Recorded, probes: tuple[str, ...] = STREAMS) -> list[Exchange]:
@@ -226,20 +235,65 @@ def finish_once(r: Recorded) -> Outcome:
     return Pass()
 
 
+def _temperature_0(r: Recorded, probe: str) -> bool:
+    ex = r.exchanges.get(probe)
+    body = ex.request.json() if ex is not None else None
+    return isinstance(body, dict) and body.get("temperature") == 0
+
+
+def _twin_answers(r: Recorded, streamed: str, plain: str) -> tuple[dict[Any, Answer], dict[Any, Answer]] | None:
+    """Both twins' answers by index; None when either is unusable (its own checks say why)."""
+    try:
+        return {a.index: a for a in r.answers(streamed)}, {a.index: a for a in r.answers(plain)}
+    except (Fail, Skip, Inconclusive, Refused):
+        return None
+
+
+def _difference(streamed: Answer, plain: Answer) -> str | None:
+    """What differs between a streamed choice and its non-streamed twin: text, finish_reason, logprobs tokens."""
+    if streamed.text != plain.text:
+        return f"text {streamed.text!r} streamed, {plain.text!r} not"
+    if streamed.finish_reason != plain.finish_reason:
+        return f"finish_reason {streamed.finish_reason!r} streamed, {plain.finish_reason!r} not"
+    tokens = [lp.get("tokens") if isinstance(lp, dict) else None for lp in (streamed.logprobs, plain.logprobs)]
+    if tokens[1] is not None and tokens[0] != tokens[1]:  # the values may wobble between calls; the tokens may not
+        return f"logprobs tokens {tokens[0]!r} streamed, {tokens[1]!r} not"
+    return None
+
+
 @check(
     "stream.text-matches",
-    title="the streamed text equals the non-streamed text at temperature 0",
-    clause="CreateCompletionResponse: streamed and non-streamed responses share one shape; the same request streamed",
+    title="at temperature 0 each assembled stream equals its non-streamed twin: text, finish_reason, logprobs tokens",
+    clause='CreateCompletionResponse: "both the streamed and non-streamed response objects share the same shape"; '
+    "stream only changes how the completion is delivered (implied: SHOULD)",
     level=Level.SHOULD,
     feature=FEATURE,
-    probes=("stream", "greedy"),
-    fails_on=("stream-drops-first-token",),
-    deviations=("D44",),
+    probes=tuple(dict.fromkeys(p for pair in TWIN_PROBES for p in pair)),  # type: ignore[misc]
+    fails_on=("stream-drops-first-token", "stream-drop-logprobs", "stream-drop-stop"),
+    deviations=("D17", "D23", "D44"),
 )
 def text_matches(r: Recorded) -> Outcome:
-    streamed = _text_by_index(r.stream("stream")).get(0, "")
-    plain = r.text("greedy")
-    return expect(streamed == plain, "the streamed text differs", repr(plain), repr(streamed), "stream")
+    r.answers("stream")  # the greedy request streamed must have come; the other twins add evidence when they did
+    compared = 0
+    for streamed, plain in TWIN_PROBES:
+        assert plain is not None
+        pair = _twin_answers(r, streamed, plain) if _temperature_0(r, streamed) and _temperature_0(r, plain) else None
+        if pair is None:
+            continue
+        compared += 1
+        for index, answer in pair[1].items():
+            if index not in pair[0]:
+                return Fail(f"choice {index} is missing from the stream", f"choice {index}", repr(sorted(pair[0])),
+                            streamed)
+            difference = _difference(pair[0][index], answer)
+            if difference is not None:
+                return Fail(f"the stream differs from the same request unstreamed ('{plain}')", "the same answer",
+                            difference, streamed)
+    if not compared:
+        raise Skip("no temperature-0 twin had both answers")
+    return Pass(f"{compared} streamed twins equal their non-streamed answers")
+
+
 
 
 @check(
@@ -331,23 +385,6 @@ def no_usage_unasked(r: Recorded) -> Outcome:
 
 
 @check(
-    "stream.n-indices",
-    title="a streamed n=2 request carries both choice indices with text",
-    clause="CreateCompletionRequest.n with stream: chunks carry choices[].index for each completion",
-    level=Level.MUST,
-    feature=FEATURE,
-    probes=("stream-n",),
-    fails_on=("stream-n-index-wrong",),
-    deviations=("D44",),
-    refusable=True,
-)
-def n_indices(r: Recorded) -> Outcome:
-    texts = _text_by_index(r.stream("stream-n"))
-    return expect(sorted(texts, key=str) == [0, 1] and all(texts.values()), "the two choices are not both streamed",
-                  "text for index 0 and index 1", repr(texts)[:160])
-
-
-@check(
     "stream.sse-fields",
     title="the stream uses only the SSE fields data, event, id and retry (and comments)",
     clause="WHATWG server-sent events: field names data, event, id, retry; openai-python expects data-only events",
@@ -365,5 +402,69 @@ def sse_fields(r: Recorded) -> Outcome:
     return Pass()
 
 
+@check(
+    "stream.model",
+    title="every chunk names the model that was asked for",
+    clause='CreateCompletionResponse.model: "The model used for completion"; chunks "share the same shape"',
+    level=Level.SHOULD,
+    feature=FEATURE,
+    probes=STREAMS,
+    fails_on=("chunk-model-upstream",),
+    deviations=("D42",),
+)
+def model(r: Recorded) -> Outcome:
+    for ex in _streams(r):
+        for i, chunk in enumerate(_dict_chunks(ex)):
+            value = chunk.get("model")
+            # A dated snapshot of the requested model ("gpt-3.5-turbo-instruct-0914") is the same model.
+            if not isinstance(value, str) or not (value == r.model or value.startswith(r.model + "-")):
+                return Fail(f"chunk {i} names another model (possible substitution)", repr(r.model), repr(value),
+                            ex.probe)
+    return Pass()
+
+
+@check(
+    "stream.rejects-invalid",
+    title="an invalid request with stream: true is refused with a 4xx error envelope, before any event",
+    clause="CreateCompletionRequest.temperature: maximum 2; ErrorResponse; openai-python raises on the status before "
+    "reading events, so an error inside a 200 event stream reads as a completion that started",
+    level=Level.MUST,
+    feature=FEATURE,
+    probes=("error-stream-temperature",),
+    fails_on=("stream-error-200",),
+    deviations=("D34",),
+)
+def rejects_invalid(r: Recorded) -> Outcome:
+    ex = r.exchange("error-stream-temperature")
+    observed = f"HTTP {ex.status} {ex.content_type or 'no content-type'}: {snippet(ex.text, 160)}"
+    if ex.events or ex.content_type == "text/event-stream":
+        return Fail("the invalid request opened an event stream", "HTTP 4xx with a JSON error envelope", observed,
+                    ex.probe)
+    ok = ex.status is not None and 400 <= ex.status < 500 and error_envelope(ex) is not None
+    return expect(ok, "the invalid streamed request was not refused with a 4xx envelope",
+                  "HTTP 4xx with a JSON error envelope", observed, ex.probe)
+
+
+@check(
+    "stream.suffix",
+    title="suffix is served when streaming too (what it inserts is compared by stream.text-matches)",
+    clause='CreateCompletionRequest.suffix: "The suffix that comes after a completion of inserted text"; only best_of '
+    '"cannot be streamed"',
+    level=Level.MUST,
+    feature=FEATURE,
+    probes=("stream-suffix", "suffix"),
+    fails_on=("stream-rejects-options",),
+    deviations=("D14", "D23"),
+    refusable=True,  # a provider without suffix at all refuses both: `unsupported`, as params.suffix
+)
+def suffix(r: Recorded) -> Outcome:
+    try:
+        r.answers("stream-suffix")
+    except Refused as refused:
+        raise refused_only_streamed(r, refused, {"stream-suffix": "suffix"}) from None
+    return Pass("served")
+
+
 CHECKS = (content_type, data_json, done, nothing_after_done, chunk_schema, object_, id_stable, finish_once,
-          text_matches, incremental, usage_chunk, usage_null_elsewhere, no_usage_unasked, n_indices, sse_fields)
+          text_matches, incremental, usage_chunk, usage_null_elsewhere, no_usage_unasked, sse_fields, model,
+          rejects_invalid, suffix, *(t.streamed for t in TWINS))

@@ -2,7 +2,9 @@
 
 A probe is a request and nothing else: no assertion lives here. Each is sent at most once per provider, and
 every check that needs its answer reads the same recording. Probes are cheap on purpose (temperature 0, a few
-tokens): the whole set stays under 40 requests and 2,000 completion tokens per provider.
+tokens): the whole set stays under 80 requests and 1,500 completion tokens per provider. Every parameter
+whose effect is checked has a streamed twin (`streamed`): the same body with ``stream: true``, judged by the same
+semantic check (see ``relaycheck.checks.modes``).
 
 Token-id prompts use ids below 256: in every byte-level BPE of the GPT family (GPT-2, p50k, cl100k) and in
 llama.cpp's ``gpt2`` vocabularies those are the 256 single bytes in GPT-2's byte order, so the same ids mean the
@@ -52,6 +54,7 @@ class Probe:
     # the provider does not support it (its refusable check grades `unsupported`), and any other request using
     # those fields that is refused the same way is not failed again (relaycheck.checks.model.Recorded.excused).
     optional: tuple[str, ...] = ()
+    streams: str | None = None  # the plain probe this one is the streamed twin of (same body, stream: true)
 
     def is_error_probe(self) -> bool:
         return self.id.startswith("error-")
@@ -97,6 +100,24 @@ def _stop_list(ctx: ProbeContext) -> dict[str, Any]:
     return _greedy(ctx, stop=[NEVER, pick_stop(greedy_text(ctx))[0]])
 
 
+def streamed(plain: Probe, purpose: str = "", probe_id: str = "", **extra: Any) -> Probe:
+    """The streamed twin of ``plain``: its very body with ``stream: true`` (and ``extra``), paired by ``streams``.
+
+    Built from the plain probe's own builder, so the twins cannot drift apart when one is changed.
+    """
+
+    def build(ctx: ProbeContext) -> Body:
+        body = plain.build(ctx)
+        assert isinstance(body, dict)
+        return {**body, "stream": True, **extra}
+
+    # An optional feature streamed is that feature with stream; a plain probe of no optional feature gives none
+    # (stream itself is not optional).
+    optional = (*plain.optional, "stream") if plain.optional else ()
+    return Probe(probe_id or f"stream-{plain.id}", purpose or f"{plain.purpose}, streamed", build,
+                 plain.auth, plain.depends_on, optional, streams=plain.id)
+
+
 def _error(**fields: Any) -> Callable[[ProbeContext], dict[str, Any]]:
     def build(ctx: ProbeContext) -> dict[str, Any]:
         body = {"model": ctx.model, "prompt": TEST_PROMPT, "max_tokens": 1, **fields}
@@ -129,33 +150,45 @@ def _cross(prompt: str) -> Callable[[ProbeContext], dict[str, Any]]:
     return build
 
 
+# Probes that have a streamed twin (see `streamed`): the twins read the same body, with stream: true.
+GREEDY = Probe("greedy", "a short temperature-0 continuation other probes compare against", _greedy)
+STOP_STRING = Probe("stop-string", "stop as a string taken from the greedy text", _stop_string,
+                    depends_on=("greedy",))
+STOP_LIST = Probe("stop-list", "stop as a list", _stop_list, depends_on=("greedy",))
+# n > 1 at temperature 1: n copies of a greedy completion are pointless, and servers refuse that combination
+# (vLLM: "n must be 1 when using greedy sampling"), which would fail n for a reason that is not n.
+N = Probe("n", "n=2", lambda c: {
+    "model": c.model, "prompt": COUNTING, "max_tokens": 3, "temperature": 1, "n": 2}, optional=("n",))
+ECHO = Probe("echo", "echo=true", lambda c: {
+    "model": c.model, "prompt": TEST_PROMPT, "max_tokens": 1, "temperature": 0, "echo": True}, optional=("echo",))
+LOGPROBS = Probe("logprobs", "logprobs=2", lambda c: _greedy(c, max_tokens=4, logprobs=2))
+PROMPT_LIST = Probe("prompt-list", "prompt as an array of strings", lambda c: {
+    "model": c.model, "prompt": [COUNTING, TEST_PROMPT], "max_tokens": 2, "temperature": 0})
+SUFFIX = Probe("suffix", "suffix", lambda c: {
+    "model": c.model, "prompt": "def add(a, b):", "suffix": "\n    return c", "max_tokens": 4, "temperature": 0},
+    optional=("suffix",))
+
 PROBES: tuple[Probe, ...] = (
     # Response shape and defaults
     Probe("basic", "the official example request", lambda c: {
         "model": c.model, "prompt": TEST_PROMPT, "max_tokens": 7, "temperature": 0}),
     Probe("defaults", "no max_tokens, n, echo, logprobs or stream: the defaults apply", lambda c: {
         "model": c.model, "prompt": COUNTING, "temperature": 0}),
-    Probe("greedy", "a short temperature-0 continuation other probes compare against", _greedy),
+    GREEDY,
     # Parameters honoured
-    Probe("stop-string", "stop as a string taken from the greedy text", _stop_string, depends_on=("greedy",)),
-    Probe("stop-list", "stop as a list", _stop_list, depends_on=("greedy",)),
-    # n > 1 at temperature 1: n copies of a greedy completion are pointless, and servers refuse that combination
-    # (vLLM: "n must be 1 when using greedy sampling"), which would fail n for a reason that is not n.
-    Probe("n", "n=2", lambda c: {
-        "model": c.model, "prompt": COUNTING, "max_tokens": 3, "temperature": 1, "n": 2}, optional=("n",)),
+    STOP_STRING,
+    STOP_LIST,
+    N,
     Probe("best-of", "best_of=2 with n=1", lambda c: {
         "model": c.model, "prompt": TEST_PROMPT, "max_tokens": 3, "temperature": 1, "best_of": 2, "n": 1},
         optional=("best_of",)),
-    Probe("echo", "echo=true", lambda c: {
-        "model": c.model, "prompt": TEST_PROMPT, "max_tokens": 1, "temperature": 0, "echo": True},
-        optional=("echo",)),
-    Probe("logprobs", "logprobs=2", lambda c: _greedy(c, max_tokens=4, logprobs=2)),
+    ECHO,
+    LOGPROBS,
     Probe("logprobs-zero", "logprobs=0", lambda c: _greedy(c, max_tokens=2, logprobs=0)),
     Probe("echo-logprobs", "echo with logprobs", lambda c: {
         "model": c.model, "prompt": TEST_PROMPT, "max_tokens": 1, "temperature": 0, "echo": True, "logprobs": 1},
         optional=("echo", "logprobs")),
-    Probe("prompt-list", "prompt as an array of strings", lambda c: {
-        "model": c.model, "prompt": [COUNTING, TEST_PROMPT], "max_tokens": 2, "temperature": 0}),
+    PROMPT_LIST,
     Probe("prompt-tokens", "prompt as an array of token ids", lambda c: {
         "model": c.model, "prompt": HELLO_TOKENS, "max_tokens": 2, "temperature": 0}),
     Probe("prompt-token-lists", "prompt as an array of token-id arrays", lambda c: {
@@ -171,9 +204,7 @@ PROBES: tuple[Probe, ...] = (
         optional=("seed",)),
     Probe("logit-bias", "logit_bias +100 on the '.' token", lambda c: _greedy(c, logit_bias={DOT_TOKEN: 100}),
           optional=("logit_bias",)),
-    Probe("suffix", "suffix", lambda c: {
-        "model": c.model, "prompt": "def add(a, b):", "suffix": "\n    return c", "max_tokens": 4, "temperature": 0},
-        optional=("suffix",)),
+    SUFFIX,
     Probe("explicit-defaults", "every optional field at its documented default", lambda c: {
         "model": c.model, "prompt": TEST_PROMPT, "max_tokens": 2, "temperature": 0, "best_of": 1, "suffix": None,
         "echo": False, "logprobs": None, "n": 1, "stream": False, "stop": None, "logit_bias": None,
@@ -181,16 +212,20 @@ PROBES: tuple[Probe, ...] = (
     Probe("empty-prompt", "prompt as the empty string", lambda c: {
         "model": c.model, "prompt": "", "max_tokens": 2, "temperature": 0}),
     # Streaming
-    Probe("stream", "the greedy request, streamed", lambda c: _greedy(c, stream=True)),
-    # include_usage on its own: combined with n=2 at temperature 0 a server that refuses greedy n > 1 (vLLM)
-    # failed the usage checks for a reason that is not usage. Streamed n=2 has its own probe.
-    Probe("stream-usage", "streamed, include_usage", lambda c: _greedy(
-        c, max_tokens=4, stream=True, stream_options={"include_usage": True})),
-    Probe("stream-n", "streamed, n=2 (temperature 1)", lambda c: {
-        "model": c.model, "prompt": COUNTING, "max_tokens": 4, "temperature": 1, "n": 2, "stream": True},
-        optional=("n", "stream")),
+    streamed(GREEDY, "the greedy request, streamed", "stream"),
+    # The greedy request again, so its usage chunk can be compared with the non-streamed usage.
+    streamed(GREEDY, "the greedy request, streamed with include_usage", "stream-usage",
+             stream_options={"include_usage": True}),
     Probe("stream-usage-off", "streamed, include_usage false", lambda c: _greedy(
         c, max_tokens=3, stream=True, stream_options={"include_usage": False})),
+    # Streamed twins: every parameter whose effect is checked above is checked on a stream too
+    streamed(STOP_STRING),
+    streamed(STOP_LIST),
+    streamed(N),
+    streamed(ECHO),
+    streamed(LOGPROBS),
+    streamed(PROMPT_LIST),
+    streamed(SUFFIX),
     # Errors and authentication
     Probe("error-no-key", "no Authorization header", _error(), auth="missing"),
     Probe("error-wrong-key", "a wrong key", _error(), auth="wrong"),
@@ -203,6 +238,8 @@ PROBES: tuple[Probe, ...] = (
     Probe("error-best-of", "best_of 1 below n 2", _error(n=2, best_of=1)),
     Probe("error-missing-prompt", "no prompt", _error(prompt=_ABSENT)),
     Probe("error-missing-model", "no model", lambda c: {"prompt": TEST_PROMPT, "max_tokens": 1}),
+    Probe("error-stream-temperature", "temperature 2.5 (max 2), streamed: refused before any event",
+          _error(temperature=2.5, stream=True)),
     Probe("error-malformed-json", "a body that is not JSON", lambda c: '{"model": "' + c.model + '", "prompt": '),
     # -- live (issue 17) --
     Probe("error-unknown-param", "a request parameter that does not exist", _error(**{UNKNOWN_PARAM: 1})),

@@ -105,6 +105,9 @@ class ReferenceServer:
             if quirk.on_error_body:
                 body = quirk.on_error_body(body, err)
         headers = dict(err.headers)
+        if ex.has("stream-error-200") and ex.body is not None and ex.body.get("stream") is True:
+            data = encode_frame([("data", dumps(body).decode())]) + encode_frame([("data", DONE)])
+            return Response(data, media_type="text/event-stream", headers=headers)
         if ex.has("errors-html"):
             page = (
                 f"<html><head><title>{err.status} Error</title></head><body><center><h1>{err.status} "

@@ -132,7 +132,9 @@ class ChoiceRun:
                 best = (at, len(stop))
         if best is None:
             return None
-        return best[0] + best[1] if self.request.include_stop else best[0]
+        if self.request.include_stop:
+            return best[0] + best[1]
+        return best[0] + min(self.request.stop_overhang, best[1] - 1)
 
     def _releasable_chars(self) -> int:
         """How much of the pending text can be sent: all of it unless it could still become a stop."""

@@ -43,6 +43,7 @@ class CompletionRequest:
     include_usage: bool = False
     # Switches no request field sets; only quirks do (see quirks.py).
     include_stop: bool = False  # keep the matched stop sequence at the end of the text
+    stop_overhang: int = 0  # keep this many characters of the matched stop sequence (a partial stop left over)
     forced_prefix: tuple[int, ...] = ()  # tokens every completion starts with
     extra_alternatives: int = 0  # report logprobs + this many alternatives per position
 

@@ -15,7 +15,8 @@ at these points, in registry order:
 ===============  ====================================================================================
 
 A few quirks change how the app answers rather than what it sends (``no-auth``, ``json-as-sse``,
-``sse-as-json``, ``pretty-json``, ``errors-html``); they have no hooks and the app tests their names.
+``sse-as-json``, ``pretty-json``, ``errors-html``, ``stream-error-200``); they have no hooks and the app
+tests their names.
 ``deviation`` names the entry of ``known-deviations.md`` the quirk reproduces, or ``"benign"`` for a
 variation the spec allows (the suite must pass those).
 """
@@ -545,6 +546,34 @@ def _error_status(status: int, when: Callable[[ApiError], bool] = lambda err: Tr
     return lambda err, ex: dataclasses.replace(err, status=status) if when(err) else err
 
 
+# -- truth of streamed answers, finish reasons and identities -----------------------------------------
+
+
+def _when_streaming(**changes: Any) -> RequestHook:
+    """A parameter lost only when the request streams (the non-streamed answer stays right)."""
+    return lambda request, ex: dataclasses.replace(request, **changes) if request.stream else request
+
+
+def _stream_rejects_options(body: Json, ex: Exchange) -> None:
+    if body.get("stream") is not True:
+        return
+    for name in ("logprobs", "echo", "suffix"):
+        if body.get(name) not in (None, False):
+            raise ApiError(400, f"{name} is not supported when streaming", param=name, cause="quirk")
+
+
+def _finish_reason_always_stop(obj: Json, ex: Exchange, kind: str) -> None:
+    for choice in _choices(obj):
+        if choice.get("finish_reason") == "length":
+            choice["finish_reason"] = "stop"
+
+
+def _prompt_list_swapped(request: CompletionRequest, ex: Exchange) -> CompletionRequest:
+    if not request.prompt_is_text_list:
+        return request
+    return dataclasses.replace(request, prompts=tuple(reversed(request.prompts)))
+
+
 # -- the registry ----------------------------------------------------------------------------------
 
 _QUIRKS: tuple[Quirk, ...] = (
@@ -819,6 +848,56 @@ _QUIRKS: tuple[Quirk, ...] = (
     ),
     Quirk(
         "stream-n-index-wrong", "streamed choices all say index 0", "D44", on_payload=_stream_n_index_wrong
+    ),
+    # truth of streamed answers, finish reasons and identities
+    Quirk(
+        "stream-drop-stop",
+        "stop sequences are ignored when streaming (honoured without stream)",
+        "D17",
+        on_request=_when_streaming(stop=()),
+    ),
+    Quirk(
+        "stream-drop-logprobs",
+        "logprobs are dropped when streaming: chunks carry logprobs null",
+        "D23",
+        on_request=_when_streaming(logprobs=None),
+    ),
+    Quirk(
+        "stream-rejects-options",
+        "logprobs, echo or suffix with stream: true is refused with a 400 (each is served without stream)",
+        "D23",
+        on_body=_stream_rejects_options,
+    ),
+    Quirk("stream-drop-echo", "echo is ignored when streaming", "D02", on_request=_when_streaming(echo=False)),
+    Quirk(
+        "stop-partial-left",
+        "the first character of a matched stop sequence is left at the end of the text",
+        "D17",
+        on_request=_replace(stop_overhang=1),
+    ),
+    Quirk(
+        "finish-reason-always-stop",
+        'finish_reason is "stop" even when max_tokens ended the choice',
+        "D20",
+        on_payload=_finish_reason_always_stop,
+    ),
+    Quirk(
+        "prompt-list-swapped",
+        "with a string[] prompt, the choices come in reverse prompt order",
+        "D44",
+        on_request=_prompt_list_swapped,
+    ),
+    Quirk("id-reused", "every response carries the same id", "D19", on_payload=_set("id", "cmpl-relaycheck0")),
+    Quirk(
+        "chunk-model-upstream",
+        "stream chunks name the upstream model, not the one asked for (the JSON body is rewritten, chunks not)",
+        "D42",
+        on_payload=_set("model", "llama-3-8b-instruct", ("chunk",)),
+    ),
+    Quirk(
+        "stream-error-200",
+        "an invalid request with stream: true gets HTTP 200 and the error as a data: event",
+        "D34",
     ),
     # errors
     Quirk("no-auth", "API keys are not checked", "D42"),

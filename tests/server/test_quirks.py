@@ -120,6 +120,8 @@ OUT_OF_RANGE = [
     {"presence_penalty": 3},
 ]
 
+OPTIONS = [{"logprobs": 1}, {"echo": True}, {"suffix": "!"}]  # refused only when streamed by stream-rejects-options
+
 CASES: dict[str, Case] = {
     # request side
     "drop-max-tokens": case(lambda w: _usage(w)["completion_tokens"] != 3, prompt=COUNTING, max_tokens=3),
@@ -255,6 +257,41 @@ CASES: dict[str, Case] = {
         lambda w: any(s.startswith("error:") for s in parse_sse(w.content).stray_lines), **GREEDY
     ),
     "stream-n-index-wrong": stream_case(lambda w: {c["index"] for c in w.choices()} == {0}, n=2, **GREEDY),
+    # truth of streamed answers, finish reasons and identities: streamed and plain twins side by side
+    "stream-drop-stop": Case(
+        (Send({**GREEDY, "stop": " 6"}, stream=True), Send({**GREEDY, "stop": " 6"})),
+        lambda ws: " 6" in "".join(c["text"] for c in ws[0].choices()) and " 6" not in ws[1].choice["text"],
+    ),
+    "stream-drop-logprobs": Case(
+        (Send({**GREEDY, "logprobs": 1}, stream=True), Send({**GREEDY, "logprobs": 1})),
+        lambda ws: all(c["logprobs"] is None for c in ws[0].choices()) and ws[1].choice["logprobs"] is not None,
+    ),
+    "stream-rejects-options": Case(
+        tuple(Send({**GREEDY, **option}, stream=stream) for option in OPTIONS for stream in (True, False)),
+        lambda ws: all(w.status == (400 if i % 2 == 0 else 200) for i, w in enumerate(ws)),
+    ),
+    "stream-drop-echo": Case(
+        (Send({**GREEDY, "echo": True}, stream=True), Send({**GREEDY, "echo": True})),
+        lambda ws: not "".join(c["text"] for c in ws[0].choices()).startswith(COUNTING)
+        and ws[1].choice["text"].startswith(COUNTING),
+    ),
+    "stop-partial-left": case(lambda w: w.choice["text"] != " 5,", stop=" 6", **GREEDY),
+    "finish-reason-always-stop": case(lambda w: w.choice["finish_reason"] == "stop", **GREEDY),
+    "prompt-list-swapped": Case(
+        (
+            Send({"prompt": [COUNTING, "Say this is a test"], "temperature": 0, "max_tokens": 2}),
+            Send({"prompt": COUNTING, "temperature": 0, "max_tokens": 2}),
+        ),
+        lambda ws: next(c["text"] for c in ws[0].json["choices"] if c["index"] == 0) != ws[1].choice["text"],
+    ),
+    "id-reused": Case((Send(GREEDY), Send(GREEDY)), lambda ws: ws[0].json["id"] == ws[1].json["id"]),
+    "chunk-model-upstream": Case(
+        (Send(GREEDY, stream=True), Send(GREEDY)),
+        lambda ws: any(c["model"] != MODEL for c in ws[0].chunks) and ws[1].json["model"] == MODEL,
+    ),
+    "stream-error-200": stream_case(
+        lambda w: w.status == 200 and '"error"' in w.events[0], prompt="x", temperature=5
+    ),
     # errors
     "no-auth": raw_case(Send({"prompt": "x", "max_tokens": 1}, auth=False), lambda w: w.status == 200),
     "unknown-model-503": raw_case(Send(UNKNOWN_MODEL, model=False), lambda w: w.status == 503),
