@@ -229,4 +229,4 @@ def cross_match(exchanges: Mapping[str, Exchange], model: str) -> Match:
 
 def _same_run(a: Report, b: Report) -> bool:
     """The baseline itself, passed among the reports (read twice from disk, so not the same object)."""
-    return a.started == b.started and a.provider == b.provider
+    return a.provider == b.provider and a.started == b.started and a.exchanges == b.exchanges
