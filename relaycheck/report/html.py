@@ -134,7 +134,7 @@ def provider_html(report: Report) -> str:
 def _header(report: Report) -> str:
     p, suite = report.provider, report.suite
     return (
-        f"<header><h1>relaycheck: {e(p.name)} <span class=\"meta\">({e(p.model)})</span></h1>"
+        f"<header><h1>relaycheck: {e(p.name)} <span class=\"meta\">({e(p.model)})</span></h1>\n"
         f"<p class=\"meta\">{e(p.address)} · relaycheck {e(suite.version)} · catalogue "
         f"{e(suite.catalogue_revision)} · started {e(report.started)} · {e(report.duration_s)} s"
         + (f" · quirks: {e(', '.join(p.quirks))}" if p.quirks else "")
