@@ -34,6 +34,11 @@ def _ok_bodies(r: Recorded, probes: tuple[str, ...] = SHAPE_PROBES) -> list[tupl
     return bodies
 
 
+def names_model(value: Any, model: str) -> bool:
+    """``value`` names ``model``: itself or a dated snapshot of it ("gpt-3.5-turbo-instruct-0914")."""
+    return isinstance(value, str) and (value == model or value.startswith(model + "-"))
+
+
 def usage_of(r: Recorded, probe: str) -> dict[str, Any]:
     usage = r.ok_json(probe).get("usage")
     if not isinstance(usage, dict):
@@ -171,8 +176,7 @@ def created(r: Recorded) -> Outcome:
 def model(r: Recorded) -> Outcome:
     for probe, body in _ok_bodies(r):
         value = body.get("model")
-        # A dated snapshot of the requested model ("gpt-3.5-turbo-instruct-0914") is the same model.
-        if not isinstance(value, str) or not (value == r.model or value.startswith(r.model + "-")):
+        if not names_model(value, r.model):
             return Fail("the response reports a different model (possible substitution)", repr(r.model),
                         repr(value), probe)
     return Pass()

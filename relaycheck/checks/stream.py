@@ -28,6 +28,7 @@ from relaycheck.checks.model import (
 )
 from relaycheck.checks.modes import refused_only_streamed
 from relaycheck.checks.params import TWINS
+from relaycheck.checks.shape import names_model
 from relaycheck.probes.catalogue import PROBES
 from relaycheck.transport.exchange import DONE, Exchange
 
@@ -416,8 +417,7 @@ def model(r: Recorded) -> Outcome:
     for ex in _streams(r):
         for i, chunk in enumerate(_dict_chunks(ex)):
             value = chunk.get("model")
-            # A dated snapshot of the requested model ("gpt-3.5-turbo-instruct-0914") is the same model.
-            if not isinstance(value, str) or not (value == r.model or value.startswith(r.model + "-")):
+            if not names_model(value, r.model):
                 return Fail(f"chunk {i} names another model (possible substitution)", repr(r.model), repr(value),
                             ex.probe)
     return Pass()
