@@ -215,7 +215,7 @@ class Check:
     probes: tuple[str, ...]  # exchanges it reads
     func: Callable[[Recorded], Outcome] = field(repr=False, compare=False)
     seeds: str = ""  # which seed page documents the behaviour, and how
-    deviations: tuple[str, ...] = ()  # docs/deviations.md entries it detects
+    deviations: tuple[str, ...] = ()  # entries of docs/deviations.md it detects
     refusable: bool = False  # a clean 4xx means `unsupported` rather than `fail`
     # Its proof: the reference-provider quirk sets (each switched on together) on which it must fail.
     # tests/test_check_pairs.py runs every one, and the conformant reference, on which it must pass.

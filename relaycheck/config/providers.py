@@ -265,6 +265,12 @@ def _merge_defaults(defaults: dict[str, Any], entry: dict[str, Any]) -> dict[str
     return merged
 
 
+def _default(name: str) -> Any:
+    """A provider field's default, as the dataclass states it: the one place provider defaults are written."""
+    (found,) = (f.default for f in fields(Provider) if f.name == name)
+    return found
+
+
 def _parse_provider(entry: dict[str, Any], label: str, base_dir: Path | None) -> Provider:
     allowed = {f.name for f in fields(Provider)}
     _reject_unknown(entry, allowed, label)
@@ -296,7 +302,7 @@ def _parse_provider(entry: dict[str, Any], label: str, base_dir: Path | None) ->
     else:
         expectations_path = Path(expectations) if expectations else None
     rate_limit = _get(entry, "rate_limit", (int, float), label)
-    auth = _get(entry, "auth", str, label, default="bearer")
+    auth = _get(entry, "auth", str, label, default=_default("auth"))
     if auth not in AUTH_SCHEMES:
         raise ConfigError(f"{label}: field 'auth' must be 'bearer' (Authorization: Bearer) or 'api-key' (an api-key "
                           f"header, as Azure OpenAI), not {_show(auth)}")
@@ -304,7 +310,7 @@ def _parse_provider(entry: dict[str, Any], label: str, base_dir: Path | None) ->
         raise ConfigError(f"{label}: field 'auth': the embedded reference provider takes its key as a Bearer token")
     return Provider(
         name=name,
-        model=_get(entry, "model", str, label, default=DEFAULT_MODEL),
+        model=_get(entry, "model", str, label, default=_default("model")),
         base_url=base_url.rstrip("/") if base_url else None,
         api_key_env=api_key_env,
         auth=auth,
@@ -314,11 +320,12 @@ def _parse_provider(entry: dict[str, Any], label: str, base_dir: Path | None) ->
         timeouts=_section(entry, "timeouts", label),
         limits=_section(entry, "limits", label),
         budget=_section(entry, "budget", label),
-        concurrency=_at_most(_positive_int(entry, "concurrency", label, default=4), MAX_CONCURRENCY, "concurrency",
-                             label),
+        concurrency=_at_most(_positive_int(entry, "concurrency", label, _default("concurrency")), MAX_CONCURRENCY,
+                             "concurrency", label),
         rate_limit=None if rate_limit is None else _positive(float(rate_limit), "rate_limit", label),
-        retries=_at_most(_non_negative_int(entry, "retries", label, default=2), MAX_RETRIES, "retries", label),
-        property_examples=_non_negative_int(entry, "property_examples", label, default=10),
+        retries=_at_most(_non_negative_int(entry, "retries", label, _default("retries")), MAX_RETRIES, "retries",
+                         label),
+        property_examples=_non_negative_int(entry, "property_examples", label, _default("property_examples")),
         expectations=expectations_path,
         tokenizer=_tokenizer(entry, label),
         cheaper_models=_cheaper_models(entry, label),

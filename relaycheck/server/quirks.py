@@ -17,7 +17,7 @@ at these points, in registry order:
 A few quirks change how the app answers rather than what it sends (``no-auth``, ``json-as-sse``,
 ``sse-as-json``, ``pretty-json``, ``errors-html``, ``stream-error-200``); they have no hooks and the app
 tests their names.
-``deviation`` names the entry of ``known-deviations.md`` the quirk reproduces, or ``"benign"`` for a
+``deviation`` names the entry of ``docs/deviations.md`` the quirk reproduces, or ``"benign"`` for a
 variation the spec allows (the suite must pass those).
 """
 
@@ -57,7 +57,7 @@ def _hook() -> Any:
 class Quirk:
     name: str
     description: str
-    deviation: str  # "D18" (an entry of known-deviations.md) or "benign"
+    deviation: str  # "D18" (an entry of docs/deviations.md) or "benign"
     benign: bool = False
     on_body: BodyHook | None = _hook()
     on_request: RequestHook | None = _hook()

@@ -1,0 +1,35 @@
+"""The deviation catalogue shipped in docs/ is the one the checks and quirks cite: every id they name has an entry."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from relaycheck.checks.catalogue import load_catalogue
+from relaycheck.server.quirks import all_quirks
+
+DOC = Path(__file__).resolve().parents[1] / "docs" / "deviations.md"
+
+
+def _entries() -> set[str]:
+    return set(re.findall(r'<a id="(D\d\d)"></a>', DOC.read_text(encoding="utf-8")))
+
+
+def test_every_cited_deviation_has_an_entry() -> None:
+    entries = _entries()
+    assert len(entries) >= 40
+    cited = {d for c in load_catalogue().checks for d in c.deviations}
+    cited |= {q.deviation for q in all_quirks() if not q.benign}
+    assert cited - entries == set(), f"cited but not in docs/deviations.md: {sorted(cited - entries)}"
+
+
+# Entries no check detects, and why: D26 (extra non-standard fields) is what the spec allows, so no check may fail
+# it (the benign quirk `extra-fields` proves none does); D43 (429/5xx retry semantics) is how the transport retries,
+# not a property of an answer.
+NOT_A_CHECK = {"D26", "D43"}
+
+
+def test_every_entry_is_detected_or_knowingly_not() -> None:
+    """A new entry no check detects is a gap to see: it must be detected, or listed above with why."""
+    cited = {d for c in load_catalogue().checks for d in c.deviations}
+    assert _entries() - cited == NOT_A_CHECK
