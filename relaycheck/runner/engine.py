@@ -141,12 +141,17 @@ async def record_provider(
                     why = f"not recorded: the run deadline of {provider.timeouts.run:g}s passed"
                     run.exchanges[probe.id] = Exchange(probe.id, RecordedRequest("POST", client.url, {}, ""),
                                                        time.time(), transport_error=why, attempts=0)
-        # Property cases go after the probes, through the same client: same bounds, same budget.
+        # Property cases go after the probes, through the same client: same bounds, same budget; not at all once
+        # the provider is down or out of time (generation alone takes seconds, and nothing could be sent).
         if property_phase:
-            from relaycheck.property import default_seed, record_property_phase
+            from relaycheck.property import PropertyPlan, default_seed, record_property_phase
 
             seed = default_seed() if property_seed is None else property_seed
-            fuzzed = await record_property_phase(client, provider.model, provider.property_examples, seed)
+            if why := client.stop_reason():
+                plan = PropertyPlan(seed=seed, examples=provider.property_examples, not_run=why)
+                fuzzed = {PLAN_PROBE: plan.to_exchange(client.url)}
+            else:
+                fuzzed = await record_property_phase(client, provider.model, provider.property_examples, seed)
             run.probes_total += len(fuzzed)
             run.exchanges.update(fuzzed)
             if progress:
