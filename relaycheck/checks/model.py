@@ -18,6 +18,7 @@ from jsonschema.exceptions import best_match
 
 from relaycheck.spec import Contract
 from relaycheck.transport.exchange import Exchange
+from relaycheck.transport.safejson import MAX_DEPTH as MAX_JSON_DEPTH
 
 # CreateCompletionResponse.choices[].finish_reason enum (tests/test_contract.py holds it to the contract)
 FINISH_REASONS = ("stop", "length", "content_filter")
@@ -283,6 +284,8 @@ class Recorded:
             raise Skip(f"probe '{probe}' was not sent: {ex.not_sent}")
         if ex.transport_error:
             raise Inconclusive(f"probe '{probe}': {ex.transport_error}")
+        if ex.too_deep:
+            raise Inconclusive(f"probe '{probe}': JSON nested deeper than {MAX_JSON_DEPTH} levels, not judged")
         return ex
 
     def ok(self, probe: str) -> Exchange:

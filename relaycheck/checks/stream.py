@@ -6,7 +6,6 @@ lines) is normalised by the parser before these checks look, so none of it can f
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from typing import Any
 
@@ -30,6 +29,7 @@ from relaycheck.checks.modes import refused_only_streamed
 from relaycheck.checks.params import TWINS
 from relaycheck.checks.shape import names_model
 from relaycheck.probes.catalogue import PROBES
+from relaycheck.transport import safejson
 from relaycheck.transport.exchange import DONE, Exchange
 
 FEATURE = "stream"
@@ -107,7 +107,7 @@ def data_json(r: Recorded) -> Outcome:
 
 def _json_or_none(data: str) -> Any:
     try:
-        return json.loads(data)
+        return safejson.loads(data)
     except ValueError:
         return None
 

@@ -16,6 +16,7 @@ from relaycheck.checks.model import Grade
 from relaycheck.report.compare import Cell, Comparison, Probed, figures, seconds
 from relaycheck.report.markdown import OTHER
 from relaycheck.report.model import Report, VerdictRow
+from relaycheck.transport import safejson
 from relaycheck.transport.exchange import Exchange
 
 BODY_LIMIT = 16_000  # characters of a request or response body shown per exchange
@@ -290,7 +291,7 @@ def _headers(headers: Mapping[str, str]) -> str:
 
 def _pretty(text: str) -> str:
     try:
-        return json.dumps(json.loads(text), indent=2, ensure_ascii=False)
+        return json.dumps(safejson.loads(text), indent=2, ensure_ascii=False)
     except (ValueError, TypeError):
         return text
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from relaycheck.checks.model import Check, ExpectationOutcome, Grade, Level, Verdict
+from relaycheck.transport import safejson
 from relaycheck.transport.budget import Spend
 from relaycheck.transport.exchange import Exchange
 
@@ -96,6 +97,9 @@ def spend_from_json(raw: Json) -> Spend:
         completion_tokens=int(raw.get("completion_tokens") or 0),
         retries=int(raw.get("retries") or 0),
         refused=int(raw.get("refused_by_budget") or 0),
+        overrun_factor=float(raw.get("max_tokens_overrun_factor") or 1.0),
+        streams_cut=int(raw.get("streams_cut") or 0),
+        overrun_bound=_opt_int(raw.get("overrun_bound_tokens")),
     )
 
 
@@ -433,7 +437,7 @@ class Report:
     def load(cls, path: Path) -> Report:
         """Read and check a report file; any problem becomes a one-line :class:`ReportError`."""
         try:
-            raw = json.loads(path.read_text(encoding="utf-8"))
+            raw = safejson.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             raise ReportError(f"{path}: no such report") from None
         except IsADirectoryError:

@@ -26,7 +26,7 @@ from relaycheck.probes.catalogue import (
 from relaycheck.property.plan import PLAN_PROBE, worst_case_requests
 from relaycheck.runner.expectations import Expectation, apply_expectations, load_expectations
 from relaycheck.spec import Contract
-from relaycheck.transport.budget import Budget, Spend, worst_case_tokens
+from relaycheck.transport.budget import Budget, Spend, overrun_bound, worst_case_tokens
 from relaycheck.transport.client import MAX_RETRY_AFTER, MAX_RETRY_WAIT_TOTAL, Outgoing, ProviderClient
 from relaycheck.transport.exchange import Exchange, RecordedRequest
 from relaycheck.transport.redact import Redactor
@@ -112,6 +112,7 @@ async def record_provider(
     property_seed: int | None = None,
 ) -> None:
     provider = run.provider
+    run.spend.overrun_bound = overrun_bound(provider.concurrency, provider.limits.max_body_bytes)
     budget = Budget(provider.budget.requests, provider.budget.completion_tokens, spend=run.spend)
     run.target = target
     run.probes_total = len(probes)
@@ -132,9 +133,17 @@ async def record_provider(
             if progress:
                 progress("probe", run)
 
+        async def all_probes() -> None:
+            # The canary goes first and alone: if max_tokens is ignored, its cost raises the overrun factor
+            # every later reservation is multiplied by, before a wave of requests can overspend.
+            first = _canary(probes)
+            if first is not None:
+                await one(first)
+            await asyncio.gather(*(one(p) for p in probes if p is not first))
+
         try:  # a backstop only: the client's own run deadline has normally ended every request by then
             async with asyncio.timeout(provider.timeouts.run + RUN_GRACE):
-                await asyncio.gather(*(one(p) for p in probes))
+                await all_probes()
         except TimeoutError:
             for probe in probes:
                 if probe.id not in run.exchanges:
@@ -157,6 +166,16 @@ async def record_provider(
             if progress:
                 progress("probe", run)
     run.finished = time.time()
+
+
+CANARY = "logprobs"  # max_tokens 4 with logprobs: the tokens returned show whether max_tokens is honoured
+
+
+def _canary(probes: Sequence[Probe]) -> Probe | None:
+    """The probe sent before all others: the max_tokens canary if selected, else the first without dependencies
+    (any exchange that costs more than its max_tokens raises the overrun factor)."""
+    free = [p for p in probes if not p.depends_on]
+    return next((p for p in free if p.id == CANARY), free[0] if free else None)
 
 
 async def _send_probe(

@@ -1,24 +1,45 @@
-"""Spend accounting: requests and tokens per provider, with a hard ceiling.
+"""Spend accounting: requests and tokens per provider, with a hard ceiling counted from what arrived.
 
 Every request, hand-written probe, property test or retry alike, must first reserve its worst case here
-(one request and ``max_tokens × choices`` completion tokens). A reservation that would pass the ceiling is
-refused, so the ceiling holds even when every in-flight request spends its maximum. Settling afterwards
-replaces the estimate with what the provider reported in ``usage``.
+(one request and ``max_tokens × choices`` completion tokens, times the overrun factor seen so far). A reservation
+that would pass the ceiling is refused: once the ceiling is reached nothing more is sent.
+
+Settling replaces the reservation by what the exchange cost, counted from what arrived: the larger of the
+completion tokens the provider reported and the tokens relaycheck counted itself (:func:`delivered_tokens`). A
+report that is missing, not a positive integer (zero, negative, a float, a string) never counts as free: the
+reservation is charged instead (or the count, if larger). A provider over-reporting is charged what it reported:
+that is what it bills.
+
+Every settled exchange also says whether max_tokens was honoured: when it cost more than its ``max_tokens ×
+choices``, the ratio becomes the overrun factor by which every later reservation is multiplied, so a provider that
+ignores max_tokens stops being sent requests before the ceiling, not after. What can still pass the ceiling is
+what the requests already in flight deliver beyond their reservations (see :func:`overrun_bound`).
 
 The lock is a threading lock because schemathesis sends from worker threads while probes run on an event loop.
 """
 
 from __future__ import annotations
 
+import math
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
+
+# The count relaycheck makes itself is a lower bound, so that an honest provider is never charged more than it
+# billed: the tokens a choice lists in logprobs, at least one per choice or stream chunk carrying text, and one
+# per BYTES_PER_TOKEN bytes of text. Real BPE tokenizers average about 4 bytes a token on English and rarely more
+# than 8 on any text long enough to matter, so the byte estimate undercounts by at most about half, and a
+# provider that delivers 1000 tokens while reporting 1 is charged about 500 of them, not 1.
+BYTES_PER_TOKEN = 8
 
 
 @dataclass(frozen=True)
 class Reservation:
     requests: int
-    completion_tokens: int
+    completion_tokens: int  # reserved: base × the overrun factor at the time
     retry: bool = False
+    base: int = 0  # the request's own worst case (max_tokens × choices), what max_tokens promises
 
 
 @dataclass
@@ -28,14 +49,20 @@ class Spend:
     completion_tokens: int = 0
     retries: int = 0
     refused: int = 0  # requests not sent because the budget would have been passed
+    overrun_factor: float = 1.0  # most completion tokens an exchange cost per token its max_tokens allowed
+    streams_cut: int = 0  # streams cut off because they delivered more than their reservation
+    overrun_bound: int | None = None  # tokens the ceiling may still be passed by (requests in flight)
 
-    def to_dict(self) -> dict[str, int]:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "requests": self.requests,
             "prompt_tokens": self.prompt_tokens,
             "completion_tokens": self.completion_tokens,
             "retries": self.retries,
             "refused_by_budget": self.refused,
+            "max_tokens_overrun_factor": round(self.overrun_factor, 2),
+            "streams_cut": self.streams_cut,
+            "overrun_bound_tokens": self.overrun_bound,
         }
 
 
@@ -50,20 +77,44 @@ class Budget:
     def reserve(self, completion_tokens: int, retry: bool = False) -> Reservation | None:
         """Claim one request; ``None`` means the budget does not allow it and it must not be sent."""
         with self._lock:
+            tokens = math.ceil(max(completion_tokens, 0) * self.spend.overrun_factor)
             if self.max_requests is not None and self.spend.requests + 1 > self.max_requests:
                 self.spend.refused += 1
                 return None
             if (
                 self.max_completion_tokens is not None
-                and self.spend.completion_tokens + self._reserved_tokens + completion_tokens
-                > self.max_completion_tokens
+                and self.spend.completion_tokens + self._reserved_tokens + tokens > self.max_completion_tokens
             ):
                 self.spend.refused += 1
                 return None
             self.spend.requests += 1
             self.spend.retries += int(retry)
-            self._reserved_tokens += completion_tokens
-            return Reservation(1, completion_tokens, retry)
+            self._reserved_tokens += tokens
+            return Reservation(1, tokens, retry, completion_tokens)
+
+    def confirm(self, reservation: Reservation) -> Reservation | None:
+        """Check a reservation again just before its request is sent (it may have waited for a slot while others
+        spent): rescaled to the overrun factor seen since, and refused (released) if it no longer fits."""
+        with self._lock:
+            tokens = max(reservation.completion_tokens, math.ceil(reservation.base * self.spend.overrun_factor))
+            others = self.spend.completion_tokens + self._reserved_tokens - reservation.completion_tokens
+            if self.max_completion_tokens is not None and others + tokens > self.max_completion_tokens:
+                self._reserved_tokens -= reservation.completion_tokens
+                self.spend.requests -= reservation.requests
+                self.spend.retries -= int(reservation.retry)
+                self.spend.refused += 1
+                return None
+            self._reserved_tokens += tokens - reservation.completion_tokens
+            return Reservation(reservation.requests, tokens, reservation.retry, reservation.base)
+
+    @property
+    def exhausted(self) -> bool:
+        """The ceiling is reached: not even a one-token request fits any more."""
+        with self._lock:
+            tokens_out = (self.max_completion_tokens is not None
+                          and self.spend.completion_tokens >= self.max_completion_tokens)
+            requests_out = self.max_requests is not None and self.spend.requests >= self.max_requests
+            return tokens_out or requests_out
 
     def release(self, reservation: Reservation) -> None:
         """Give back a reservation whose request was not sent after all (the provider went down meanwhile)."""
@@ -72,13 +123,58 @@ class Budget:
             self.spend.requests -= reservation.requests
             self.spend.retries -= int(reservation.retry)
 
-    def settle(self, reservation: Reservation, prompt_tokens: int | None, completion_tokens: int | None) -> None:
-        """Replace the reservation by the spend the provider reported (the estimate when it reported none)."""
+    def settle(self, reservation: Reservation, prompt_tokens: Any, completion_tokens: Any, delivered: int = 0,
+               stream_cut: bool = False) -> int:
+        """Replace the reservation by what the exchange cost (see the module docstring); returns the charge."""
+        reported = _count(completion_tokens)
+        charged = max(reported, delivered) if reported > 0 else max(reservation.completion_tokens, delivered)
         with self._lock:
             self._reserved_tokens -= reservation.completion_tokens
-            self.spend.prompt_tokens += max(0, prompt_tokens or 0)
-            used = reservation.completion_tokens if completion_tokens is None else max(0, completion_tokens)
-            self.spend.completion_tokens += used
+            self.spend.prompt_tokens += _count(prompt_tokens)
+            self.spend.completion_tokens += charged
+            self.spend.streams_cut += int(stream_cut)
+            # Only a cost actually seen (reported or counted) says max_tokens was passed, not the fallback.
+            seen = max(reported, delivered)
+            if reservation.base > 0 and seen > reservation.base:
+                self.spend.overrun_factor = max(self.spend.overrun_factor, seen / reservation.base)
+        return charged
+
+
+def _count(value: Any) -> int:
+    """A reported token count: a non-negative int, else 0 (absent, negative, float, bool, string…)."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+
+
+def choice_tokens(choice: Any) -> int:
+    """The lower-bound count of the completion tokens one choice (or one stream chunk's choice) carries."""
+    if not isinstance(choice, dict):
+        return 0
+    text = choice.get("text")
+    size = len(text.encode("utf-8", errors="surrogatepass")) if isinstance(text, str) else 0
+    logprobs = choice.get("logprobs")
+    listed = logprobs.get("tokens") if isinstance(logprobs, dict) else None
+    return max(len(listed) if isinstance(listed, list) else 0, math.ceil(size / BYTES_PER_TOKEN))
+
+
+def delivered_tokens(payloads: Iterable[Any]) -> int:
+    """Completion tokens counted in a response body, or in every chunk of a stream (summed)."""
+    total = 0
+    for payload in payloads:
+        choices = payload.get("choices") if isinstance(payload, dict) else None
+        if isinstance(choices, list):
+            total += sum(choice_tokens(c) for c in choices)
+    return total
+
+
+def overrun_bound(concurrency: int, max_body_bytes: int) -> int:
+    """The most delivered tokens by which the counted spend can pass ``budget.completion_tokens``.
+
+    Only requests already in flight when the ceiling is reached can pass it, at most ``concurrency`` of them, and
+    none can deliver more than ``max_body_bytes`` (the body is cut there; a token is at least one byte). A stream
+    is cut as soon as it passes its reservation, so in practice a stream adds at most one event. Reported usage
+    above what was delivered is counted too (it ends the run sooner), but a provider can claim any number.
+    """
+    return concurrency * max_body_bytes
 
 
 # -- the worst case of one request -------------------------------------------------------------------------------

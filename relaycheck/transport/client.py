@@ -5,7 +5,9 @@ Whatever the provider does (stall, flood, reset, redirect, answer HTML), :meth:`
 
 - connect / read timeouts from httpx, and a total deadline per exchange from ``asyncio.timeout``;
 - a cap on body bytes and on SSE events: past it the body is cut and the exchange marked ``truncated``;
-- the budget: a request that does not fit is not sent (``not_sent``), whatever asked for it;
+- the budget: a request that does not fit is not sent (``not_sent``), whatever asked for it; a stream that
+  delivers more completion tokens than its reservation is cut there (a provider ignoring max_tokens must not
+  spend the budget of the requests still queued); every exchange is settled from what arrived;
 - redirects are never followed, so the key only ever goes to the configured base URL;
 - after a few consecutive transport failures (timeouts, resets, broken bodies, also once headers came) the
   provider is considered down and the remaining requests are not sent, so a dead provider costs a few timeouts
@@ -32,7 +34,8 @@ from typing import Any, Literal
 import httpx
 
 from relaycheck.config.providers import HeaderValue, Limits, Provider, Timeouts
-from relaycheck.transport.budget import Budget, Reservation
+from relaycheck.transport import safejson
+from relaycheck.transport.budget import Budget, Reservation, delivered_tokens
 from relaycheck.transport.exchange import DONE, Exchange, RecordedRequest, Timing
 from relaycheck.transport.redact import MASK, Redactor
 from relaycheck.transport.sse import SSEParser
@@ -42,6 +45,7 @@ WRONG_KEY = "sk-relaycheck-wrong-key-0000000000"
 MAX_RETRY_AFTER = 20.0  # seconds; a provider asking for longer gets a graded 429, not a stalled run
 MAX_RETRY_WAIT_TOTAL = 60.0  # seconds of retry waiting one client grants in all (summed over its requests)
 DOWN_AFTER = 2  # consecutive transport failures before the provider is treated as down
+BUDGET_CUT = "cut: "  # a stream relaycheck cut because it passed its reservation (not a provider failure)
 ACCEPT_ENCODING = "gzip, deflate"  # only what _BodyDecoder decodes with a bound
 
 
@@ -79,7 +83,7 @@ class Health:
     def record(self, exchange: Exchange) -> None:
         """A sent exchange without a complete answer counts, headers or not: a provider that sends headers and
         then stalls or resets every time is as unusable as one that never answers."""
-        if exchange.not_sent or exchange.attempts == 0:
+        if exchange.not_sent or exchange.attempts == 0 or (exchange.transport_error or "").startswith(BUDGET_CUT):
             return
         if exchange.transport_error:
             self.consecutive_failures += 1
@@ -223,6 +227,11 @@ class ProviderClient:
                 if stop:
                     self.budget.release(reservation)
                     return last or self._stopped(outgoing, stop)
+                # And the budget again: while this request waited, others may have spent what it had reserved.
+                confirmed = self.budget.confirm(reservation)
+                if confirmed is None:
+                    return last or self._unsent(outgoing, "budget exhausted")
+                reservation = confirmed
                 exchange = await self._send_once(outgoing, reservation, attempt + 1)
                 self.health.record(exchange)
             finally:
@@ -307,7 +316,9 @@ class ProviderClient:
         return RecordedRequest("POST", self.redactor.text(self.url), headers, self.redactor.text(outgoing.body_text))
 
     async def _send_once(self, outgoing: Outgoing, reservation: Reservation, attempt: int) -> Exchange:
-        recorder = _Recorder(self.limits, self.redactor)
+        # Echoed text holds the prompt, so only the reported usage says what an echo request cost.
+        counting = not (isinstance(outgoing.body, dict) and outgoing.body.get("echo"))
+        recorder = _Recorder(self.limits, self.redactor, reservation.completion_tokens if counting else None)
         started_at = time.time()
         error: str | None = None
         status: int | None = None
@@ -333,6 +344,10 @@ class ProviderClient:
                         decoder, chunks = _BodyDecoder(headers.get("content-encoding", "")), response.aiter_raw()
                     async for raw in chunks:
                         if not recorder.add(decoder.decode(raw, recorder.room + 1), parse_sse=streaming):
+                            break
+                        if recorder.over_reservation:
+                            error = (f"{BUDGET_CUT}the stream delivered more than the {reservation.completion_tokens}"
+                                     " completion tokens reserved for it (max_tokens not honoured)")
                             break
                     else:
                         recorder.add(decoder.flush(recorder.room + 1), parse_sse=streaming)
@@ -370,7 +385,14 @@ class ProviderClient:
             attempts=attempt,
         )
         prompt_tokens, completion_tokens = _reported_usage(exchange)
-        self.budget.settle(reservation, prompt_tokens, completion_tokens)
+        if not counting:
+            delivered = 0
+        elif recorder.streamed:
+            delivered = recorder.delivered
+        else:
+            delivered = delivered_tokens([exchange.json()]) if exchange.is_json else 0
+        cut = (error or "").startswith(BUDGET_CUT)
+        self.budget.settle(reservation, prompt_tokens, completion_tokens, delivered, stream_cut=cut)
         return exchange
 
     def _limit_for(self, exc: httpx.TimeoutException) -> float:
@@ -380,9 +402,12 @@ class ProviderClient:
 class _Recorder:
     """Accumulates a response body with arrival times and bounds; parses SSE as it arrives."""
 
-    def __init__(self, limits: Limits, redactor: Redactor | None = None) -> None:
+    def __init__(self, limits: Limits, redactor: Redactor | None = None, reserved: int | None = None) -> None:
         self.limits = limits
         self.redactor = redactor
+        self.reserved = reserved  # completion tokens the stream may deliver before it is cut (None: no cut)
+        self.delivered = 0  # completion tokens counted in the stream's chunks so far
+        self._counted_events = 0
         self.body = bytearray()
         self.sse = SSEParser()
         self.truncated = False
@@ -432,7 +457,21 @@ class _Recorder:
             self.sse.feed(chunk, self.now())
             if len(self.sse.events) >= self.limits.max_stream_events:
                 self.truncated = True
+            self._count_new_events()
         return not self.truncated
+
+    @property
+    def streamed(self) -> bool:
+        return self._parsed_sse
+
+    @property
+    def over_reservation(self) -> bool:
+        return self.reserved is not None and self.delivered > self.reserved
+
+    def _count_new_events(self) -> None:
+        new = self.sse.events[self._counted_events:]
+        self._counted_events = len(self.sse.events)
+        self.delivered += delivered_tokens(safejson.parse(e.data) for e in new if e.data != DONE)
 
     def finish(self, **kwargs: Any) -> Exchange:
         end = self.now()
@@ -500,10 +539,7 @@ def _first_token_at(events: tuple[Any, ...]) -> float | None:
     for event in events:
         if event.data == DONE:
             return None
-        try:
-            payload = json.loads(event.data)
-        except ValueError:
-            continue
+        payload = safejson.parse(event.data)
         choices = payload.get("choices") if isinstance(payload, dict) else None
         if isinstance(choices, list) and any(isinstance(c, dict) and c.get("text") for c in choices):
             return float(event.at)

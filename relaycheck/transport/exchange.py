@@ -7,12 +7,12 @@ store them, and ``relaycheck rejudge`` grades stored ones again without sending 
 from __future__ import annotations
 
 import base64
-import json
 import time
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
+from relaycheck.transport import safejson
 from relaycheck.transport.sse import SSEEvent
 
 DONE = "[DONE]"
@@ -28,10 +28,7 @@ class RecordedRequest:
     body: str  # the exact text sent (malformed-JSON probes send text that is not JSON)
 
     def json(self) -> Any:
-        try:
-            return json.loads(self.body)
-        except ValueError:
-            return None
+        return safejson.parse(self.body)
 
 
 @dataclass(frozen=True)
@@ -95,11 +92,19 @@ class Exchange:
 
     @cached_property
     def parsed(self) -> tuple[bool, Any]:
-        """(True, value) when the whole body is one JSON document, else (False, None)."""
+        """(True, value) when the whole body is one JSON document, else (False, None); bounded in depth."""
         try:
-            return True, json.loads(self.body)
+            return True, safejson.loads(self.body)
         except ValueError:
             return False, None
+
+    @cached_property
+    def too_deep(self) -> bool:
+        """The body or a stream event is JSON nested past the bound: relaycheck does not judge it (spec-allowed
+        extra fields may nest, so it is not a failure either)."""
+        texts = [self.body.decode("utf-8", errors="replace"), *(e.data for e in self.events)]
+        return any(safejson.depth(t) > safejson.MAX_DEPTH for t in texts if t.count("[") + t.count("{") >
+                   safejson.MAX_DEPTH)
 
     def json(self) -> Any:
         return self.parsed[1]
@@ -115,10 +120,7 @@ class Exchange:
         for event in self.events:
             if event.data == DONE:
                 break
-            try:
-                out.append(json.loads(event.data))
-            except ValueError:
-                out.append(None)
+            out.append(safejson.parse(event.data))
         return tuple(out)
 
     # -- storage ---------------------------------------------------------------------------------------------
