@@ -27,11 +27,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 # The count relaycheck makes itself is a lower bound, so that an honest provider is never charged more than it
-# billed: the tokens a choice lists in logprobs, at least one per choice or stream chunk carrying text, and one
-# per BYTES_PER_TOKEN bytes of text. Real BPE tokenizers average about 4 bytes a token on English and rarely more
-# than 8 on any text long enough to matter, so the byte estimate undercounts by at most about half, and a
-# provider that delivers 1000 tokens while reporting 1 is charged about 500 of them, not 1.
-BYTES_PER_TOKEN = 8
+# billed, nor its stream cut: per choice (of a body, or of each stream chunk) the tokens it lists in logprobs, at
+# least one if it carries text, and one per BYTES_PER_TOKEN whole bytes of text. Real BPE tokenizers average about
+# 4 bytes a token on English and tokens of 16 bytes or more are rare (long runs of spaces or dashes), so the byte
+# count undercounts by about 4 times, never overcounts in practice, and a provider that delivers 500 tokens of
+# text while reporting 1 is still charged about 125 of them, not 1 (all 500 if it lists them in logprobs).
+BYTES_PER_TOKEN = 16
 
 
 @dataclass(frozen=True)
@@ -153,7 +154,7 @@ def choice_tokens(choice: Any) -> int:
     size = len(text.encode("utf-8", errors="surrogatepass")) if isinstance(text, str) else 0
     logprobs = choice.get("logprobs")
     listed = logprobs.get("tokens") if isinstance(logprobs, dict) else None
-    return max(len(listed) if isinstance(listed, list) else 0, math.ceil(size / BYTES_PER_TOKEN))
+    return max(len(listed) if isinstance(listed, list) else 0, int(size > 0), size // BYTES_PER_TOKEN)
 
 
 def delivered_tokens(payloads: Iterable[Any]) -> int:
