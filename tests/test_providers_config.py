@@ -137,3 +137,21 @@ def test_cheaper_models_setting() -> None:
     assert parse_providers({"providers": [VENDOR]}).providers[0].cheaper_models == ()
     with pytest.raises(ConfigError, match="'cheaper_models' must be a list of model names"):
         parse_providers({"providers": [{**VENDOR, "cheaper_models": [""]}]})
+
+
+def test_context_length_is_validated_and_the_reference_states_its_own(tmp_path: Path) -> None:
+    from relaycheck.config.providers import REFERENCE_CONTEXT_LENGTH, embedded_reference, load_providers
+    from relaycheck.server.config import ServerConfig
+
+    assert embedded_reference().context_length == REFERENCE_CONTEXT_LENGTH == ServerConfig().context_length
+    path = tmp_path / "providers.yaml"
+    path.write_text("version: 1\nproviders:\n  - {name: a, base_url: 'https://a.example/v1', api_key_env: A_KEY,"
+                    " context_length: 4096}\n  - {name: b, base_url: 'https://b.example/v1', api_key_env: B_KEY}\n"
+                    "  - {name: reference, embedded: true}\n")
+    a, b, reference = load_providers(path).providers
+    assert (a.context_length, b.context_length, reference.context_length) == (4096, None, REFERENCE_CONTEXT_LENGTH)
+    for bad in ("8", "'4096'", "-1", "true"):
+        path.write_text(f"version: 1\nproviders:\n  - {{name: a, base_url: 'https://a.example/v1', api_key_env: A,"
+                        f" context_length: {bad}}}\n")
+        with pytest.raises(ConfigError, match="context_length"):
+            load_providers(path)

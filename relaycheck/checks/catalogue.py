@@ -9,11 +9,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cached_property
 
-from relaycheck.checks import defaults, errors, identity, params, shape, stream
+from relaycheck.checks import defaults, errors, identity, params, shape, stream, usage
 from relaycheck.checks import property as property_checks
 from relaycheck.checks.model import Check, Level, Verdict
 
-AREAS = (shape, defaults, params, stream, errors, property_checks, identity)
+AREAS = (shape, defaults, params, stream, errors, usage, property_checks, identity)
 
 
 @dataclass(frozen=True)

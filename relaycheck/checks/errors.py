@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from relaycheck.checks.model import (
     Check,
     Fail,
@@ -313,3 +315,66 @@ CHECKS = (auth_no_key, auth_wrong_key, unknown_model, rejects_temperature, rejec
           rejects_stop_count, rejects_best_of, rejects_missing_prompt, rejects_missing_model, rejects_malformed,
           envelope, fields_typed, never_200, not_html, client_not_5xx, param_named,
           rejects_unknown_param, missing_model_substituted)
+
+
+# -- errors leak nothing internal (issue 12, part 2) ------------------------------------------------------------
+
+# What a server's internals look like when they reach a client: a Python traceback or frame, a Java stack frame,
+# a Go panic or struct name, a source path, an exception class name. OpenAI's messages carry none of these.
+LEAKS = (
+    ("a Python traceback", re.compile(r"Traceback \(most recent call last\)")),
+    ("a Python stack frame", re.compile(r'File "[^"]+", line \d+')),
+    ("a Java stack frame", re.compile(r"\bat [a-z][\w$]*(?:\.[\w$]+)+\([\w$]*\.java:\d+\)")),
+    ("a Go panic", re.compile(r"goroutine \d+ \[|panic: runtime error")),
+    ("a Go type", re.compile(r"Go (?:struct field|value of type)")),
+    ("a source path", re.compile(r"(?:/[\w.-]+)+\.(?:py|go|java|js|ts|rs|cpp|rb):\d+|site-packages/|node_modules/")),
+    ("an exception name", re.compile(r"\b(?:[A-Z][a-z0-9]+)+(?:Error|Exception)\b(?=[:(\s]|$)")),
+)
+
+
+HAND_WRITTEN = frozenset(p.id for p in PROBES)
+
+
+def _error_messages(r: Recorded) -> list[tuple[str, str]]:
+    """(probe, message) for every error answer to a hand-written probe: envelopes, and error events in streams.
+
+    Generated (property) cases are left out: their messages may echo generated input, which proves nothing.
+    """
+    found = []
+    for probe, ex in r.exchanges.items():
+        if probe not in HAND_WRITTEN:
+            continue
+        if ex.status is not None and ex.status >= 400:
+            envelope_ = error_envelope(ex)
+            found.append((probe, str(envelope_.get("message")) if envelope_ else ex.text[:2000]))
+        for chunk in ex.chunks if ex.status == 200 else ():
+            if isinstance(chunk, dict) and isinstance(chunk.get("error"), dict):
+                found.append((probe, str(chunk["error"].get("message", ""))))
+    return found
+
+
+@check(
+    "errors.no-internals",
+    title="error messages carry no traceback, source path or exception name",
+    clause=f"{ERROR_SPEC}: message is a human-readable description (OpenAI's never expose the server's stack); "
+    "an exposed stack tells the buyer the vendor's internals",
+    level=Level.SHOULD,
+    feature=FEATURE,
+    probes=ERROR_PROBES,
+    deviations=("D01",),  # one-api/new-api answer with Go's decoder error, naming their request struct
+    fails_on=("logprobs-bool",),
+)
+def no_internals(r: Recorded) -> Outcome:
+    messages = _error_messages(r)
+    if not messages:
+        raise Skip("no error answer was recorded")
+    for probe, message in messages:
+        for what, pattern in LEAKS:
+            hit = pattern.search(message)
+            if hit:
+                return Fail(f"an error message exposes {what}", "a message without server internals",
+                            snippet(message[max(0, hit.start() - 60):], 200), probe)
+    return Pass(f"{len(messages)} error messages, none exposing internals")
+
+
+CHECKS += (no_internals,)

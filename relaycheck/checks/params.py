@@ -2,9 +2,23 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
-from relaycheck.checks.model import LEGACY_LOGPROBS, Answer, Fail, Level, Outcome, Pass, Recorded, Skip, check, expect
+from relaycheck.checks.model import (
+    LEGACY_LOGPROBS,
+    Answer,
+    Fail,
+    Level,
+    Outcome,
+    Pass,
+    Recorded,
+    Skip,
+    check,
+    error_envelope,
+    expect,
+    snippet,
+)
 from relaycheck.checks.modes import Twins, twin
 from relaycheck.probes.catalogue import TEST_PROMPT, PreconditionFailed, greedy_text, pick_stop
 
@@ -564,3 +578,134 @@ TWINS: tuple[Twins, ...] = (max_tokens_twins, stop_string_twins, stop_list_twins
                             finish_length_twins, echo_twins, logprobs_shape_twins, logprobs_text_twins,
                             prompt_order_twins)
 CHECKS = (*CHECKS, stop_exact, finish_length, prompt_order)
+
+
+# -- parameters have their effect (issue 12, part 2) ------------------------------------------------------------
+
+
+@check(
+    "params.best-of-candidates",
+    title="best_of=2 generates two candidates: usage bills more than the one returned",
+    clause=f'{SPEC}.best_of: "Generates best_of completions server-side and returns the best … Because this '
+    'parameter generates many completions, it can quickly consume your token quota"',
+    level=Level.MUST,
+    feature=FEATURE,
+    probes=("best-of",),
+    deviations=("D02", "D05"),
+    refusable=True,
+    fails_on=("best-of-ignored", "best-of-not-billed"),
+)
+def best_of_candidates(r: Recorded) -> Outcome:
+    choice = r.choices("best-of")[0]
+    usage = r.usage("best-of")
+    billed = usage.get("completion_tokens") if usage else None
+    max_tokens = r.exchange("best-of").request.json()["max_tokens"]
+    if choice.get("finish_reason") != "length":
+        raise Skip(f"the returned choice ended with {choice.get('finish_reason')!r} before max_tokens: its own "
+                   "token count is unknown, so the other candidate's cannot be told apart")
+    if not isinstance(billed, int) or billed < max_tokens:
+        raise Skip(f"completion_tokens {billed!r} is below the returned choice's own {max_tokens} tokens: usage "
+                   "cannot tell the candidates (see usage.completion-bounds)")
+    if billed > max_tokens:
+        return Pass(f"completion_tokens {billed}: the returned choice's {max_tokens} and more")
+    # Counting after "1, 2, 3, 4," hardly ever ends at once, so an unbilled second candidate is one never generated.
+    return Fail("only the returned choice is billed: best_of was ignored, or its candidates are not billed",
+                f"completion_tokens > {max_tokens} (the returned choice ran to max_tokens {max_tokens})",
+                f"completion_tokens {billed}", "best-of")
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"\w+|[^\w\s]", text)
+
+
+def _penalty_effect(r: Recorded, probe: str, name: str) -> Outcome:
+    base, penalized = r.text("penalty-base"), r.text(probe)
+    words = _words(base)
+    if len(set(words)) == len(words):
+        raise Skip(f"the unpenalized continuation repeats nothing, so {name} has nothing to act on: {base!r}")
+    return expect(penalized != base, f"{name} 2 left a repetitive temperature-0 continuation unchanged (ignored?)",
+                  f"a text other than the unpenalized {base!r}", repr(penalized), probe)
+
+
+PENALTY = ('"Positive values penalize new tokens based on {}" (OpenAI: mu[j] - c[j] * alpha_frequency - '
+           "(c[j] > 0) * alpha_presence)")
+
+
+@check(
+    "params.frequency-penalty",
+    title="frequency_penalty 2 changes a repetitive temperature-0 continuation",
+    clause=f"{SPEC}.frequency_penalty: " + PENALTY.format("their existing frequency in the text so far"),
+    level=Level.SHOULD,
+    feature=FEATURE,
+    probes=("penalty-base", "penalty-frequency"),
+    deviations=("D02",),
+    fails_on=("ignore-penalties",),
+)
+def frequency_penalty(r: Recorded) -> Outcome:
+    return _penalty_effect(r, "penalty-frequency", "frequency_penalty")
+
+
+@check(
+    "params.presence-penalty",
+    title="presence_penalty 2 changes a repetitive temperature-0 continuation",
+    clause=f"{SPEC}.presence_penalty: " + PENALTY.format("whether they appear in the text so far"),
+    level=Level.SHOULD,
+    feature=FEATURE,
+    probes=("penalty-base", "penalty-presence"),
+    deviations=("D02",),
+    fails_on=("ignore-penalties",),
+)
+def presence_penalty(r: Recorded) -> Outcome:
+    return _penalty_effect(r, "penalty-presence", "presence_penalty")
+
+
+@check(
+    "params.suffix-effect",
+    title="suffix changes the temperature-0 insertion",
+    clause=f'{SPEC}.suffix: "The suffix that comes after a completion of inserted text"',
+    level=Level.SHOULD,
+    feature=FEATURE,
+    probes=("suffix", "suffix-none"),
+    deviations=("D02", "D14"),
+    refusable=True,
+    fails_on=("suffix-ignored",),
+)
+def suffix_effect(r: Recorded) -> Outcome:
+    inserted, plain = r.text("suffix"), r.text("suffix-none")
+    return expect(inserted != plain, "the suffix made no difference to the text (accepted and ignored?)",
+                  f"an insertion other than the suffix-less continuation {plain!r}", repr(inserted), "suffix")
+
+
+@check(
+    "params.context-refused",
+    title="a prompt plus max_tokens over the context window is refused, not silently truncated",
+    clause=f'{SPEC}.max_tokens: "The token count of your prompt plus max_tokens cannot exceed the model\'s context '
+    'length"',
+    level=Level.MUST,
+    feature=FEATURE,
+    probes=("context-overflow", "prompt-tokens"),
+    deviations=("D13",),
+    fails_on=("context-truncated",),
+)
+def context_refused(r: Recorded) -> Outcome:
+    ex = r.exchange("context-overflow")
+    sent = ex.request.json()
+    size = len(sent["prompt"]) if isinstance(sent, dict) and isinstance(sent.get("prompt"), list) else None
+    if ex.status is not None and 400 <= ex.status < 500:
+        short = r.exchanges.get("prompt-tokens")
+        if short is None or not short.succeeded:
+            raise Skip("token-id prompts are refused anyway ('prompt-tokens'): the refusal says nothing of the window")
+        envelope = error_envelope(ex)
+        code = envelope.get("code") if envelope else None
+        return Pass(f"HTTP {ex.status}" + (f" {code}" if code else ""), observed=snippet(ex.text, 160))
+    if ex.succeeded:
+        usage = ex.json().get("usage") if isinstance(ex.json(), dict) else None
+        billed = usage.get("prompt_tokens") if isinstance(usage, dict) else None
+        return Fail("a request over the context window was served: the prompt was truncated or the window is "
+                    "larger than the provider states", f"a 4xx (context_length_exceeded) for {size} prompt tokens "
+                    f"+ max_tokens {sent.get('max_tokens')}", f"HTTP 200, prompt_tokens {billed}", "context-overflow")
+    return Fail("a request over the context window was not refused cleanly", "a 4xx with an error envelope",
+                f"HTTP {ex.status}: {snippet(ex.text, 160)}", "context-overflow")
+
+
+CHECKS += (best_of_candidates, frequency_penalty, presence_penalty, suffix_effect, context_refused)

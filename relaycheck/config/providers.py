@@ -22,6 +22,9 @@ import yaml
 from relaycheck.tokens.encoding import KNOWN_ENCODINGS
 
 DEFAULT_MODEL = "gpt-3.5-turbo-instruct"
+REFERENCE_CONTEXT_LENGTH = 2048  # the embedded reference's context window (ServerConfig's; a test holds them equal)
+MIN_CONTEXT_LENGTH = 16
+MAX_CONTEXT_LENGTH = 1 << 17  # the overflow probe sends one context of prompt: keep its body bounded
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 ENV_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 MAX_CONFIG_BYTES = 1 << 20  # a providers file is a few KB; refuse to parse something hostile-sized
@@ -114,6 +117,9 @@ class Provider:
     tokenizer: str | None = "auto"
     # Cheaper models the same provider serves: the claimed model's fingerprint must differ from the first one's.
     cheaper_models: tuple[str, ...] = ()
+    # The model's context window in tokens, when the vendor states it: the context-overflow probe (about one
+    # context of prompt tokens) runs only then. The embedded reference states its own.
+    context_length: int | None = None
 
     def api_key(self, environ: Mapping[str, str] | None = None) -> str | None:
         env = os.environ if environ is None else environ
@@ -329,6 +335,7 @@ def _parse_provider(entry: dict[str, Any], label: str, base_dir: Path | None) ->
         expectations=expectations_path,
         tokenizer=_tokenizer(entry, label),
         cheaper_models=_cheaper_models(entry, label),
+        context_length=_context_length(entry, label, embedded),
     )
 
 
@@ -349,6 +356,16 @@ def _tokenizer(entry: dict[str, Any], label: str) -> str | None:
         raise ConfigError(f"{label}: field 'tokenizer' must be 'auto' (by model name), 'none' or one of "
                           f"{', '.join(KNOWN_ENCODINGS)}, not {_show(value)}{_suggest(value[:200], allowed)}")
     return value
+
+
+def _context_length(entry: dict[str, Any], label: str, embedded: bool) -> int | None:
+    """``context_length: N`` tokens (at least 16), as the vendor states it; the embedded reference knows its own."""
+    if entry.get("context_length") is None:
+        return REFERENCE_CONTEXT_LENGTH if embedded else None
+    value = _positive_int(entry, "context_length", label, default=0)
+    if value < MIN_CONTEXT_LENGTH:
+        raise ConfigError(f"{label}: field 'context_length' must be at least {MIN_CONTEXT_LENGTH} tokens")
+    return _at_most(value, MAX_CONTEXT_LENGTH, "context_length", label)
 
 
 def _headers(entry: dict[str, Any], label: str) -> tuple[Header, ...]:
@@ -525,4 +542,4 @@ def find_providers_file(explicit: Path | None, cwd: Path | None = None) -> Path:
 def embedded_reference(model: str = DEFAULT_MODEL, quirks: tuple[str, ...] = ()) -> Provider:
     """The built-in reference provider, used when no providers file is needed (``relaycheck run``)."""
     return Provider(name="reference", embedded=True, model=model, quirks=quirks, concurrency=8, property_examples=40,
-                    cheaper_models=("babbage-002",))
+                    cheaper_models=("babbage-002",), context_length=REFERENCE_CONTEXT_LENGTH)

@@ -38,6 +38,7 @@ class ProbeContext:
     model: str
     done: Mapping[str, Exchange]  # the recordings of this probe's dependencies
     cheaper_model: str | None = None  # a cheaper model the provider serves too (providers.yaml cheaper_models)
+    context_length: int | None = None  # the model's context window, when the provider states it
 
 
 Body = dict[str, Any] | str
@@ -118,6 +119,36 @@ def streamed(plain: Probe, purpose: str = "", probe_id: str = "", **extra: Any) 
                  plain.auth, plain.depends_on, optional, streams=plain.id)
 
 
+UNIT = "Say this is a test.\n"  # ends in a newline, so copies tokenise alike at their boundaries
+OVERFLOW_MAX_TOKENS = 16
+
+
+def _without(body: Body, name: str) -> dict[str, Any]:
+    assert isinstance(body, dict)
+    return {k: v for k, v in body.items() if k != name}
+
+
+def _repeated(ctx: ProbeContext, unit: str | list[int], copies: int) -> dict[str, Any]:
+    return {"model": ctx.model, "prompt": unit * copies, "max_tokens": 1, "temperature": 0}
+
+
+def _penalty(ctx: ProbeContext, **penalty: Any) -> dict[str, Any]:
+    # 16 greedy tokens after the official example prompt tend to loop ("This is a test. This is a test."): a
+    # repeated token is what the penalties act on.
+    return {"model": ctx.model, "prompt": TEST_PROMPT, "max_tokens": 16, "temperature": 0, **penalty}
+
+
+def _overflow(ctx: ProbeContext) -> dict[str, Any]:
+    """A prompt of exactly one context of "." token ids, plus max_tokens: over the window by max_tokens.
+
+    Costs about one context of prompt tokens, so it is sent only where the provider states its context length.
+    """
+    if ctx.context_length is None:
+        raise PreconditionFailed("the provider states no context_length (providers.yaml)")
+    return {"model": ctx.model, "prompt": [int(DOT_TOKEN)] * ctx.context_length, "max_tokens": OVERFLOW_MAX_TOKENS,
+            "temperature": 0}
+
+
 def _error(**fields: Any) -> Callable[[ProbeContext], dict[str, Any]]:
     def build(ctx: ProbeContext) -> dict[str, Any]:
         body = {"model": ctx.model, "prompt": TEST_PROMPT, "max_tokens": 1, **fields}
@@ -179,8 +210,9 @@ PROBES: tuple[Probe, ...] = (
     STOP_STRING,
     STOP_LIST,
     N,
+    # Counting rarely ends at once, so the unreturned candidate has tokens to bill; the seed makes it repeatable.
     Probe("best-of", "best_of=2 with n=1", lambda c: {
-        "model": c.model, "prompt": TEST_PROMPT, "max_tokens": 3, "temperature": 1, "best_of": 2, "n": 1},
+        "model": c.model, "prompt": COUNTING, "max_tokens": 3, "temperature": 1, "best_of": 2, "n": 1, "seed": 4242},
         optional=("best_of",)),
     ECHO,
     LOGPROBS,
@@ -254,6 +286,17 @@ PROBES: tuple[Probe, ...] = (
         Probe(f"identity-cross-{i}", f"fingerprint prompt {i} under the cheaper model", _cross(prompt))
         for i, prompt in enumerate(FINGERPRINT_PROMPTS[:CROSS_PROMPTS], 1)
     ),
+    # Usage truth and parameters' effects (issue 12, part 2). A prompt repeated k times: prompt_tokens must be
+    # k times one copy's count (a hidden injected prefix shows as an intercept, a multiplier in the slope).
+    Probe("usage-repeat-1", "one copy of a unit prompt", lambda c: _repeated(c, UNIT, 1)),
+    Probe("usage-repeat-2", "two copies of the unit prompt", lambda c: _repeated(c, UNIT, 2)),
+    Probe("usage-repeat-3", "three copies of the unit prompt", lambda c: _repeated(c, UNIT, 3)),
+    Probe("usage-tokens-x3", "the token-id prompt three times (15 ids)", lambda c: _repeated(c, HELLO_TOKENS, 3)),
+    Probe("penalty-base", "a temperature-0 continuation that repeats itself", _penalty),
+    Probe("penalty-frequency", "the same with frequency_penalty 2", lambda c: _penalty(c, frequency_penalty=2)),
+    Probe("penalty-presence", "the same with presence_penalty 2", lambda c: _penalty(c, presence_penalty=2)),
+    Probe("suffix-none", "the suffix request without its suffix", lambda c: _without(SUFFIX.build(c), "suffix")),
+    Probe("context-overflow", "one context of prompt tokens plus max_tokens 16: over the window", _overflow),
 )
 
 

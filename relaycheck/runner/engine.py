@@ -86,7 +86,8 @@ def open_target(provider: Provider, environ: Mapping[str, str] | None = None) ->
         from relaycheck.server.config import ServerConfig
         from relaycheck.server.running import serve_in_thread
 
-        config = ServerConfig(quirks=frozenset(provider.quirks))
+        context = provider.context_length or ServerConfig.context_length  # the window the provider states
+        config = ServerConfig(quirks=frozenset(provider.quirks), context_length=context)
         with serve_in_thread(config) as server:
             quirks = f" with quirks {', '.join(provider.quirks)}" if provider.quirks else ""
             yield Target(server.base_url, config.api_key, f"embedded reference provider{quirks}", headers)
@@ -122,8 +123,7 @@ async def record_provider(
 
         async def one(probe: Probe) -> None:
             deps = {d: await done[d] for d in probe.depends_on if d in done}
-            cheaper = provider.cheaper_models[0] if provider.cheaper_models else None
-            exchange = await _send_probe(client, provider.model, probe, deps, cheaper)
+            exchange = await _send_probe(client, provider, probe, deps)
             run.exchanges[probe.id] = exchange
             done[probe.id].set_result(exchange)
             if run.stopped is None and (why := client.stop_reason()):
@@ -178,11 +178,10 @@ def _canary(probes: Sequence[Probe]) -> Probe | None:
     return next((p for p in free if p.id == CANARY), free[0] if free else None)
 
 
-async def _send_probe(
-    client: ProviderClient, model: str, probe: Probe, deps: dict[str, Exchange], cheaper: str | None = None
-) -> Exchange:
+async def _send_probe(client: ProviderClient, provider: Provider, probe: Probe, deps: dict[str, Exchange]) -> Exchange:
+    cheaper = provider.cheaper_models[0] if provider.cheaper_models else None
     try:
-        body = probe.build(ProbeContext(model, deps, cheaper))
+        body = probe.build(ProbeContext(provider.model, deps, cheaper, provider.context_length))
     except PreconditionFailed as why:
         return Exchange.unsent(probe.id, RecordedRequest("POST", client.url, {}, ""), f"precondition: {why}")
     return await client.send(Outgoing(probe.id, body, probe.auth, worst_case_tokens(body)))

@@ -9,11 +9,12 @@ character, and are released together later.
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-from relaycheck.server.model import NGramModel, Step
+from relaycheck.server.model import NGramModel, Sampling, Step
 from relaycheck.server.params import CompletionRequest
 
 
@@ -69,10 +70,11 @@ class ChoiceRun:
         counts: dict[int, int] = {}
         track_counts = bool(request.sampling.presence_penalty or request.sampling.frequency_penalty)
         forced = list(request.forced_prefix)
-        for _ in range(request.max_tokens):
+        suffix = tuple(model.tokenizer.encode(request.suffix)) if request.suffix else ()
+        for position in range(request.max_tokens):
             step = model.step(
                 context,
-                request.sampling,
+                _insertion_sampling(request.sampling, suffix, position, model.tokenizer.eot_id),
                 self.rng,
                 counts,
                 self._top_n,
@@ -80,8 +82,8 @@ class ChoiceRun:
             )
             self._steps += 1
             self._logprob_sum += step.logprob
-            if step.token == model.tokenizer.eot_id:
-                self.finish_reason = "stop"
+            if step.token == model.tokenizer.eot_id or (suffix and position and step.token == suffix[0]):
+                self.finish_reason = "stop"  # the end of text, or the insertion has reached the suffix
                 break
             self.completion_tokens += 1
             context.append(step.token)
@@ -199,3 +201,21 @@ class ChoiceRun:
         entries.append((pending.text, pending.step.logprob))
         entries.sort(key=lambda item: -item[1])
         return dict(entries)
+
+
+SUFFIX_PULL = 3.0  # logit bonus for the suffix's tokens: the insertion is written towards what follows it
+
+
+def _insertion_sampling(sampling: Sampling, suffix: Sequence[int], position: int, eot: int) -> Sampling:
+    """With a suffix the model writes an insertion: it leans towards the suffix's tokens, and the suffix's first
+    token ends the insertion, not the end of text (it is banned as the very first token: an insertion has
+    content)."""
+    if not suffix:
+        return sampling
+    bias = dict(sampling.logit_bias)
+    bias[eot] = -100.0
+    for token in suffix[1:]:
+        bias[token] = bias.get(token, 0.0) + SUFFIX_PULL
+    if position == 0:
+        bias[suffix[0]] = -100.0
+    return dataclasses.replace(sampling, logit_bias=bias)

@@ -35,7 +35,7 @@ class CompletionRequest:
     echo: bool = False
     logprobs: int | None = None
     stop: tuple[str, ...] = ()
-    suffix: str | None = None  # accepted and ignored: the reference model does not insert
+    suffix: str | None = None  # the text after the insertion (see generation._insertion_sampling)
     sampling: Sampling = field(default_factory=Sampling)
     seed: int | None = None
     user: str | None = None
@@ -46,6 +46,7 @@ class CompletionRequest:
     stop_overhang: int = 0  # keep this many characters of the matched stop sequence (a partial stop left over)
     forced_prefix: tuple[int, ...] = ()  # tokens every completion starts with
     extra_alternatives: int = 0  # report logprobs + this many alternatives per position
+    bill_candidates: bool = True  # usage counts every best_of candidate, not only the n returned
 
 
 def _param_of(error: ValidationError) -> str | None:

@@ -111,9 +111,10 @@ def build_response(ex: Exchange, model: NGramModel, rng: random.Random) -> dict[
     for p, prompt in enumerate(request.prompts):
         runs = [ChoiceRun(model, prompt, request, _fork(rng)) for _ in range(request.best_of)]
         results = [(run, [token for batch in run for token in batch]) for run in runs]
-        completion_tokens += sum(run.completion_tokens for run in runs)  # every candidate is billed
         if request.best_of > request.n:
             results.sort(key=lambda item: -item[0].mean_logprob)  # stable: ties keep generation order
+        billed = results if request.bill_candidates else results[: request.n]  # every candidate is billed
+        completion_tokens += sum(run.completion_tokens for run, _ in billed)
         for j, (run, tokens) in enumerate(results[: request.n]):
             logprobs = logprobs_object(tokens) if request.logprobs is not None else None
             choices.append(_choice(p * request.n + j, run.text, logprobs, run.finish_reason))

@@ -574,6 +574,41 @@ def _prompt_list_swapped(request: CompletionRequest, ex: Exchange) -> Completion
     return dataclasses.replace(request, prompts=tuple(reversed(request.prompts)))
 
 
+# -- usage truth and parameter effects (issue 12, part 2) ------------------------------------
+
+def _prompt_list_usage_first(obj: Json, ex: Exchange, kind: str) -> None:
+    if ex.request is None or len(ex.request.prompts) < 2:
+        return
+    for usage in _usages(obj):
+        usage["prompt_tokens"] = len(ex.request.prompts[0])
+        usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
+
+
+def _stream_usage_counts_end(obj: Json, ex: Exchange, kind: str) -> None:
+    if kind == "chunk" and _is_usage_chunk(obj):
+        obj["usage"]["completion_tokens"] += 1
+        obj["usage"]["total_tokens"] += 1
+
+
+def _no_penalties(request: CompletionRequest, ex: Exchange) -> CompletionRequest:
+    sampling = dataclasses.replace(request.sampling, presence_penalty=0.0, frequency_penalty=0.0)
+    return dataclasses.replace(request, sampling=sampling)
+
+
+def _context_truncated(body: Json, ex: Exchange) -> None:
+    """Cut the prompt from the left until prompt plus max_tokens fits the context (llama.cpp's truncation)."""
+    tokenizer = default_tokenizer()
+    max_tokens = body.get("max_tokens") if _is_number(body.get("max_tokens")) else 16
+    room = max(ex.config.context_length - int(max_tokens), 1)
+    prompt = body.get("prompt")
+    if isinstance(prompt, str) and len(ids := tokenizer.encode(prompt)) > room:
+        body["prompt"] = tokenizer.decode(ids[-room:])
+    elif isinstance(prompt, list) and prompt and all(_is_number(t) for t in prompt):
+        body["prompt"] = prompt[-room:]
+    elif isinstance(prompt, list) and all(isinstance(p, list) for p in prompt):
+        body["prompt"] = [p[-room:] for p in prompt]
+
+
 # -- the registry ----------------------------------------------------------------------------------
 
 _QUIRKS: tuple[Quirk, ...] = (
@@ -935,6 +970,39 @@ _QUIRKS: tuple[Quirk, ...] = (
         "error param is always null",
         "D39",
         on_error=lambda err, ex: dataclasses.replace(err, param=None),
+    ),
+    # usage truth and parameter effects (issue 12, part 2)
+    Quirk(
+        "prompt-list-usage-first",
+        "with a list of prompts, prompt_tokens counts only the first",
+        "D45",
+        on_payload=_prompt_list_usage_first,
+    ),
+    Quirk(
+        "stream-usage-counts-end",
+        "the stream's usage chunk counts one more completion token than the same request unstreamed",
+        "D45",
+        on_payload=_stream_usage_counts_end,
+    ),
+    Quirk(
+        "best-of-not-billed",
+        "best_of candidates are generated but only the returned choices are billed",
+        "D05",
+        on_request=_replace(bill_candidates=False),
+    ),
+    Quirk(
+        "best-of-ignored",
+        "best_of is ignored: one candidate per choice",
+        "D02",
+        on_request=lambda request, ex: dataclasses.replace(request, best_of=request.n),
+    ),
+    Quirk("ignore-penalties", "presence_penalty and frequency_penalty are ignored", "D02", on_request=_no_penalties),
+    Quirk("suffix-ignored", "suffix is accepted and ignored", "D02", on_request=_replace(suffix=None)),
+    Quirk(
+        "context-truncated",
+        "a prompt over the context window is cut from the left instead of refused",
+        "D13",
+        on_body=_context_truncated,
     ),
     # benign: variations the spec allows
     Quirk(

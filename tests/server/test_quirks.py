@@ -110,6 +110,9 @@ GREEDY = {"prompt": COUNTING, "temperature": 0, "max_tokens": 6}  # " 5, 6," in 
 TEST_GREEDY = {"prompt": "Say this is a test", "temperature": 0, "max_tokens": 4}
 USAGE = {"stream_options": {"include_usage": True}}
 UNKNOWN_MODEL = {"model": "gpt-nope", "prompt": "x"}
+BEST_OF = {"prompt": COUNTING, "best_of": 2, "max_tokens": 3, "temperature": 1, "seed": 1}
+LOOP = {"prompt": "Say this is a test", "max_tokens": 10, "temperature": 0}  # ". This is a test. This is a test"
+INSERT = {"prompt": "def add(a, b):", "max_tokens": 4, "temperature": 0}
 OUT_OF_RANGE = [
     {"temperature": 2.5},
     {"top_p": 1.5},
@@ -306,6 +309,24 @@ CASES: dict[str, Case] = {
     ),
     "errors-500": raw_case(Send(UNKNOWN_MODEL, model=False), lambda w: w.status == 500),
     "errors-param-null": case(lambda w: w.json["error"]["param"] is None, prompt="x", temperature=5),
+    # usage truth and parameter effects (issue 12, part 2); COUNTING is 11 cl100k tokens
+    "prompt-list-usage-first": case(
+        lambda w: _usage(w)["prompt_tokens"] != 22, prompt=[COUNTING, COUNTING], max_tokens=1
+    ),
+    "stream-usage-counts-end": stream_case(
+        lambda w: w.chunks[-1]["usage"]["completion_tokens"] != 6, **GREEDY, **USAGE
+    ),
+    "best-of-not-billed": case(lambda w: _usage(w)["completion_tokens"] <= 3, **BEST_OF),
+    "best-of-ignored": case(lambda w: _usage(w)["completion_tokens"] <= 3, **BEST_OF),
+    "ignore-penalties": Case(
+        (Send(LOOP), Send({**LOOP, "frequency_penalty": 2}), Send({**LOOP, "presence_penalty": 2})),
+        lambda wires: len({w.choice["text"] for w in wires}) == 1,
+    ),
+    "suffix-ignored": Case(
+        (Send(INSERT), Send({**INSERT, "suffix": "\n    return c"})),
+        lambda wires: wires[0].choice["text"] == wires[1].choice["text"],
+    ),
+    "context-truncated": case(lambda w: w.status == 200, prompt=[13] * 2048, max_tokens=16),
     # benign
     "sse-comments": stream_case(lambda w: parse_sse(w.content).comments > 0, **GREEDY),
     "sse-crlf": stream_case(lambda w: b"\r\n" in w.content, **GREEDY),

@@ -1,0 +1,237 @@
+"""Usage truth: the numbers a buyer pays for, checked against what came back and against each other.
+
+No tokenizer is needed here (token-exact counting is ``identity``'s): every check compares usage with something
+the same recordings fix. A choice that stopped at ``length`` generated exactly max_tokens tokens; token-id prompts
+have a known length; the same prompt has one count; a list of prompts is the sum of its members; k copies of a
+prompt cost k times one copy. Where only an inconsistency can be seen, the verdict names both numbers and both
+probes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from relaycheck.checks.model import Answer, Fail, Inconclusive, Level, Outcome, Pass, Recorded, Refused, Skip, check
+from relaycheck.probes.catalogue import HELLO_TOKENS, PROBES
+
+FEATURE = "usage"
+USAGE = 'CompletionUsage: prompt_tokens "Number of tokens in the prompt", completion_tokens "Number of tokens in the ' \
+    'generated completion"'
+DEFAULT_MAX_TOKENS = 16
+SPECIAL_TOKENS = 1  # a begin-of-sequence token some engines add (llama.cpp): tolerated once per prompt
+# Every probe whose answer carries usage (the error probes and the overflow probe expect a refusal).
+ANSWERING = tuple(p.id for p in PROBES if not p.is_error_probe() and p.id != "context-overflow")
+
+
+@dataclass(frozen=True)
+class Billed:
+    """The usage one successful answer reports, with the request it answers and its choices."""
+
+    probe: str
+    prompt_tokens: int
+    completion_tokens: int
+    body: dict[str, Any]  # the request sent
+    answers: tuple[Answer, ...]  # per choice, a stream assembled the way a client does
+
+    def __str__(self) -> str:
+        return f"'{self.probe}': prompt_tokens {self.prompt_tokens}, completion_tokens {self.completion_tokens}"
+
+
+def _int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def billed(r: Recorded, probe: str) -> Billed | None:
+    """The usage of a successful answer (a JSON body, or a stream's usage chunk), or None when it has none."""
+    ex = r.exchanges.get(probe)
+    body = ex.request.json() if ex is not None and ex.succeeded else None
+    if not isinstance(body, dict):
+        return None
+    try:
+        usage, answers = r.usage(probe), r.answers(probe)
+    except (Fail, Skip, Inconclusive, Refused):
+        return None  # an unusable answer: the shape and stream checks grade it
+    if not isinstance(usage, dict) or not (_int(usage.get("prompt_tokens")) and _int(usage.get("completion_tokens"))):
+        return None
+    return Billed(probe, usage["prompt_tokens"], usage["completion_tokens"], body, tuple(answers))
+
+
+def _all_billed(r: Recorded) -> Iterator[Billed]:
+    for probe in ANSWERING:
+        found = billed(r, probe)
+        if found is not None:
+            yield found
+
+
+def _max_tokens(body: dict[str, Any]) -> int:
+    value = body.get("max_tokens")
+    return value if _int(value) else DEFAULT_MAX_TOKENS
+
+
+def _prompt_count(body: dict[str, Any]) -> int:
+    prompt = body.get("prompt")
+    return len(prompt) if isinstance(prompt, list) and prompt and isinstance(prompt[0], (str, list)) else 1
+
+
+def completion_range(b: Billed) -> tuple[int, int]:
+    """The fewest and the most completion tokens the answer can have cost, from the choices that came back.
+
+    A choice that ended at ``length`` generated exactly max_tokens tokens; any other choice with text at least
+    one and at most max_tokens; best_of candidates that were not returned between none and max_tokens each.
+    """
+    mt = _max_tokens(b.body)
+    n = b.body.get("n") if _int(b.body.get("n")) else 1
+    best_of = b.body.get("best_of") if _int(b.body.get("best_of")) else n
+    echo = b.body.get("echo") is True  # the text then starts with the prompt: it tells nothing of the completion
+    low = 0
+    for answer in b.answers:
+        if answer.finish_reason == "length":
+            low += mt
+        elif answer.text and not echo:
+            low += 1
+    high = mt * max(n, best_of, 1) * _prompt_count(b.body)
+    return low, high
+
+
+@check(
+    "usage.completion-bounds",
+    title="completion_tokens covers every choice and candidate returned, and no more than max_tokens allows",
+    clause=f"{USAGE}; max_tokens: the maximum number of tokens generated; best_of: 'Generates best_of "
+    "completions server-side' (each is billed); n and prompt lists: one completion per choice",
+    level=Level.MUST,
+    feature=FEATURE,
+    probes=ANSWERING,
+    deviations=("D25", "D45"),
+    fails_on=("usage-zero", "usage-from-characters"),
+)
+def completion_bounds(r: Recorded) -> Outcome:
+    judged = 0
+    for b in _all_billed(r):
+        low, high = completion_range(b)
+        judged += 1
+        if not low <= b.completion_tokens <= high:
+            why = "less than the choices returned show" if b.completion_tokens < low else "more than max_tokens allows"
+            return Fail(f"completion_tokens is {why}", f"{low} <= completion_tokens <= {high}", str(b), b.probe)
+    if not judged:
+        raise Skip("no answer reported usage (see shape.usage-present)")
+    return Pass(f"{judged} answers billed within what their choices show")
+
+
+def _prompt_key(body: dict[str, Any]) -> str | None:
+    """The prompt as a comparable key: only single prompts, and no suffix (the suffix is model input too)."""
+    prompt = body.get("prompt")
+    if body.get("suffix") or not isinstance(prompt, str):
+        return None
+    return prompt
+
+
+@check(
+    "usage.prompt-tokens",
+    title="the same prompt is counted the same everywhere, a list of prompts as the sum of its members",
+    clause=f"{USAGE}: one count per prompt, whatever else the request asks (n, echo, logprobs, stop, stream)",
+    level=Level.MUST,
+    feature=FEATURE,
+    probes=ANSWERING,
+    deviations=("D45",),
+    fails_on=("prompt-list-usage-first", "usage-from-characters"),
+)
+def prompt_tokens(r: Recorded) -> Outcome:
+    first: dict[str, Billed] = {}
+    repeated = 0
+    for b in _all_billed(r):
+        key = _prompt_key(b.body)
+        if key is None:
+            continue
+        seen = first.setdefault(key, b)
+        repeated += seen is not b
+        if seen.prompt_tokens != b.prompt_tokens:
+            return Fail(f"one prompt, two counts: {seen.prompt_tokens} and {b.prompt_tokens}",
+                        f"prompt_tokens {seen.prompt_tokens} (as for '{seen.probe}')", str(b), b.probe)
+    listed = billed(r, "prompt-list")
+    prompts = listed.body.get("prompt") if listed else None
+    if listed and isinstance(prompts, list) and all(p in first for p in prompts):
+        total = sum(first[p].prompt_tokens for p in prompts)
+        if listed.prompt_tokens != total:
+            members = " + ".join(f"{first[p].prompt_tokens} ('{first[p].probe}')" for p in prompts)
+            return Fail("a list of prompts is not counted as the sum of its members",
+                        f"prompt_tokens {members} = {total}", str(listed), "prompt-list")
+    if not repeated:
+        raise Skip("no prompt was answered twice with usage")
+    return Pass(f"{len(first)} prompts, each with one count in {repeated + len(first)} answers"
+                + (", the list summed" if listed else ""))
+
+
+def _fit(points: list[tuple[int, Billed]]) -> tuple[int, int]:
+    """Slope and intercept through the first two points (copies, prompt_tokens)."""
+    (k1, b1), (k2, b2) = points[:2]
+    slope = (b2.prompt_tokens - b1.prompt_tokens) // (k2 - k1)
+    return slope, b1.prompt_tokens - slope * k1
+
+
+@check(
+    "usage.linear",
+    title="prompt_tokens grows by one copy's count per copy of a repeated prompt: no hidden prefix, no multiplier",
+    clause=f"{USAGE}: k copies of a prompt are k times its tokens; token ids are counted one each",
+    level=Level.MUST,
+    feature=FEATURE,
+    probes=("usage-repeat-1", "usage-repeat-2", "usage-repeat-3", "prompt-tokens", "usage-tokens-x3"),
+    deviations=("D45",),
+    fails_on=("hidden-prompt-prefix", "usage-multiplied"),
+)
+def linear(r: Recorded) -> Outcome:
+    text = [(k, b) for k, probe in ((1, "usage-repeat-1"), (2, "usage-repeat-2"), (3, "usage-repeat-3"))
+            if (b := billed(r, probe)) is not None]
+    if len(text) < 3:
+        raise Skip("the repeated prompts did not all come back with usage")
+    slope, intercept = _fit(text)
+    k3, b3 = text[2]
+    if b3.prompt_tokens != intercept + slope * k3:
+        return Fail("prompt_tokens does not grow linearly with the copies of a prompt",
+                    f"{intercept} + {slope} x {k3} = {intercept + slope * k3}",
+                    f"{text[0][1]}; {text[1][1]}; {b3}", b3.probe)
+    if abs(intercept) > SPECIAL_TOKENS:
+        return Fail(f"every request is billed {intercept} tokens that are not in its prompt (a hidden prefix?)",
+                    f"prompt_tokens = {slope} per copy, intercept at most {SPECIAL_TOKENS}",
+                    f"intercept {intercept}: {text[0][1]}; {text[1][1]}", text[0][1].probe)
+    ids = [(k, b) for k, probe in ((1, "prompt-tokens"), (3, "usage-tokens-x3")) if (b := billed(r, probe))]
+    if len(ids) == 2:
+        per_copy, _ = _fit(ids)
+        if per_copy != len(HELLO_TOKENS):
+            return Fail(f"{len(HELLO_TOKENS)} more token ids were billed as {per_copy} tokens (a multiplier?)",
+                        f"prompt_tokens + {len(HELLO_TOKENS)} per copy of {HELLO_TOKENS}",
+                        f"{ids[0][1]}; {ids[1][1]}", ids[1][1].probe)
+    note = f"; token ids one each ({len(HELLO_TOKENS)} per copy)" if len(ids) == 2 else "; token-id prompts not served"
+    return Pass(f"{slope} tokens per copy, intercept {intercept}{note}")
+
+
+@check(
+    "usage.stream-matches",
+    title="the usage chunk of a stream equals the usage of the same temperature-0 request unstreamed",
+    clause='ChatCompletionStreamOptions.include_usage: the usage chunk "shows the token usage statistics for the '
+    'entire request"',
+    level=Level.MUST,
+    feature=FEATURE,
+    probes=("greedy", "stream-usage"),
+    deviations=("D30", "D45"),
+    fails_on=("stream-usage-counts-end",),
+)
+def stream_matches(r: Recorded) -> Outcome:
+    plain, streamed = billed(r, "greedy"), billed(r, "stream-usage")
+    if plain is None or streamed is None:
+        raise Skip("the temperature-0 request and its streamed twin did not both report usage")
+    twin = {k: v for k, v in streamed.body.items() if k not in ("stream", "stream_options")}
+    if twin != plain.body:
+        raise Skip("'stream-usage' is not the streamed twin of 'greedy'")
+    if [a.text for a in streamed.answers] != [a.text for a in plain.answers]:
+        if streamed.prompt_tokens != plain.prompt_tokens:
+            return Fail("the streamed request's prompt is counted differently", str(plain), str(streamed),
+                        "stream-usage")
+        raise Skip("the streamed text differs from the unstreamed one (see stream.text-matches): usage may too")
+    same = (streamed.prompt_tokens, streamed.completion_tokens) == (plain.prompt_tokens, plain.completion_tokens)
+    return Pass(str(streamed)) if same else Fail("the same text is billed differently streamed", str(plain),
+                                                 str(streamed), "stream-usage")
+
+
+CHECKS = (completion_bounds, prompt_tokens, linear, stream_matches)
