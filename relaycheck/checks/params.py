@@ -13,6 +13,7 @@ from relaycheck.checks.model import (
     Outcome,
     Pass,
     Recorded,
+    Refused,
     Skip,
     check,
     error_envelope,
@@ -667,11 +668,14 @@ def presence_penalty(r: Recorded) -> Outcome:
     feature=FEATURE,
     probes=("suffix", "suffix-none"),
     deviations=("D02", "D14"),
-    refusable=True,
     fails_on=("suffix-ignored",),
 )
 def suffix_effect(r: Recorded) -> Outcome:
-    inserted, plain = r.text("suffix"), r.text("suffix-none")
+    try:
+        inserted = r.text("suffix")
+    except Refused as refused:  # graded once, as `unsupported`, by params.suffix
+        raise Skip(f"suffix refused (HTTP {refused.status}): see params.suffix") from None
+    plain = r.text("suffix-none")
     return expect(inserted != plain, "the suffix made no difference to the text (accepted and ignored?)",
                   f"an insertion other than the suffix-less continuation {plain!r}", repr(inserted), "suffix")
 
