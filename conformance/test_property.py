@@ -1,6 +1,6 @@
 """Conformance: the 'property' checks of the catalogue (schemathesis cases), one test per provider and check."""
 
-from relaycheck.runner.pytest_plugin import Certification
+from relaycheck.pytest_plugin import Certification
 
 FEATURE = "property"
 

@@ -37,3 +37,31 @@ def test_record_then_green_then_reasons_kept(tmp_path: Path) -> None:
     again = yaml.safe_load((tmp_path / "exp/quirky.yaml").read_text())
     reasons = {e["check"]: e["reason"] for e in again["expectations"]}
     assert reasons["params.echo"] == "upstream issue https://example.invalid/issues/1"
+
+
+def test_expectations_load_by_default_from_expectations_dir(tmp_path: Path) -> None:
+    """No `expectations:` in the entry: the run records to, then reads, ./expectations/NAME.yaml (the README's loop)."""
+    (tmp_path / "providers.yaml").write_text("providers:\n  - {name: relay, embedded: true, quirks: [no-done]}\n")
+    checks = ("--checks", "stream.done", "--no-property")
+    first = _run("-p", "relay", "--update-expectations", *checks, cwd=tmp_path)
+    assert first.returncode == 1, first.stderr
+    assert "expectations: expectations/relay.yaml" in first.stdout
+    recorded = yaml.safe_load((tmp_path / "expectations" / "relay.yaml").read_text())
+    assert [e["check"] for e in recorded["expectations"]] == ["stream.done"]
+
+    rerun = _run("-p", "relay", *checks, cwd=tmp_path)
+    assert rerun.returncode == 0, rerun.stdout + rerun.stderr  # recorded → rerun → green
+    report = (tmp_path / "reports" / "relay.json").read_text()
+    assert '"grade": "known"' in report and "expectations/relay.yaml" in report  # the report names the file
+
+    raw = _run("-p", "relay", "--no-expectations", *checks, cwd=tmp_path)
+    assert raw.returncode == 1  # the deviation is still there, graded raw on request
+    assert '"grade": "known"' not in (tmp_path / "reports" / "relay.json").read_text()
+
+
+def test_a_named_expectations_file_that_is_missing_is_one_line(tmp_path: Path) -> None:
+    (tmp_path / "providers.yaml").write_text(
+        "providers:\n  - {name: relay, embedded: true, expectations: nowhere.yaml}\n")
+    result = _run("-p", "relay", "--checks", "shape.object", cwd=tmp_path)
+    assert result.returncode == 2 and "expectations file not found" in result.stderr
+    assert "Traceback" not in result.stderr and not (tmp_path / "reports").exists()  # nothing was sent

@@ -88,3 +88,36 @@ def test_allure_results_are_grouped_and_carry_the_exchange(tmp_path: Path) -> No
     assert exchange["probe"] == "stream" and exchange["events"]  # the recorded stream, events and all
     assert "[DONE]" not in [e["data"] for e in exchange["events"]]  # the deviation is visible in the evidence
     assert "sk-relaycheck-reference" not in body
+
+
+def _pytest(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args], cwd=cwd,
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_pytest_selection_decides_what_is_sent(tmp_path: Path) -> None:
+    """-k / a file / -m: only the checks whose tests run are certified, so only their probes are sent."""
+    result = _pytest(str(REPO / "conformance" / "test_stream.py"), "-k", "stream.done", "-q",
+                     "--report-dir", str(tmp_path / "r"), cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "1 passed" in result.stdout
+    report = json.loads((tmp_path / "r" / "reference.json").read_text())
+    assert [v["check"] for v in report["verdicts"]] == ["stream.done"]
+    listed = {c["id"]: c for c in json.loads(_run("list", "--format", "json", cwd=tmp_path).stdout)["checks"]}
+    assert {e["probe"] for e in report["exchanges"]} == set(listed["stream.done"]["probes"])  # its probes, no more
+    assert report["spend"]["requests"] == len(listed["stream.done"]["probes"])
+
+    must = _pytest("--pyargs", "conformance", "-m", "must and errors", "-q", "--co", cwd=tmp_path)
+    ids = [line for line in must.stdout.splitlines() if "::" in line]
+    levels = {i: c["level"] for i, c in listed.items()}
+    assert ids and all(levels[i.rsplit("::", 1)[1].rstrip("]")] == "MUST" for i in ids)
+    assert all("reference::errors." in i for i in ids)
+
+
+def test_pytest_markers_are_registered_and_a_bad_provider_is_one_line(tmp_path: Path) -> None:
+    markers = _pytest("--markers", cwd=tmp_path).stdout
+    assert "@pytest.mark.must:" in markers and "@pytest.mark.stream:" in markers
+    bad = _pytest("--pyargs", "conformance", "--provider", "gptbn", cwd=tmp_path)
+    assert bad.returncode == 4  # pytest's usage error
+    assert "unknown provider 'gptbn'" in bad.stderr and "did you mean 'gptnb'" in bad.stderr
+    assert "Traceback" not in bad.stdout + bad.stderr and bad.stderr.count("\n") <= 2

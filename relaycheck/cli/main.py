@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from relaycheck import __version__
-from relaycheck.config.providers import ConfigError, Provider, embedded_reference, find_providers_file, load_providers
+from relaycheck.config.providers import ConfigError
+from relaycheck.runner.session import ProviderChoice
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 
@@ -59,7 +60,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--report-dir", type=Path, default=Path("reports"), metavar="DIR",
                      help="where reports are written (default ./reports)")
     run.add_argument("--update-expectations", action="store_true",
-                     help="write each provider's deviations to its expectations file (expectations/NAME.yaml)")
+                     help="grade raw and write each provider's deviations to its expectations file "
+                          "(the one its entry names, else expectations/NAME.yaml)")
+    run.add_argument("--no-expectations", action="store_true",
+                     help="grade raw: ignore expectations files (by default expectations/NAME.yaml applies "
+                          "when it exists, or the file the provider's entry names)")
     run.add_argument("--quiet", "-q", action="store_true", help="no progress line")
     run.add_argument("--no-property", action="store_true",
                      help="skip the property tests generated from the OpenAPI document (feature 'property')")
@@ -133,77 +138,41 @@ def cmd_list(args: argparse.Namespace) -> int:
 # -- run ---------------------------------------------------------------------------------------------------------
 
 
-def select_providers(args: argparse.Namespace) -> list[Provider]:
-    """Which providers this run certifies; raises ConfigError with one line on any problem."""
-    if args.base_url:
-        if args.provider:
-            raise ConfigError("use either --provider or --base-url, not both")
-        if not args.api_key_env:
-            raise ConfigError("--base-url needs --api-key-env VAR (the variable holding the key)")
-        from relaycheck.config.providers import parse_providers
-
-        entry = {"name": "adhoc", "base_url": args.base_url, "api_key_env": args.api_key_env}
-        if args.model:
-            entry["model"] = args.model
-        return list(parse_providers({"providers": [entry]}, "command line").providers)
-    if args.model or args.api_key_env:
-        raise ConfigError("--model and --api-key-env go with --base-url")
-    if not args.provider:
-        return [embedded_reference(quirks=tuple(args.quirk))]
-    providers_file = load_providers(find_providers_file(args.providers_file))
-    names = [p.name for p in providers_file.providers] if "all" in args.provider else args.provider
-    chosen = [providers_file.get(name) for name in dict.fromkeys(names)]
-    if args.quirk:
-        chosen = [p.with_overrides(quirks=tuple(args.quirk)) if p.embedded else p for p in chosen]
-    return chosen
+def provider_choice(args: argparse.Namespace) -> ProviderChoice:
+    return ProviderChoice(
+        names=tuple(args.provider),
+        providers_file=args.providers_file,
+        base_url=args.base_url,
+        model=args.model,
+        api_key_env=args.api_key_env,
+        quirks=tuple(args.quirk),
+    )
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from relaycheck.checks import property as property_checks
-    from relaycheck.checks.catalogue import load_catalogue
     from relaycheck.report.markdown import terminal_summary
-    from relaycheck.report.writer import write_reports
-    from relaycheck.runner.engine import certify, run_worst_case
-    from relaycheck.runner.expectations import expectations_yaml, load_expectations
+    from relaycheck.runner.engine import run_worst_case
     from relaycheck.runner.progress import Progress
-    from relaycheck.server.quirks import get_quirk
-    from relaycheck.spec import load_contract
-    from relaycheck.transport.redact import Redactor
+    from relaycheck.runner.session import SessionOptions, run_session, select_catalogue, select_providers
 
-    for quirk in args.quirk:
-        try:
-            get_quirk(quirk)
-        except KeyError as exc:
-            raise ConfigError(str(exc.args[0]) if exc.args else f"unknown quirk {quirk}") from None
-    providers = select_providers(args)
-    catalogue = load_catalogue().select(tuple(args.checks))
-    if args.no_property:  # deselects the property checks, so the phase they read sends nothing
-        catalogue = catalogue.excluding(property_checks.FEATURE)
-    if not catalogue.checks:
-        raise ConfigError(f"no check matches {', '.join(args.checks)} (see relaycheck list)")
-    if args.report_dir.exists() and not args.report_dir.is_dir():
-        raise ConfigError(f"--report-dir {args.report_dir}: exists and is not a directory")
+    providers = select_providers(provider_choice(args))
+    catalogue = select_catalogue(args.checks, property_phase=not args.no_property)
     progress = Progress(sys.stderr, enabled=not args.quiet)
     if not args.quiet:  # stated before any request: the run ends within this, whatever the providers do
         print(f"worst case: {run_worst_case(providers, catalogue):.0f} s", file=sys.stderr)
-    runs = certify(providers, catalogue, load_contract(), progress=_with_stop_lines(progress),
-                   use_expectations=not args.update_expectations)
-    secrets = [s for r in runs if r.target for s in r.target.secrets]  # keys, and header values from the environment
-    redactor = Redactor.for_keys([p.api_key() for p in providers] + secrets)
-    try:
-        reports = write_reports(runs, catalogue, args.report_dir, redactor)
-    except OSError as exc:
-        raise ConfigError(f"cannot write reports to {args.report_dir}: {exc.strerror or exc}") from None
-    print(redactor.text(terminal_summary(reports)))
+    result = run_session(SessionOptions(
+        providers=tuple(providers),
+        catalogue=catalogue,
+        report_dir=args.report_dir,
+        expectations=not args.no_expectations,
+        update_expectations=args.update_expectations,
+        progress=_with_stop_lines(progress),
+    ))
+    print(result.redactor.text(terminal_summary(result.reports)))
     print(f"reports: {args.report_dir}/")
-    if args.update_expectations:
-        for run in runs:
-            path = run.provider.expectations or Path("expectations") / f"{run.name}.yaml"
-            previous = load_expectations(path) if path.exists() else {}
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(redactor.text(expectations_yaml(run.name, run.verdicts, previous)), encoding="utf-8")
-            print(f"expectations: {path}")
-    return EXIT_FAIL if any(r.must_failures(catalogue) for r in runs) else EXIT_OK
+    for path in result.expectation_files:
+        print(f"expectations: {path}")
+    return EXIT_FAIL if result.blocking else EXIT_OK
 
 
 def _with_stop_lines(progress: Any) -> Any:

@@ -266,15 +266,18 @@ def certify(
     contract: Contract,
     progress: ProgressFn | None = None,
     environ: Mapping[str, str] | None = None,
-    use_expectations: bool = True,
+    expectations: Mapping[str, Mapping[str, Expectation]] | None = None,
     property_seed: int | None = None,
 ) -> list[ProviderRun]:
     """Certify several providers in parallel, each within its own limits; one provider's trouble stays its own.
 
-    Expectations files are read before any request is sent (a bad file must not cost a run). With
-    ``use_expectations=False`` (recording new expectations) verdicts are graded raw.
+    ``expectations`` are by provider name (a provider missing from it is graded raw); without them, the file each
+    provider's entry names is read. Either way they are read before any request is sent (a bad file must not cost
+    a run) and handed to the pure judge.
     """
-    expected = {p.name: load_expectations(p.expectations) if use_expectations else {} for p in providers}
+    if expectations is None:
+        expectations = {p.name: load_expectations(p.expectations) for p in providers}
+    expected = expectations
     needed = _probes_for(catalogue)
     fuzz = _wants_property_phase(catalogue)
     runs = [ProviderRun(p) for p in providers]
@@ -300,7 +303,7 @@ def certify(
 
         asyncio.run(all_providers())
     for run in runs:
-        run.verdicts = judge_run(run, catalogue, contract, expected[run.name])
+        run.verdicts = judge_run(run, catalogue, contract, expected.get(run.name))
         if progress:
             progress("done", run)
     return runs
