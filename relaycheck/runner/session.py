@@ -66,6 +66,7 @@ def select_providers(choice: ProviderChoice) -> list[Provider]:
     chosen = [providers_file.get(name) for name in dict.fromkeys(names)]
     if choice.quirks:
         chosen = [p.with_overrides(quirks=choice.quirks) if p.embedded else p for p in chosen]
+    _check_quirks(q for p in chosen for q in p.quirks)  # a file's quirk list too: one line, before any request
     return chosen
 
 
