@@ -140,7 +140,7 @@ class SessionResult:
     runs: list[ProviderRun]
     catalogue: Catalogue
     redactor: Redactor
-    reports: list[dict]  # what the writers produced, one per provider (the typed Report once it lands)
+    reports: list  # the typed reports the writers produced, one per provider
     expectation_files: list[Path] = field(default_factory=list)  # written by update_expectations
 
     @property
