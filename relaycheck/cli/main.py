@@ -153,10 +153,17 @@ def cmd_run(args: argparse.Namespace) -> int:
     from relaycheck.report.markdown import terminal_summary
     from relaycheck.runner.engine import run_worst_case
     from relaycheck.runner.progress import Progress
-    from relaycheck.runner.session import SessionOptions, run_session, select_catalogue, select_providers
+    from relaycheck.runner.session import (
+        SessionOptions,
+        check_report_dir,
+        run_session,
+        select_catalogue,
+        select_providers,
+    )
 
     providers = select_providers(provider_choice(args))
     catalogue = select_catalogue(args.checks, property_phase=not args.no_property)
+    check_report_dir(args.report_dir)
     progress = Progress(sys.stderr, enabled=not args.quiet)
     if not args.quiet:  # stated before any request: the run ends within this, whatever the providers do
         print(f"worst case: {run_worst_case(providers, catalogue):.0f} s", file=sys.stderr)

@@ -149,13 +149,18 @@ class SessionResult:
         return any(run.must_failures(self.catalogue) for run in self.runs)
 
 
+def check_report_dir(report_dir: Path) -> None:
+    """A report folder that cannot be one is a usage error, said before anything is announced or sent."""
+    if report_dir.exists() and not report_dir.is_dir():
+        raise ConfigError(f"report folder {report_dir}: exists and is not a directory")
+
+
 def run_session(options: SessionOptions) -> SessionResult:
     """Certify, judge with the expectations that apply, redact and write the reports (and expectations)."""
     from relaycheck.report.writer import write_reports
     from relaycheck.spec import load_contract
 
-    if options.report_dir.exists() and not options.report_dir.is_dir():
-        raise ConfigError(f"report folder {options.report_dir}: exists and is not a directory")
+    check_report_dir(options.report_dir)
     if options.expectations and not options.update_expectations:
         providers, expected = applied_expectations(options.providers, options.expectations_dir)
     else:
