@@ -1,6 +1,6 @@
 """Conformance: the 'usage' checks of the catalogue, one test per provider and check."""
 
-from relaycheck.runner.pytest_plugin import Certification
+from relaycheck.pytest_plugin import Certification
 
 FEATURE = "usage"
 
