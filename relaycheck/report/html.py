@@ -13,9 +13,14 @@ from html import escape
 from typing import Any
 
 from relaycheck.checks.model import Grade
+from relaycheck.checks.property import curl
+from relaycheck.report.causes import Causes, Fault, causes, fields_named
+from relaycheck.report.clauses import OFFICIAL_SOURCE, definitions
 from relaycheck.report.compare import Cell, Comparison, Probed, figures, seconds
+from relaycheck.report.deviations import lookup
 from relaycheck.report.markdown import OTHER
 from relaycheck.report.model import Report, VerdictRow
+from relaycheck.spec import Contract, load_contract
 from relaycheck.transport import safejson
 from relaycheck.transport.exchange import Exchange
 
@@ -68,6 +73,14 @@ body.only-problems tr.grade-pass, body.only-differences tr.same { display: none;
 #matrix tr.feature th { background: #eef1f4; font-size: 13px; }
 #matrix th.check { font-weight: normal; }
 .flag { color: var(--fail); font-weight: 600; }
+.fault { border: 1px solid var(--line); border-left: 6px solid var(--muted); border-radius: 6px; padding: 4px 12px;
+         margin: 12px 0; background: #fcfcfd; }
+.fault.grade-fail { border-left-color: var(--fail); } .fault.grade-warn { border-left-color: var(--warn); }
+.fault.grade-error { border-left-color: var(--error); }
+.fault .problem { background: var(--bg); } h4 { font-size: 14px; margin: 6px 0; }
+mark { background: #fff8c5; outline: 1px solid #d4a72c; }
+pre.curl { background: #0d1117; color: #e6edf3; }
+dl.glossary dt { margin-top: 6px; } dl.glossary dd { margin: 0 0 0 16px; color: var(--muted); }
 .agree-yes { color: var(--pass); } .agree-no { color: var(--fail); font-weight: 600; }
 footer { margin-top: 36px; color: var(--muted); font-size: 12px; }
 """
@@ -127,8 +140,9 @@ def _bar(value: Any) -> str:
 
 
 def provider_html(report: Report) -> str:
-    parts = [_header(report), _banners(report), _counts(report), _features_table(report), _figures(report),
-             _problems(report), _all_checks(report)]
+    found = causes(report)
+    parts = [_header(report), _banners(report), _counts(report, found), _features_table(report), _figures(report),
+             _problems(report, found), _all_checks(report), _glossary(report)]
     return _page(f"relaycheck: {report.provider.name}", "\n".join(p for p in parts if p))
 
 
@@ -168,13 +182,29 @@ def _banners(report: Report) -> str:
     return "\n".join(parts)
 
 
-def _counts(report: Report) -> str:
+def _counts(report: Report, found: Causes) -> str:
     overall = report.score.overall
     return (
         "<p id=\"counts\">"
+        + f"<b id=\"fault-count\">{e(found.summary())}</b> · "
         + " ".join(f"{badge(g.value)} {e(n)}" for g, n in overall.counts.items() if n)
         + f" · score {_pct(overall.percent)}</p>"
     )
+
+
+def _glossary(report: Report) -> str:
+    """The deviation entries the page cites, inline (the page is self-contained; ids link here)."""
+    ids = sorted({d for r in report.verdicts if r.grade.notable for d in r.check.deviations})
+    if not ids:
+        return ""
+    items = "".join(
+        f"<dt id=\"dev-{e(d)}\"><b>{e(d)}</b> {e(lookup(d).title)}</dt><dd>{e(lookup(d).summary)} "
+        f"<span class=\"meta\">Entry <code>{e(lookup(d).anchor)}</code> in the relaycheck repository.</span></dd>"
+        for d in ids
+    )
+    return (f"<section id=\"deviations\"><h2>Known deviations cited</h2><p class=\"meta\">From relaycheck's "
+            f"deviation catalogue (docs/deviations.md), embedded so the page needs nothing else.</p>"
+            f"<dl class=\"glossary\">{items}</dl></section>")
 
 
 def _features_table(report: Report) -> str:
@@ -222,38 +252,93 @@ def _figures(report: Report) -> str:
     )
 
 
-def _problems(report: Report) -> str:
+def _problems(report: Report, found: Causes) -> str:
+    """The faults first, each with the checks it explains and their evidence; then the other notable verdicts
+    (known, unsupported). Every notable verdict appears exactly once."""
     notable = report.notable()
     head = (
-        f"<section id=\"problems\"><h2>Deviations ({len(notable)})</h2>"
+        f"<section id=\"problems\"><h2>Faults ({len(found.faults)}) and deviations ({len(notable)})</h2>"
+        f"<p class=\"meta\" id=\"causes-summary\">{e(found.summary())}. A fault is one root cause: a known "
+        "deviation, or the evidence several failing checks share; the checks it explains are listed under it, "
+        "each with its own evidence.</p>"
         "<p class=\"toolbar\"><button type=\"button\" data-open=\"all\">expand all evidence</button>"
         "<button type=\"button\" data-open=\"none\">collapse all</button></p>"
     )
     if not notable:
         return head + "<p>None: every judged check passed.</p></section>"
-    return head + "".join(_problem(row, report.evidence(row)) for row in notable) + "</section>"
+    contract = load_contract()
+    parts = [head]
+    for i, fault in enumerate(found.faults, 1):
+        parts.append(_fault(i, fault, report, contract))
+    rest = [r for r in notable if not r.grade.bad]
+    if rest:
+        parts.append(f"<h3 id=\"other-notable\">Other notable verdicts ({len(rest)})</h3>")
+        parts += [_problem(row, report.evidence(row), contract) for row in rest]
+    return "".join(parts) + "</section>"
 
 
-def _problem(row: VerdictRow, exchanges: list[Exchange]) -> str:
+def _fault(number: int, fault: Fault, report: Report, contract: Contract) -> str:
+    if fault.deviation:
+        dev = lookup(fault.deviation)
+        title = f"{_deviation_link(dev.id)} {e(dev.title)}"
+        about = (f"<p class=\"dev-summary\">{e(dev.summary)} <span class=\"meta\">(entry "
+                 f"<code>{e(dev.anchor)}</code>)</span></p>")
+    else:
+        title = e(fault.symptom)
+        about = ""
+    listed = ", ".join(f"<a href=\"#v-{e(r.id)}\"><code>{e(r.id)}</code></a>" for r in fault.rows)
+    others = [d for d in fault.cited if d != fault.deviation]
+    cited = (f"<p class=\"meta\">deviations its checks also cite: {', '.join(_deviation_link(d) for d in others)}"
+             "</p>" if others else "")
+    rows = "".join(_problem(row, report.evidence(row), contract) for row in fault.rows)
+    plural = "check" if len(fault.rows) == 1 else "checks"
+    return (
+        f"<article class=\"fault grade-{e(fault.worst.value)}\" id=\"fault-{number}\" "
+        f"data-checks=\"{len(fault.rows)}\"><h3 class=\"fault-title\">Fault {number}: {title} "
+        f"<span class=\"meta\">{badge(fault.worst.value)} explains {len(fault.rows)} {plural}</span></h3>{about}"
+        f"<p>seen as: {e(fault.symptom)}</p><p class=\"fault-checks\">{listed}</p>{cited}"
+        f"<details class=\"evidence-toggle fault-verdicts\"><summary>the {len(fault.rows)} {plural} and their "
+        f"evidence</summary>{rows}</details></article>"
+    )
+
+
+def _deviation_link(ident: str) -> str:
+    dev = lookup(ident)
+    return f"<a class=\"dev\" href=\"#dev-{e(ident)}\" title=\"{e(dev.title)}\">{e(ident)}</a>"
+
+
+def _problem(row: VerdictRow, exchanges: list[Exchange], contract: Contract) -> str:
     v, c = row.verdict, row.check
     evidence = [("what happened", e(v.message))]
     for key, value in (("expected", v.expected), ("observed", v.observed), ("note", v.note)):
         if value:
             evidence.append((key, f"<code>{e(value)}</code>"))
-    evidence.append(("clause", e(c.clause)))
+    evidence.append(("clause", _clause(c.clause, contract)))
     if c.deviations:
-        evidence.append(("known deviations", e(", ".join(c.deviations))))
+        evidence.append(("known deviations", ", ".join(
+            f"{_deviation_link(d)} <span class=\"meta\">{e(lookup(d).title)}</span>" for d in c.deviations)))
     body = "".join(f"<dt>{k}</dt><dd>{val}</dd>" for k, val in evidence)
-    exchange_html = "".join(_exchange(x) for x in exchanges)
+    fields = fields_named(row)
+    exchange_html = "".join(_exchange(x, fields if v.grade.bad else []) for x in exchanges)
     return (
         f"<article class=\"problem grade-{e(v.grade.value)}\" id=\"v-{e(v.check)}\">"
-        f"<h3>{badge(v.grade.value)} <code>{e(v.check)}</code> <span class=\"meta\">{e(c.level.value)} · "
-        f"{e(c.feature)}</span></h3><p>{e(c.title)}</p><dl class=\"evidence\">{body}</dl>"
+        f"<h4>{badge(v.grade.value)} <code>{e(v.check)}</code> <span class=\"meta\">{e(c.level.value)} · "
+        f"{e(c.feature)}</span></h4><p>{e(c.title)}</p><dl class=\"evidence\">{body}</dl>"
         f"{exchange_html}</article>"
     )
 
 
-def _exchange(x: Exchange) -> str:
+def _clause(clause: str, contract: Contract) -> str:
+    found = definitions(clause, contract)
+    if not found:
+        return e(clause)
+    defs = "".join(f"<dt><code>{e(d.member)}</code></dt><dd>{e(d.text)}</dd>" for d in found)
+    return (f"{e(clause)}<details class=\"definition\"><summary>official definition</summary>"
+            f"<dl class=\"evidence\">{defs}</dl><p class=\"meta\">From relaycheck's contract "
+            f"(relaycheck/spec/completions.yaml), which cites <code>{e(OFFICIAL_SOURCE)}</code>.</p></details>")
+
+
+def _exchange(x: Exchange, fields: list[str] | None = None) -> str:
     # what the report file stores of it: a body cut at the size bound is stored (and shown) by its head
     stored = x.to_dict()
     req = stored["request"]
@@ -277,12 +362,26 @@ def _exchange(x: Exchange) -> str:
         notes.append("cut at the configured size bound")
     if x.attempts > 1:
         notes.append(f"{x.attempts} attempts")
+    replay = ""
+    if fields is not None and not x.not_sent and req["method"] == "POST":
+        replay = (f"<b>replay</b> <span class=\"meta\">(key redacted: put yours in)</span>"
+                  f"<pre class=\"curl\">{e(_clip(curl(x)))}</pre>")
+    marked = f" · field {e(', '.join(fields))} highlighted" if fields else ""
     return (
         f"<details class=\"evidence-toggle exchange\"><summary>exchange <code>{e(x.probe)}</code> → "
-        f"{e(label)}{(' · ' + e('; '.join(notes))) if notes else ''}</summary>"
-        f"<div><b>request</b> <span class=\"meta\">(key redacted)</span><pre>{e(_clip(req_text))}</pre>"
-        f"<b>response</b><pre>{e(_clip(response))}</pre></div></details>"
+        f"{e(label)}{(' · ' + e('; '.join(notes))) if notes else ''}{marked}</summary>"
+        f"<div>{replay}<b>request</b> <span class=\"meta\">(key redacted)</span><pre>{e(_clip(req_text))}</pre>"
+        f"<b>response</b><pre>{_highlight(_clip(response), fields or [])}</pre></div></details>"
     )
+
+
+def _highlight(text: str, fields: list[str]) -> str:
+    """The escaped text with every line that carries one of ``fields`` as a JSON key marked."""
+    if not fields:
+        return e(text)
+    keys = tuple(f'"{f}":' for f in fields)
+    return "\n".join(f"<mark>{e(line)}</mark>" if any(k in line for k in keys) else e(line)
+                      for line in text.split("\n"))
 
 
 def _headers(headers: Mapping[str, str]) -> str:

@@ -14,7 +14,7 @@ from relaycheck.report.compare import compare, comparison_markdown
 from relaycheck.report.document import build_report, write_json
 from relaycheck.report.html import comparison_html, provider_html
 from relaycheck.report.junit import junit_xml
-from relaycheck.report.markdown import provider_markdown
+from relaycheck.report.markdown import fit, provider_summary, summary_markdown
 from relaycheck.report.model import Report
 from relaycheck.runner.engine import ProviderRun
 from relaycheck.transport.redact import Redactor
@@ -27,8 +27,7 @@ def write_reports(runs: list[ProviderRun], catalogue: Catalogue, out_dir: Path, 
         report = build_report(run, catalogue)
         write_provider(report, out_dir, redactor)
         reports.append(report)
-    summary = "\n".join(provider_markdown(r) for r in reports)
-    _write(out_dir / "summary.md", summary, redactor)
+    _write(out_dir / "summary.md", summary_markdown(reports), redactor)
     _write(out_dir / "junit.xml", junit_xml(reports), redactor)
     if len(reports) > 1:
         write_comparison(reports, out_dir, redactor)
@@ -40,7 +39,7 @@ def write_provider(report: Report, out_dir: Path, redactor: Redactor) -> Path:
     name = report.provider.name
     out_dir.mkdir(parents=True, exist_ok=True)
     write_json(report, out_dir / f"{name}.json", redactor)
-    _write(out_dir / f"{name}.md", provider_markdown(report), redactor)
+    _write(out_dir / f"{name}.md", provider_summary(report), redactor)
     _write(out_dir / f"{name}.html", provider_html(report), redactor)
     return out_dir / f"{name}.json"
 
@@ -51,7 +50,8 @@ def write_comparison(reports: list[Report], out_dir: Path, redactor: Redactor | 
     comparison = compare(reports)
     paths = [out_dir / "comparison.html", out_dir / "comparison.md"]
     _write(paths[0], comparison_html(comparison), redactor)
-    _write(paths[1], comparison_markdown(comparison), redactor)
+    markdown = fit(lambda _compact: comparison_markdown(comparison), "The full comparison: `comparison.html`.")
+    _write(paths[1], markdown, redactor)
     return paths
 
 

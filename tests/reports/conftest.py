@@ -46,3 +46,23 @@ def reference_report(run_dir: Path) -> dict[str, Any]:
 @pytest.fixture(scope="session")
 def quirky_report(run_dir: Path) -> dict[str, Any]:
     return load(run_dir / "relay-a.json")
+
+
+# Five faults of the reference provider switched on together: the evidence the root-cause rule was decided on
+# (relaycheck/report/causes.py). errors-200 alone fails about 18 checks, drop-stop 6.
+FIVE_FAULTS = ("errors-200", "drop-stop", "no-done", "usage-inflated", "finish-reason-eos")
+
+
+@pytest.fixture(scope="session")
+def five_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """relay-five (the five faults) and a provider whose key is not set (skipped), with their comparison."""
+    out = tmp_path_factory.mktemp("five")
+    providers = [
+        embedded_reference(quirks=FIVE_FAULTS).with_overrides(name="relay-five"),
+        embedded_reference().with_overrides(name="absent", embedded=False, base_url="http://127.0.0.1:9/v1",
+                                            api_key_env="RELAYCHECK_TEST_KEY_NEVER_SET"),
+    ]
+    catalogue = load_catalogue()
+    runs = certify(providers, catalogue, load_contract(), environ={})
+    write_reports(runs, catalogue, out, Redactor())
+    return out

@@ -117,4 +117,25 @@ def test_comparison_page_escapes_hostile_provider_text(reference_report: dict[st
 
 def test_conformant_page_says_so(run_dir: Path) -> None:
     page = (run_dir / "reference.html").read_text(encoding="utf-8")
-    assert "No MUST failure." in page and "Deviations (0)" in page
+    assert "No MUST failure." in page and "Faults (0) and deviations (0)" in page
+
+
+def test_failing_probes_have_a_replay_line_fields_marked_and_deviations_inline(five_dir: Path) -> None:
+    page = (five_dir / "relay-five.html").read_text(encoding="utf-8")
+    rep = Report.load(five_dir / "relay-five.json")
+    assert_inert(page, attacked=False)
+    for row in rep.verdicts:
+        if not row.grade.bad:
+            continue
+        article = page[page.index(f'id="v-{row.id}"'):]
+        article = article[: article.index("</article>")]
+        for probe in row.verdict.probes:
+            if probe in rep.by_probe and not rep.by_probe[probe].not_sent:
+                assert "<pre class=\"curl\">curl -sS -X POST" in article, row.id  # a replay for each exchange
+    assert "Bearer &lt;redacted&gt;" in page  # the replay line carries no key
+    shape = page[page.index('id="v-shape.finish-reason"'):]
+    assert "<mark>" in shape[: shape.index("</article>")] and "finish_reason" in shape  # the offending field
+    for ident in ("D40", "D17", "D20"):
+        assert f'href="#dev-{ident}"' in page and f'id="dev-{ident}"' in page  # linked, and defined inline
+    assert "docs/deviations.md#D40" in page  # the entry's address, as text
+    assert "official definition" in page and "CreateCompletionResponse.choices[].finish_reason" in page

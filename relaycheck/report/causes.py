@@ -1,0 +1,215 @@
+"""Root causes: the bad verdicts of a report grouped into the faults that explain them.
+
+One fault fails many checks: a relay that answers errors with HTTP 200 fails every check that sends an invalid
+request, one that drops ``stop`` fails every stop check, streamed or not. A reader needs the faults first, then the
+checks each one explains. This module is pure (a report in, typed faults out) and is what the HTML page, the
+Markdown summary and the terminal summary all read.
+
+The rule, decided on the reference provider with five quirks switched on together (errors-200, drop-stop,
+no-done, usage-inflated, finish-reason-eos: 41 bad verdicts, 5 faults; ``tests/reports/test_causes.py`` holds it):
+
+1. Each bad verdict (fail, error, warn) yields *clues*, read from its evidence, never from its check id:
+   - ``status``: the check expected a refusal (a 4xx) and the provider answered 2xx: one fault however many
+     invalid requests were sent (the catalogue's own deviation ids would mislead here: each check names what it
+     tests, e.g. D13 "out of range accepted", not why the refusal failed);
+   - ``field``: a response field the verdict names (``finish_reason``, ``completion_tokens``, a schema path);
+   - ``value``: a quoted value the provider sent (``'eos_token'``, ``' 5, 6, 7'``), probe names excepted;
+   - ``probe``: only when none of the above: the failing probe it read (two checks of one exchange).
+2. Verdicts sharing a clue are one fault (connected components).
+3. A fault is labelled with a known deviation: the status fault with the deviation whose entry defines it
+   (:data:`STATUS_DEVIATIONS`); any other with the id its checks cite most (ties: the one cited first in a
+   check's list, which is the check's main deviation). Faults that get the same deviation are merged.
+
+Grouping never hides a verdict: every bad verdict is in exactly one fault (tested), in catalogue order.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from relaycheck.checks.model import Grade
+from relaycheck.report.model import Report, VerdictRow
+
+# The deviation whose catalogue entry *is* the symptom "a request that must be refused got this status class".
+STATUS_DEVIATIONS = {"2xx": "D40", "5xx": "D42"}
+
+_REFUSAL_EXPECTED = re.compile(r"\b4(?:\d\d|xx)\b")
+_OBSERVED_STATUS = re.compile(r"(?:^|->\s*)HTTP (([1-5])\d\d)\b")
+_FIELD = re.compile(r"\b[a-z]+(?:_[a-z]+)+\b")  # snake_case response fields: finish_reason, completion_tokens
+_SCHEMA_PATH = re.compile(r"\b(?:choices|usage|logprobs)/(?:\d+/)?([a-z_]+)")
+_QUOTED = re.compile(r"'([^'\n]{1,60})'")
+_ENUM = re.compile(r"is not one of \[[^\]]*\]")  # a schema message's list of allowed values: not what was sent
+# words of the check's own prose that look like fields but name no response field
+_NOT_FIELDS = frozenset({"max_tokens", "include_usage", "stream_options", "logit_bias", "best_of", "top_p",
+                         "cl100k_base", "o200k_base", "non_json"})
+
+
+@dataclass(frozen=True)
+class Fault:
+    """One root cause and the bad verdicts it explains (in catalogue order)."""
+
+    key: str  # "D40", or "probe:basic" / "check:shape.schema" when no deviation fits
+    deviation: str | None  # the known deviation it is, when one is
+    symptom: str  # what was seen, in words
+    rows: tuple[VerdictRow, ...]
+    cited: tuple[str, ...]  # every deviation id its checks cite, most cited first
+
+    @property
+    def checks(self) -> tuple[str, ...]:
+        return tuple(r.id for r in self.rows)
+
+    @property
+    def worst(self) -> Grade:
+        return min((r.grade for r in self.rows), key=lambda g: g.order)
+
+    @property
+    def blocking(self) -> bool:
+        return any(r.blocking for r in self.rows)
+
+
+@dataclass(frozen=True)
+class Causes:
+    faults: tuple[Fault, ...]  # worst first, then the most checks explained
+
+    @property
+    def checks(self) -> int:
+        return sum(len(f.rows) for f in self.faults)
+
+    def summary(self) -> str:
+        """The count line: faults as well as checks."""
+        if not self.faults:
+            return "no fault: no check failed or warned"
+        blocking = sum(f.blocking for f in self.faults)
+        verb = "explains" if len(self.faults) == 1 else "explain"
+        return (f"{_n(len(self.faults), 'fault')} {verb} {_n(self.checks, 'failed or warned check')}"
+                f" ({blocking} blocking)")
+
+    def fault_of(self, check: str) -> Fault | None:
+        return next((f for f in self.faults if check in f.checks), None)
+
+
+def causes(report: Report) -> Causes:
+    bad = [r for r in report.verdicts if r.grade.bad]
+    if not bad:
+        return Causes(())
+    probes = set(report.by_probe) | {p for r in report.verdicts for p in r.verdict.probes}
+    clues = {r.id: _clues(r, probes) for r in bad}
+    groups = _components(bad, clues)
+    labelled: dict[str, list[VerdictRow]] = {}
+    symptoms: dict[str, str] = {}
+    for group in groups:
+        key, symptom = _label(group, clues)
+        labelled.setdefault(key, []).extend(group)
+        symptoms.setdefault(key, symptom)
+    order = {r.id: i for i, r in enumerate(report.verdicts)}
+    faults = []
+    for key, rows in labelled.items():
+        rows.sort(key=lambda r: order[r.id])
+        deviation = key if re.fullmatch(r"D\d+", key) else None
+        faults.append(Fault(key, deviation, symptoms[key], tuple(rows), _cited(rows)))
+    faults.sort(key=lambda f: (f.worst.order, -len(f.rows), order[f.rows[0].id]))
+    return Causes(tuple(faults))
+
+
+# -- clues ----------------------------------------------------------------------------------------------------
+
+
+def _clues(row: VerdictRow, probes: set[str]) -> set[str]:
+    v = row.verdict
+    observed = v.observed or ""
+    status = _OBSERVED_STATUS.search(observed)
+    if status and status.group(2) in "25" and _REFUSAL_EXPECTED.search(v.expected or ""):
+        # an error body says nothing about the fault: its words are the provider's message
+        return {f"status:{status.group(2)}xx", f"code:{status.group(1)}"}
+    # a property check's evidence is a curl line: only its "problem:" line says what went wrong
+    problem = [line for line in observed.splitlines() if line.startswith("problem:")]
+    said = _ENUM.sub("", " ".join([v.message, *(problem if observed.startswith("curl ") else [observed])]))
+    expected = v.expected or ""
+    found = {f"field:{f}" for f in _fields(said)}
+    found |= {f"value:{q}" for q in _QUOTED.findall(said)
+              if len(q.strip()) > 1 and q not in probes and q not in expected}
+    return found or {f"probe:{p}" for p in v.probes[:1]} or {f"check:{v.check}"}
+
+
+def fields_named(row: VerdictRow) -> list[str]:
+    """The response fields a verdict names (what a report highlights in the recorded body)."""
+    v = row.verdict
+    observed = v.observed or ""
+    problem = [line for line in observed.splitlines() if line.startswith("problem:")]
+    return sorted(_fields(" ".join([v.message, v.expected or "", *(problem or [observed[:300]])])))
+
+
+def _fields(text: str) -> set[str]:
+    found = set(_SCHEMA_PATH.findall(text)) | set(_FIELD.findall(text))
+    return {f for f in found if f not in _NOT_FIELDS}
+
+
+def _components(rows: list[VerdictRow], clues: dict[str, set[str]]) -> list[list[VerdictRow]]:
+    """Verdicts linked by any shared clue, transitively (union-find over the clues)."""
+    parent = {r.id: r.id for r in rows}
+
+    def root(x: str) -> str:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    owner: dict[str, str] = {}
+    for r in rows:
+        for clue in sorted(clues[r.id]):
+            if clue in owner:
+                parent[root(r.id)] = root(owner[clue])
+            else:
+                owner[clue] = r.id
+    groups: dict[str, list[VerdictRow]] = {}
+    for r in rows:
+        groups.setdefault(root(r.id), []).append(r)
+    return list(groups.values())
+
+
+# -- labels ---------------------------------------------------------------------------------------------------
+
+
+def _label(group: list[VerdictRow], clues: dict[str, set[str]]) -> tuple[str, str]:
+    status = sorted({c.removeprefix("status:") for r in group for c in clues[r.id] if c.startswith("status:")})
+    if status:
+        codes = sorted({c.removeprefix("code:") for r in group for c in clues[r.id] if c.startswith("code:")})
+        refused = f"requests that must be refused were answered with HTTP {'/'.join(codes)}"
+        return STATUS_DEVIATIONS.get(status[0], f"status:{status[0]}"), refused
+    cited = _cited(group)
+    shared = sorted({c for r in group for c in clues[r.id]})
+    symptom = _symptom(shared)
+    if cited:
+        return cited[0], symptom
+    return (shared[0] if shared else f"check:{group[0].id}"), symptom
+
+
+def _cited(rows: Iterable[VerdictRow]) -> tuple[str, ...]:
+    counts: Counter[str] = Counter()
+    first: dict[str, int] = {}
+    for r in rows:
+        for i, d in enumerate(r.check.deviations):
+            counts[d] += 1
+            first[d] = min(first.get(d, i), i)
+    return tuple(sorted(counts, key=lambda d: (-counts[d], first[d], d)))
+
+
+def _symptom(clues: list[str]) -> str:
+    fields = [c.removeprefix("field:") for c in clues if c.startswith("field:")]
+    values = [c.removeprefix("value:") for c in clues if c.startswith("value:")]
+    parts = []
+    if fields:
+        parts.append("fields " + ", ".join(fields[:4]) if len(fields) > 1 else f"field {fields[0]}")
+    if values:
+        parts.append("values " + ", ".join(repr(v) for v in values[:3]))
+    if not parts:
+        probes = [c.removeprefix("probe:") for c in clues if c.startswith("probe:")]
+        parts.append("probe " + ", ".join(probes[:3]) if probes else "one check")
+    return "; ".join(parts)
+
+
+def _n(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"

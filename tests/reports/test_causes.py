@@ -1,0 +1,101 @@
+"""Root causes: the grouping rule on small made-up reports, and on the evidence it was decided on (five faults of
+the reference provider switched on together)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from relaycheck.checks.model import Grade, Level, Verdict
+from relaycheck.report.causes import causes
+from relaycheck.report.markdown import provider_markdown, terminal_summary
+from relaycheck.report.model import CheckInfo, ProviderInfo, Report, SuiteInfo, VerdictRow
+
+from .conftest import FIVE_FAULTS
+
+
+def row(check: str, grade: Grade = Grade.FAIL, *, deviations: tuple[str, ...] = (), message: str = "wrong",
+        expected: str | None = None, observed: str | None = None, probes: tuple[str, ...] = ("p",)) -> VerdictRow:
+    info = CheckInfo(check, title=check, level=Level.MUST, feature=check.split(".")[0], deviations=deviations)
+    return VerdictRow(info, Verdict(check, grade, message, expected, observed, probes))
+
+
+def report(*rows: VerdictRow) -> Report:
+    return Report(SuiteInfo("0", "rev", len(rows)), ProviderInfo("p"), "", "", 0.0, tuple(rows))
+
+
+def test_refusals_answered_with_success_are_one_fault_whatever_the_checks_cite() -> None:
+    found = causes(report(
+        row("errors.a", deviations=("D13",), expected="HTTP 400 (4xx)", observed='HTTP 200 application/json: {"error"'),
+        row("errors.b", deviations=("D10",), expected="HTTP 401", observed="HTTP 200 application/json: {}"),
+        row("errors.c", deviations=("D40",), expected="HTTP 4xx", observed="HTTP 200: {}", probes=("q",)),
+    ))
+    assert [f.deviation for f in found.faults] == ["D40"]
+    assert found.faults[0].checks == ("errors.a", "errors.b", "errors.c")
+    assert "HTTP 200" in found.faults[0].symptom
+
+
+def test_a_shared_value_or_field_links_checks_and_unrelated_ones_stay_apart() -> None:
+    found = causes(report(
+        row("shape.x", deviations=("D20",), observed="'eos_token'", probes=("a",)),
+        row("stream.y", deviations=("D18", "D20"), message="chunk 3 violates the schema at choices/0/finish_reason",
+            probes=("b",)),
+        row("params.z", deviations=("D20",), message="finish_reason does not say why", probes=("c",)),
+        row("params.stop", deviations=("D17",), observed="' 5, 6, 7'", probes=("d",)),
+        row("stream.stop", deviations=("D17",), observed="' 5, 6, 7'", probes=("e",)),
+        row("stream.done", deviations=("D28", "D36"), observed="last event: ...", probes=("f",)),
+    ))
+    assert {f.deviation: f.checks for f in found.faults} == {
+        "D20": ("shape.x", "stream.y", "params.z"),  # no check shares a probe: the field and the value link them
+        "D17": ("params.stop", "stream.stop"),
+        "D28": ("stream.done",),  # the check's main deviation (first cited) when counts tie
+    }
+    assert found.summary() == "3 faults explain 6 failed or warned checks (3 blocking)"
+
+
+def test_a_probe_links_checks_only_when_nothing_else_does() -> None:
+    found = causes(report(
+        row("a.one", deviations=("D01",), probes=("same",)),
+        row("a.two", deviations=("D02",), probes=("same",)),
+        row("a.three", deviations=("D03",), observed="'x1'", probes=("same",)),
+    ))
+    assert sorted(f.checks for f in found.faults) == [("a.one", "a.two"), ("a.three",)]
+
+
+def test_grouping_never_hides_a_verdict_and_counts_only_bad_ones() -> None:
+    rows = [row("a.pass", Grade.PASS), row("a.known", Grade.KNOWN), row("a.skip", Grade.SKIPPED),
+            row("a.fail"), row("a.warn", Grade.WARN, probes=("other",)), row("a.error", Grade.ERROR, probes=("z",))]
+    found = causes(report(*rows))
+    listed = [c for f in found.faults for c in f.checks]
+    assert sorted(listed) == ["a.error", "a.fail", "a.warn"] and len(listed) == len(set(listed))
+    assert found.faults[0].worst is Grade.FAIL  # worst first
+    assert causes(report(row("a.pass", Grade.PASS))).summary() == "no fault: no check failed or warned"
+
+
+def test_five_quirks_are_about_five_faults(five_dir: Path) -> None:
+    """The evidence of the rule: five reference-provider quirks together fail some 40 checks; the page says 5."""
+    rep = Report.load(five_dir / "relay-five.json")
+    bad = [r.id for r in rep.verdicts if r.grade.bad]
+    found = causes(rep)
+    assert len(bad) >= 30 and rep.provider.quirks == FIVE_FAULTS
+    assert sorted(c for f in found.faults for c in f.checks) == sorted(bad)  # every bad verdict, once
+    assert 4 <= len(found.faults) <= 6, [(f.key, f.checks) for f in found.faults]
+    by_deviation = {f.deviation: f for f in found.faults}
+    # errors-200 (D40), drop-stop (D17), no-done (D28), usage-inflated (D45), finish-reason-eos (D20)
+    assert {"D40", "D17", "D28", "D45", "D20"} <= set(by_deviation)
+    assert "errors.never-200" in by_deviation["D40"].checks and len(by_deviation["D40"].rows) >= 10
+    assert {"params.stop-string", "stream.stop-string"} <= set(by_deviation["D17"].checks)
+
+
+def test_markdown_and_terminal_show_faults_first(five_dir: Path) -> None:
+    rep = Report.load(five_dir / "relay-five.json")
+    md = provider_markdown(rep)
+    found = causes(rep)
+    assert f"**{found.summary()}**" in md
+    faults_at, checks_at, features_at = md.index("### Faults"), md.index("### Checks by fault"), md.index("| feature")
+    assert faults_at < checks_at < features_at
+    assert "| 1 | D40 HTTP 200 with an error body" in md
+    for fault_number, fault in enumerate(found.faults, 1):
+        for check in fault.checks:
+            assert f"| {fault_number} | ❌ fail | `{check}` |" in md or f"| {fault_number} | ⚠️ warn | `{check}` |" in md
+    terminal = terminal_summary([rep])
+    assert found.summary() in terminal and "fault 1: D40" in terminal
