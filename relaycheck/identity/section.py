@@ -60,31 +60,68 @@ def _cell(text: Any, limit: int = 200) -> str:
     return value if len(value) <= limit else value[: limit - 1] + "…"
 
 
-def identity_markdown(report: Report) -> list[str]:
-    """Markdown lines of the section (empty when the report has none of its evidence)."""
+CAN_PROVE = ("a bill that does not match the claimed model's public tokenizer on these prompts; tokens that are not "
+             "that tokenizer's; a model whose first-token distributions differ from a trusted run's.")
+CANNOT_PROVE = ("which model answers (only that it differs), billing on other prompts, or a substitute that shares "
+                "the tokenizer and is close enough to fall inside the fingerprint rule's tolerance.")
+
+
+@dataclass(frozen=True)
+class BillingRow:
+    check: str
+    grade: str
+    evidence: str  # reported vs counted, per probe
+
+
+@dataclass(frozen=True)
+class IdentitySection:
+    """The section's content, rendered by the Markdown summary and the HTML page alike."""
+
+    billing: tuple[BillingRow, ...]
+    behaviours: tuple[str, ...]
+    fingerprint_prompts: int | None  # None: no fingerprint recorded
+    fingerprint_with_logprobs: int = 0
+    can_prove: str = CAN_PROVE
+    cannot_prove: str = CANNOT_PROVE
+
+    @property
+    def fingerprint_line(self) -> str | None:
+        if self.fingerprint_prompts is None:
+            return None
+        return (f"{self.fingerprint_prompts} prompts recorded ({self.fingerprint_with_logprobs} with first-token "
+                "logprobs); `relaycheck compare` and `diff` match it against other vendors and a pinned baseline.")
+
+
+def identity_section(report: Report) -> IdentitySection | None:
+    """The section for a report, or None when the report has none of its evidence."""
     rows = [report.by_check[c].verdict for c in BILLING_CHECKS if c in report.by_check]
     fingerprint = report_fingerprint(report)
     behaviours = known_behaviour(report)
     if not rows and not fingerprint and not behaviours:
+        return None
+    prints = fingerprint.prints if fingerprint else None
+    return IdentitySection(
+        tuple(BillingRow(v.check, v.grade.value, str(v.observed or v.message)) for v in rows),
+        tuple(behaviours),
+        len(prints) if prints is not None else None,
+        sum(p.top is not None for p in prints.values()) if prints is not None else 0,
+    )
+
+
+def identity_markdown(report: Report) -> list[str]:
+    """Markdown lines of the section (empty when the report has none of its evidence)."""
+    section = identity_section(report)
+    if section is None:
         return []
     lines = ["", "### Identity and billing", ""]
-    if rows:
+    if section.billing:
         lines += ["| evidence | grade | reported vs counted (probes) |", "|---|---|---|"]
-        for v in rows:
-            lines.append(f"| `{v.check}` | {v.grade.value} | {_cell(v.observed or v.message)} |")
+        for row in section.billing:
+            lines.append(f"| `{row.check}` | {row.grade} | {_cell(row.evidence)} |")
         lines.append("")
-    for reading in behaviours:
+    for reading in section.behaviours:
         lines.append(f"- Known behaviour: {reading}")
-    if fingerprint:
-        with_logprobs = sum(p.top is not None for p in fingerprint.prints.values())
-        lines.append(f"- Model fingerprint: {len(fingerprint.prints)} prompts recorded ({with_logprobs} with "
-                     "first-token logprobs); `relaycheck compare` and `diff` match it against other vendors and "
-                     "a pinned baseline.")
-    lines += [
-        "- Can prove: a bill that does not match the claimed model's public tokenizer on these prompts; tokens "
-        "that are not that tokenizer's; a model whose first-token distributions differ from a trusted run's.",
-        "- Cannot prove: which model answers (only that it differs), billing on other prompts, or a substitute "
-        "that shares the tokenizer and is close enough to fall inside the fingerprint rule's tolerance.",
-        "",
-    ]
+    if section.fingerprint_line:
+        lines.append(f"- Model fingerprint: {section.fingerprint_line}")
+    lines += [f"- Can prove: {section.can_prove}", f"- Cannot prove: {section.cannot_prove}", ""]
     return lines

@@ -64,6 +64,15 @@ class ModelGroup:
     providers: list[str]
     answers: dict[str, dict[str, Probed]] = field(default_factory=dict)  # probe -> provider -> answer
     billing: dict[str, dict[str, Probed]] = field(default_factory=dict)  # probe -> provider -> prompt_tokens
+    # probe -> provider -> completion_tokens, compared only among providers whose answers agree (the same text
+    # must cost the same tokens; a different answer may cost anything)
+    completion: dict[str, dict[str, Probed]] = field(default_factory=dict)
+    served: dict[str, dict[str, Probed]] = field(default_factory=dict)  # probe -> provider -> response `model`
+
+    def tables(self) -> list[tuple[str, dict[str, dict[str, Probed]]]]:
+        """What is compared, in the order pages show it."""
+        return [("answer", self.answers), ("prompt_tokens", self.billing), ("completion_tokens", self.completion),
+                ("served model", self.served)]
     flagged: dict[str, list[str]] = field(default_factory=dict)  # provider -> reasons
     fingerprint: dict[str, str] = field(default_factory=dict)  # provider -> the same-model rule vs the first
 
@@ -149,6 +158,16 @@ def model_groups(reports: list[Report], names: list[str]) -> list[ModelGroup]:
             billed = [_prompt_tokens(ex.get(probe)) for ex in exchanges]
             group.billing[probe] = _agreement(group, billed, f"prompt_tokens for '{probe}' differ (possible usage "
                                                              "inflation)", str)
+        for probe in ANSWER_PROBES:
+            agreed = group.answers[probe]
+            # a provider whose answer disagrees (or is unreadable) has no completion count to hold to the others'
+            tokens = [_usage(ex.get(probe), "completion_tokens") if agreed[name].agrees is not False else None
+                      for name, ex in zip(group.providers, exchanges, strict=True)]
+            group.completion[probe] = _agreement(group, tokens, f"completion_tokens for the same answer to '{probe}' "
+                                                                "differ (possible usage inflation)", str)
+        for probe in BILLING_PROBES:
+            served = [_served_model(ex.get(probe)) for ex in exchanges]
+            group.served[probe] = _agreement(group, served, f"the response to '{probe}' names another model", str)
         _fingerprints(group, [reports[i] for i in members])
         groups.append(group)
     return groups
@@ -219,12 +238,31 @@ def _index(choice: dict[str, Any]) -> int:
 
 
 def _prompt_tokens(ex: Exchange | None) -> int | None:
-    if ex is None or ex.status != 200:
-        return None
-    body = ex.json()
-    usage = body.get("usage") if isinstance(body, dict) else None
-    value = usage.get("prompt_tokens") if isinstance(usage, dict) else None
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
+    return _usage(ex, "prompt_tokens")
+
+
+def _payloads(ex: Exchange | None) -> list[Any]:
+    if ex is None or ex.status != 200 or ex.truncated:
+        return []
+    return list(ex.chunks) if ex.events else [ex.json()]
+
+
+def _usage(ex: Exchange | None, name: str) -> int | None:
+    """A usage figure of a 200 answer (a stream's usage chunk, if it sent one)."""
+    for payload in reversed(_payloads(ex)):
+        usage = payload.get("usage") if isinstance(payload, dict) else None
+        value = usage.get(name) if isinstance(usage, dict) else None
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    return None
+
+
+def _served_model(ex: Exchange | None) -> str | None:
+    for payload in _payloads(ex):
+        model = payload.get("model") if isinstance(payload, dict) else None
+        if isinstance(model, str):
+            return model
+    return None
 
 
 def _show_answer(texts: list[str]) -> str:
@@ -238,6 +276,9 @@ def figures(report: Report) -> Figures:
     """Score, spend and latency of one provider, for the per-provider columns."""
     overall, spend, latency = report.score.overall, report.spend, report.latency
     return Figures(
+        skipped=report.skipped,
+        started=report.started,
+        suite=f"{report.suite.version} ({report.suite.catalogue_revision})",
         percent=overall.percent,
         must_failures=len(overall.must_failures),
         requests=spend.requests,
@@ -253,6 +294,9 @@ def figures(report: Report) -> Figures:
 
 @dataclass(frozen=True)
 class Figures:
+    skipped: str | None  # the provider was not certified: every figure below is empty, not zero
+    started: str
+    suite: str  # relaycheck version (catalogue revision)
     percent: float | None
     must_failures: int
     requests: int
@@ -287,6 +331,8 @@ def comparison_markdown(comparison: Comparison) -> str:
     lines += ["## Figures", "", header, sep]
     figs = [figures(r) for r in comparison.reports]
     rows = [
+        ("run", lambda f: f.started),
+        ("suite", lambda f: _md(f.suite, 40)),
         ("score", lambda f: "–" if f.percent is None else f"{f.percent}%"),
         ("MUST failures", lambda f: str(f.must_failures)),
         ("requests", lambda f: str(f.requests)),
@@ -296,7 +342,8 @@ def comparison_markdown(comparison: Comparison) -> str:
         ("median chunk gap", lambda f: seconds(f.median_chunk_gap)),
     ]
     for label, fn in rows:
-        lines.append(f"| {label} | " + " | ".join(fn(f) for f in figs) + " |")
+        shown = [fn(f) if not f.skipped or label in ("run", "suite") else "skipped" for f in figs]
+        lines.append(f"| {label} | " + " | ".join(shown) + " |")
     for name, report in zip(names, comparison.reports, strict=True):
         if report.skipped:
             lines += ["", f"- **{_md(name, 64)}** skipped: {_md(report.skipped, 200)}"]
@@ -313,7 +360,7 @@ def comparison_markdown(comparison: Comparison) -> str:
             lines += [f"Model `{_md(group.model, 80)}` claimed by {claimed}.", ""]
             lines += ["| probe | " + " | ".join(_md(p, 64) for p in group.providers) + " |",
                       "|" + "---|" * (len(group.providers) + 1)]
-            for kind, table in (("answer", group.answers), ("prompt_tokens", group.billing)):
+            for kind, table in group.tables():
                 for probe, cells in table.items():
                     shown = [_agree_md(cells[p]) for p in group.providers]
                     lines.append(f"| {kind} `{probe}` | " + " | ".join(shown) + " |")
@@ -335,7 +382,7 @@ def comparison_markdown(comparison: Comparison) -> str:
                     cells.append("–")
                     continue
                 cells.append(f"{'‼ ' if cell.unique else ''}{cell.grade.icon} {cell.grade.value}")
-            lines.append(f"| `{_md(row.check, 80)}` | " + " | ".join(cells) + " |")
+            lines.append(f"| `{_md(row.check, 80)}` {_md(row.title, 80)} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 

@@ -8,15 +8,18 @@ fetch (``default-src 'none'``), so a page never reaches the network even if some
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from html import escape
 from typing import Any
+from urllib.parse import quote
 
 from relaycheck.checks.model import Grade
 from relaycheck.checks.property import curl
+from relaycheck.identity.section import identity_section
 from relaycheck.report.causes import Causes, Fault, causes, fields_named
+from relaycheck.report.charts import bars_svg, distribution_svg, distributions, shapes, spend_by_feature, timeline_svg
 from relaycheck.report.clauses import OFFICIAL_SOURCE, definitions
-from relaycheck.report.compare import Cell, Comparison, Probed, figures, seconds
+from relaycheck.report.compare import Cell, Comparison, Figures, Probed, figures, seconds
 from relaycheck.report.deviations import lookup
 from relaycheck.report.markdown import OTHER
 from relaycheck.report.model import Report, VerdictRow
@@ -67,11 +70,16 @@ dl.evidence dt { color: var(--muted); } dl.evidence dd { margin: 0; word-break: 
 details > summary { cursor: pointer; }
 .toolbar button { font: inherit; margin-right: 6px; padding: 2px 10px; border: 1px solid var(--line);
                   border-radius: 6px; background: var(--soft); cursor: pointer; }
-body.only-problems tr.grade-pass, body.only-differences tr.same { display: none; }
+body.only-problems tr.grade-pass, body.only-differences tr.same, tr.filtered-out { display: none; }
+.filters { display: flex; flex-wrap: wrap; gap: 8px; align-items: center; background: var(--soft); border: 1px
+           solid var(--line); border-radius: 6px; padding: 6px 10px; margin: 8px 0; }
+.filters select, .filters input { font: inherit; padding: 1px 4px; }
 #matrix td.cell { min-width: 110px; }
 #matrix td.unique { background: #ffebe9; outline: 2px solid var(--fail); outline-offset: -2px; }
 #matrix tr.feature th { background: #eef1f4; font-size: 13px; }
-#matrix th.check { font-weight: normal; }
+#matrix th.check { font-weight: normal; } #matrix th.check .title { color: var(--muted); font-size: 12px; }
+.head-meta { font-weight: normal; font-size: 11px; } #spend-table td { white-space: nowrap; }
+#spend-table .bar { width: 60px; }
 .flag { color: var(--fail); font-weight: 600; }
 .fault { border: 1px solid var(--line); border-left: 6px solid var(--muted); border-radius: 6px; padding: 4px 12px;
          margin: 12px 0; background: #fcfcfd; }
@@ -80,6 +88,7 @@ body.only-problems tr.grade-pass, body.only-differences tr.same { display: none;
 .fault .problem { background: var(--bg); } h4 { font-size: 14px; margin: 6px 0; }
 mark { background: #fff8c5; outline: 1px solid #d4a72c; }
 pre.curl { background: #0d1117; color: #e6edf3; }
+.chart-box { overflow-x: auto; } svg.chart text { fill: var(--fg); font-family: inherit; }
 dl.glossary dt { margin-top: 6px; } dl.glossary dd { margin: 0 0 0 16px; color: var(--muted); }
 .agree-yes { color: var(--pass); } .agree-no { color: var(--fail); font-weight: 600; }
 footer { margin-top: 36px; color: var(--muted); font-size: 12px; }
@@ -93,6 +102,27 @@ document.addEventListener('DOMContentLoaded', function () {
       button.setAttribute('aria-pressed', on ? 'true' : 'false');
     });
   });
+  var filters = document.querySelectorAll('[data-filter]');
+  function matches(row) {
+    for (var i = 0; i < filters.length; i++) {
+      var f = filters[i], want = f.value.trim().toLowerCase(), kind = f.getAttribute('data-filter');
+      if (!want) continue;
+      var have = (row.getAttribute('data-' + kind) || '').toLowerCase();
+      if (kind === 'search' ? have.indexOf(want) < 0 : (' ' + have + ' ').indexOf(' ' + want + ' ') < 0) return false;
+    }
+    return true;
+  }
+  function apply() {
+    var shown = 0;
+    document.querySelectorAll('tr[data-search]').forEach(function (row) {
+      var ok = matches(row);
+      row.classList.toggle('filtered-out', !ok);
+      if (ok) shown++;
+    });
+    document.querySelectorAll('[data-shown]').forEach(function (out) { out.textContent = String(shown); });
+  }
+  filters.forEach(function (f) { f.addEventListener('input', apply); f.addEventListener('change', apply); });
+  if (filters.length) apply();
   document.querySelectorAll('button[data-open]').forEach(function (button) {
     button.addEventListener('click', function () {
       var open = button.getAttribute('data-open') === 'all';
@@ -127,6 +157,27 @@ def badge(grade: Grade | str | None) -> str:
     return f'<span class="badge {e(grade)}">{e(grade)}</span>'
 
 
+def filters(features: list[str], levels: list[str], total: int, grade_label: str = "grade") -> str:
+    """The filter bar: grade, level, feature and a search box; the script hides the rows that do not match."""
+    def select(kind: str, label: str, values: list[str]) -> str:
+        options = "".join(f"<option value=\"{e(v)}\">{e(v)}</option>" for v in values)
+        return (f"<label>{e(label)} <select data-filter=\"{e(kind)}\" id=\"filter-{e(kind)}\"><option value=\"\">any"
+                f"</option>{options}</select></label>")
+    return (
+        "<div class=\"filters\" role=\"search\">"
+        + select("grade", grade_label, [g.value for g in sorted(Grade, key=lambda g: g.order)])
+        + select("level", "level", levels)
+        + select("feature", "feature", features)
+        + "<label>search <input type=\"search\" data-filter=\"search\" id=\"filter-search\" "
+        "placeholder=\"check, title, message\"></label>"
+        + f"<span class=\"meta\"><span data-shown>{total}</span> of {total} checks shown</span></div>"
+    )
+
+
+def _search_text(*parts: Any) -> str:
+    return e(" ".join(str(p) for p in parts if p)[:600].lower())
+
+
 def _pct(value: Any) -> str:
     return "–" if value is None else f"{e(value)}%"
 
@@ -142,7 +193,7 @@ def _bar(value: Any) -> str:
 def provider_html(report: Report) -> str:
     found = causes(report)
     parts = [_header(report), _banners(report), _counts(report, found), _features_table(report), _figures(report),
-             _problems(report, found), _all_checks(report), _glossary(report)]
+             _problems(report, found), _identity(report), _all_checks(report), _glossary(report)]
     return _page(f"relaycheck: {report.provider.name}", "\n".join(p for p in parts if p))
 
 
@@ -190,6 +241,30 @@ def _counts(report: Report, found: Causes) -> str:
         + " ".join(f"{badge(g.value)} {e(n)}" for g, n in overall.counts.items() if n)
         + f" · score {_pct(overall.percent)}</p>"
     )
+
+
+def _identity(report: Report) -> str:
+    """The "Identity and billing" section (relaycheck/identity/section.py), as the Markdown summary has it."""
+    section = identity_section(report)
+    if section is None:
+        return ""
+    parts = ["<section id=\"identity\"><h2>Identity and billing</h2>"]
+    if section.billing:
+        parts.append("<table id=\"billing-table\"><thead><tr><th>evidence</th><th>grade</th><th>reported vs counted "
+                     "(probes)</th></tr></thead><tbody>")
+        parts += [f"<tr><td><code>{e(r.check)}</code></td><td>{badge(r.grade)}</td><td>{e(_cut(r.evidence))}</td></tr>"
+                  for r in section.billing]
+        parts.append("</tbody></table>")
+    items = [f"<li>Known behaviour: {e(b)}</li>" for b in section.behaviours]
+    if section.fingerprint_line:
+        items.append(f"<li>Model fingerprint: {e(section.fingerprint_line)}</li>")
+    items += [f"<li>Can prove: {e(section.can_prove)}</li>", f"<li>Cannot prove: {e(section.cannot_prove)}</li>"]
+    parts.append("<ul>" + "".join(items) + "</ul></section>")
+    return "".join(parts)
+
+
+def _cut(text: str, limit: int = 600) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _glossary(report: Report) -> str:
@@ -245,11 +320,45 @@ def _figures(report: Report) -> str:
     return (
         "<section id=\"figures\"><h2>Spend and latency</h2><table id=\"figures-table\"><tbody>"
         + "".join(f"<tr><th>{label}</th><td>{value}</td></tr>" for label, value in rows)
-        + "</tbody></table><details><summary>Latency per probe</summary><table><thead><tr><th>probe</th>"
+        + "</tbody></table>"
+        + _latency_charts(report)
+        + "<details><summary>Latency per probe (numbers)</summary><table><thead><tr><th>probe</th>"
         "<th>headers</th><th>first token</th><th>total</th><th>chunks</th><th>max gap</th></tr></thead><tbody>"
         + probe_rows
-        + "</tbody></table></details></section>"
+        + "</tbody></table></details>"
+        + _spend_chart(report)
+        + "</section>"
     )
+
+
+LEGEND = (
+    "<p class=\"meta legend\"><span style=\"color:#57606a\">| first byte</span> · "
+    "<span style=\"color:#0969da\">● first token</span> · <span style=\"color:#1a7f37\">| a chunk</span> · "
+    "<span style=\"color:#8c959f\">— until the end</span>; distributions: the blue line is p50, the red box "
+    "p50–p95, dots are the values. Hover for the numbers.</p>"
+)
+
+
+def _latency_charts(report: Report) -> str:
+    dists = distributions(report)
+    timeline = timeline_svg(shapes(report))
+    if not timeline:
+        return ""
+    return (
+        "<h3 id=\"latency-shape\">Latency, as a shape</h3>" + LEGEND
+        + "<div class=\"chart-box\">" + distribution_svg([d.metric for d in dists], dists) + "</div>"
+        + "<details open class=\"timeline-box\"><summary>timeline per probe</summary><div class=\"chart-box\">"
+        + timeline + "</div></details>"
+    )
+
+
+def _spend_chart(report: Report) -> str:
+    spend = spend_by_feature(report)
+    if not spend:
+        return ""
+    items = [(f.feature, float(f.completion_tokens), f"{f.completion_tokens} tokens, {f.requests} requests")
+             for f in spend]
+    return "<h3 id=\"spend-by-feature\">Spend per feature</h3><div class=\"chart-box\">" + bars_svg(items) + "</div>"
 
 
 def _problems(report: Report, found: Causes) -> str:
@@ -400,9 +509,11 @@ def _clip(text: str) -> str:
 
 
 def _all_checks(report: Report) -> str:
+    levels = list(dict.fromkeys(r.check.level.value for r in report.verdicts))
     parts = [
         "<section id=\"checks\"><h2>All checks</h2><p class=\"toolbar\"><button type=\"button\" "
-        "data-toggle=\"only-problems\" aria-pressed=\"false\">hide passing checks</button></p>"
+        "data-toggle=\"only-problems\" aria-pressed=\"false\">hide passing checks</button></p>",
+        filters(report.features(), levels, len(report.verdicts)),
     ]
     for feature in report.features():
         rows = []
@@ -411,7 +522,10 @@ def _all_checks(report: Report) -> str:
             link = (f"<a href=\"#v-{e(v.check)}\"><code>{e(v.check)}</code></a>" if v.grade.notable
                     else f"<code>{e(v.check)}</code>")
             rows.append(
-                f"<tr class=\"grade-{e(v.grade.value)}\"><td>{badge(v.grade.value)}</td><td>{link}</td>"
+                f"<tr class=\"grade-{e(v.grade.value)}\" data-grade=\"{e(v.grade.value)}\" "
+                f"data-level=\"{e(c.level.value)}\" data-feature=\"{e(c.feature)}\" "
+                f"data-search=\"{_search_text(v.check, c.title, v.message)}\">"
+                f"<td>{badge(v.grade.value)}</td><td>{link}</td>"
                 f"<td>{e(c.level.value)}</td><td>{e(c.title)}</td><td>{e(v.message)}</td></tr>"
             )
         parts.append(
@@ -425,34 +539,81 @@ def _all_checks(report: Report) -> str:
 # -- comparison -----------------------------------------------------------------------------------------------
 
 
-def comparison_html(comparison: Comparison) -> str:
+def comparison_html(comparison: Comparison, pages: Mapping[str, str] | None = None) -> str:
+    """The side-by-side page; ``pages`` maps a provider (as named in the columns) to its page's file name in the
+    same folder (only pages that are there are linked: the page stays usable when copied alone)."""
     names = comparison.providers
-    provider_heads = "".join(f"<th class=\"provider\">{e(n)}</th>" for n in names)
+    pages = pages or {}
+    provider_heads = "".join(_provider_head(n, r, pages.get(n)) for n, r in zip(names, comparison.reports,
+                                                                                  strict=True))
+    levels = list(dict.fromkeys(r.level for r in comparison.rows))
     parts = [
         "<header><h1>relaycheck comparison</h1><p class=\"meta\">"
         + e(f"{len(names)} providers · {len(comparison.rows)} checks")
         + "</p></header>",
         _comparison_figures(comparison, provider_heads),
+        _comparison_charts(comparison),
         _unique(comparison),
         _agreement(comparison),
         "<section id=\"checks\"><h2>Checks</h2><p class=\"toolbar\"><button type=\"button\" "
         "data-toggle=\"only-differences\" aria-pressed=\"false\">only rows where providers differ</button> "
         "<span class=\"meta\">A red outline marks a failure only that provider has. Click a grade for its "
-        "evidence.</span></p>",
+        "evidence. The grade filter keeps rows where any provider has that grade.</span></p>",
+        filters(comparison.features, levels, len(comparison.rows), "any provider's grade"),
         f"<table id=\"matrix\"><thead><tr><th>check</th>{provider_heads}</tr></thead><tbody>",
     ]
     for feature in comparison.features:
         parts.append(f"<tr class=\"feature\"><th colspan=\"{len(names) + 1}\">{e(feature)}</th></tr>")
         for row in (r for r in comparison.rows if r.feature == feature):
-            same = len({c.grade for c in row.cells}) == 1
+            judged = {c.grade for c, rep in zip(row.cells, comparison.reports, strict=True) if not rep.skipped}
+            same = len(judged) <= 1
             cells = "".join(_matrix_cell(c) for c in row.cells)
+            grades = " ".join(sorted({str(c.grade) for c in row.cells if c.grade is not None}))
             parts.append(
-                f"<tr class=\"row {'same' if same else 'differs'}{' has-unique' if row.has_unique else ''}\">"
-                f"<th class=\"check\" title=\"{e(row.title)}\"><code>{e(row.check)}</code> "
-                f"<span class=\"meta\">{e(row.level)}</span></th>{cells}</tr>"
+                f"<tr class=\"row {'same' if same else 'differs'}{' has-unique' if row.has_unique else ''}\" "
+                f"data-grade=\"{e(grades)}\" data-level=\"{e(row.level)}\" data-feature=\"{e(row.feature)}\" "
+                f"data-search=\"{_search_text(row.check, row.title)}\">"
+                f"<th class=\"check\"><code>{e(row.check)}</code> <span class=\"meta\">{e(row.level)}</span>"
+                f"<div class=\"title\">{e(row.title)}</div></th>{cells}</tr>"
             )
     parts.append("</tbody></table></section>")
     return _page("relaycheck comparison", "\n".join(parts))
+
+
+def _provider_head(name: str, report: Report, page: str | None) -> str:
+    label = f"<a href=\"{e(quote(page))}\">{e(name)}</a>" if page else e(name)
+    state = " <span class=\"badge skipped\">skipped</span>" if report.skipped else ""
+    return (f"<th class=\"provider\">{label}{state}<div class=\"meta head-meta\">{e(report.started)}<br>"
+            f"relaycheck {e(report.suite.version)}</div></th>")
+
+
+def _comparison_charts(comparison: Comparison) -> str:
+    """Latency distributions side by side (one axis per metric, one row per provider) and spend per feature."""
+    live = [(n, r) for n, r in zip(comparison.providers, comparison.reports, strict=True) if not r.skipped]
+    if not live:
+        return ""
+    per_provider = [distributions(r) for _, r in live]
+    charts = []
+    for i, metric in enumerate(d.metric for d in per_provider[0]):
+        dists = [ds[i] for ds in per_provider]
+        charts.append(f"<h3>{e(metric)}</h3><div class=\"chart-box\">"
+                      + distribution_svg([n for n, _ in live], dists) + "</div>")
+    spend = [{f.feature: f for f in spend_by_feature(r)} for _, r in live]
+    features = list(dict.fromkeys(f for s in spend for f in s))
+    top = max((f.completion_tokens for s in spend for f in s.values()), default=0) or 1
+    heads = "".join(f"<th class=\"provider\">{e(n)}</th>" for n, _ in live)
+    rows = "".join(
+        f"<tr><th>{e(feature)}</th>" + "".join(
+            f"<td class=\"num\">{_bar(100 * s[feature].completion_tokens / top)}{e(s[feature].completion_tokens)} "
+            f"<span class=\"meta\">({e(s[feature].requests)} req)</span></td>" if feature in s else "<td>–</td>"
+            for s in spend) + "</tr>"
+        for feature in features
+    )
+    return (
+        "<section id=\"latency-shapes\"><h2>Latency, as shapes</h2>" + LEGEND + "".join(charts)
+        + "<h3 id=\"spend-by-feature\">Spend per feature (completion tokens)</h3><table id=\"spend-table\">"
+        f"<thead><tr><th>feature</th>{heads}</tr></thead><tbody>{rows}</tbody></table></section>"
+    )
 
 
 def _matrix_cell(cell: Cell) -> str:
@@ -473,7 +634,9 @@ def _matrix_cell(cell: Cell) -> str:
 
 def _comparison_figures(comparison: Comparison, provider_heads: str) -> str:
     figs = [figures(r) for r in comparison.reports]
-    rows = [
+    rows: list[tuple[str, Callable[[Figures], str]]] = [
+        ("run", lambda f: e(f.started)),
+        ("suite", lambda f: e(f.suite)),
         ("score", lambda f: _bar(f.percent) + _pct(f.percent)),
         ("MUST failures", lambda f: e(f.must_failures)),
         ("requests", lambda f: e(f.requests)),
@@ -484,7 +647,9 @@ def _comparison_figures(comparison: Comparison, provider_heads: str) -> str:
         ("median chunk gap", lambda f: e(seconds(f.median_chunk_gap))),
     ]
     body = "".join(
-        f"<tr><th>{label}</th>" + "".join(f"<td class=\"num\">{fn(f)}</td>" for f in figs) + "</tr>"
+        f"<tr><th>{label}</th>" + "".join(
+            f"<td class=\"num\">{fn(f)}</td>" if not f.skipped or label in ("run", "suite")
+            else f"<td class=\"skipped\">{badge('skipped')}</td>" for f in figs) + "</tr>"
         for label, fn in rows
     )
     models = "".join(f"<td>{e(r.provider.model)}</td>" for r in comparison.reports)
@@ -521,7 +686,7 @@ def _agreement(comparison: Comparison) -> str:
     for group in comparison.groups:
         heads = "".join(f"<th class=\"provider\">{e(p)}</th>" for p in group.providers)
         rows = []
-        for kind, table in (("answer", group.answers), ("prompt_tokens", group.billing)):
+        for kind, table in group.tables():
             for probe, cells in table.items():
                 rows.append(f"<tr><th>{e(kind)} <code>{e(probe)}</code></th>"
                             + "".join(_agree_cell(cells[p]) for p in group.providers) + "</tr>")

@@ -49,7 +49,10 @@ def write_comparison(reports: list[Report], out_dir: Path, redactor: Redactor | 
     out_dir.mkdir(parents=True, exist_ok=True)
     comparison = compare(reports)
     paths = [out_dir / "comparison.html", out_dir / "comparison.md"]
-    _write(paths[0], comparison_html(comparison), redactor)
+    # link a provider's page only when it is beside the comparison (`relaycheck compare` may write it elsewhere)
+    pages = {column: f"{r.provider.name}.html" for column, r in zip(comparison.providers, reports, strict=True)
+             if (out_dir / f"{r.provider.name}.html").is_file()}
+    _write(paths[0], comparison_html(comparison, pages), redactor)
     markdown = fit(lambda _compact: comparison_markdown(comparison), "The full comparison: `comparison.html`.")
     _write(paths[1], markdown, redactor)
     return paths

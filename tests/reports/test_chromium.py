@@ -11,6 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from relaycheck.checks.model import Grade
+from relaycheck.report.causes import causes
+from relaycheck.report.model import Report
+
 from .test_html import external_references
 
 CHROMIUM = next((shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome") if shutil.which(n)), None)
@@ -83,3 +87,69 @@ def test_the_probe_catches_errors_and_fetches(run_dir: Path, tmp_path: Path) -> 
     dom = render(run_dir / "reference.html", tmp_path, extra=bad)
     problems = attribute(dom, "data-problems") or ""
     assert "missingFunction" in problems and "csp" in problems
+
+
+# Injected into a page: after load, runs each filter in turn and records how many checks rows stay visible.
+FILTER_PROBE = """<script>
+window.addEventListener('load', function () {
+  var root = document.documentElement;
+  function visible() {
+    return Array.prototype.filter.call(document.querySelectorAll('tr[data-search]'),
+      function (r) { return r.offsetParent !== null; }).length;
+  }
+  function set(id, value) {
+    var f = document.getElementById(id); f.value = value;
+    f.dispatchEvent(new Event(id === 'filter-search' ? 'input' : 'change'));
+  }
+  root.setAttribute('data-rows-all', visible());
+  set('filter-grade', 'fail'); root.setAttribute('data-rows-fail', visible());
+  root.setAttribute('data-shown-text', document.querySelector('[data-shown]').textContent);
+  set('filter-level', 'SHOULD'); root.setAttribute('data-rows-fail-should', visible());
+  set('filter-grade', ''); set('filter-level', '');
+  set('filter-feature', 'stream'); root.setAttribute('data-rows-stream', visible());
+  set('filter-feature', ''); set('filter-search', 'STOP'); root.setAttribute('data-rows-stop', visible());
+  set('filter-search', '');
+  root.setAttribute('data-faults', document.querySelectorAll('article.fault').length);
+  root.setAttribute('data-curls', document.querySelectorAll('pre.curl').length);
+  root.setAttribute('data-charts', document.querySelectorAll('svg.chart').length);
+  root.setAttribute('data-chart-marks', document.querySelectorAll('svg.chart circle, svg.chart rect').length);
+  root.setAttribute('data-identity', document.querySelectorAll('#identity').length);
+  root.setAttribute('data-filtered', 'yes');
+});
+</script>"""
+
+
+def test_provider_page_groups_faults_and_its_filters_work(five_dir: Path, tmp_path: Path) -> None:
+    report = Report.load(five_dir / "relay-five.json")
+    found = causes(report)
+    dom = render(five_dir / "relay-five.html", tmp_path, extra=FILTER_PROBE)
+    assert attribute(dom, "data-filtered") == "yes", attribute(dom, "data-problems")
+    assert attribute(dom, "data-problems") is None, attribute(dom, "data-problems")
+    rows = report.verdicts
+    # the probe harness clicks every button first ("hide passing checks" is then on): count what it leaves
+    shown = [r for r in rows if r.grade is not Grade.PASS]
+    fails = [r for r in rows if r.grade is Grade.FAIL]
+    assert int(attribute(dom, "data-rows-all") or -1) == len(shown)
+    assert int(attribute(dom, "data-rows-fail") or -1) == len(fails) > 0
+    assert attribute(dom, "data-shown-text") == str(len(fails))
+    assert int(attribute(dom, "data-rows-fail-should") or -1) == sum(r.check.level.value == "SHOULD" for r in fails)
+    assert int(attribute(dom, "data-rows-stream") or -1) == sum(r.check.feature == "stream" for r in shown)
+    # the search box reads what the table shows: id, title and outcome
+    stop = [r for r in shown if "stop" in " ".join([r.id, r.check.title, r.verdict.message]).lower()]
+    assert int(attribute(dom, "data-rows-stop") or -1) == len(stop) > 0
+    assert int(attribute(dom, "data-faults") or -1) == len(found.faults)
+    assert int(attribute(dom, "data-curls") or 0) >= len(found.faults)
+    assert int(attribute(dom, "data-charts") or 0) >= 3 and int(attribute(dom, "data-chart-marks") or 0) > 20
+    assert attribute(dom, "data-identity") == "1"
+
+
+def test_comparison_filters_and_charts(run_dir: Path, tmp_path: Path) -> None:
+    reports = [Report.load(run_dir / f"{n}.json") for n in ("reference", "relay-a", "relay-b")]
+    dom = render(run_dir / "comparison.html", tmp_path, extra=FILTER_PROBE)
+    assert attribute(dom, "data-filtered") == "yes" and attribute(dom, "data-problems") is None
+    checks = list(dict.fromkeys(r.id for rep in reports for r in rep.verdicts))
+    grades = {c: {rep.by_check[c].grade for rep in reports if c in rep.by_check} for c in checks}
+    differs = [c for c in checks if len(grades[c]) > 1]  # the harness turned "only rows where providers differ" on
+    assert int(attribute(dom, "data-rows-all") or -1) == len(differs)
+    assert int(attribute(dom, "data-rows-fail") or -1) == sum(Grade.FAIL in grades[c] for c in differs) > 0
+    assert int(attribute(dom, "data-charts") or 0) >= 4  # a distribution per metric, providers side by side

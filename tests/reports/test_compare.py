@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+from html import escape
 from pathlib import Path
 from typing import Any
 
@@ -37,8 +38,19 @@ def test_same_model_disagreement_is_flagged(run_dir: Path) -> None:
     comparison = compare(reports(run_dir))
     (group,) = comparison.groups
     assert group.providers == ["reference", "relay-a", "relay-b"]
-    # relay-b answers like a chat model: the odd one out; the other two agree with each other
-    assert list(group.flagged) == ["relay-b"]
+    # relay-b answers like a chat model: the odd one out; the other two agree with each other on the answers, and
+    # relay-a (usage-inflated) bills those same answers twice the completion tokens: with two, no majority says who
+    assert group.flagged["relay-b"] == ["answer to 'greedy' differs (possible model substitution)",
+                                        "answer to 'basic' differs (possible model substitution)",
+                                        "answer to 'defaults' differs (possible model substitution)",
+                                        "answer to 'stream' differs (possible model substitution)"]
+    for name in ("reference", "relay-a"):
+        assert {r for r in group.flagged[name]} == {
+            f"completion_tokens for the same answer to '{p}' differ (possible usage inflation)"
+            for p in ("greedy", "basic", "defaults")}  # the stream probe asks for no usage
+    assert group.completion["greedy"]["relay-b"].agrees is None  # its answer differs: nothing to hold it to
+    assert {p.value for p in group.served["basic"].values()} == {"gpt-3.5-turbo-instruct"}
+    assert all(p.agrees for p in group.served["basic"].values())
     assert group.answers["greedy"]["reference"].agrees is True
     assert group.answers["stream"]["relay-b"].agrees is False
     assert group.answers["stream"]["reference"].value == group.answers["greedy"]["reference"].value
@@ -54,7 +66,7 @@ def test_prompt_token_inflation_is_flagged(run_dir: Path) -> None:
             x["body"]["text"] = json.dumps(body)
     comparison = compare([data[0], inflated, data[0] | {"provider": {**data[0]["provider"], "name": "ref2"}}])
     (group,) = comparison.groups
-    assert group.flagged == {"relay-a": ["prompt_tokens for 'basic' differ (possible usage inflation)"]}
+    assert group.flagged["relay-a"][0] == "prompt_tokens for 'basic' differ (possible usage inflation)"
     md = comparison_markdown(comparison)
     assert "usage inflation" in md
 
@@ -111,3 +123,32 @@ def test_run_with_several_providers_writes_the_comparison(tmp_path: Path, capsys
     for name in ("ref.json", "ref.html", "nodone.html", "junit.xml", "comparison.html", "comparison.md"):
         assert (out / name).exists(), name
     assert "stream.done" in (out / "comparison.md").read_text(encoding="utf-8")
+
+
+def test_comparison_page_columns_links_titles_and_a_skipped_provider(five_dir: Path, run_dir: Path) -> None:
+    page = (five_dir / "comparison.html").read_text(encoding="utf-8")
+    five = Report.load(five_dir / "relay-five.json")
+    absent = Report.load(five_dir / "absent.json")
+    assert absent.skipped and "RELAYCHECK_TEST_KEY_NEVER_SET" in absent.skipped
+    for name in ("relay-five", "absent"):
+        assert f'<a href="{name}.html">{name}</a>' in page and (five_dir / f"{name}.html").is_file()
+    assert five.started in page and f"relaycheck {five.suite.version}" in page  # run date and suite per column
+    figures = page[page.index('id="figures-table"'):page.index("</table>", page.index('id="figures-table"'))]
+    must_row = figures[figures.index("<th>MUST failures</th>"):]
+    must_row = must_row[: must_row.index("</tr>")]
+    assert '<span class="badge skipped">skipped</span>' in must_row and ">0<" not in must_row
+    for row in five.verdicts:
+        assert f"<div class=\"title\">{escape(row.check.title)}</div>" in page  # titles in the rows
+    md = (five_dir / "comparison.md").read_text(encoding="utf-8")
+    assert "| MUST failures | 34 | skipped |".replace("34", str(len(five.score.overall.must_failures))) in md
+    # `relaycheck compare` into another folder links no page that is not there
+    other = run_dir.parent / "compare-elsewhere"
+    main(["compare", str(five_dir / "relay-five.json"), str(five_dir / "absent.json"), "--out", str(other)])
+    assert 'href="relay-five.html"' not in (other / "comparison.html").read_text(encoding="utf-8")
+
+
+def test_agreement_tables_have_completion_tokens_and_served_model(run_dir: Path) -> None:
+    page = (run_dir / "comparison.html").read_text(encoding="utf-8")
+    md = (run_dir / "comparison.md").read_text(encoding="utf-8")
+    for kind in ("answer", "prompt_tokens", "completion_tokens", "served model"):
+        assert f"<th>{kind} <code>" in page and f"| {kind} `" in md

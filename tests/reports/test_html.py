@@ -14,6 +14,9 @@ from relaycheck.report.model import Report
 
 HOSTILE = '<script>alert("x")</script><img src=x onerror=alert(1)>"\'&'
 URL_ATTRS = {"src", "href", "action", "formaction", "poster", "data", "srcset", "background", "manifest", "ping"}
+# The one kind of link that is not in the page: a provider's page written beside the comparison (a file name, no
+# folder, no scheme); the writer links one only when the file is there (test_compare checks the targets exist).
+SIBLING_PAGE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*\.html")
 
 
 class Elements(HTMLParser):
@@ -43,7 +46,7 @@ def external_references(page: str) -> list[str]:
     found = []
     for tag, attrs in parser.tags:
         for name, value in attrs.items():
-            if name in URL_ATTRS and not value.startswith("#"):
+            if name in URL_ATTRS and not value.startswith("#") and not (name == "href" and SIBLING_PAGE.fullmatch(value)):
                 found.append(f"<{tag} {name}={value!r}>")
             if name.startswith("on"):
                 found.append(f"<{tag} {name}=…> event handler")
