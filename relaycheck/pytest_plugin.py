@@ -21,7 +21,7 @@ import pytest
 
 from relaycheck.checks.catalogue import Catalogue, load_catalogue
 from relaycheck.checks.model import Grade, Level, Verdict
-from relaycheck.config.providers import ConfigError, Provider
+from relaycheck.config.providers import ConfigError, Provider, shipped_providers_file
 from relaycheck.runner.engine import ProviderRun
 from relaycheck.runner.session import (
     DEFAULT_REPORT_DIR,
@@ -44,7 +44,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("relaycheck", "relaycheck conformance (tests taking provider_name and check_id)")
     group.addoption("--provider", action="append", default=[], metavar="NAME",
                     help="provider from providers.yaml to certify (repeatable; default: the embedded reference)")
-    group.addoption("--providers-file", type=Path, default=None, metavar="FILE", help="providers file")
+    group.addoption("--providers-file", type=Path, default=None, metavar="FILE",
+                    help=f"providers file (default ./providers.yaml, else the shipped one: {shipped_providers_file()})")
     group.addoption("--base-url", default=None, metavar="URL", help="ad-hoc provider base URL (ending in /v1)")
     group.addoption("--model", default=None, metavar="MODEL", help="model for --base-url")
     group.addoption("--api-key-env", default=None, metavar="VAR", help="variable holding the key for --base-url")

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from relaycheck import __version__
-from relaycheck.config.providers import ConfigError
+from relaycheck.config.providers import ConfigError, shipped_providers_file
 from relaycheck.runner.session import ProviderChoice
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
@@ -49,7 +49,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--provider", "-p", action="append", default=[], metavar="NAME",
                      help="a provider from providers.yaml (repeatable; 'all' for every one)")
     run.add_argument("--providers-file", type=Path, metavar="FILE",
-                     help="providers file (default ./providers.yaml, else the one shipped with relaycheck)")
+                     help="providers file (default ./providers.yaml, else the one shipped with relaycheck: "
+                          f"{shipped_providers_file()})")
     run.add_argument("--base-url", metavar="URL", help="certify an ad-hoc provider at URL (ending in /v1)")
     run.add_argument("--model", metavar="MODEL", help="model for --base-url (default gpt-3.5-turbo-instruct)")
     run.add_argument("--api-key-env", metavar="VAR", help="environment variable holding the key for --base-url")

@@ -529,14 +529,20 @@ def _non_negative_int(entry: dict[str, Any], key: str, label: str, default: int)
     return int(value)
 
 
+def shipped_providers_file() -> Path:
+    """The providers file shipped in the package (package data; in a source checkout a symlink to the repository's
+    ``providers.yaml``), so a regular install finds the seed vendors wherever it runs."""
+    return Path(__file__).with_name("providers.yaml")
+
+
 def find_providers_file(explicit: Path | None, cwd: Path | None = None) -> Path:
-    """The file named on the command line, else ``./providers.yaml``, else the one shipped with the source."""
+    """The file named on the command line, else ``./providers.yaml``, else the one shipped with relaycheck."""
     if explicit is not None:
         return explicit
     local = (cwd or Path.cwd()) / "providers.yaml"
     if local.exists():
         return local
-    return Path(__file__).resolve().parents[2] / "providers.yaml"
+    return shipped_providers_file()
 
 
 def embedded_reference(model: str = DEFAULT_MODEL, quirks: tuple[str, ...] = ()) -> Provider:

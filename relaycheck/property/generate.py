@@ -13,6 +13,10 @@ phase, no example database).
 - examples: ``op.get_strategies_from_examples()``: the request examples the document carries.
 
 Bodies are deduplicated; generation draws several times the wanted count and keeps the first distinct ones.
+
+The cases are a function of the seed and the package versions only (:func:`_hermetic_hypothesis`): not of how
+relaycheck was installed, what else the process imported, or what a previous run cached; and nothing is written to
+the working directory.
 """
 
 from __future__ import annotations
@@ -21,8 +25,9 @@ import contextlib
 import functools
 import json
 import re
+import tempfile
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -79,6 +84,44 @@ def _operation(path: Path, base_url: str) -> Any:
     schema.config.update(base_url=base_url)  # from_path ignores the server variable's default
     schema.config.generation.update(with_security_parameters=False, allow_x00=False, codec="utf-8")
     return schema.find_operation_by_id(OPERATION_ID)
+
+
+@contextlib.contextmanager
+def _hermetic_hypothesis() -> Iterator[None]:
+    """Hypothesis as a pure function of the seed for the duration of a generation, leaving no files behind.
+
+    Hypothesis (since 6.131) draws, a few times in a hundred, a literal it collected from the source of every
+    loaded module outside site-packages and the standard library (``_get_local_constants`` in
+    ``hypothesis.internal.conjecture.providers``). Which modules those are depends on the install (an editable
+    install's source tree counts, a regular install's site-packages does not) and on what else the process loaded
+    (a user's conftest, a script): the same seed then gives different requests, and nightly diffs stop comparing
+    like with like. No setting turns this off (``database=None``, ``phases`` and ``derandomize`` do not touch it),
+    so while we draw the local pool is empty and the cache of allowed constants is cleared (it may hold another
+    caller's pool). Hypothesis also caches its Unicode tables and those constants under ``./.hypothesis``: a
+    temporary storage directory is used instead and removed after. The previous state is restored, so a user's
+    own Hypothesis tests in the same process are unaffected. Callers hold ``_LOCK``.
+    """
+    from hypothesis import configuration
+    from hypothesis.internal.conjecture import providers
+
+    collect = getattr(providers, "_get_local_constants", None)  # absent before Hypothesis 6.131: nothing to do
+    allowed = getattr(getattr(providers, "CONSTANTS_CACHE", None), "cache", None)
+    home = vars(configuration).get("__hypothesis_home_directory")
+    with tempfile.TemporaryDirectory(prefix="relaycheck-hypothesis-") as storage:
+        configuration.set_hypothesis_home_dir(storage)
+        if collect is not None:
+            empty = providers.Constants()
+            providers._get_local_constants = lambda: empty
+        if allowed is not None:
+            allowed.clear()
+        try:
+            yield
+        finally:
+            if collect is not None:
+                providers._get_local_constants = collect
+            if allowed is not None:
+                allowed.clear()
+            configuration.set_hypothesis_home_dir(home)
 
 
 class _Enough(Exception):  # noqa: N818 - a stop signal, not an error
@@ -182,7 +225,7 @@ def generate_cases(
             negatives.offer(candidate)
         return negatives.full
 
-    with _LOCK:
+    with _LOCK, _hermetic_hypothesis():
         op = _operation(path, base_url)
         if positive:
             _draw_rounds(op.as_strategy(generation_mode=GenerationMode.POSITIVE), positive, seed, take_positive)

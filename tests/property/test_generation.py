@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import importlib
 import json
+import subprocess
+import sys
 
 import pytest
 
@@ -30,6 +33,33 @@ def test_same_seed_same_cases(generated) -> None:
     assert [c.text for c in again.positive] == [c.text for c in generated.positive]
     assert [c.text for c in again.negative] == [c.text for c in generated.negative]
     assert [c.text for c in again.examples] == [c.text for c in generated.examples]
+
+
+def _texts(generated) -> list[str]:
+    return [c.text for c in generated.examples + generated.positive + generated.negative]
+
+
+def test_cases_do_not_depend_on_what_else_is_loaded(generated, tmp_path) -> None:
+    """Hypothesis mixes in literals from loaded modules outside site-packages (an editable install's source, a
+    user's conftest): a module full of them, loaded from a local folder, must not change the cases."""
+    literals = [f"LITERAL_{i} = {'x' * (i % 7 + 1) + str(i)!r}\nNUMBER_{i} = {i * 37 + 5}" for i in range(300)]
+    (tmp_path / "relaycheck_literal_rich.py").write_text("\n".join(literals) + "\n", encoding="utf-8")
+    sys.path.insert(0, str(tmp_path))
+    try:
+        importlib.import_module("relaycheck_literal_rich")
+        again = generate_cases(SEED, 15, 15, MODEL)
+    finally:
+        sys.path.remove(str(tmp_path))
+        sys.modules.pop("relaycheck_literal_rich", None)
+    assert _texts(again) == _texts(generated)
+
+
+def test_generation_leaves_nothing_in_the_working_directory(tmp_path) -> None:
+    """Hypothesis caches under ./.hypothesis by default; a generation (in a fresh process, whose working
+    directory Hypothesis takes at import) writes nothing there."""
+    code = "from relaycheck.property.generate import generate_cases; generate_cases(7, 4, 4, 'gpt-3.5-turbo-instruct')"
+    subprocess.run([sys.executable, "-c", code], cwd=tmp_path, check=True, timeout=120)
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_another_seed_other_cases(generated) -> None:
