@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Screenshots of the HTML reports for the docs: docs/img/report.png (a provider with quirks, so it shows
-# failures) and docs/img/comparison.png (the conformant reference provider next to quirky ones).
+# Screenshots of the HTML reports for the docs: docs/img/report.png (relay-five: five faults of the reference
+# provider switched on together, so it shows root causes, curl lines and charts) and docs/img/comparison.png (the
+# conformant reference provider next to quirky ones).
 # Needs chromium (scripts/install-chromium.sh). Runs only the embedded reference provider: no network.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,6 +30,8 @@ providers = [
     embedded_reference().with_overrides(name="reference"),
     embedded_reference(quirks=("no-done", "usage-inflated", "errors-flat")).with_overrides(name="relay-a"),
     embedded_reference(quirks=("chat-template",)).with_overrides(name="relay-b"),
+    embedded_reference(quirks=("errors-200", "drop-stop", "no-done", "usage-inflated", "finish-reason-eos"))
+    .with_overrides(name="relay-five"),
 ]
 runs = certify(providers, load_catalogue(), load_contract())
 write_reports(runs, load_catalogue(), out, Redactor())
@@ -41,5 +44,5 @@ shot() {
   echo "wrote $2"
 }
 mkdir -p docs/img
-shot "$work/relay-a.html" docs/img/report.png 1280,1600
-shot "$work/comparison.html" docs/img/comparison.png 1280,1600
+shot "$work/relay-five.html" docs/img/report.png 1280,1700
+shot "$work/comparison.html" docs/img/comparison.png 1280,1700

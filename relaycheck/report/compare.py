@@ -15,6 +15,7 @@ from typing import Any
 
 from relaycheck.checks.model import Grade
 from relaycheck.identity.fingerprint import match, report_fingerprint
+from relaycheck.report.causes import causes
 from relaycheck.report.model import CheckInfo, Report, VerdictRow
 from relaycheck.transport.exchange import Exchange
 
@@ -280,6 +281,7 @@ def figures(report: Report) -> Figures:
         started=report.started,
         suite=f"{report.suite.version} ({report.suite.catalogue_revision})",
         percent=overall.percent,
+        faults=len(causes(report).faults),
         must_failures=len(overall.must_failures),
         requests=spend.requests,
         prompt_tokens=spend.prompt_tokens,
@@ -298,6 +300,7 @@ class Figures:
     started: str
     suite: str  # relaycheck version (catalogue revision)
     percent: float | None
+    faults: int  # root causes of the failed and warned checks (relaycheck/report/causes.py)
     must_failures: int
     requests: int
     prompt_tokens: int
@@ -334,6 +337,7 @@ def comparison_markdown(comparison: Comparison) -> str:
         ("run", lambda f: f.started),
         ("suite", lambda f: _md(f.suite, 40)),
         ("score", lambda f: "–" if f.percent is None else f"{f.percent}%"),
+        ("faults", lambda f: str(f.faults)),
         ("MUST failures", lambda f: str(f.must_failures)),
         ("requests", lambda f: str(f.requests)),
         ("prompt / completion tokens", lambda f: f"{f.prompt_tokens} / {f.completion_tokens}"),

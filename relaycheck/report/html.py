@@ -3,6 +3,9 @@
 Provider output is hostile input. Every value that came from a report is HTML-escaped here, on the server side;
 the small inline script only toggles CSS classes and never writes markup. A Content-Security-Policy forbids any
 fetch (``default-src 'none'``), so a page never reaches the network even if something slipped through.
+
+Plain typed functions, not a template engine: decided on the pages' size and readability (docs/reports.md,
+"Jinja2 or plain code"). Faults come first (report/causes.py), charts are inline SVG (report/charts.py).
 """
 
 from __future__ import annotations
@@ -192,8 +195,9 @@ def _bar(value: Any) -> str:
 
 def provider_html(report: Report) -> str:
     found = causes(report)
-    parts = [_header(report), _banners(report), _counts(report, found), _features_table(report), _figures(report),
-             _problems(report, found), _identity(report), _all_checks(report), _glossary(report)]
+    # faults first: what a reader needs in the first minute; the figures and the full list follow
+    parts = [_header(report), _banners(report), _counts(report, found), _problems(report, found),
+             _features_table(report), _figures(report), _identity(report), _all_checks(report), _glossary(report)]
     return _page(f"relaycheck: {report.provider.name}", "\n".join(p for p in parts if p))
 
 
@@ -638,6 +642,7 @@ def _comparison_figures(comparison: Comparison, provider_heads: str) -> str:
         ("run", lambda f: e(f.started)),
         ("suite", lambda f: e(f.suite)),
         ("score", lambda f: _bar(f.percent) + _pct(f.percent)),
+        ("faults", lambda f: e(f.faults)),
         ("MUST failures", lambda f: e(f.must_failures)),
         ("requests", lambda f: e(f.requests)),
         ("prompt tokens", lambda f: e(f.prompt_tokens)),
