@@ -14,7 +14,9 @@ no-done, usage-inflated, finish-reason-eos: 41 bad verdicts, 5 faults; ``tests/r
      tests, e.g. D13 "out of range accepted", not why the refusal failed);
    - ``field``: a response field the verdict names (``finish_reason``, ``completion_tokens``, a schema path);
    - ``value``: a quoted value the provider sent (``'eos_token'``, ``' 5, 6, 7'``), probe names excepted;
-   - ``probe``: only when none of the above: the failing probe it read (two checks of one exchange).
+   - ``probe``: only when none of the above: the failing probe it read (two checks of one exchange);
+   - ``unjudged``: an ``error`` verdict (no verdict could be had) by the kind of failure, probe and numbers left
+     out: a provider that times out on 30 probes is one fault, not 30.
 2. Verdicts sharing a clue are one fault (connected components).
 3. A fault is labelled with a known deviation: the status fault with the deviation whose entry defines it
    (:data:`STATUS_DEVIATIONS`); any other with the id its checks cite most (ties: the one cited first in a
@@ -51,7 +53,7 @@ _NOT_FIELDS = frozenset({"max_tokens", "include_usage", "stream_options", "logit
 class Fault:
     """One root cause and the bad verdicts it explains (in catalogue order)."""
 
-    key: str  # "D40", or "probe:basic" / "check:shape.schema" when no deviation fits
+    key: str  # "D40"; "unjudged:…" for errors; a clue ("probe:basic") when no deviation fits
     deviation: str | None  # the known deviation it is, when one is
     symptom: str  # what was seen, in words
     rows: tuple[VerdictRow, ...]
@@ -119,6 +121,9 @@ def causes(report: Report) -> Causes:
 
 def _clues(row: VerdictRow, probes: set[str]) -> set[str]:
     v = row.verdict
+    if v.grade is Grade.ERROR:
+        # no verdict (timeout, reset, a body cut at the bound): one fault per kind of failure, whichever probe
+        return {"unjudged:" + re.sub(r"\d+(?:\.\d+)?", "#", _QUOTED.sub("…", v.message))}
     observed = v.observed or ""
     status = _OBSERVED_STATUS.search(observed)
     if status and status.group(2) in "25" and _REFUSAL_EXPECTED.search(v.expected or ""):
@@ -174,6 +179,9 @@ def _components(rows: list[VerdictRow], clues: dict[str, set[str]]) -> list[list
 
 
 def _label(group: list[VerdictRow], clues: dict[str, set[str]]) -> tuple[str, str]:
+    unjudged = sorted({c for r in group for c in clues[r.id] if c.startswith("unjudged:")})
+    if unjudged:  # no deviation explains a transport failure: the fault is what happened
+        return unjudged[0], f"no verdict could be had: {group[0].verdict.message}"
     status = sorted({c.removeprefix("status:") for r in group for c in clues[r.id] if c.startswith("status:")})
     if status:
         codes = sorted({c.removeprefix("code:") for r in group for c in clues[r.id] if c.startswith("code:")})

@@ -99,3 +99,17 @@ def test_markdown_and_terminal_show_faults_first(five_dir: Path) -> None:
             assert f"| {fault_number} | ❌ fail | `{check}` |" in md or f"| {fault_number} | ⚠️ warn | `{check}` |" in md
     terminal = terminal_summary([rep])
     assert found.summary() in terminal and "fault 1: D40" in terminal
+
+
+def test_errors_of_one_kind_are_one_fault_with_no_deviation() -> None:
+    found = causes(report(
+        row("a.one", Grade.ERROR, deviations=("D01",), message="probe 'x': ReadTimeout after 10.0 s", probes=("x",)),
+        row("b.two", Grade.ERROR, deviations=("D02",), message="probe 'y': ReadTimeout after 10.0 s", probes=("y",)),
+        row("c.three", Grade.ERROR, message="probe 'z': body cut at the size bound", probes=("z",)),
+        row("d.four", deviations=("D03",), message="wrong", probes=("x",)),
+    ))
+    by_checks = {f.checks: f for f in found.faults}
+    assert set(by_checks) == {("a.one", "b.two"), ("c.three",), ("d.four",)}
+    timeout = by_checks[("a.one", "b.two")]
+    assert timeout.deviation is None and timeout.symptom.startswith("no verdict could be had: probe 'x': ReadTimeout")
+    assert by_checks[("d.four",)].deviation == "D03"
