@@ -82,10 +82,11 @@ def test_allure_results_are_grouped_and_carry_the_exchange(tmp_path: Path) -> No
     (result,) = [r for r in results if r["status"] == "failed"]
     labels = {label["name"]: label["value"] for label in result["labels"]}
     assert (labels["parentSuite"], labels["suite"], labels["subSuite"]) == ("reference", "stream", "stream.done")
-    attachment = next(a for a in result["attachments"] if a["name"] == "exchange stream")
+    # the failing MUST check was re-sent once: the evidence is the rerun's exchange, which failed again
+    attachment = next(a for a in result["attachments"] if a["name"] == "exchange stream@rerun")
     body = (tmp_path / "allure" / attachment["source"]).read_text()
     exchange = json.loads(body)
-    assert exchange["probe"] == "stream" and exchange["events"]  # the recorded stream, events and all
+    assert exchange["probe"] == "stream@rerun" and exchange["events"]  # the recorded stream, events and all
     assert "[DONE]" not in [e["data"] for e in exchange["events"]]  # the deviation is visible in the evidence
     assert "sk-relaycheck-reference" not in body
 

@@ -149,20 +149,56 @@ Outcome = Pass | Fail
 class ExpectationOutcome:
     """How a verdict stands against the provider's expectations file (``runner/expectations.py``)."""
 
-    grade: Grade  # the grade the file records for the check
+    grade: Grade  # the grade the file records for the check (the first, when it allows several)
     reason: str  # the file's reason (often an upstream issue link)
     matched: bool  # the check's own grade was that one, so it is graded `known`; False: stale, the provider changed
+    grades: tuple[Grade, ...] = ()  # every grade the file allows (WPT-style [pass, fail] for a flaky check)
 
     @property
     def stale(self) -> bool:
         return not self.matched
 
+    @property
+    def allowed(self) -> tuple[Grade, ...]:
+        return self.grades or (self.grade,)
+
     def to_dict(self) -> dict[str, Any]:
-        return {"grade": self.grade.value, "reason": self.reason, "matched": self.matched}
+        out: dict[str, Any] = {"grade": self.grade.value, "reason": self.reason, "matched": self.matched}
+        if len(self.allowed) > 1:
+            out["grades"] = [g.value for g in self.allowed]
+        return out
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> ExpectationOutcome:
-        return cls(Grade(raw["grade"]), str(raw.get("reason") or ""), bool(raw["matched"]))
+        grades = tuple(Grade(g) for g in raw.get("grades") or ())
+        return cls(Grade(raw["grade"]), str(raw.get("reason") or ""), bool(raw["matched"]), grades)
+
+
+RERUN_SUFFIX = "@rerun"  # the exchange id of a probe re-sent for a failing MUST check: "stream-basic@rerun"
+
+
+@dataclass(frozen=True)
+class Rerun:
+    """A MUST check that failed (or could not be judged) had its probes re-sent once before it counted.
+
+    The verdict is the rerun's; ``first`` is how it stood before. A first failure that the rerun does not repeat is
+    flaky evidence (``diff`` keeps it apart from a regression); ``sent`` is False when the rerun could not be sent
+    (budget, run deadline) and the first verdict stands.
+    """
+
+    first: Grade
+    first_message: str
+    probes: tuple[str, ...]  # the re-sent exchanges' ids (probe + RERUN_SUFFIX)
+    sent: bool = True
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"first": self.first.value, "first_message": self.first_message, "probes": list(self.probes),
+                "sent": self.sent}
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> Rerun:
+        return cls(Grade(raw["first"]), str(raw.get("first_message") or ""), tuple(raw.get("probes") or ()),
+                   bool(raw.get("sent", True)))
 
 
 @dataclass(frozen=True)
@@ -175,6 +211,12 @@ class Verdict:
     probes: tuple[str, ...] = ()
     note: str | None = None  # e.g. the expectation's reason for a `known` grade, for people to read
     expectation: ExpectationOutcome | None = None  # the same, for programs (diff) to read
+    rerun: Rerun | None = None  # set when the check failed first and its probes were re-sent
+
+    @property
+    def flaky(self) -> bool:
+        """Failed first, then not when its probes were re-sent."""
+        return self.rerun is not None and self.rerun.sent and self.rerun.first is not self.grade
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -186,6 +228,7 @@ class Verdict:
             "probes": list(self.probes),
             "note": self.note,
             "expectation": self.expectation.to_dict() if self.expectation else None,
+            "rerun": self.rerun.to_dict() if self.rerun else None,
         }
 
     @classmethod
@@ -200,6 +243,7 @@ class Verdict:
             probes=tuple(raw.get("probes") or ()),
             note=raw.get("note"),
             expectation=ExpectationOutcome.from_dict(expectation) if expectation else None,
+            rerun=Rerun.from_dict(raw["rerun"]) if raw.get("rerun") else None,
         )
 
 

@@ -81,7 +81,9 @@ def build_parser() -> argparse.ArgumentParser:
     from relaycheck.cli import report_commands as rc
 
     rc.add_compare_arguments(sub.add_parser("compare", help="put stored reports side by side (HTML and Markdown)"))
-    rc.add_diff_arguments(sub.add_parser("diff", help="regressions between a baseline and a current report (exit 1)"))
+    rc.add_diff_arguments(sub.add_parser(
+        "diff", help="regressions, fixes and flaky checks from a baseline (and the nights before it) to a current "
+                     "report (exit 1 on a regression)"))
     rc.add_rejudge_arguments(sub.add_parser("rejudge", help="re-grade a stored report's exchanges; sends nothing"))
     return parser
 

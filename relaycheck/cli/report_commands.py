@@ -79,15 +79,19 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def add_diff_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("baseline", type=Path, metavar="BASELINE", help="baseline report .json (or directory)")
-    parser.add_argument("current", type=Path, metavar="CURRENT", help="current report .json (or directory)")
+    parser.add_argument("reports", nargs="+", type=Path, metavar="REPORT",
+                        help="[OLDER …] BASELINE CURRENT: report .json files (or directories of them), oldest first; "
+                             "the older ones are the stored history, by which a check that alternates is flaky")
 
 
 def cmd_diff(args: argparse.Namespace) -> int:
     from relaycheck.report.diff import diff_paths, format_diff
 
+    if len(args.reports) < 2:
+        return _error("diff needs a BASELINE and a CURRENT report (older ones before them: the history)")
+    *history, baseline, current = args.reports
     try:
-        diff = diff_paths(args.baseline, args.current)
+        diff = diff_paths(baseline, current, history)
     except ReportError as exc:
         return _error(str(exc))
     print(format_diff(diff))

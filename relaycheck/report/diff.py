@@ -5,10 +5,17 @@ rank (``Grade.rank``). A check whose rank went up regressed, one whose rank went
 change (e.g. into or out of ``skipped``) is listed as changed. Expectation changes are listed too, read from the
 verdicts' structured expectation outcomes: a check whose ``known`` expectation changed, and a check whose grade
 changed while its recorded expectation went stale.
+
+**Flaky versus changed.** A grade change is *flaky*, listed apart and never a regression, when the check is known to
+flip: its verdict failed first and not when its probes were re-sent (``Verdict.rerun``, in the current or the
+baseline run); both grades are in the set its expectation allows (WPT-style ``[pass, fail]``); or, given the
+older reports of a history, its grade already changed before within it (pass → fail → pass: two changes or more
+across the nights). A change after a stable history is a regression or a fix.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,6 +30,7 @@ class Change:
     before: Grade | None
     after: Grade | None
     message: str = ""  # the current verdict's message (or the baseline's for a removed check)
+    why: str = ""  # for a flaky change: what shows the check flips
 
 
 @dataclass
@@ -31,6 +39,7 @@ class ProviderDiff:
     regressed: list[Change] = field(default_factory=list)
     fixed: list[Change] = field(default_factory=list)
     changed: list[Change] = field(default_factory=list)
+    flaky: list[Change] = field(default_factory=list)  # grade changes of a check known to flip: not regressions
     new: list[Change] = field(default_factory=list)
     removed: list[Change] = field(default_factory=list)
     expectations: list[str] = field(default_factory=list)
@@ -38,7 +47,8 @@ class ProviderDiff:
 
     @property
     def empty(self) -> bool:
-        return not (self.regressed or self.fixed or self.changed or self.new or self.removed or self.expectations)
+        return not (self.regressed or self.fixed or self.changed or self.flaky or self.new or self.removed
+                    or self.expectations)
 
 
 @dataclass
@@ -52,7 +62,8 @@ class Diff:
         return sum(len(p.regressed) for p in self.providers)
 
 
-def diff_reports(baseline: Report, current: Report) -> ProviderDiff:
+def diff_reports(baseline: Report, current: Report, history: Sequence[Report] = ()) -> ProviderDiff:
+    """What changed from ``baseline`` to ``current``; ``history``: the same provider's older reports, oldest first."""
     out = ProviderDiff(current.provider.name)
     b_rev, c_rev = baseline.suite.catalogue_revision, current.suite.catalogue_revision
     if b_rev != c_rev:
@@ -79,7 +90,10 @@ def diff_reports(baseline: Report, current: Report) -> ProviderDiff:
         change = Change(check, b.grade, a.grade, a.message)
         if b.grade is not a.grade:
             rb, ra = b.grade.rank, a.grade.rank
-            if rb is not None and ra is not None and ra > rb:
+            why = flaky_because(check, [*(r.verdict for h in history for r in h.verdicts if r.id == check), b, a])
+            if why:
+                out.flaky.append(Change(check, b.grade, a.grade, a.message, why))
+            elif rb is not None and ra is not None and ra > rb:
                 out.regressed.append(change)
             elif rb is not None and ra is not None and ra < rb:
                 out.fixed.append(change)
@@ -93,25 +107,46 @@ def diff_reports(baseline: Report, current: Report) -> ProviderDiff:
     return out
 
 
+def flaky_because(check: str, verdicts: Sequence[Verdict]) -> str:
+    """Why a check's latest grade change is flaky, given its verdicts over the nights (oldest first), or ''."""
+    *older, b, a = verdicts
+    for v, when in ((a, "now"), (b, "in the baseline")):
+        if v.flaky and v.rerun is not None:
+            return f"{when} {v.rerun.first.value} at first, {v.grade.value} when its probes were re-sent"
+    allowed = a.expectation.allowed if a.expectation is not None else ()
+    if len(allowed) > 1 and all(g in allowed or g is Grade.KNOWN for g in (b.grade, a.grade)):
+        return f"its expectation allows {'/'.join(g.value for g in allowed)}"
+    grades = [v.grade for v in verdicts if v.grade.rank is not None]
+    flips = sum(1 for x, y in zip(grades, grades[1:], strict=False) if x is not y)
+    if flips >= 2:
+        return f"its grade alternates across {len(verdicts)} nights: {' → '.join(g.value for g in grades)}"
+    return ""
+
+
 def _held(v: Verdict) -> str | None:
     """The expectation a verdict was graded `known` by ('fail: reason'), if it was."""
     e = v.expectation
     return f"{e.grade.value}: {e.reason}" if e is not None and e.matched and v.grade is Grade.KNOWN else None
 
 
-def diff_paths(baseline: Path, current: Path) -> Diff:
-    """Two report files, or two directories of reports paired by provider name. Raises :class:`ReportError`."""
-    for path in (baseline, current):
+def diff_paths(baseline: Path, current: Path, history: Sequence[Path] = ()) -> Diff:
+    """Two report files, or two directories of reports paired by provider name; ``history``: older ones of the
+    same kind, oldest first (a file's history is that provider's only). Raises :class:`ReportError`."""
+    paths = [*history, baseline, current]
+    for path in paths:
         if not path.exists():
             raise ReportError(f"{path}: no such file or directory")
-    if baseline.is_dir() != current.is_dir():
-        raise ReportError(f"compare a file with a file or a directory with a directory ({baseline}, {current})")
+    if len({p.is_dir() for p in paths}) > 1:
+        raise ReportError(f"compare files with files or directories with directories ({', '.join(map(str, paths))})")
     if not baseline.is_dir():
-        return Diff([diff_reports(Report.load(baseline), Report.load(current))])
+        older = [Report.load(p) for p in history]
+        return Diff([diff_reports(Report.load(baseline), Report.load(current), older)])
     b_reports, c_reports = _directory(baseline), _directory(current)
     if not b_reports and not c_reports:
         raise ReportError(f"no reports in {baseline} or {current}")
-    diffs = [diff_reports(b_reports[name], c_reports[name]) for name in b_reports if name in c_reports]
+    nights = [_directory(p) for p in history]
+    diffs = [diff_reports(b_reports[name], c_reports[name], [n[name] for n in nights if name in n])
+             for name in b_reports if name in c_reports]
     return Diff(
         diffs,
         only_baseline=[n for n in b_reports if n not in c_reports],
@@ -132,13 +167,16 @@ def _directory(path: Path) -> dict[str, Report]:
 def format_diff(diff: Diff) -> str:
     lines = []
     for p in diff.providers:
-        lines.append(f"{p.provider}: {len(p.regressed)} regressed, {len(p.fixed)} fixed, {len(p.changed)} changed, "
-                     f"{len(p.new)} new, {len(p.removed)} removed, {len(p.expectations)} expectation changes")
+        counts = [(len(p.regressed), "regressed"), (len(p.fixed), "fixed"), (len(p.flaky), "flaky"),
+                  (len(p.changed), "changed"), (len(p.new), "new"), (len(p.removed), "removed"),
+                  (len(p.expectations), "expectation changes")]
+        lines.append(f"{p.provider}: " + (", ".join(f"{n} {what}" for n, what in counts if n) or "no change"))
         lines += [f"  note: {n}" for n in p.notes]
-        for title, items in (("REGRESSED", p.regressed), ("fixed", p.fixed), ("changed", p.changed),
-                             ("new", p.new), ("removed", p.removed)):
+        for title, items in (("REGRESSED", p.regressed), ("fixed", p.fixed), ("flaky", p.flaky),
+                             ("changed", p.changed), ("new", p.new), ("removed", p.removed)):
             for c in items:
-                lines.append(f"  {title:<9} {c.check:<34} {c.before or '-'} → {c.after or '-'}  {_short(c.message)}")
+                text = f"{c.why}: {c.message}" if c.why else c.message
+                lines.append(f"  {title:<9} {c.check:<34} {c.before or '-'} → {c.after or '-'}  {_short(text)}")
         lines += [f"  expectation {e}" for e in p.expectations]
     lines += [f"only in baseline: {name} (provider missing from the current run)" for name in diff.only_baseline]
     lines += [f"only in current: {name} (no baseline)" for name in diff.only_current]

@@ -2,6 +2,11 @@
 
 Recording and judging are separate steps: :func:`record_provider` talks to the network, :func:`judge_run` is pure
 and is what ``relaycheck rejudge`` calls on stored exchanges.
+
+A MUST check that fails (or cannot be judged) is not yet a failure: once everything is recorded, its probes are
+re-sent once through the same client (same budget, same run deadline), stored as ``PROBE@rerun``, and the check
+is judged on them; the verdict carries how it stood first (:class:`~relaycheck.checks.model.Rerun`). A failure
+the rerun does not repeat is flaky, which ``diff`` keeps apart from a regression.
 """
 
 from __future__ import annotations
@@ -11,10 +16,10 @@ import contextlib
 import math
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from relaycheck.checks.catalogue import Catalogue
-from relaycheck.checks.model import Grade, Recorded, Verdict, judge
+from relaycheck.checks.model import RERUN_SUFFIX, Check, Grade, Recorded, Rerun, Verdict, judge
 from relaycheck.config.providers import HeaderValue, Provider
 from relaycheck.probes.catalogue import (
     PROBES,
@@ -32,6 +37,8 @@ from relaycheck.transport.exchange import Exchange, RecordedRequest
 from relaycheck.transport.redact import Redactor
 
 ProgressFn = Callable[[str, "ProviderRun"], None]
+# The probes to re-send, given what was recorded: those of the MUST checks that fail (judged with expectations)
+RerunFn = Callable[[Mapping[str, Exchange]], Sequence[str]]
 
 
 @dataclass(frozen=True)
@@ -111,6 +118,7 @@ async def record_provider(
     redactor: Redactor | None = None,
     property_phase: bool = False,
     property_seed: int | None = None,
+    rerun: RerunFn | None = None,
 ) -> None:
     provider = run.provider
     run.spend.overrun_bound = overrun_bound(provider.concurrency, provider.limits.max_body_bytes)
@@ -165,7 +173,33 @@ async def record_provider(
             run.exchanges.update(fuzzed)
             if progress:
                 progress("probe", run)
+        if rerun is not None:
+            await _rerun(run, client, [p for p in probes if p.id in set(rerun(run.exchanges))], progress)
     run.finished = time.time()
+
+
+async def _rerun(
+    run: ProviderRun, client: ProviderClient, probes: Sequence[Probe], progress: ProgressFn | None
+) -> None:
+    """Re-send ``probes`` once, as ``PROBE@rerun``, each with the dependencies first recorded.
+
+    Nothing is sent once the provider is down or out of time (each stays as an unsent exchange, saying why), and
+    every request reserves in the same budget as the first ones.
+    """
+    run.probes_total += len(probes)
+
+    async def again(probe: Probe) -> None:
+        rerun_id = probe.id + RERUN_SUFFIX
+        if why := client.stop_reason():
+            exchange = Exchange.unsent(rerun_id, RecordedRequest("POST", client.url, {}, ""), why)
+        else:
+            deps = {d: run.exchanges[d] for d in probe.depends_on if d in run.exchanges}
+            exchange = replace(await _send_probe(client, run.provider, probe, deps), probe=rerun_id)
+        run.exchanges[rerun_id] = exchange
+        if progress:
+            progress("probe", run)
+
+    await asyncio.gather(*(again(p) for p in probes))
 
 
 CANARY = "logprobs"  # max_tokens 4 with logprobs: the tokens returned show whether max_tokens is honoured
@@ -200,7 +234,8 @@ def worst_case_seconds(provider: Provider, probes: Sequence[Probe] = PROBES, pro
     - the run deadline: ``timeouts.run + RUN_GRACE``. Past ``timeouts.run`` the client sends nothing and cuts
       what is in flight, so this holds for every behaviour (also a provider that answers every request correctly
       but just inside ``timeouts.total``, which no breaker can tell from a slow healthy one);
-    - the schedule: with A = min(requests × (1 + retries), budget.requests) attempts of at most ``timeouts.total``
+    - the schedule: with A = min(requests × (1 + retries), budget.requests) attempts (every probe counted twice:
+      once, and once more should a MUST check it serves fail) of at most ``timeouts.total``
       each on ``concurrency`` slots (greedy list scheduling: work / slots + the longest dependency chain), plus
       retry waits (at most ``MAX_RETRY_WAIT_TOTAL`` in all), plus rate-limit waits (A / rate_limit), plus the
       property phase, sent after the probes (each of its requests at most (1 + retries) attempts).
@@ -209,7 +244,8 @@ def worst_case_seconds(provider: Provider, probes: Sequence[Probe] = PROBES, pro
     once a request holds its slot, so about two waves of timeouts (2 × read timeout for one that never answers).
     """
     per_request = 1 + provider.retries
-    attempts = (len(probes) + property_requests) * per_request
+    # each probe at most twice: a failing MUST check's probes are re-sent once, after the rest
+    attempts = (2 * len(probes) + property_requests) * per_request
     if provider.budget.requests is not None:
         attempts = min(attempts, provider.budget.requests)
     total = provider.timeouts.total
@@ -249,15 +285,61 @@ def _chain_depth(probes: Sequence[Probe]) -> int:
 
 
 def judge_run(
-    run: ProviderRun, catalogue: Catalogue, contract: Contract, expectations: Mapping[str, Expectation]
+    run: ProviderRun, catalogue: Catalogue, contract: Contract, expectations: Mapping[str, Expectation] | None
 ) -> list[Verdict]:
-    """Grade a run's recordings against ``expectations`` ({} grades raw). Pure: reads nothing from disk."""
+    """Grade a run's recordings against ``expectations`` ({} grades raw). Pure: reads nothing from disk.
+
+    A blocking MUST check whose probes were re-sent (``PROBE@rerun``) is graded on those.
+    """
+    expectations = expectations or {}
     if run.skipped:
-        verdicts = [Verdict(c.id, Grade.SKIPPED, run.skipped) for c in catalogue.checks]
-    else:
-        recorded = Recorded(run.exchanges, contract, run.provider.model, run.provider.tokenizer)
-        verdicts = [judge(c, recorded) for c in catalogue.checks]
-    return apply_expectations(verdicts, expectations)
+        return apply_expectations([Verdict(c.id, Grade.SKIPPED, run.skipped) for c in catalogue.checks], expectations)
+    recorded = Recorded(run.exchanges, contract, run.provider.model, run.provider.tokenizer)
+    first = apply_expectations([judge(c, recorded) for c in catalogue.checks], expectations)
+    blocking = {v.check for v in catalogue.blocking(first)}
+    out = []
+    for check, verdict in zip(catalogue.checks, first, strict=True):
+        resent = [p + RERUN_SUFFIX for p in check.probes if p + RERUN_SUFFIX in run.exchanges]
+        if check.id in blocking and resent:
+            verdict = _judged_again(check, verdict, resent, run, contract, expectations)
+        out.append(verdict)
+    return out
+
+
+def _judged_again(check: Check, first: Verdict, resent: list[str], run: ProviderRun, contract: Contract,
+                  expectations: Mapping[str, Expectation]) -> Verdict:
+    """A failing MUST check judged on its re-sent probes; the first verdict stands if they could not be sent."""
+    unsent = [run.exchanges[p].not_sent for p in resent if run.exchanges[p].not_sent]
+    if unsent:
+        return replace(first, rerun=Rerun(first.grade, first.message, tuple(resent), sent=False),
+                       note=first.note or f"rerun not sent: {unsent[0]}")
+    again = {p.removesuffix(RERUN_SUFFIX): run.exchanges[p] for p in resent}
+    recorded = Recorded({**run.exchanges, **again}, contract, run.provider.model, run.provider.tokenizer)
+    (verdict,) = apply_expectations([judge(check, recorded)], expectations)
+    note = verdict.note
+    if note is None and verdict.grade is not first.grade:
+        note = f"flaky: {first.grade.value} at first ({first.message}), {verdict.grade.value} when re-sent"
+    elif note is None:
+        note = f"{first.grade.value} again when its probes were re-sent"
+    return replace(verdict, rerun=Rerun(first.grade, first.message, tuple(resent)), note=note)
+
+
+def _rerun_selector(catalogue: Catalogue, contract: Contract, provider: Provider,
+                    expectations: Mapping[str, Expectation]) -> RerunFn:
+    """Which hand-written probes to re-send: those of the MUST checks that block on what was recorded.
+
+    Property checks are not re-run (their cases are many; their seed reproduces them), nor probes never sent.
+    """
+    by_id = probes_by_id()
+
+    def select(exchanges: Mapping[str, Exchange]) -> list[str]:
+        recorded = Recorded(exchanges, contract, provider.model, provider.tokenizer)
+        verdicts = apply_expectations([judge(c, recorded) for c in catalogue.checks], expectations)
+        failing = {v.check for v in catalogue.blocking(verdicts)}
+        wanted = {p for c in catalogue.checks if c.id in failing for p in c.probes}
+        return [p for p in wanted if p in by_id and p in exchanges and not exchanges[p].not_sent]
+
+    return select
 
 
 def certify(
@@ -297,8 +379,9 @@ def certify(
                 run.target = target
                 if progress:
                     progress("start", run)
-                tasks.append(record_provider(run, target, needed, progress, redactor,
-                                             property_phase=fuzz, property_seed=property_seed))
+                rerun = _rerun_selector(catalogue, contract, run.provider, expected.get(run.name) or {})
+                tasks.append(record_provider(run, target, needed, progress, redactor, property_phase=fuzz,
+                                             property_seed=property_seed, rerun=rerun))
             await asyncio.gather(*tasks)
 
         asyncio.run(all_providers())

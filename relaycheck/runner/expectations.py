@@ -7,6 +7,11 @@ File format (YAML)::
       - check: params.echo
         grade: unsupported
         reason: llama.cpp refuses echo (https://github.com/ggml-org/llama.cpp/issues/8942)
+      - check: stream.usage
+        grade: [pass, fail]            # a set, WPT-style: the check is known to flip between these
+        reason: the relay drops usage on some nights
+
+A grade in a set other than ``pass`` grades ``known``; ``pass`` stays ``pass``.
 """
 
 from __future__ import annotations
@@ -24,8 +29,16 @@ from relaycheck.config.providers import ConfigError
 @dataclass(frozen=True)
 class Expectation:
     check: str
-    grade: Grade
+    grade: Grade  # the first of ``grades``
     reason: str
+    grades: tuple[Grade, ...] = ()  # every grade allowed; () means just ``grade``
+
+    @property
+    def allowed(self) -> tuple[Grade, ...]:
+        return self.grades or (self.grade,)
+
+    def describe(self) -> str:
+        return "/".join(g.value for g in self.allowed)
 
 
 def load_expectations(path: Path | None) -> dict[str, Expectation]:
@@ -44,11 +57,16 @@ def load_expectations(path: Path | None) -> dict[str, Expectation]:
     for i, entry in enumerate(entries):
         if not isinstance(entry, dict) or not isinstance(entry.get("check"), str):
             raise ConfigError(f"{path}: expectations[{i}]: needs 'check', 'grade' and 'reason'")
+        raw_grades = entry.get("grade")
+        listed = raw_grades if isinstance(raw_grades, list) else [raw_grades]
         try:
-            grade = Grade(str(entry.get("grade")))
+            grades = tuple(dict.fromkeys(Grade(str(g)) for g in listed))
         except ValueError:
-            raise ConfigError(f"{path}: expectations[{i}]: unknown grade {entry.get('grade')!r}") from None
-        out[entry["check"]] = Expectation(entry["check"], grade, str(entry.get("reason") or ""))
+            raise ConfigError(f"{path}: expectations[{i}]: unknown grade in {raw_grades!r}") from None
+        if not grades:
+            raise ConfigError(f"{path}: expectations[{i}]: 'grade' lists no grade")
+        out[entry["check"]] = Expectation(entry["check"], grades[0], str(entry.get("reason") or ""),
+                                          grades if len(grades) > 1 else ())
     return out
 
 
@@ -61,13 +79,16 @@ def apply_expectations(verdicts: Iterable[Verdict], expectations: dict[str, Expe
     out = []
     for verdict in verdicts:
         expected = expectations.get(verdict.check)
-        if expected is not None and verdict.grade is expected.grade and verdict.grade is not Grade.PASS:
-            outcome = ExpectationOutcome(expected.grade, expected.reason, matched=True)
-            note = f"expected {expected.grade.value}: {expected.reason}"
+        if expected is not None and verdict.grade in expected.allowed and verdict.grade is not Grade.PASS:
+            outcome = ExpectationOutcome(expected.grade, expected.reason, True, expected.grades)
+            note = f"expected {expected.describe()}: {expected.reason}"
             verdict = replace(verdict, grade=Grade.KNOWN, note=note, expectation=outcome)
+        elif expected is not None and verdict.grade in expected.allowed:  # pass, allowed by a set: as it is
+            outcome = ExpectationOutcome(expected.grade, expected.reason, True, expected.grades)
+            verdict = replace(verdict, expectation=outcome)
         elif expected is not None:
-            outcome = ExpectationOutcome(expected.grade, expected.reason, matched=False)
-            note = f"expectation was {expected.grade.value} ({expected.reason}); it changed"
+            outcome = ExpectationOutcome(expected.grade, expected.reason, False, expected.grades)
+            note = f"expectation was {expected.describe()} ({expected.reason}); it changed"
             verdict = replace(verdict, note=note, expectation=outcome)
         out.append(verdict)
     return out
@@ -84,10 +105,15 @@ def expectations_yaml(
 
     def reason(v: Verdict) -> str:
         old = previous.get(v.check)
-        return old.reason if old is not None and old.grade is v.grade and old.reason else v.message
+        return old.reason if old is not None and v.grade in old.allowed and old.reason else v.message
+
+    def grade(v: Verdict) -> str | list[str]:
+        old = previous.get(v.check)  # a hand-written set that still holds is kept
+        return [g.value for g in old.allowed] if old is not None and old.grades and v.grade in old.grades \
+            else v.grade.value
 
     entries = [
-        {"check": v.check, "grade": v.grade.value, "reason": reason(v)}
+        {"check": v.check, "grade": grade(v), "reason": reason(v)}
         for v in verdicts
         if v.grade.deviation
     ]
