@@ -9,18 +9,20 @@ The rule, decided on the reference provider with five quirks switched on togethe
 no-done, usage-inflated, finish-reason-eos: 41 bad verdicts, 5 faults; ``tests/reports/test_causes.py`` holds it):
 
 1. Each bad verdict (fail, error, warn) yields *clues*, read from its evidence, never from its check id:
-   - ``status``: the check expected a refusal (a 4xx) and the provider answered 2xx: one fault however many
-     invalid requests were sent (the catalogue's own deviation ids would mislead here: each check names what it
-     tests, e.g. D13 "out of range accepted", not why the refusal failed);
+   - ``status``: the answer's status class is not the one the check expected (a 2xx for a request that must be
+     refused, a 5xx or an HTML page for any request): one fault however many requests met it (the catalogue's own
+     deviation ids would mislead here: each check names what it tests, e.g. D13 "out of range accepted", not why
+     the refusal failed);
    - ``field``: a response field the verdict names (``finish_reason``, ``completion_tokens``, a schema path);
    - ``value``: a quoted value the provider sent (``'eos_token'``, ``' 5, 6, 7'``), probe names excepted;
    - ``probe``: only when none of the above: the failing probe it read (two checks of one exchange);
    - ``unjudged``: an ``error`` verdict (no verdict could be had) by the kind of failure, probe and numbers left
      out: a provider that times out on 30 probes is one fault, not 30.
 2. Verdicts sharing a clue are one fault (connected components).
-3. A fault is labelled with a known deviation: the status fault with the deviation whose entry defines it
-   (:data:`STATUS_DEVIATIONS`); any other with the id its checks cite most (ties: the one cited first in a
-   check's list, which is the check's main deviation). Faults that get the same deviation are merged.
+3. A fault is labelled with a known deviation: a status fault with the deviation whose entry defines it
+   (:data:`STATUS_DEVIATIONS`: 2xx D40, an HTML page D41, 5xx D42; another status, e.g. valid requests refused
+   with a 400, is named by what was seen); any other fault with the id its checks cite most (ties: the one cited
+   first in a check's list, which is the check's main deviation). Faults that get the same deviation are merged.
 
 Grouping never hides a verdict: every bad verdict is in exactly one fault (tested), in catalogue order.
 """
@@ -35,11 +37,13 @@ from dataclasses import dataclass
 from relaycheck.checks.model import Grade
 from relaycheck.report.model import Report, VerdictRow
 
-# The deviation whose catalogue entry *is* the symptom "a request that must be refused got this status class".
-STATUS_DEVIATIONS = {"2xx": "D40", "5xx": "D42"}
+# The deviation whose catalogue entry *is* the symptom "an answer came with a status the request did not call for":
+# a 2xx for a request that must be refused, an HTML page, a 5xx.
+STATUS_DEVIATIONS = {"2xx": "D40", "html": "D41", "5xx": "D42"}
 
 _REFUSAL_EXPECTED = re.compile(r"\b4(?:\d\d|xx)\b")
-_OBSERVED_STATUS = re.compile(r"(?:^|->\s*)HTTP (([1-5])\d\d)\b")
+_OBSERVED_STATUS = re.compile(r"(?:^|->\s*)HTTP (([1-5])\d\d)\b(?: ([\w.+-]+/[\w.+-]+))?")
+_SUCCESS_EXPECTED = re.compile(r"\bHTTP 2\d\d\b")
 _FIELD = re.compile(r"\b[a-z]+(?:_[a-z]+)+\b")  # snake_case response fields: finish_reason, completion_tokens
 _SCHEMA_PATH = re.compile(r"\b(?:choices|usage|logprobs)/(?:\d+/)?([a-z_]+)")
 _QUOTED = re.compile(r"'([^'\n]{1,60})'")
@@ -126,9 +130,14 @@ def _clues(row: VerdictRow, probes: set[str]) -> set[str]:
         return {"unjudged:" + re.sub(r"\d+(?:\.\d+)?", "#", _QUOTED.sub("…", v.message))}
     observed = v.observed or ""
     status = _OBSERVED_STATUS.search(observed)
-    if status and status.group(2) in "25" and _REFUSAL_EXPECTED.search(v.expected or ""):
-        # an error body says nothing about the fault: its words are the provider's message
-        return {f"status:{status.group(2)}xx", f"code:{status.group(1)}"}
+    wanted = "4" if _REFUSAL_EXPECTED.search(v.expected or "") else "2" if _SUCCESS_EXPECTED.search(v.expected or "") \
+        else None
+    if status and wanted and status.group(2) != wanted:
+        # the status is the fault: the body of a wrong-status answer (an error message, an HTML page) says
+        # nothing more, and every check that met it shows the same thing
+        html = "html" in (status.group(3) or "") or "<html" in observed[:300].lower()
+        kind = "html" if html and status.group(2) != "2" else f"{status.group(2)}xx"
+        return {f"status:{kind}", f"code:{status.group(1)}" + (" (HTML)" if html else "")}
     # a property check's evidence is a curl line: only its "problem:" line says what went wrong
     problem = [line for line in observed.splitlines() if line.startswith("problem:")]
     said = _ENUM.sub("", " ".join([v.message, *(problem if observed.startswith("curl ") else [observed])]))
@@ -185,8 +194,11 @@ def _label(group: list[VerdictRow], clues: dict[str, set[str]]) -> tuple[str, st
     status = sorted({c.removeprefix("status:") for r in group for c in clues[r.id] if c.startswith("status:")})
     if status:
         codes = sorted({c.removeprefix("code:") for r in group for c in clues[r.id] if c.startswith("code:")})
-        refused = f"requests that must be refused were answered with HTTP {'/'.join(codes)}"
-        return STATUS_DEVIATIONS.get(status[0], f"status:{status[0]}"), refused
+        refusals = sum(bool(_REFUSAL_EXPECTED.search(r.verdict.expected or "")) for r in group)
+        whom = ("requests that must be refused" if refusals == len(group) else "valid requests" if not refusals
+                else f"{len(group) - refusals} valid requests and {refusals} that must be refused")
+        kind = next((k for k in STATUS_DEVIATIONS if k in status), status[0])
+        return STATUS_DEVIATIONS.get(kind, f"status:{kind}"), f"{whom} were answered with HTTP {', '.join(codes)}"
     cited = _cited(group)
     shared = sorted({c for r in group for c in clues[r.id]})
     symptom = _symptom(shared)

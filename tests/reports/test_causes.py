@@ -113,3 +113,22 @@ def test_errors_of_one_kind_are_one_fault_with_no_deviation() -> None:
     timeout = by_checks[("a.one", "b.two")]
     assert timeout.deviation is None and timeout.symptom.startswith("no verdict could be had: probe 'x': ReadTimeout")
     assert by_checks[("d.four",)].deviation == "D03"
+
+
+def test_a_wrong_status_for_any_request_is_one_fault_named_by_its_kind() -> None:
+    page = "HTTP 502 text/html: <html><head><title>502 Bad Gateway</title>"
+    found = causes(report(
+        row("shape.a", deviations=("D02",), expected="HTTP 200", observed=page, probes=("a",)),
+        row("stream.b", deviations=("D23",), expected="HTTP 200", observed=page, probes=("b",)),
+        row("errors.c", deviations=("D13",), expected="HTTP 400 (4xx)", observed="HTTP 502: <html>…", probes=("c",)),
+    ))
+    (fault,) = found.faults
+    assert fault.deviation == "D41" and fault.checks == ("shape.a", "stream.b", "errors.c")
+    assert fault.symptom == "2 valid requests and 1 that must be refused were answered with HTTP 502 (HTML)"
+    refused = causes(report(
+        row("params.x", deviations=("D22",), expected="HTTP 200", observed="HTTP 400 application/json: {}"),
+        row("params.y", deviations=("D01",), expected="HTTP 200", observed="HTTP 400 application/json: {}",
+            probes=("q",)),
+    ))
+    (fault,) = refused.faults
+    assert fault.deviation is None and fault.symptom == "valid requests were answered with HTTP 400"
