@@ -361,8 +361,9 @@ def _error_messages(r: Recorded) -> list[tuple[str, str]]:
     level=Level.SHOULD,
     feature=FEATURE,
     probes=ERROR_PROBES,
-    deviations=("D01",),  # one-api/new-api answer with Go's decoder error, naming their request struct
-    fails_on=("logprobs-bool",),
+    # D01: one-api/new-api answer with Go's decoder error, naming their request struct; D48: tracebacks
+    deviations=("D01", "D48"),
+    fails_on=("logprobs-bool", "errors-traceback"),
 )
 def no_internals(r: Recorded) -> Outcome:
     messages = _error_messages(r)

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from relaycheck import tokens
-from relaycheck.checks.model import Fail, Inconclusive, Level, Outcome, Pass, Recorded, Refused, Skip, check
+from relaycheck.checks.model import Fail, Inconclusive, Level, Outcome, Pass, Recorded, Refused, Skip, check, snippet
+from relaycheck.checks.shape import names_model
 from relaycheck.identity.fingerprint import CROSS_PROBES, cross_match
 from relaycheck.tokens.encoding import bytes_of_label
 
@@ -187,7 +188,7 @@ def _labels(r: Recorded, probe: str) -> tuple[list[str], list[str]] | None:
     feature=FEATURE,
     probes=LOGPROBS_PROBES,
     fails_on=("tokenizer-swapped",),
-    deviations=("D16",),
+    deviations=("D47",),
 )
 def tokenizer(r: Recorded) -> Outcome:
     enc = encoding_of(r)
@@ -229,7 +230,7 @@ def tokenizer(r: Recorded) -> Outcome:
     feature=FEATURE,
     probes=(*FINGERPRINT[:3], *CROSS_PROBES),
     fails_on=("cheap-model-under-name",),
-    deviations=("D16",),
+    deviations=("D47",),
 )
 def cheaper_model(r: Recorded) -> Outcome:
     for probe in CROSS_PROBES:
@@ -249,4 +250,43 @@ def cheaper_model(r: Recorded) -> Outcome:
     return Pass(observed=observed)
 
 
-CHECKS = (prompt_tokens, completion_tokens, tokenizer, cheaper_model)
+NOT_SERVED = (404, 405, 501)  # no model list at all: nothing to cross-check (relaycheck certifies completions)
+
+
+def _listed_ids(r: Recorded) -> list[str]:
+    """The model ids of the provider's GET /models answer, or Skip when it serves no list."""
+    ex = r.exchange("models")
+    if ex.status in NOT_SERVED:
+        raise Skip(f"GET /models answered HTTP {ex.status}: the provider serves no model list")
+    if ex.status != 200:
+        raise Skip(f"GET /models answered HTTP {ex.status}, not a list: {snippet(ex.text, 120)}")
+    body = ex.json()
+    data = body.get("data") if isinstance(body, dict) else None
+    if not isinstance(data, list) or not all(isinstance(m, dict) and isinstance(m.get("id"), str) for m in data):
+        raise Fail("GET /models did not answer a list of models", expected='{"object": "list", "data": [{"id": …}]}',
+                   observed=f"{ex.content_type or 'no content-type'}: {snippet(ex.text, 160)}", probe="models")
+    return [m["id"] for m in data]
+
+
+@check(
+    "identity.model-listed",
+    title="the provider's own model list (GET /v1/models) names the model it serves under the claimed name",
+    clause='GET /models: "Lists the currently available models"; a model answered under a name the provider does '
+    "not list is served by some other arrangement (a redirect, a default): evidence, not proof, of substitution",
+    level=Level.SHOULD,
+    feature=FEATURE,
+    probes=("models",),
+    fails_on=("models-list-omits-claimed",),
+    deviations=("D47",),
+)
+def model_listed(r: Recorded) -> Outcome:
+    ids = _listed_ids(r)
+    shown = ", ".join(ids[:12]) + (f" and {len(ids) - 12} more" if len(ids) > 12 else "")
+    if any(names_model(i, r.model) for i in ids):
+        return Pass(observed=f"{len(ids)} models listed: {shown}")
+    return Fail(f"{r.model} is served but not among the models the provider lists",
+                expected=f"{r.model} (or a dated snapshot of it) in GET /models", observed=f"listed: {shown or 'none'}",
+                probe="models")
+
+
+CHECKS = (prompt_tokens, completion_tokens, tokenizer, cheaper_model, model_listed)

@@ -615,6 +615,34 @@ def best_of_candidates(r: Recorded) -> Outcome:
                 f"completion_tokens {billed}", "best-of")
 
 
+@check(
+    "params.best-of-logprobs",
+    title="with best_of and logprobs, the returned choice carries its own logprobs",
+    clause=f'{SPEC}.logprobs: "Include the log probabilities on the logprobs most likely output tokens, as well the '
+    'chosen tokens"; best_of: "returns the best" (the returned choice, with what was asked of it)',
+    level=Level.MUST,
+    feature=FEATURE,
+    probes=("best-of", "logprobs"),
+    deviations=("D05", "D23"),
+    refusable=True,
+    fails_on=("best-of-drops-logprobs",),
+)
+def best_of_logprobs(r: Recorded) -> Outcome:
+    answer = r.answers("best-of")[0]
+    try:
+        _legacy_logprobs(r, "logprobs")
+    except (Fail, Refused):  # graded once, by params.logprobs-shape
+        raise Skip("the provider serves no legacy logprobs even without best_of (see params.logprobs-shape)") from None
+    lp = answer.logprobs
+    tokens = lp.get("tokens") if isinstance(lp, dict) else None
+    if not isinstance(tokens, list) or not tokens:
+        return Fail("best_of lost the logprobs: the returned choice has none", "legacy logprobs (logprobs=1) of the "
+                    "returned choice", f"logprobs {repr(lp)[:120]}", "best-of")
+    joined = "".join(t for t in tokens if isinstance(t, str))
+    return expect(joined == answer.text, "the logprobs are not the returned choice's: its tokens do not join to its "
+                  "text (another candidate's?)", repr(answer.text), repr(joined), "best-of")
+
+
 def _words(text: str) -> list[str]:
     return re.findall(r"\w+|[^\w\s]", text)
 
@@ -688,7 +716,7 @@ def suffix_effect(r: Recorded) -> Outcome:
     level=Level.MUST,
     feature=FEATURE,
     probes=("context-overflow", "prompt-tokens"),
-    deviations=("D13",),
+    deviations=("D49",),
     fails_on=("context-truncated",),
 )
 def context_refused(r: Recorded) -> Outcome:
@@ -712,4 +740,4 @@ def context_refused(r: Recorded) -> Outcome:
                 f"HTTP {ex.status}: {snippet(ex.text, 160)}", "context-overflow")
 
 
-CHECKS += (best_of_candidates, frequency_penalty, presence_penalty, suffix_effect, context_refused)
+CHECKS += (best_of_candidates, best_of_logprobs, frequency_penalty, presence_penalty, suffix_effect, context_refused)

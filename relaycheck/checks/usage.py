@@ -22,7 +22,7 @@ USAGE = 'CompletionUsage: prompt_tokens "Number of tokens in the prompt", comple
 DEFAULT_MAX_TOKENS = 16
 SPECIAL_TOKENS = 1  # a begin-of-sequence token some engines add (llama.cpp): tolerated once per prompt
 # Every probe whose answer carries usage (the error probes and the overflow probe expect a refusal).
-ANSWERING = tuple(p.id for p in PROBES if not p.is_error_probe() and p.id != "context-overflow")
+ANSWERING = tuple(p.id for p in PROBES if p.is_completion() and not p.is_error_probe() and p.id != "context-overflow")
 
 
 @dataclass(frozen=True)

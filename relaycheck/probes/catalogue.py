@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from relaycheck.transport.client import Auth
+from relaycheck.transport.client import COMPLETIONS, Auth, Method
 from relaycheck.transport.exchange import Exchange
 
 COUNTING = "1, 2, 3, 4,"
@@ -56,9 +56,15 @@ class Probe:
     # those fields that is refused the same way is not failed again (relaycheck.checks.model.Recorded.excused).
     optional: tuple[str, ...] = ()
     streams: str | None = None  # the plain probe this one is the streamed twin of (same body, stream: true)
+    method: Method = "POST"
+    path: str = COMPLETIONS  # under the base URL: every probe but the model list asks for a completion
 
     def is_error_probe(self) -> bool:
         return self.id.startswith("error-")
+
+    def is_completion(self) -> bool:
+        """A request for a completion (POST /completions): an answer, a refusal, a stream."""
+        return self.method == "POST" and self.path == COMPLETIONS
 
 
 # -- dependent probes ------------------------------------------------------------------------------------------
@@ -211,9 +217,10 @@ PROBES: tuple[Probe, ...] = (
     STOP_LIST,
     N,
     # Counting rarely ends at once, so the unreturned candidate has tokens to bill; the seed makes it repeatable.
-    Probe("best-of", "best_of=2 with n=1", lambda c: {
-        "model": c.model, "prompt": COUNTING, "max_tokens": 3, "temperature": 1, "best_of": 2, "n": 1, "seed": 4242},
-        optional=("best_of",)),
+    # logprobs too (OpenAI serves them with best_of): the returned choice must carry its own.
+    Probe("best-of", "best_of=2 with n=1 and logprobs=1", lambda c: {
+        "model": c.model, "prompt": COUNTING, "max_tokens": 3, "temperature": 1, "best_of": 2, "n": 1, "seed": 4242,
+        "logprobs": 1}, optional=("best_of",)),
     ECHO,
     LOGPROBS,
     Probe("logprobs-zero", "logprobs=0", lambda c: _greedy(c, max_tokens=2, logprobs=0)),
@@ -297,6 +304,8 @@ PROBES: tuple[Probe, ...] = (
     Probe("penalty-presence", "the same with presence_penalty 2", lambda c: _penalty(c, presence_penalty=2)),
     Probe("suffix-none", "the suffix request without its suffix", lambda c: _without(SUFFIX.build(c), "suffix")),
     Probe("context-overflow", "one context of prompt tokens plus max_tokens 16: over the window", _overflow),
+    # The served model, cross-checked: the provider's own model list (GET /v1/models, no tokens) names it.
+    Probe("models", "GET /v1/models: the model list", lambda c: "", method="GET", path="models"),
 )
 
 

@@ -218,6 +218,8 @@ async def _send_probe(client: ProviderClient, provider: Provider, probe: Probe, 
         body = probe.build(ProbeContext(provider.model, deps, cheaper, provider.context_length))
     except PreconditionFailed as why:
         return Exchange.unsent(probe.id, RecordedRequest("POST", client.url, {}, ""), f"precondition: {why}")
+    if not probe.is_completion():  # no completion: nothing generated, nothing to reserve
+        return await client.send(Outgoing(probe.id, body, probe.auth, 0, probe.method, probe.path))
     return await client.send(Outgoing(probe.id, body, probe.auth, worst_case_tokens(body)))
 
 

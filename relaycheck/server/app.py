@@ -134,18 +134,25 @@ class ReferenceServer:
 
     # -- endpoints -----------------------------------------------------------------------------------
 
+    def listed_models(self) -> tuple[str, ...]:
+        """What GET /v1/models names: every model served, or with ``models-list-omits-claimed`` only the last (the
+        cheap one a substituting relay really has), while every name is still answered."""
+        if "models-list-omits-claimed" in self.quirk_names:
+            return self.config.models[-1:]
+        return self.config.models
+
     async def models(self, request: Request) -> Response:
         ex = self.exchange()
         try:
             self.guard(request)
             wanted = request.path_params.get("model")
-            if wanted is not None and wanted not in self.config.models:
+            if wanted is not None and wanted not in self.listed_models():
                 raise errors.model_not_found(wanted)
         except ApiError as err:
             return self.error_response(err, ex)
         cards = [
             {"id": m, "object": "model", "created": MODEL_CREATED, "owned_by": "relaycheck"}
-            for m in self.config.models
+            for m in self.listed_models()
         ]
         if wanted is not None:
             return self.json_response(next(c for c in cards if c["id"] == wanted))

@@ -590,6 +590,22 @@ def _stream_usage_counts_end(obj: Json, ex: Exchange, kind: str) -> None:
         obj["usage"]["total_tokens"] += 1
 
 
+def _best_of_drops_logprobs(obj: Json, ex: Exchange, kind: str) -> None:
+    if ex.request is None or ex.request.best_of <= ex.request.n:
+        return
+    for choice in obj.get("choices") or []:
+        if isinstance(choice, dict):
+            choice["logprobs"] = None
+
+
+TRACEBACK = ('Traceback (most recent call last):\n  File "/usr/lib/python3.11/site-packages/relay/proxy.py", line 812, '
+             'in completion\n    raise ValueError(message)\nValueError: ')
+
+
+def _error_traceback(err: ApiError, ex: Exchange) -> ApiError:
+    return dataclasses.replace(err, message=TRACEBACK + err.message)
+
+
 def _no_penalties(request: CompletionRequest, ex: Exchange) -> CompletionRequest:
     sampling = dataclasses.replace(request.sampling, presence_penalty=0.0, frequency_penalty=0.0)
     return dataclasses.replace(request, sampling=sampling)
@@ -937,6 +953,11 @@ _QUIRKS: tuple[Quirk, ...] = (
     # errors
     Quirk("no-auth", "API keys are not checked", "D42"),
     Quirk(
+        "models-list-omits-claimed",
+        "GET /v1/models lists only the last model configured (the cheap one really served), yet every name is answered",
+        "D47",
+    ),
+    Quirk(
         "unknown-model-503",
         "an unknown model is a one-api style 503 without param or code",
         "D42",
@@ -996,12 +1017,24 @@ _QUIRKS: tuple[Quirk, ...] = (
         "D02",
         on_request=lambda request, ex: dataclasses.replace(request, best_of=request.n),
     ),
+    Quirk(
+        "best-of-drops-logprobs",
+        "with best_of above n, the returned choices carry logprobs null although logprobs was asked",
+        "D23",
+        on_payload=_best_of_drops_logprobs,
+    ),
+    Quirk(
+        "errors-traceback",
+        "error messages carry the server's Python traceback (source paths, exception names)",
+        "D48",
+        on_error=_error_traceback,
+    ),
     Quirk("ignore-penalties", "presence_penalty and frequency_penalty are ignored", "D02", on_request=_no_penalties),
     Quirk("suffix-ignored", "suffix is accepted and ignored", "D02", on_request=_replace(suffix=None)),
     Quirk(
         "context-truncated",
         "a prompt over the context window is cut from the left instead of refused",
-        "D13",
+        "D49",
         on_body=_context_truncated,
     ),
     # benign: variations the spec allows
@@ -1105,25 +1138,25 @@ _IDENTITY_QUIRKS: tuple[Quirk, ...] = (
     Quirk(
         "model-salted",
         "another model (a different model salt) answers under the claimed name",
-        "D16",
+        "D47",
         on_model=_another_model,
     ),
     Quirk(
         "tokenizer-swapped",
         "a model with another vocabulary answers under the claimed name",
-        "D16",
+        "D47",
         on_model=_another_tokenizer,
     ),
     Quirk(
         "partial-substitution",
         "another model answers about one request in three",
-        "D16",
+        "D47",
         on_model=_partial_substitution,
     ),
     Quirk(
         "cheap-model-under-name",
         "every model name is answered by the cheapest model (babbage-002's)",
-        "D16",
+        "D47",
         on_model=_cheapest_for_all,
     ),
     Quirk(

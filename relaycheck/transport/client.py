@@ -41,6 +41,8 @@ from relaycheck.transport.redact import MASK, Redactor
 from relaycheck.transport.sse import SSEParser
 
 Auth = Literal["valid", "missing", "wrong"]
+Method = Literal["POST", "GET"]
+COMPLETIONS = "completions"  # the endpoint relaycheck certifies, under the base URL
 WRONG_KEY = "sk-relaycheck-wrong-key-0000000000"
 MAX_RETRY_AFTER = 20.0  # seconds; a provider asking for longer gets a graded 429, not a stalled run
 MAX_RETRY_WAIT_TOTAL = 60.0  # seconds of retry waiting one client grants in all (summed over its requests)
@@ -95,12 +97,17 @@ class Health:
 
 @dataclass(frozen=True)
 class Outgoing:
-    """What to send: the body (a mapping is sent as JSON, a string as-is), and which key to present."""
+    """What to send: the body (a mapping is sent as JSON, a string as-is), and which key to present.
+
+    Almost everything is ``POST /completions``; a ``GET`` (``models``: the provider's model list) sends no body.
+    """
 
     probe: str
     body: dict[str, Any] | str
     auth: Auth = "valid"
     max_completion_tokens: int = 16  # the worst case this request may cost, reserved in the budget
+    method: Method = "POST"
+    path: str = COMPLETIONS  # under the base URL
 
     @property
     def body_text(self) -> str:
@@ -189,14 +196,19 @@ class ProviderClient:
 
     @property
     def url(self) -> str:
-        return f"{self.base_url}/completions"
+        return self.url_for(COMPLETIONS)
 
-    def headers_for(self, auth: Auth) -> dict[str, str]:
+    def url_for(self, path: str) -> str:
+        return f"{self.base_url}/{path}"
+
+    def headers_for(self, auth: Auth, method: Method = "POST") -> dict[str, str]:
         headers = {
             "Content-Type": "application/json",
             "Accept": "application/json, text/event-stream",
             "Accept-Encoding": ACCEPT_ENCODING,
         }
+        if method == "GET":  # no body to describe
+            del headers["Content-Type"]
         headers.update((h.name, h.value) for h in self._extra_headers)  # the names cannot clash (config refuses)
         key = {"valid": self._api_key, "wrong": WRONG_KEY, "missing": None}[auth]
         if key and self._auth == "api-key":
@@ -312,8 +324,9 @@ class ProviderClient:
         )
 
     def _recorded_request(self, outgoing: Outgoing) -> RecordedRequest:
-        headers = self.redactor.headers(self.headers_for(outgoing.auth))
-        return RecordedRequest("POST", self.redactor.text(self.url), headers, self.redactor.text(outgoing.body_text))
+        headers = self.redactor.headers(self.headers_for(outgoing.auth, outgoing.method))
+        url = self.redactor.text(self.url_for(outgoing.path))
+        return RecordedRequest(outgoing.method, url, headers, self.redactor.text(outgoing.body_text))
 
     async def _send_once(self, outgoing: Outgoing, reservation: Reservation, attempt: int) -> Exchange:
         # Echoed text holds the prompt, so only the reported usage says what an echo request cost.
@@ -328,9 +341,10 @@ class ProviderClient:
         limit = self.timeouts.total if remaining is None else max(min(self.timeouts.total, remaining), 0.0)
         try:
             async with asyncio.timeout(limit):
-                content = outgoing.body_text.encode("utf-8")
-                headers_out = self.headers_for(outgoing.auth)
-                request = self._client.build_request("POST", self.url, content=content, headers=headers_out)
+                content = outgoing.body_text.encode("utf-8") if outgoing.method == "POST" else None
+                headers_out = self.headers_for(outgoing.auth, outgoing.method)
+                request = self._client.build_request(outgoing.method, self.url_for(outgoing.path), content=content,
+                                                     headers=headers_out)
                 recorder.start()
                 response = await self._client.send(request, stream=True)
                 try:

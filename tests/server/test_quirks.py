@@ -34,6 +34,7 @@ class Send:
     model: bool = True  # add "model"
     raw: bytes | None = None  # send these bytes instead of the JSON body
     auth: bool = True
+    get: str | None = None  # GET this path instead (no body)
 
 
 @dataclass
@@ -73,7 +74,9 @@ def send(api: Api, request: Send) -> Wire:
     if request.stream:
         body["stream"] = True
     headers = {} if request.auth else {"Authorization": ""}
-    if request.raw is not None:
+    if request.get is not None:
+        response = api.client.get(request.get, headers=headers)
+    elif request.raw is not None:
         response = api.client.post("/completions", content=request.raw, headers=headers)
     else:
         response = api.client.post("/completions", json=body, headers=headers)
@@ -318,6 +321,11 @@ CASES: dict[str, Case] = {
     ),
     "best-of-not-billed": case(lambda w: _usage(w)["completion_tokens"] <= 3, **BEST_OF),
     "best-of-ignored": case(lambda w: _usage(w)["completion_tokens"] <= 3, **BEST_OF),
+    "best-of-drops-logprobs": case(lambda w: w.choice["logprobs"] is None, **BEST_OF, logprobs=1),
+    "errors-traceback": raw_case(
+        Send(UNKNOWN_MODEL, model=False), lambda w: "Traceback (most recent call last)" in w.json["error"]["message"]
+    ),
+    "models-list-omits-claimed": raw_case(Send(get="/models"), lambda w: MODEL not in {m["id"] for m in w.json["data"]}),
     "ignore-penalties": Case(
         (Send(LOOP), Send({**LOOP, "frequency_penalty": 2}), Send({**LOOP, "presence_penalty": 2})),
         lambda wires: len({w.choice["text"] for w in wires}) == 1,
