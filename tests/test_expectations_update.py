@@ -65,3 +65,16 @@ def test_a_named_expectations_file_that_is_missing_is_one_line(tmp_path: Path) -
     result = _run("-p", "relay", "--checks", "shape.object", cwd=tmp_path)
     assert result.returncode == 2 and "expectations file not found" in result.stderr
     assert "Traceback" not in result.stderr and not (tmp_path / "reports").exists()  # nothing was sent
+
+
+def test_re_recording_keeps_the_files_header_comment(tmp_path: Path) -> None:
+    """A file's leading comment says what it records and how each entry was checked: re-recording keeps it."""
+    (tmp_path / "providers.yaml").write_text(
+        "providers:\n  - {name: relay, embedded: true, quirks: [no-done], expectations: exp/relay.yaml}\n")
+    header = "# Recorded deviations of relay 1.0, each checked by hand against reports/relay.json.\n# See docs.\n"
+    (tmp_path / "exp").mkdir()
+    (tmp_path / "exp/relay.yaml").write_text(header + "provider: relay\nexpectations: []\n")
+    _run("-p", "relay", "--update-expectations", "--checks", "stream.done", "--no-property", cwd=tmp_path)
+    text = (tmp_path / "exp/relay.yaml").read_text()
+    assert text.startswith(header)
+    assert [e["check"] for e in yaml.safe_load(text)["expectations"]] == ["stream.done"]

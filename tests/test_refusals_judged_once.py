@@ -70,3 +70,16 @@ def test_every_optional_probe_is_graded_by_a_refusable_check() -> None:
     refusable = {p for c in CATALOGUE.checks if c.refusable for p in c.probes}
     optional = {p.id for p in PROBES if p.optional}
     assert optional and optional <= refusable, optional - refusable
+
+
+def test_usage_sent_unasked_is_graded_once_by_its_own_check() -> None:
+    """LiteLLM 1.102.4 in front of a server without usage sends usage zeros on every chunk of a stream that asked
+    for none. stream.no-usage-unasked grades that; the usage checks judge only the usage a request asked for, so
+    the zeros are not failed again as a bill (one prompt, two counts; fewer tokens than the text shows)."""
+    usage = CATALOGUE.select(("usage", "stream.no-usage-unasked"))
+    (run,) = certify([embedded_reference(quirks=("usage-zeros-unasked",))], usage, load_contract())
+    verdicts = {v.check: v for v in run.verdicts}
+    assert verdicts["stream.no-usage-unasked"].grade is Grade.FAIL
+    others = {k: (v.grade, v.message) for k, v in verdicts.items()
+              if k != "stream.no-usage-unasked" and v.grade is not Grade.PASS}
+    assert not others

@@ -616,6 +616,35 @@ def best_of_candidates(r: Recorded) -> Outcome:
 
 
 @check(
+    "params.stop-fifth",
+    title="five stop sequences are refused, or all five honoured: never silently cut to four",
+    clause=f"{STOP_CLAUSE} (OpenAI refuses a fifth); a list the provider accepts is a list it applies",
+    level=Level.SHOULD,  # accepting five is errors.rejects-stop-count's MUST; dropping one silently is worse
+    feature=FEATURE,
+    probes=("greedy", "stop-list", "stop-fifth"),
+    deviations=("D13", "D17"),
+    fails_on=("stop-list-cut-to-four",),
+)
+def stop_fifth(r: Recorded) -> Outcome:
+    ex = r.exchange("stop-fifth")
+    if ex.status is not None and 400 <= ex.status < 500:
+        return Pass(f"refused with HTTP {ex.status}, as OpenAI does", observed=snippet(ex.text, 120))
+    if ex.status != 200:
+        raise Skip(f"five stop sequences answered HTTP {ex.status} (see errors.rejects-stop-count)")
+    stop, before = _greedy_stop(r)
+    if r.answers("stop-list")[0].text != before:
+        raise Skip("a stop list of two is not honoured exactly either (see params.stop-list, params.stop-exact)")
+    text = r.answers("stop-fifth")[0].text
+    if text == before:
+        return Pass(f"all five honoured: stopped before the fifth, {stop!r} (accepting five is "
+                    "errors.rejects-stop-count's finding)", observed=repr(text))
+    if text.startswith(before + stop):
+        return Fail("the fifth stop sequence was dropped silently: the list was accepted and cut to four",
+                    f"HTTP 400, or the text stopped before {stop!r}: {before!r}", repr(text), "stop-fifth")
+    raise Skip(f"the text {text!r} is neither the greedy text nor the text before the stop: cannot tell")
+
+
+@check(
     "params.best-of-logprobs",
     title="with best_of and logprobs, the returned choice carries its own logprobs",
     clause=f'{SPEC}.logprobs: "Include the log probabilities on the logprobs most likely output tokens, as well the '
@@ -740,4 +769,5 @@ def context_refused(r: Recorded) -> Outcome:
                 f"HTTP {ex.status}: {snippet(ex.text, 160)}", "context-overflow")
 
 
-CHECKS += (best_of_candidates, best_of_logprobs, frequency_penalty, presence_penalty, suffix_effect, context_refused)
+CHECKS += (stop_fifth, best_of_candidates, best_of_logprobs, frequency_penalty, presence_penalty, suffix_effect,
+           context_refused)

@@ -372,7 +372,7 @@ def usage_null_elsewhere(r: Recorded) -> Outcome:
     level=Level.MUST,
     feature=FEATURE,
     probes=("stream", "stream-usage-off"),
-    fails_on=("usage-chunk-forced",),
+    fails_on=("usage-chunk-forced", "usage-zeros-unasked"),
     deviations=("D31",),
 )
 def no_usage_unasked(r: Recorded) -> Outcome:

@@ -43,11 +43,21 @@ def _int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+def asked_for_usage(body: dict[str, Any]) -> bool:
+    """A request whose answer carries its usage: any non-streamed one, a stream only with include_usage."""
+    options = body.get("stream_options")
+    return body.get("stream") is not True or (isinstance(options, dict) and options.get("include_usage") is True)
+
+
 def billed(r: Recorded, probe: str) -> Billed | None:
-    """The usage of a successful answer (a JSON body, or a stream's usage chunk), or None when it has none."""
+    """The usage of a successful answer (a JSON body, or a stream's usage chunk), or None when it has none.
+
+    A stream that did not ask for usage has none to judge: usage sent anyway is stream.no-usage-unasked's finding,
+    graded there once, whatever its numbers.
+    """
     ex = r.exchanges.get(probe)
     body = ex.request.json() if ex is not None and ex.succeeded else None
-    if not isinstance(body, dict):
+    if not isinstance(body, dict) or not asked_for_usage(body):
         return None
     try:
         usage, answers = r.usage(probe), r.answers(probe)

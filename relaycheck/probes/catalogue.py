@@ -107,6 +107,13 @@ def _stop_list(ctx: ProbeContext) -> dict[str, Any]:
     return _greedy(ctx, stop=[NEVER, pick_stop(greedy_text(ctx))[0]])
 
 
+def _stop_fifth(ctx: ProbeContext) -> dict[str, Any]:
+    """Five stop sequences, the fifth the one that ends the greedy text: over OpenAI's four (refused there), so a
+    provider that accepts the list shows whether it honours all of it or cuts it to four silently."""
+    never = [f"{NEVER}{i}" for i in range(1, 5)]
+    return _greedy(ctx, stop=[*never, pick_stop(greedy_text(ctx))[0]])
+
+
 def streamed(plain: Probe, purpose: str = "", probe_id: str = "", **extra: Any) -> Probe:
     """The streamed twin of ``plain``: its very body with ``stream: true`` (and ``extra``), paired by ``streams``.
 
@@ -215,6 +222,8 @@ PROBES: tuple[Probe, ...] = (
     # Parameters honoured
     STOP_STRING,
     STOP_LIST,
+    Probe("stop-fifth", "five stop sequences, the fifth the one that ends the text", _stop_fifth,
+          depends_on=("greedy",)),
     N,
     # Counting rarely ends at once, so the unreturned candidate has tokens to bill; the seed makes it repeatable.
     # logprobs too (OpenAI serves them with best_of): the returned choice must carry its own.

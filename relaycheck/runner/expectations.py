@@ -94,12 +94,23 @@ def apply_expectations(verdicts: Iterable[Verdict], expectations: dict[str, Expe
     return out
 
 
+def leading_comment(text: str) -> str:
+    """The comment lines a file starts with (what the file records and how it was checked), kept on re-recording."""
+    lines = []
+    for line in text.splitlines():
+        if not line.startswith("#"):
+            break
+        lines.append(line)
+    return "".join(f"{line}\n" for line in lines)
+
+
 def expectations_yaml(
-    provider: str, verdicts: Iterable[Verdict], previous: dict[str, Expectation] | None = None
+    provider: str, verdicts: Iterable[Verdict], previous: dict[str, Expectation] | None = None, header: str = ""
 ) -> str:
     """An expectations file recording every deviation of a run (``--update-expectations``).
 
-    A reason written by hand (often an upstream issue link) is kept while the check keeps the same grade.
+    A reason written by hand (often an upstream issue link) is kept while the check keeps the same grade, and so is
+    the previous file's leading comment (``header``).
     """
     previous = previous or {}
 
@@ -117,4 +128,6 @@ def expectations_yaml(
         for v in verdicts
         if v.grade.deviation
     ]
-    return yaml.safe_dump({"provider": provider, "expectations": entries}, sort_keys=False, allow_unicode=True)
+    body = yaml.safe_dump({"provider": provider, "expectations": entries}, sort_keys=False, allow_unicode=True,
+                          width=116)
+    return header + body

@@ -24,7 +24,7 @@ from relaycheck.config.providers import (
     parse_providers,
 )
 from relaycheck.runner.engine import ProgressFn, ProviderRun, certify
-from relaycheck.runner.expectations import Expectation, expectations_yaml, load_expectations
+from relaycheck.runner.expectations import Expectation, expectations_yaml, leading_comment, load_expectations
 from relaycheck.transport.redact import Redactor
 
 DEFAULT_EXPECTATIONS_DIR = Path("expectations")
@@ -179,7 +179,9 @@ def run_session(options: SessionOptions) -> SessionResult:
         for run in runs:
             path = expectations_path(run.provider, options.expectations_dir)
             previous = load_expectations(path) if path.exists() else {}
+            header = leading_comment(path.read_text(encoding="utf-8")) if path.exists() else ""
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(redactor.text(expectations_yaml(run.name, run.verdicts, previous)), encoding="utf-8")
+            text = expectations_yaml(run.name, run.verdicts, previous, header)
+            path.write_text(redactor.text(text), encoding="utf-8")
             result.expectation_files.append(path)
     return result

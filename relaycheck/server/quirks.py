@@ -370,6 +370,11 @@ def _usage_zeros_every_chunk(obj: Json, ex: Exchange, kind: str) -> None:
         obj["usage"] = {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
 
 
+def _usage_zeros_unasked(obj: Json, ex: Exchange, kind: str) -> None:
+    if kind == "chunk" and ex.request is not None and not ex.request.include_usage:
+        obj["usage"] = {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
+
+
 def _usage_chunk_no_choices(obj: Json, ex: Exchange, kind: str) -> None:
     if kind == "chunk" and _is_usage_chunk(obj):
         obj.pop("choices", None)
@@ -604,6 +609,12 @@ TRACEBACK = ('Traceback (most recent call last):\n  File "/usr/lib/python3.11/si
 
 def _error_traceback(err: ApiError, ex: Exchange) -> ApiError:
     return dataclasses.replace(err, message=TRACEBACK + err.message)
+
+
+def _stop_list_cut_to_four(body: Json, ex: Exchange) -> None:
+    # LiteLLM 1.102.4: litellm/utils.py validate_openai_optional_params, `stop = stop[:4]` (BerriAI/litellm#19562)
+    if isinstance(body.get("stop"), list) and len(body["stop"]) > 4:
+        body["stop"] = body["stop"][:4]
 
 
 def _no_penalties(request: CompletionRequest, ex: Exchange) -> CompletionRequest:
@@ -886,6 +897,12 @@ _QUIRKS: tuple[Quirk, ...] = (
         on_request=lambda request, ex: dataclasses.replace(request, include_usage=request.stream),
     ),
     Quirk(
+        "usage-zeros-unasked",
+        "without include_usage, every chunk carries usage zeros (LiteLLM 1.102.4 in front of a server without usage)",
+        "D31",
+        on_payload=_usage_zeros_unasked,
+    ),
+    Quirk(
         "usage-chunk-no-choices",
         "the usage chunk has no choices key",
         "D33",
@@ -1016,6 +1033,12 @@ _QUIRKS: tuple[Quirk, ...] = (
         "best_of is ignored: one candidate per choice",
         "D02",
         on_request=lambda request, ex: dataclasses.replace(request, best_of=request.n),
+    ),
+    Quirk(
+        "stop-list-cut-to-four",
+        "a list of more than four stop sequences is accepted and cut to its first four",
+        "D17",
+        on_body=_stop_list_cut_to_four,
     ),
     Quirk(
         "best-of-drops-logprobs",

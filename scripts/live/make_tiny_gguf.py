@@ -133,9 +133,9 @@ class TinyModel:
     tensors: dict[str, np.ndarray]  # GGUF names, llama.cpp's layout (Q/K rows in its RoPE order)
 
 
-def make_model() -> TinyModel:
+def make_model(seed: int = SEED) -> TinyModel:
     """The model's vocabulary and weights: deterministic (fixed seed, fixed order of draws)."""
-    rng = np.random.default_rng(SEED)
+    rng = np.random.default_rng(seed)
     alphabet = bytes_to_unicode()
     byte_char = dict(alphabet)
     char_byte = {c: b for b, c in alphabet}
@@ -322,9 +322,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=root / ".cache" / "live" / "tiny.gguf")
     parser.add_argument("--hf-out", type=Path, help="also write the Hugging Face twin (for vLLM) to this directory")
+    parser.add_argument("--seed", type=int, default=SEED,
+                        help="the weights' seed: another seed, another model with the same tokenizer (identity pair)")
     args = parser.parse_args(argv)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    model = make_model()
+    model = make_model(args.seed)
     build(args.out, model)
     if args.hf_out is not None:
         build_hf(args.hf_out, model)

@@ -56,7 +56,13 @@ KEY_ENV = {
     "openai-forward": "RELAYCHECK_LIVE_FORWARD_KEY",
     "portkey": "RELAYCHECK_LIVE_PORTKEY_KEY",
     "vllm": "RELAYCHECK_LIVE_VLLM_KEY",
+    "litellm-other": "RELAYCHECK_LIVE_LITELLM_OTHER_KEY",
 }
+# The identity pair (issue 13): another tiny model, the same tokenizer and name, behind its own LiteLLM.
+PAIR_PROVIDER = "litellm-other"
+OTHER_MODEL = "tiny-other.gguf"
+OTHER_SEED = 20261124  # make_tiny_gguf.py's SEED + 1: other weights
+PAIR_DIR = "identity-pair"  # under the report dir: the pair provider's report (fingerprint probes only)
 VLLM_READY_TIMEOUT = 360.0  # vLLM compiles and warms up its model: about 80 s alone, minutes on a busy machine
 HF_TWIN = "tiny-hf"  # the Hugging Face twin of tiny.gguf, for vLLM
 BAD_GRADES = {"fail", "warn", "unsupported", "error"}
@@ -219,6 +225,31 @@ def vllm_server(work: Path, model_dir: Path, key: str) -> Server:
     )
 
 
+def litellm_server(name: str, work: Path, upstream: Server, upstream_key: str, master_key: str) -> Server:
+    """The LiteLLM proxy in front of one llama, from a config file (keys come from the environment)."""
+    port = free_port()
+    config = work / f"{name}.yaml"
+    config.write_text(
+        "# written by scripts/live/run_live.py; keys come from the environment\n"
+        "model_list:\n"
+        f"  - model_name: {MODEL}\n"
+        "    litellm_params:\n"
+        f"      model: text-completion-openai/{MODEL}\n"
+        f"      api_base: {upstream.base_url}/v1\n"
+        "      api_key: os.environ/LIVE_UPSTREAM_KEY\n"
+        "general_settings:\n"
+        "  master_key: os.environ/LIVE_MASTER_KEY\n",
+        encoding="utf-8",
+    )
+    env = {**base_env(), "LITELLM_LOCAL_MODEL_COST_MAP": "True", "LIVE_UPSTREAM_KEY": upstream_key,
+           "LIVE_MASTER_KEY": master_key, "LITELLM_TELEMETRY": "False"}
+    return Server(
+        name=name,
+        argv=[str(venv_bin("venv-litellm", "litellm")), "--config", str(config), "--host", HOST, "--port", str(port)],
+        port=port, ready_path="/v1/models", ready_key=master_key, env=env, cwd=work, log_path=work / f"{name}.log",
+    )
+
+
 def build_servers(work: Path, model: Path, keys: dict[str, str], with_vllm: bool = False) -> list[Server]:
     """llama-cpp, and the two relays each in front of its own llama-cpp-python instance.
 
@@ -230,30 +261,9 @@ def build_servers(work: Path, model: Path, keys: dict[str, str], with_vllm: bool
     llama_for_litellm = llama_server("llama-cpp-behind-litellm", work, model, keys["llama-cpp"])
     llama_for_forward = llama_server("llama-cpp-behind-openai-forward", work, model, keys["llama-cpp"])
     llama_for_portkey = llama_server("llama-cpp-behind-portkey", work, model, keys["llama-cpp"])
-    litellm_port, forward_port = free_port(), free_port()
+    forward_port = free_port()
 
-    config = work / "litellm.yaml"
-    config.write_text(
-        "# written by scripts/live/run_live.py; keys come from the environment\n"
-        "model_list:\n"
-        f"  - model_name: {MODEL}\n"
-        "    litellm_params:\n"
-        f"      model: text-completion-openai/{MODEL}\n"
-        f"      api_base: {llama_for_litellm.base_url}/v1\n"
-        "      api_key: os.environ/LIVE_UPSTREAM_KEY\n"
-        "general_settings:\n"
-        "  master_key: os.environ/LIVE_MASTER_KEY\n",
-        encoding="utf-8",
-    )
-    litellm_env = {**base_env(), "LITELLM_LOCAL_MODEL_COST_MAP": "True", "LIVE_UPSTREAM_KEY": keys["llama-cpp"],
-                   "LIVE_MASTER_KEY": keys["litellm"], "LITELLM_TELEMETRY": "False"}
-    litellm = Server(
-        name="litellm",
-        argv=[str(venv_bin("venv-litellm", "litellm")), "--config", str(config), "--host", HOST,
-              "--port", str(litellm_port)],
-        port=litellm_port, ready_path="/v1/models", ready_key=keys["litellm"],
-        env=litellm_env, cwd=work, log_path=work / "litellm.log",
-    )
+    litellm = litellm_server("litellm", work, llama_for_litellm, keys["llama-cpp"], keys["litellm"])
 
     # openai-forward: forwards everything under / to llama; a client presenting the forward key gets llama's
     # key substituted (FORWARD_KEY_CONFIG -> level 0 -> OPENAI_API_KEY_CONFIG); any other key passes through.
@@ -271,7 +281,12 @@ def build_servers(work: Path, model: Path, keys: dict[str, str], with_vllm: bool
         port=forward_port, ready_path="/healthz",
         env=forward_env, cwd=work, log_path=work / "openai-forward.log",  # cwd: it reads ./.env
     )
-    servers = [llama, llama_for_litellm, llama_for_forward, llama_for_portkey, litellm, forward, portkey_server(work)]
+    # The identity pair: another model (other weights, the same tokenizer) under the same name, behind its own
+    # LiteLLM; only its fingerprint is asked for (scripts/live/identity_pair.py).
+    llama_other = llama_server("llama-cpp-other", work, model.with_name(OTHER_MODEL), keys["llama-cpp"])
+    litellm_other = litellm_server(PAIR_PROVIDER, work, llama_other, keys["llama-cpp"], keys[PAIR_PROVIDER])
+    servers = [llama, llama_for_litellm, llama_for_forward, llama_for_portkey, llama_other, litellm, litellm_other,
+               forward, portkey_server(work)]
     if with_vllm:
         servers.append(vllm_server(work, model.with_name(HF_TWIN), keys["vllm"]))
     return servers
@@ -288,9 +303,13 @@ def providers_yaml(servers: dict[str, Server]) -> str:  # noqa: C901 - one entry
         "  timeouts: {connect: 5, read: 60, total: 120}",
         "  budget: {requests: 200, completion_tokens: 20000}",
         "  property_examples: 10",
+        # The tiny model's 577-token BPE is no public tokenizer: the identity checks have nothing to hold its usage
+        # and logprobs to (skipped, saying so), rather than failing by construction.
+        "  tokenizer: none",
         "providers:",
         "  - name: reference",
         "    embedded: true",
+        "    tokenizer: auto           # the reference provider serves cl100k_base, gpt-3.5-turbo-instruct's own",
         "    concurrency: 8",
         "    property_examples: 40",
         "    budget: {requests: 400, completion_tokens: 20000}",
@@ -322,7 +341,38 @@ def providers_yaml(servers: dict[str, Server]) -> str:  # noqa: C901 - one entry
                 "      x-portkey-provider: openai",
                 f"      x-portkey-custom-host: {upstream}/v1",
             ]
+    if PAIR_PROVIDER in servers:  # certified apart, its fingerprint only (run_pair)
+        lines += [
+            f"  - name: {PAIR_PROVIDER}",
+            f"    base_url: {servers[PAIR_PROVIDER].base_url}/v1",
+            f"    api_key_env: {KEY_ENV[PAIR_PROVIDER]}",
+            "    rate_limit: 1",
+        ]
     return "\n".join(lines) + "\n"
+
+
+# -- the identity pair ------------------------------------------------------------------------------------------
+
+
+def start_pair(relaycheck: str, providers_file: Path, report_dir: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    """The other model's fingerprint: its identity checks only (about 17 requests), beside the main run."""
+    cmd = [relaycheck, "run", "--providers-file", str(providers_file), "-p", PAIR_PROVIDER, "--checks", "identity",
+           "--no-property", "--report-dir", str(report_dir / PAIR_DIR)]
+    log("running: " + " ".join(cmd))
+    return subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.DEVNULL)  # noqa: S603
+
+
+def judge_pair(relaycheck: str, report_dir: Path) -> tuple[bool, list[str]]:
+    """scripts/live/identity_pair.py with relaycheck's Python: the same-model rule on the two pairs."""
+    python = Path(relaycheck).parent / "python"
+    result = subprocess.run(  # noqa: S603
+        [str(python if python.exists() else sys.executable), str(ROOT / "scripts" / "live" / "identity_pair.py"),
+         str(report_dir / "llama-cpp.json"), str(report_dir / "litellm.json"),
+         str(report_dir / PAIR_DIR / f"{PAIR_PROVIDER}.json")],
+        capture_output=True, text=True, timeout=120,
+    )
+    lines = (result.stdout + result.stderr).strip().splitlines()
+    return result.returncode == 0, lines
 
 
 # -- judging the reports ---------------------------------------------------------------------------------------
@@ -423,6 +473,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="copy the generated providers file (no keys in it) to the report dir")
     parser.add_argument("--judge-only", action="store_true",
                         help="do not run anything: judge the reports already in --report-dir")
+    parser.add_argument("--update-expectations", action="store_true",
+                        help="re-record expectations/<name>.yaml from this run (relaycheck run --update-expectations: "
+                        "hand-written reasons and each file's header comment are kept); verify every new entry by hand")
     parser.add_argument("--with-vllm", action="store_true",
                         help="also certify vLLM (needs `bash scripts/live/setup.sh --with-vllm`, 3.5 GB)")
     args = parser.parse_args(argv)
@@ -431,11 +484,12 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.judge_only:
         ok, lines = judge(report_dir, names)
-        print("\n".join(lines))
-        return 0 if ok else 1
+        pair_ok, pair_lines = judge_pair(args.relaycheck, report_dir)
+        print("\n".join(lines + pair_lines))
+        return 0 if ok and pair_ok else 1
 
     t0 = time.monotonic()
-    keys = {name: "sk-live-" + secrets.token_urlsafe(24) for name in (*PROVIDERS, *OPTIONAL_PROVIDERS)}
+    keys = {name: "sk-live-" + secrets.token_urlsafe(24) for name in (*PROVIDERS, *OPTIONAL_PROVIDERS, PAIR_PROVIDER)}
     keys["portkey"] = keys["llama-cpp"]  # the gateway passes Authorization through to its llama
     servers: list[Server] = []
     work = Path(tempfile.mkdtemp(prefix="relaycheck-live-"))
@@ -447,6 +501,8 @@ def main(argv: list[str] | None = None) -> int:
         twin = ["--hf-out", str(LIVE / HF_TWIN)] if args.with_vllm else []
         subprocess.run([str(venv_bin("venv-llama", "python")), str(ROOT / "scripts/live/make_tiny_gguf.py"),  # noqa: S603
                         "--out", str(model), *twin], check=True)
+        subprocess.run([str(venv_bin("venv-llama", "python")), str(ROOT / "scripts/live/make_tiny_gguf.py"),  # noqa: S603
+                        "--out", str(model.with_name(OTHER_MODEL)), "--seed", str(OTHER_SEED)], check=True)
         servers = build_servers(work, model, keys, with_vllm=args.with_vllm)
         by_name = {s.name: s for s in servers}
         t_start = time.monotonic()
@@ -461,15 +517,17 @@ def main(argv: list[str] | None = None) -> int:
             report_dir.mkdir(parents=True, exist_ok=True)
             (report_dir / "providers.live.yaml").write_text(providers_file.read_text(encoding="utf-8"))
 
-        env = {**os.environ, **{KEY_ENV[name]: keys[name] for name in names if name in keys}}
+        env = {**os.environ, **{KEY_ENV[name]: key for name, key in keys.items()}}
         env["NO_PROXY"] = env["no_proxy"] = "127.0.0.1,localhost"
+        pair = start_pair(args.relaycheck, providers_file, report_dir, env)
         cmd = [args.relaycheck, "run", "--providers-file", str(providers_file),
-               *[a for name in names for a in ("-p", name)], "--report-dir", str(report_dir)]
+               *[a for name in names for a in ("-p", name)], "--report-dir", str(report_dir),
+               *(["--update-expectations"] if args.update_expectations else [])]
         log("running: " + " ".join(cmd))
         t_run = time.monotonic()
         rc_relaycheck = subprocess.run(cmd, env=env, cwd=ROOT).returncode  # noqa: S603
         timings["certification"] = time.monotonic() - t_run
-        log(f"relaycheck exited with {rc_relaycheck}")
+        log(f"relaycheck exited with {rc_relaycheck}; identity pair run exited with {pair.wait(timeout=600)}")
     except LiveError as exc:
         log(f"ERROR: {exc}")
         return 2
@@ -487,6 +545,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
     ok, lines = judge(report_dir, names)
+    pair_ok, pair_lines = judge_pair(args.relaycheck, report_dir)
+    ok = ok and pair_ok
+    lines += pair_lines
     timings["total"] = time.monotonic() - t0
     print("\n".join(lines))
     ready = ", ".join(f"{s.name} {s.ready_after:.1f} s" for s in servers if s.ready_after is not None)

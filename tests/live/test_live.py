@@ -14,6 +14,7 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -23,18 +24,52 @@ ROOT = Path(__file__).resolve().parents[2]
 live = pytest.mark.skipif(os.environ.get("RELAYCHECK_LIVE") != "1", reason="live run: set RELAYCHECK_LIVE=1")
 
 
-@pytest.mark.live
-@live
-def test_live_servers_match_their_expectations(tmp_path: Path) -> None:
+@dataclass(frozen=True)
+class LiveRun:
+    returncode: int
+    output: str
+    report_dir: Path
+
+
+@pytest.fixture(scope="module")
+def live_run(tmp_path_factory: pytest.TempPathFactory) -> LiveRun:
+    """One live run for the tests below (a few minutes; the first compiles llama.cpp)."""
+    if os.environ.get("RELAYCHECK_LIVE") != "1":
+        pytest.skip("live run: set RELAYCHECK_LIVE=1")
     # Idempotent and quick once installed; a newcomer's first run installs what is missing (portkey, .venv…).
     setup = subprocess.run(["bash", str(ROOT / "scripts" / "live" / "setup.sh")], cwd=ROOT)  # noqa: S603, S607
     assert setup.returncode == 0, "scripts/live/setup.sh failed"
+    report_dir = tmp_path_factory.mktemp("live") / "live"
     result = subprocess.run(  # noqa: S603
-        [sys.executable, str(ROOT / "scripts" / "live" / "run_live.py"), "--report-dir", str(tmp_path / "live")],
+        [sys.executable, str(ROOT / "scripts" / "live" / "run_live.py"), "--report-dir", str(report_dir)],
         cwd=ROOT, capture_output=True, text=True, timeout=1800,
     )
-    output = result.stdout + result.stderr
-    assert result.returncode == 0, output[-6000:]
+    return LiveRun(result.returncode, result.stdout + result.stderr, report_dir)
+
+
+@pytest.mark.live
+@live
+def test_live_servers_match_their_expectations(live_run: LiveRun) -> None:
+    assert live_run.returncode == 0, live_run.output[-6000:]
+
+
+@pytest.mark.live
+@live
+def test_identity_pair_tells_two_models_apart_and_one_model_from_itself(live_run: LiveRun) -> None:
+    """Issue 13's live pair: two tiny models with one tokenizer, under one name. The fingerprint rule says "same
+    model" for llama.cpp direct vs the same model behind LiteLLM, and "different models" for the other model
+    behind another LiteLLM (scripts/live/identity_pair.py; the numbers are in docs/live.md)."""
+    python = ROOT / ".venv" / "bin" / "python"  # relaycheck's environment: the script imports it
+    reports = [live_run.report_dir / "llama-cpp.json", live_run.report_dir / "litellm.json",
+               live_run.report_dir / "identity-pair" / "litellm-other.json"]
+    result = subprocess.run(  # noqa: S603
+        [str(python), str(ROOT / "scripts" / "live" / "identity_pair.py"), *map(str, reports)],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+    )
+    lines = result.stdout.splitlines()
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert len(lines) == 2 and all(": OK (expected" in line for line in lines), lines
+    assert "same model:" in lines[0] and "different models:" in lines[1], lines
 
 
 # -- the judge of scripts/live/run_live.py, without any server (runs in the default suite) -------------------------

@@ -321,6 +321,13 @@ CASES: dict[str, Case] = {
     ),
     "best-of-not-billed": case(lambda w: _usage(w)["completion_tokens"] <= 3, **BEST_OF),
     "best-of-ignored": case(lambda w: _usage(w)["completion_tokens"] <= 3, **BEST_OF),
+    # the fifth stop is where the greedy text would stop: cut to four, the text runs on past it
+    "stop-list-cut-to-four": case(lambda w: w.status == 200, prompt=COUNTING, max_tokens=4,
+                                  stop=["#1", "#2", "#3", "#4", ","]),
+    "usage-zeros-unasked": stream_case(
+        lambda w: all(c.get("usage") == {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
+                      for c in w.chunks), **GREEDY
+    ),
     "best-of-drops-logprobs": case(lambda w: w.choice["logprobs"] is None, **BEST_OF, logprobs=1),
     "errors-traceback": raw_case(
         Send(UNKNOWN_MODEL, model=False), lambda w: "Traceback (most recent call last)" in w.json["error"]["message"]
