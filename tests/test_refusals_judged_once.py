@@ -83,3 +83,13 @@ def test_usage_sent_unasked_is_graded_once_by_its_own_check() -> None:
     others = {k: (v.grade, v.message) for k, v in verdicts.items()
               if k != "stream.no-usage-unasked" and v.grade is not Grade.PASS}
     assert not others
+
+
+def test_token_prompts_refused_are_not_failed_again_as_the_context_window() -> None:
+    """llama-cpp-python answers every token-id prompt with a 500 (params.prompt-tokens fails, D09). The context
+    overflow probe is a token-id prompt too: its 500 says nothing of the window, so context-refused is skipped."""
+    selected = CATALOGUE.select(("params.context-refused", "params.prompt-tokens"))
+    (run,) = certify([embedded_reference(quirks=("token-prompt-500",))], selected, load_contract())
+    verdicts = {v.check: v for v in run.verdicts}
+    assert verdicts["params.prompt-tokens"].grade is Grade.FAIL
+    assert verdicts["params.context-refused"].grade is Grade.SKIPPED, verdicts["params.context-refused"]

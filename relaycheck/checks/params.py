@@ -752,10 +752,12 @@ def context_refused(r: Recorded) -> Outcome:
     ex = r.exchange("context-overflow")
     sent = ex.request.json()
     size = len(sent["prompt"]) if isinstance(sent, dict) and isinstance(sent.get("prompt"), list) else None
+    short = r.exchanges.get("prompt-tokens")
+    if not ex.succeeded and (short is None or not short.succeeded):
+        # The overflow prompt is token ids: a provider that serves none (params.prompt-tokens grades that) says
+        # nothing of its window by refusing this one too, cleanly or with a 500.
+        raise Skip(f"token-id prompts are not served ('prompt-tokens'), so HTTP {ex.status} says nothing of the window")
     if ex.status is not None and 400 <= ex.status < 500:
-        short = r.exchanges.get("prompt-tokens")
-        if short is None or not short.succeeded:
-            raise Skip("token-id prompts are refused anyway ('prompt-tokens'): the refusal says nothing of the window")
         envelope = error_envelope(ex)
         code = envelope.get("code") if envelope else None
         return Pass(f"HTTP {ex.status}" + (f" {code}" if code else ""), observed=snippet(ex.text, 160))
