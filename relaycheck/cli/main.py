@@ -85,6 +85,9 @@ def build_parser() -> argparse.ArgumentParser:
         "diff", help="regressions, fixes and flaky checks from a baseline (and the nights before it) to a current "
                      "report (exit 1 on a regression)"))
     rc.add_rejudge_arguments(sub.add_parser("rejudge", help="re-grade a stored report's exchanges; sends nothing"))
+    rc.add_history_arguments(sub.add_parser(
+        "history", help="per provider over nights: score, MUST failures, latency, availability, spend, flaky checks "
+                        "(history.html)"))
     return parser
 
 
@@ -100,7 +103,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_serve(args)
         if args.command == "run":
             return cmd_run(args)
-        if args.command in ("compare", "diff", "rejudge"):
+        if args.command in ("compare", "diff", "rejudge", "history"):
             from relaycheck.cli import report_commands
 
             return getattr(report_commands, f"cmd_{args.command}")(args)

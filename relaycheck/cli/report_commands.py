@@ -19,14 +19,20 @@ def _error(message: str) -> int:
     return EXIT_USAGE
 
 
+def add_report_dir(parser: argparse.ArgumentParser, help_text: str, default: Path | None) -> None:
+    """The output folder, one name across commands: ``--report-dir`` (``--out``, its old name here, still works)."""
+    parser.add_argument("--report-dir", type=Path, default=default, metavar="DIR", dest="report_dir", help=help_text)
+    parser.add_argument("--out", type=Path, dest="report_dir", help=argparse.SUPPRESS)
+
+
 # -- compare ------------------------------------------------------------------------------------------------------
 
 
 def add_compare_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("reports", nargs="+", type=Path, metavar="REPORT.json",
                         help="per-provider reports (a directory stands for every report .json in it)")
-    parser.add_argument("--out", type=Path, default=Path("reports"), metavar="DIR",
-                        help="where comparison.html and comparison.md are written (default ./reports)")
+    add_report_dir(parser, "where comparison.html and comparison.md are written (default ./reports)",
+                   Path("reports"))
     parser.add_argument("--baseline", type=Path, metavar="TRUSTED.json",
                         help="a pinned trusted report (e.g. a run against the vendor you trust most): each report "
                              "claiming its model is matched against its model fingerprint")
@@ -53,7 +59,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         reports = [Report.load(p) for p in _expand(args.reports)]
     except ReportError as exc:
         return _error(str(exc))
-    paths = write_comparison(reports, args.out)
+    paths = write_comparison(reports, args.report_dir)
     from relaycheck.report.compare import compare
 
     comparison = compare(reports)
@@ -103,8 +109,8 @@ def cmd_diff(args: argparse.Namespace) -> int:
 
 def add_rejudge_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("report", type=Path, metavar="REPORT.json", help="a stored per-provider report")
-    parser.add_argument("--out", type=Path, metavar="DIR",
-                        help="where the re-judged report is written (default: a 'rejudged' directory next to it)")
+    add_report_dir(parser, "where the re-judged report is written (default: a 'rejudged' directory next to it)",
+                   None)
     parser.add_argument("--expectations", type=Path, metavar="FILE",
                         help="expectations file to apply (default: the one the original run applied, if present)")
 
@@ -122,9 +128,9 @@ def cmd_rejudge(args: argparse.Namespace) -> int:
         result = rejudge(original, args.report, load_catalogue(), load_contract(), args.expectations)
     except (ReportError, ConfigError) as exc:
         return _error(str(exc))
-    out_dir = args.out or args.report.parent / "rejudged"
+    out_dir = args.report_dir or args.report.parent / "rejudged"
     if out_dir.resolve() == args.report.parent.resolve():
-        return _error(f"--out {out_dir} would overwrite the original report; choose another directory")
+        return _error(f"--report-dir {out_dir} would overwrite the original report; choose another directory")
     path = write_provider(result.report, out_dir, Redactor())
     print(f"rejudged {original.name}: catalogue {original.suite.catalogue_revision} → "
           f"{result.report.suite.catalogue_revision}, no request sent")
@@ -132,5 +138,35 @@ def cmd_rejudge(args: argparse.Namespace) -> int:
         print("  no grade changed")
     for change in result.changed:
         print(f"  {change.check:<34} {change.before or '-'} → {change.after or '-'}")
+    print(f"wrote {path}")
+    return EXIT_OK
+
+
+# -- history ------------------------------------------------------------------------------------------------------
+
+
+def add_history_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("reports", nargs="+", type=Path, metavar="REPORT",
+                        help="reports of several nights (.json files, or directories of them), any order")
+    add_report_dir(parser, "where history.html is written (default ./reports)", Path("reports"))
+
+
+def cmd_history(args: argparse.Namespace) -> int:
+    from relaycheck.report.history import histories, history_html
+
+    try:
+        reports = [Report.load(p) for p in _expand(args.reports)]
+    except ReportError as exc:
+        return _error(str(exc))
+    path = args.report_dir / "history.html"
+    try:
+        args.report_dir.mkdir(parents=True, exist_ok=True)
+        path.write_text(history_html(reports), encoding="utf-8")
+    except OSError as exc:
+        return _error(f"cannot write {path}: {exc.strerror or exc}")
+    for h in histories(reports):
+        up, total = h.availability
+        flaky = f", flaky: {', '.join(f.check for f in h.flaky)}" if h.flaky else ""
+        print(f"{h.name}: {total} nights, available {up}/{total}{flaky}")
     print(f"wrote {path}")
     return EXIT_OK

@@ -10,5 +10,5 @@ if [ ${#reports[@]} -eq 0 ]; then
   echo "compare: no report in $artifacts" >&2
   exit 2
 fi
-relaycheck compare "${reports[@]}" --out "$out"
+relaycheck compare "${reports[@]}" --report-dir "$out"
 cat "$out/comparison.md" >> "${GITHUB_STEP_SUMMARY:-/dev/null}"
