@@ -241,7 +241,7 @@ def _counts(report: Report, found: Causes) -> str:
     overall = report.score.overall
     return (
         "<p id=\"counts\">"
-        + f"<b id=\"fault-count\">{e(found.summary())}</b> · "
+        + (f"<b id=\"fault-count\">{e(found.summary())}</b> · " if not report.skipped else "")
         + " ".join(f"{badge(g.value)} {e(n)}" for g, n in overall.counts.items() if n)
         + f" · score {_pct(overall.percent)}</p>"
     )
@@ -377,6 +377,8 @@ def _problems(report: Report, found: Causes) -> str:
         "<p class=\"toolbar\"><button type=\"button\" data-open=\"all\">expand all evidence</button>"
         "<button type=\"button\" data-open=\"none\">collapse all</button></p>"
     )
+    if report.skipped:
+        return head + f"<p>None: the provider was not certified ({e(report.skipped)}).</p></section>"
     if not notable:
         return head + "<p>None: every judged check passed.</p></section>"
     contract = load_contract()

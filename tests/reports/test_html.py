@@ -142,3 +142,9 @@ def test_failing_probes_have_a_replay_line_fields_marked_and_deviations_inline(f
         assert f'href="#dev-{ident}"' in page and f'id="dev-{ident}"' in page  # linked, and defined inline
     assert "docs/deviations.md#D40" in page  # the entry's address, as text
     assert "official definition" in page and "CreateCompletionResponse.choices[].finish_reason" in page
+
+
+def test_a_skipped_provider_page_says_it_was_not_certified(five_dir: Path) -> None:
+    page = (five_dir / "absent.html").read_text(encoding="utf-8")
+    assert "None: the provider was not certified (key not set" in page
+    assert "every judged check passed" not in page and 'id="fault-count"' not in page
