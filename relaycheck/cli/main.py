@@ -12,13 +12,13 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from relaycheck import __version__
 from relaycheck.config.providers import ConfigError, shipped_providers_file
 from relaycheck.runner.session import ProviderChoice
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE
 
 EPILOG = """\
 grades:  pass · fail (a MUST is violated) · warn (a SHOULD is missed) · unsupported (refused cleanly with an
@@ -27,12 +27,25 @@ grades:  pass · fail (a MUST is violated) · warn (a SHOULD is missed) · unsup
 exit:    0 no MUST check failed · 1 a MUST check failed or errored · 2 usage or configuration error
 """
 
+EXAMPLES = """examples:
+  relaycheck run                                    certify the embedded reference provider
+  relaycheck run -p gptnb                           a vendor of the providers file (its key variable set)
+  relaycheck run -p all --report-dir nightly/       every provider, plus a comparison page
+  relaycheck run --base-url https://relay.example/v1 --api-key-env RELAY_KEY --name relay
+  relaycheck run -p gptnb --checks stream --no-property    a subset: only the probes it needs are sent
+  relaycheck run -p gptnb --update-expectations     record known deviations in expectations/gptnb.yaml
+  relaycheck diff last/ tonight/                    what changed (exit 1 on a regression)
+  relaycheck diff n1/ n2/ n3/ tonight/              the same, nights before as history (flaky apart)
+  relaycheck history nights/*/                      score, latency, spend and flaky checks over nights
+  relaycheck list | head                            the catalogue
+"""
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="relaycheck",
         description="Certify that an OpenAI-compatible provider's POST /v1/completions behaves like OpenAI's.",
-        epilog=EPILOG,
+        epilog=EXAMPLES + "\n" + EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"relaycheck {__version__}")
@@ -43,7 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="certify providers and write reports (default: the embedded reference provider)",
         description="Certify one or more providers. With no provider options, starts the embedded reference "
         "provider on a free loopback port and certifies it.",
-        epilog=EPILOG,
+        epilog=EXAMPLES + "\n" + EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     run.add_argument("--provider", "-p", action="append", default=[], metavar="NAME",
@@ -54,6 +67,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--base-url", metavar="URL", help="certify an ad-hoc provider at URL (ending in /v1)")
     run.add_argument("--model", metavar="MODEL", help="model for --base-url (default gpt-3.5-turbo-instruct)")
     run.add_argument("--api-key-env", metavar="VAR", help="environment variable holding the key for --base-url")
+    run.add_argument("--name", metavar="NAME",
+                     help="name of the --base-url provider: its reports are NAME.json … (default adhoc)")
     run.add_argument("--quirk", action="append", default=[], metavar="NAME",
                      help="switch on a reference-server quirk for the embedded provider (see serve --list-quirks)")
     run.add_argument("--checks", action="append", default=[], metavar="PREFIX",
@@ -94,6 +109,17 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    try:
+        return _dispatch(parser, args)
+    except BrokenPipeError:
+        # The reader went away (`relaycheck list | head`): not an error of ours, and no traceback. Later writes
+        # (the interpreter's final flush) go nowhere; 141 is what a shell reports for a pipe closed this way.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
+
+
+def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     try:
         if args.command == "list":
             return cmd_list(args)
@@ -151,6 +177,7 @@ def provider_choice(args: argparse.Namespace) -> ProviderChoice:
         base_url=args.base_url,
         model=args.model,
         api_key_env=args.api_key_env,
+        name=args.name,
         quirks=tuple(args.quirk),
     )
 
@@ -173,32 +200,22 @@ def cmd_run(args: argparse.Namespace) -> int:
     progress = Progress(sys.stderr, enabled=not args.quiet)
     if not args.quiet:  # stated before any request: the run ends within this, whatever the providers do
         print(f"worst case: {run_worst_case(providers, catalogue):.0f} s", file=sys.stderr)
-    result = run_session(SessionOptions(
-        providers=tuple(providers),
-        catalogue=catalogue,
-        report_dir=args.report_dir,
-        expectations=not args.no_expectations,
-        update_expectations=args.update_expectations,
-        progress=_with_stop_lines(progress),
-    ))
+    try:
+        result = run_session(SessionOptions(
+            providers=tuple(providers),
+            catalogue=catalogue,
+            report_dir=args.report_dir,
+            expectations=not args.no_expectations,
+            update_expectations=args.update_expectations,
+            progress=progress,
+        ))
+    finally:
+        progress.close()
     print(result.redactor.text(terminal_summary(result.reports)))
     print(f"reports: {args.report_dir}/")
     for path in result.expectation_files:
         print(f"expectations: {path}")
     return EXIT_FAIL if result.blocking else EXIT_OK
-
-
-def _with_stop_lines(progress: Any) -> Any:
-    """The progress display, plus one line when a provider stops being sent requests (down, out of time)."""
-
-    def report(event: str, run: Any) -> None:
-        if event == "stopped" and progress.enabled:
-            prefix = "\r\033[K" if progress.live else ""
-            progress.stream.write(f"{prefix}{run.name}: {run.stopped}; its remaining requests are not sent\n")
-            progress.stream.flush()
-        progress(event, run)
-
-    return report
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -156,9 +156,9 @@ def terminal_summary(reports: list[Report]) -> str:
             continue
         s = report.score.overall
         status = "FAIL" if s.must_failures else "PASS"
-        counts = ", ".join(f"{g.value} {s.count(g)}" for g in Grade)
-        out.append(f"{name:<14} {status:<5} {counts} · {report.spend.requests} req, "
-                   f"{report.spend.completion_tokens} completion tokens · {report.duration_s}s")
+        counts = ", ".join(f"{g.value} {s.count(g)}" for g in Grade if s.count(g))  # zero counts say nothing
+        out.append(f"{name:<14} {status:<5} {counts or 'no check judged'} · {report.spend.requests} req, "
+                   f"{report.spend.tokens_text()} · {report.duration_s}s")
         found = causes(report)
         if found.faults:
             out.append(f"    {found.summary()}")

@@ -100,6 +100,8 @@ def spend_from_json(raw: Json) -> Spend:
         overrun_factor=float(raw.get("max_tokens_overrun_factor") or 1.0),
         streams_cut=int(raw.get("streams_cut") or 0),
         overrun_bound=_opt_int(raw.get("overrun_bound_tokens")),
+        reported_completion_tokens=int(raw.get("reported_completion_tokens") or 0),
+        reserved_completion_tokens=int(raw.get("reserved_completion_tokens") or 0),
     )
 
 

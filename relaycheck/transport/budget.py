@@ -53,6 +53,14 @@ class Spend:
     overrun_factor: float = 1.0  # most completion tokens an exchange cost per token its max_tokens allowed
     streams_cut: int = 0  # streams cut off because they delivered more than their reservation
     overrun_bound: int | None = None  # tokens the ceiling may still be passed by (requests in flight)
+    reported_completion_tokens: int = 0  # what the provider's usage said, summed (completion_tokens is the larger
+    # of this and relaycheck's own count, per exchange)
+    reserved_completion_tokens: int = 0  # the worst cases the sent requests reserved, summed
+
+    def tokens_text(self) -> str:
+        """``79 completion tokens (reported 79, reserved 320)``: counted, what usage said, what was reserved."""
+        return (f"{self.completion_tokens} completion tokens (reported {self.reported_completion_tokens}, "
+                f"reserved {self.reserved_completion_tokens})")
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -64,6 +72,8 @@ class Spend:
             "max_tokens_overrun_factor": round(self.overrun_factor, 2),
             "streams_cut": self.streams_cut,
             "overrun_bound_tokens": self.overrun_bound,
+            "reported_completion_tokens": self.reported_completion_tokens,
+            "reserved_completion_tokens": self.reserved_completion_tokens,
         }
 
 
@@ -133,6 +143,8 @@ class Budget:
             self._reserved_tokens -= reservation.completion_tokens
             self.spend.prompt_tokens += _count(prompt_tokens)
             self.spend.completion_tokens += charged
+            self.spend.reported_completion_tokens += reported
+            self.spend.reserved_completion_tokens += reservation.completion_tokens
             self.spend.streams_cut += int(stream_cut)
             # Only a cost actually seen (reported or counted) says max_tokens was passed, not the fallback.
             seen = max(reported, delivered)
