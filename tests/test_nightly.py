@@ -239,3 +239,37 @@ def test_compare_step_writes_the_comparison(tmp_path: Path) -> None:
     assert "relay" in (tmp_path / "summary.md").read_text()
 
 
+
+
+def _fake_live_checkout(root: Path, setup_rc: int, run_output: str, run_rc: int) -> None:
+    """A checkout whose live setup and run are stand-ins: the step's own logic (exit codes, fencing) is what runs."""
+    (root / "scripts" / "live").mkdir(parents=True)
+    (root / "scripts" / "live" / "setup.sh").write_text(f'[ "$1" = --with-vllm ] || exit 9\nexit {setup_rc}\n')
+    (root / ".venv" / "bin").mkdir(parents=True)
+    python = root / ".venv" / "bin" / "python"
+    python.write_text(f"#!/bin/bash\n[[ \" $* \" == *' --with-vllm '* ]] || exit 9\ncat <<'OUT'\n{run_output}\nOUT\n"
+                      f"exit {run_rc}\n")
+    python.chmod(0o755)
+
+
+@pytest.mark.parametrize(("setup_rc", "run_rc", "expected"), [(0, 0, 0), (0, 1, 1), (1, 0, 2)])
+def test_live_step_exit_codes_and_fenced_summary(tmp_path: Path, setup_rc: int, run_rc: int, expected: int) -> None:
+    root = tmp_path / "checkout"
+    _fake_live_checkout(root, setup_rc, "vllm: 1 changed\n````\nnot a fence", run_rc)
+    result = subprocess.run(["bash", str(SCRIPTS / "live.sh"), str(tmp_path / "live")], cwd=tmp_path,
+                            env=_env(tmp_path, RELAYCHECK_LIVE_ROOT=str(root)), capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == expected, result.stdout + result.stderr
+    summary = (tmp_path / "summary.md").read_text()
+    if expected == 2:
+        assert "Setup failed" in summary
+    else:
+        assert "`````\nvllm: 1 changed\n````\nnot a fence\n`````" in summary  # a fence longer than any inside
+
+
+def test_the_live_job_is_opt_in() -> None:
+    wf = _workflow()
+    live = wf["jobs"]["live"]
+    assert live["if"] == "inputs.live || vars.RELAYCHECK_NIGHTLY_LIVE == 'true'"
+    assert wf[True]["workflow_dispatch"]["inputs"]["live"]["default"] is False  # YAML reads `on:` as True
+    assert "secrets." not in yaml.safe_dump(live)  # loopback servers: no key
