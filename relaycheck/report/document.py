@@ -1,15 +1,16 @@
-"""The per-provider report built from a run (:func:`build_report`), and its JSON written to disk.
+"""The per-provider report built from a run (:func:`build_report`), and its JSON text (:func:`report_json`).
 
-Everything in it has passed through the redactor: request headers are recorded redacted, and the serialised
-document is redacted once more as text before it is written.
+Request headers and bodies are recorded redacted; the writer redacts the report once more, as a value, before it
+is serialised (``relaycheck/report/writer.py``).
 """
 
 from __future__ import annotations
 
+import re
 import statistics
 from collections.abc import Iterable
+from dataclasses import replace
 from datetime import UTC, datetime
-from pathlib import Path
 
 from relaycheck import __version__
 from relaycheck.checks.catalogue import Catalogue
@@ -47,7 +48,7 @@ def build_report(run: ProviderRun, catalogue: Catalogue) -> Report:
         finished=iso(finished),
         duration_s=round(finished - run.started, 3),
         skipped=run.skipped,
-        stopped=run.stopped,
+        stopped=run.fault or run.stopped,
         spend=Spend(**vars(run.spend)),  # a copy: the report must not move with a budget still in use
         budget=BudgetInfo(provider.budget.requests, provider.budget.completion_tokens),
         verdicts=tuple(VerdictRow(CheckInfo.of(c), verdicts[c.id]) for c in catalogue.checks if c.id in verdicts),
@@ -84,6 +85,22 @@ def iso(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds")
 
 
-def write_json(report: Report, path: Path, redactor: Redactor) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(redactor.text(report.dumps()) + "\n", encoding="utf-8")
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")  # in a str, a surrogate is always unpaired
+
+
+def report_json(report: Report) -> str:
+    """The report as JSON text that any UTF-8 reader accepts: a lone surrogate a provider sent (``"\\ud800"``)
+    is written as its JSON escape, so the file is valid UTF-8 and reads back to the same string."""
+    text = report.dumps()
+    return _LONE_SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text) + "\n"
+
+
+def redacted(report: Report, redactor: Redactor) -> Report:
+    """The report as a value with nothing secret in it: what every writer serialises (and truncates). Each
+    exchange is redacted as a recording (body, stream chunks, headers), the rest string by string."""
+    if not redactor.secrets:
+        return report
+    exchanges = tuple(redactor.exchange(x) for x in report.exchanges)
+    raw = redactor.tree(replace(report, exchanges=()).to_json())
+    raw["exchanges"] = [x.to_dict() for x in exchanges]
+    return Report.from_json(raw, "redacted report")

@@ -15,8 +15,9 @@ import asyncio
 import contextlib
 import math
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from relaycheck.checks.catalogue import Catalogue
 from relaycheck.checks.model import RERUN_SUFFIX, Check, Grade, Recorded, Rerun, Verdict, judge
@@ -66,6 +67,7 @@ class ProviderRun:
     finished: float | None = None
     probes_total: int = 0
     stopped: str | None = None  # why requests stopped being sent part-way (provider down, run deadline)
+    fault: str | None = None  # relaycheck itself failed on this provider (one line): every verdict is an error
 
     @property
     def name(self) -> str:
@@ -294,6 +296,8 @@ def judge_run(
     A blocking MUST check whose probes were re-sent (``PROBE@rerun``) is graded on those.
     """
     expectations = expectations or {}
+    if run.fault:
+        return fault_verdicts(catalogue, run.fault)
     if run.skipped:
         return apply_expectations([Verdict(c.id, Grade.SKIPPED, run.skipped) for c in catalogue.checks], expectations)
     recorded = Recorded(run.exchanges, contract, run.provider.model, run.provider.tokenizer)
@@ -366,12 +370,15 @@ def certify(
     fuzz = _wants_property_phase(catalogue)
     runs = [ProviderRun(p) for p in providers]
     with contextlib.ExitStack() as stack:
-        targets: list[Target | str] = [stack.enter_context(open_target(p, environ)) for p in providers]
+        targets = [_enter_target(stack, run, environ) for run in runs]
         redactor = Redactor.for_keys(s for t in targets if isinstance(t, Target) for s in t.secrets)
 
         async def all_providers() -> None:
             tasks = []
             for run, target in zip(runs, targets, strict=True):
+                if run.fault:
+                    run.finished = time.time()
+                    continue
                 if isinstance(target, str):
                     run.skipped = target
                     run.finished = time.time()
@@ -382,16 +389,53 @@ def certify(
                 if progress:
                     progress("start", run)
                 rerun = _rerun_selector(catalogue, contract, run.provider, expected.get(run.name) or {})
-                tasks.append(record_provider(run, target, needed, progress, redactor, property_phase=fuzz,
-                                             property_seed=property_seed, rerun=rerun))
+                tasks.append(_isolated(run, record_provider(run, target, needed, progress, redactor,
+                                                            property_phase=fuzz, property_seed=property_seed,
+                                                            rerun=rerun)))
             await asyncio.gather(*tasks)
 
         asyncio.run(all_providers())
     for run in runs:
-        run.verdicts = judge_run(run, catalogue, contract, expected.get(run.name))
+        try:
+            run.verdicts = judge_run(run, catalogue, contract, expected.get(run.name) or {})
+        except Exception as exc:  # noqa: BLE001 - one provider's fault is its own: the others keep their verdicts
+            run.fault = fault_reason("judging", exc)
+            run.verdicts = fault_verdicts(catalogue, run.fault)
         if progress:
             progress("done", run)
     return runs
+
+
+# -- isolation ----------------------------------------------------------------------------------------------------
+# A provider's bytes can trip a bug anywhere in relaycheck (a parser, a check, a writer). Whatever it is, it costs
+# that provider its verdicts (each an error naming the fault in one line) and never another provider its report.
+
+
+def fault_reason(stage: str, exc: BaseException) -> str:
+    """One line: the stage and the exception, no traceback (what a user can act on, or quote in an issue)."""
+    detail = " ".join(str(exc).split())
+    detail = detail if len(detail) <= 200 else detail[:199] + "…"
+    return f"relaycheck failed while {stage} this provider: {type(exc).__name__}" + (f": {detail}" if detail else "")
+
+
+def fault_verdicts(catalogue: Catalogue, reason: str) -> list[Verdict]:
+    return [Verdict(c.id, Grade.ERROR, reason) for c in catalogue.checks]
+
+
+def _enter_target(stack: contextlib.ExitStack, run: ProviderRun, environ: Mapping[str, str] | None) -> Target | str:
+    try:
+        return stack.enter_context(open_target(run.provider, environ))
+    except Exception as exc:  # noqa: BLE001 - e.g. the embedded server failing to start: this provider only
+        run.fault = fault_reason("preparing", exc)
+        return run.fault
+
+
+async def _isolated(run: ProviderRun, recording: Coroutine[Any, Any, None]) -> None:
+    try:
+        await recording
+    except Exception as exc:  # noqa: BLE001 - see above; CancelledError and KeyboardInterrupt still propagate
+        run.fault = fault_reason("certifying", exc)
+        run.finished = time.time()
 
 
 def _wants_property_phase(catalogue: Catalogue) -> bool:

@@ -157,7 +157,7 @@ def check_report_dir(report_dir: Path) -> None:
 
 def run_session(options: SessionOptions) -> SessionResult:
     """Certify, judge with the expectations that apply, redact and write the reports (and expectations)."""
-    from relaycheck.report.writer import write_reports
+    from relaycheck.report.writer import atomic_write, write_reports
     from relaycheck.spec import load_contract
 
     check_report_dir(options.report_dir)
@@ -182,6 +182,6 @@ def run_session(options: SessionOptions) -> SessionResult:
             header = leading_comment(path.read_text(encoding="utf-8")) if path.exists() else ""
             path.parent.mkdir(parents=True, exist_ok=True)
             text = expectations_yaml(run.name, run.verdicts, previous, header)
-            path.write_text(redactor.text(text), encoding="utf-8")
+            atomic_write(path, redactor.text(text))
             result.expectation_files.append(path)
     return result
