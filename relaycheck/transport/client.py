@@ -28,7 +28,7 @@ import json
 import time
 import zlib
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import httpx
@@ -37,7 +37,7 @@ from relaycheck.config.providers import HeaderValue, Limits, Provider, Timeouts
 from relaycheck.transport import safejson
 from relaycheck.transport.budget import Budget, Reservation, delivered_tokens
 from relaycheck.transport.exchange import DONE, Exchange, RecordedRequest, Timing
-from relaycheck.transport.redact import MASK, Redactor
+from relaycheck.transport.redact import Redactor
 from relaycheck.transport.sse import SSEParser
 
 Auth = Literal["valid", "missing", "wrong"]
@@ -447,16 +447,11 @@ class _Recorder:
         return max(self.limits.max_body_bytes - len(self.body), 0)
 
     def redact(self, redactor: Redactor) -> None:
-        """Mask keys the provider echoed (a 401 message quoting the key): recordings hold nothing secret, even a
-        body that is not UTF-8 and would be stored base64-encoded, out of reach of the report's text redaction."""
-        secrets = [s.encode("utf-8") for s in redactor.secrets]
-        if not any(s in self.body for s in secrets):
-            return
-        body = bytes(self.body)
-        for secret in secrets:
-            body = body.replace(secret, MASK.encode("ascii"))
+        """Mask keys the provider echoed (a 401 message quoting the key, escaped, encoded or split across chunks):
+        recordings hold nothing secret, even a body that is not UTF-8 and would be stored base64-encoded, and no
+        check ever reads (or cuts) a key."""
+        body, self.sse.events = redactor.stream(bytes(self.body), self.sse.events)
         self.body = bytearray(body)
-        self.sse.events = [replace(e, data=redactor.text(e.data)) for e in self.sse.events]
         self.sse.stray_lines = [redactor.text(line) for line in self.sse.stray_lines]
 
     def add(self, chunk: bytes, parse_sse: bool) -> bool:
