@@ -15,6 +15,7 @@ from pathlib import Path
 
 from relaycheck import __version__
 from relaycheck.config.providers import ConfigError, shipped_providers_file
+from relaycheck.report.escape import terminal
 from relaycheck.runner.session import ProviderChoice
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
@@ -136,11 +137,14 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         parser.print_help()
         return EXIT_USAGE
     except ConfigError as exc:
-        print(f"relaycheck: error: {exc}", file=sys.stderr)
+        print(f"relaycheck: error: {terminal(exc)}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("relaycheck: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # noqa: BLE001 - a bug must not print a traceback (it may quote provider bytes)
+        print(f"relaycheck: internal error: {type(exc).__name__}: {terminal(exc, 300)}", file=sys.stderr)
+        return EXIT_FAIL
 
 
 # -- list --------------------------------------------------------------------------------------------------------

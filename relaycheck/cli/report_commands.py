@@ -9,13 +9,14 @@ import argparse
 import sys
 from pathlib import Path
 
+from relaycheck.report.escape import terminal
 from relaycheck.report.model import Report, ReportError
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 
 
 def _error(message: str) -> int:
-    print(f"relaycheck: error: {message}", file=sys.stderr)
+    print(f"relaycheck: error: {terminal(message)}", file=sys.stderr)
     return EXIT_USAGE
 
 
@@ -23,6 +24,11 @@ def add_report_dir(parser: argparse.ArgumentParser, help_text: str, default: Pat
     """The output folder, one name across commands: ``--report-dir`` (``--out``, its old name here, still works)."""
     parser.add_argument("--report-dir", type=Path, default=default, metavar="DIR", dest="report_dir", help=help_text)
     parser.add_argument("--out", type=Path, dest="report_dir", help=argparse.SUPPRESS)
+
+
+def _say(text: str) -> None:
+    """A line for the terminal: stored reports hold provider strings, shown with control characters escaped."""
+    print(terminal(text, multiline=True))
 
 
 # -- compare ------------------------------------------------------------------------------------------------------
@@ -63,21 +69,21 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from relaycheck.report.compare import compare
 
     comparison = compare(reports)
-    print(f"compared {len(reports)} reports: {', '.join(comparison.providers)}")
+    _say(f"compared {len(reports)} reports: {', '.join(comparison.providers)}")
     for provider, check, grade in comparison.unique_failures():
-        print(f"  only {provider}: {check} {grade.value}")
+        _say(f"  only {provider}: {check} {grade.value}")
     for group in comparison.groups:
         for provider, reasons in group.flagged.items():
-            print(f"  ⚑ {provider} (model {group.model}): {'; '.join(dict.fromkeys(reasons))}")
+            _say(f"  ⚑ {provider} (model {group.model}): {'; '.join(dict.fromkeys(reasons))}")
     if args.baseline is not None:
         try:
             baseline = Report.load(args.baseline)
         except ReportError as exc:
             return _error(str(exc))
         for line in baseline_matches(baseline, reports):
-            print(f"  {line}")
+            _say(f"  {line}")
     for path in paths:
-        print(f"wrote {path}")
+        _say(f"wrote {path}")
     return EXIT_OK
 
 
@@ -100,7 +106,7 @@ def cmd_diff(args: argparse.Namespace) -> int:
         diff = diff_paths(baseline, current, history)
     except ReportError as exc:
         return _error(str(exc))
-    print(format_diff(diff))
+    _say(format_diff(diff))
     return EXIT_FAIL if diff.regressions else EXIT_OK
 
 
@@ -132,13 +138,13 @@ def cmd_rejudge(args: argparse.Namespace) -> int:
     if out_dir.resolve() == args.report.parent.resolve():
         return _error(f"--report-dir {out_dir} would overwrite the original report; choose another directory")
     path = write_provider(result.report, out_dir, Redactor())
-    print(f"rejudged {original.name}: catalogue {original.suite.catalogue_revision} → "
+    _say(f"rejudged {original.name}: catalogue {original.suite.catalogue_revision} → "
           f"{result.report.suite.catalogue_revision}, no request sent")
     if not result.changed:
-        print("  no grade changed")
+        _say("  no grade changed")
     for change in result.changed:
-        print(f"  {change.check:<34} {change.before or '-'} → {change.after or '-'}")
-    print(f"wrote {path}")
+        _say(f"  {change.check:<34} {change.before or '-'} → {change.after or '-'}")
+    _say(f"wrote {path}")
     return EXIT_OK
 
 
@@ -167,6 +173,6 @@ def cmd_history(args: argparse.Namespace) -> int:
     for h in histories(reports):
         up, total = h.availability
         flaky = f", flaky: {', '.join(f.check for f in h.flaky)}" if h.flaky else ""
-        print(f"{h.name}: {total} nights, available {up}/{total}{flaky}")
-    print(f"wrote {path}")
+        _say(f"{h.name}: {total} nights, available {up}/{total}{flaky}")
+    _say(f"wrote {path}")
     return EXIT_OK

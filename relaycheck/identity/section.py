@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from relaycheck.identity.fingerprint import report_fingerprint
+from relaycheck.report import escape
 from relaycheck.report.model import Report
 
 BILLING_CHECKS = ("identity.prompt-tokens", "identity.completion-tokens", "identity.tokenizer")
@@ -55,9 +56,8 @@ def known_behaviour(report: Report) -> list[str]:
     return out
 
 
-def _cell(text: Any, limit: int = 200) -> str:
-    value = "" if text is None else str(text).replace("|", "\\|").replace("\n", " ")
-    return value if len(value) <= limit else value[: limit - 1] + "…"
+def _cell(text: Any, limit: int | None = 200) -> str:
+    return escape.markdown(text, limit)
 
 
 CAN_PROVE = ("a bill that does not match the claimed model's public tokenizer on these prompts; tokens that are not "
@@ -120,7 +120,7 @@ def identity_markdown(report: Report) -> list[str]:
             lines.append(f"| `{row.check}` | {row.grade} | {_cell(row.evidence)} |")
         lines.append("")
     for reading in section.behaviours:
-        lines.append(f"- Known behaviour: {reading}")
+        lines.append(f"- Known behaviour: {_cell(reading, None)}")
     if section.fingerprint_line:
         lines.append(f"- Model fingerprint: {section.fingerprint_line}")
     lines += [f"- Can prove: {section.can_prove}", f"- Cannot prove: {section.cannot_prove}", ""]

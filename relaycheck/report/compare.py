@@ -15,6 +15,7 @@ from typing import Any
 
 from relaycheck.checks.model import Grade
 from relaycheck.identity.fingerprint import match, report_fingerprint
+from relaycheck.report import escape
 from relaycheck.report.causes import causes
 from relaycheck.report.model import CheckInfo, Report, VerdictRow
 from relaycheck.transport.exchange import Exchange
@@ -319,11 +320,8 @@ def seconds(value: float | None) -> str:
 # -- Markdown -------------------------------------------------------------------------------------------------
 
 
-def _md(text: Any, limit: int = 120) -> str:
-    value = "" if text is None else str(text)
-    value = value.replace("\\", "\\\\").replace("|", "\\|").replace("\r", " ").replace("\n", " ")
-    value = value.replace("<", "&lt;").replace(">", "&gt;").replace("`", "'")
-    return value if len(value) <= limit else value[: limit - 1] + "…"
+def _md(text: Any, limit: int | None = 120) -> str:
+    return escape.markdown(text, limit)
 
 
 def comparison_markdown(comparison: Comparison) -> str:
@@ -371,7 +369,7 @@ def comparison_markdown(comparison: Comparison) -> str:
             if group.flagged:
                 lines.append("")
                 for provider, reasons in group.flagged.items():
-                    lines.append(f"- ⚑ **{_md(provider, 64)}**: " + "; ".join(dict.fromkeys(reasons)))
+                    lines.append(f"- ⚑ **{_md(provider, 64)}**: " + _md("; ".join(dict.fromkeys(reasons)), None))
             else:
                 lines += ["", "All agree."]
             lines.append("")

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from html import escape
 from typing import Any
 from urllib.parse import quote
 
 from relaycheck.checks.model import Grade
 from relaycheck.checks.property import curl
 from relaycheck.identity.section import identity_section
+from relaycheck.report import escape
 from relaycheck.report.causes import Causes, Fault, causes, fields_named
 from relaycheck.report.charts import bars_svg, distribution_svg, distributions, shapes, spend_by_feature, timeline_svg
 from relaycheck.report.clauses import OFFICIAL_SOURCE, definitions
@@ -137,8 +137,8 @@ document.addEventListener('DOMContentLoaded', function () {
 
 
 def e(value: Any) -> str:
-    """HTML-escape anything (None becomes an empty string)."""
-    return escape("" if value is None else str(value), quote=True)
+    """HTML-escape anything (None becomes an empty string); control characters shown as escapes."""
+    return escape.html(value)
 
 
 def _page(title: str, body: str) -> str:

@@ -7,18 +7,16 @@ and ``known`` → ``<skipped>`` (with the reason); ``pass`` and ``warn`` pass (a
 
 from __future__ import annotations
 
-import re
 import xml.etree.ElementTree as ET
 
 from relaycheck.checks.model import Grade
+from relaycheck.report import escape
 from relaycheck.report.model import Report, VerdictRow
-
-_INVALID_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
 def _x(value: object) -> str:
     """Text safe for XML 1.0 (control characters are not allowed even escaped)."""
-    return _INVALID_XML.sub("\ufffd", "" if value is None else str(value))
+    return escape.xml(value)
 
 
 def _evidence(row: VerdictRow) -> str:
@@ -76,7 +74,7 @@ def _testcase(suite: ET.Element, row: VerdictRow, provider: str) -> None:
     case = ET.SubElement(suite, "testcase", name=_x(f"{row.check.feature}.{row.id}"), classname=_x(provider), time="0")
     grade, outcome = row.grade, row.grade.test_outcome
     text = _x(_evidence(row))
-    message = _x(f"{grade.value}: {row.verdict.message or ''}")[:500]
+    message = _x(escape.clip(f"{grade.value}: {row.verdict.message or ''}", 500))
     if outcome == "failed":
         ET.SubElement(case, "failure", message=message, type=_x(f"{row.check.level.value} violated")).text = text
     elif outcome == "error":

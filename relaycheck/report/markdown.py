@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 
 from relaycheck.checks.model import Grade
 from relaycheck.identity.section import identity_markdown
+from relaycheck.report import escape
 from relaycheck.report.causes import Causes, causes
 from relaycheck.report.deviations import lookup
 from relaycheck.report.model import Report, VerdictRow
@@ -24,23 +25,22 @@ SUMMARY_BUDGET = 900 * 1024  # what one Markdown file may take: the nightly job'
 OTHER = (Grade.UNSUPPORTED, Grade.KNOWN, Grade.SKIPPED, Grade.ERROR)  # the feature table's "other" column
 
 
-def _cell(text: object, limit: int = 160) -> str:
-    value = "" if text is None else str(text)
-    value = value.replace("|", "\\|").replace("\n", " ")
-    return value if len(value) <= limit else value[: limit - 1] + "…"
+def _cell(text: object, limit: int | None = 160) -> str:
+    return escape.markdown(text, limit)
 
 
 def provider_markdown(report: Report, *, compact: bool = False) -> str:
     """The provider's summary; ``compact`` keeps the faults and the blocking checks only (for size)."""
     p, suite, overall = report.provider, report.suite, report.score.overall
     lines = [
-        f"## relaycheck: {p.name} ({p.model})",
+        f"## relaycheck: {_cell(p.name)} ({_cell(p.model)})",
         "",
-        f"Address: {p.address} · suite {suite.version} (catalogue {suite.catalogue_revision}) · {report.started}",
+        f"Address: {_cell(p.address)} · suite {_cell(suite.version)} (catalogue {_cell(suite.catalogue_revision)}) · "
+        f"{_cell(report.started)}",
         "",
     ]
     if report.skipped:
-        return "\n".join([*lines, f"**Skipped**: {report.skipped}", ""])
+        return "\n".join([*lines, f"**Skipped**: {_cell(report.skipped, None)}", ""])
     must = overall.must_failures
     verdict = "❌ MUST checks failed or unjudged: " + ", ".join(must) if must else "✅ no MUST failure"
     spend, budget = report.spend, report.budget
@@ -150,9 +150,9 @@ def terminal_summary(reports: list[Report]) -> str:
     """One screen: per provider the grade counts, spend, and every MUST failure and error by id."""
     out = []
     for report in reports:
-        name = report.provider.name
+        name = escape.terminal(report.provider.name)
         if report.skipped:
-            out.append(f"{name:<14} SKIPPED  {report.skipped}")
+            out.append(f"{name:<14} SKIPPED  {escape.terminal(report.skipped)}")
             continue
         s = report.score.overall
         status = "FAIL" if s.must_failures else "PASS"
@@ -161,10 +161,11 @@ def terminal_summary(reports: list[Report]) -> str:
                    f"{report.spend.tokens_text()} · {report.duration_s}s")
         found = causes(report)
         if found.faults:
-            out.append(f"    {found.summary()}")
+            out.append(f"    {escape.terminal(found.summary())}")
         for i, fault in enumerate(found.faults, 1):
             cause = f"{fault.deviation} {lookup(fault.deviation).title}" if fault.deviation else fault.symptom
-            out.append(f"  fault {i}: {_cell(cause, 100)}")
+            out.append(f"  fault {i}: {escape.terminal(cause, 100)}")
             for row in fault.rows:
-                out.append(f"    {row.grade.value:<5} {row.id:<32} {_cell(row.verdict.message, 90)}")
+                out.append(f"    {row.grade.value:<5} {escape.terminal(row.id):<32} "
+                           f"{escape.terminal(row.verdict.message, 90)}")
     return "\n".join(out)

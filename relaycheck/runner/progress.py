@@ -14,6 +14,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
+from relaycheck.report.escape import terminal
 from relaycheck.runner.engine import ProviderRun
 
 
@@ -67,7 +68,7 @@ class Progress:
             self._write(row_text(run, "done"))
 
     def _write(self, line: str) -> None:
-        self.stream.write(line + "\n")
+        self.stream.write(terminal(line) + "\n")  # names and reasons may quote a provider: escaped
         self.stream.flush()
 
     # -- the live table (a terminal) ------------------------------------------------------------------------------
@@ -98,5 +99,5 @@ class Progress:
         table = Table.grid()
         table.add_column(no_wrap=True, overflow="ellipsis")
         for row in self._rows.values():
-            table.add_row(Text(row))  # Text: provider strings are shown as they are, never read as markup
+            table.add_row(Text(terminal(row)))  # Text: provider strings are shown as they are, never read as markup
         return table

@@ -102,7 +102,8 @@ class Exchange:
     def too_deep(self) -> bool:
         """The body or a stream event is JSON nested past the bound: relaycheck does not judge it (spec-allowed
         extra fields may nest, so it is not a failure either)."""
-        texts = [self.body.decode("utf-8", errors="replace"), *(e.data for e in self.events)]
+        # a stream's body is SSE, not JSON: only its events are parsed (brackets in its other lines are text)
+        texts = [e.data for e in self.events] if self.events else [self.body.decode("utf-8", errors="replace")]
         return any(safejson.depth(t) > safejson.MAX_DEPTH for t in texts if t.count("[") + t.count("{") >
                    safejson.MAX_DEPTH)
 
