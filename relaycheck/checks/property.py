@@ -53,9 +53,8 @@ def _shell_text(body: str) -> str:
         return shlex.quote(json.dumps(json.loads(body), ensure_ascii=True))
     except ValueError:
         pass
-    escaped = "".join(
-        chr(b) if 0x20 <= b < 0x7F and chr(b) not in "\\'" else f"\\x{b:02x}" for b in body.encode("utf-8")
-    )
+    raw = body.encode("utf-8", "surrogatepass")  # a lone surrogate is shown as its bytes, never a crash
+    escaped = "".join(chr(b) if 0x20 <= b < 0x7F and chr(b) not in "\\'" else f"\\x{b:02x}" for b in raw)
     return f"$'{escaped}'"
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any
 
 from relaycheck.checks.model import Check, Level, Verdict
 from relaycheck.transport.exchange import Exchange
@@ -59,17 +58,13 @@ def attach_verdict(
         exchange = exchanges.get(probe)
         if exchange is None:
             continue
-        body = redactor.text(json.dumps(_redacted(exchange.to_dict(), redactor), indent=2, ensure_ascii=False))
+        # redacted as a value, then serialised (ASCII escapes: a lone surrogate a provider sent stays writable)
+        body = json.dumps(redactor.exchange(exchange).to_dict(), indent=2)
         allure.attach(body, name=f"exchange {probe}", attachment_type=allure.attachment_type.JSON)
     allure.attach(
-        redactor.text(json.dumps(verdict.to_dict(), indent=2, ensure_ascii=False)),
+        json.dumps(redactor.tree(verdict.to_dict()), indent=2),
         name=f"verdict {verdict.grade.value}",
         attachment_type=allure.attachment_type.JSON,
     )
     return True
 
-
-def _redacted(raw: dict[str, Any], redactor: Redactor) -> dict[str, Any]:
-    request = dict(raw.get("request") or {})
-    request["headers"] = redactor.headers(dict(request.get("headers") or {}))
-    return {**raw, "request": request, "headers": redactor.headers(dict(raw.get("headers") or {}))}

@@ -1,7 +1,7 @@
 """Writing a run's reports to disk.
 
 Per provider: ``NAME.json`` (the document), ``NAME.md`` and ``NAME.html``; for the run: ``summary.md``,
-``junit.xml`` and ``manifest.json``; with several providers also ``comparison.html`` and ``comparison.md``.
+``junit.xml`` and ``manifest.txt``; with several providers also ``comparison.html`` and ``comparison.md``.
 
 - Redaction is on values: each report is redacted as a value (``document.redacted``) before any writer renders,
   truncates or serialises it; nothing is string-replaced in built JSON, XML or HTML.
@@ -9,7 +9,7 @@ Per provider: ``NAME.json`` (the document), ``NAME.md`` and ``NAME.html``; for t
   every verdict ``error`` with the fault in one line; the other providers' reports are untouched.
 - Every file is written atomically (a temporary file in the same folder, then ``os.replace``): a reader sees the
   old file or the new one, never half of one.
-- One run per folder: ``manifest.json`` lists the files the run wrote; files an earlier run listed in its manifest
+- One run per folder: ``manifest.txt`` lists the files the run wrote; files an earlier run listed in its manifest
   that this run did not write are removed, so the folder never mixes two runs. Files relaycheck did not write are
   never touched.
 """
@@ -17,7 +17,6 @@ Per provider: ``NAME.json`` (the document), ``NAME.md`` and ``NAME.html``; for t
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import tempfile
 from dataclasses import replace
@@ -32,10 +31,9 @@ from relaycheck.report.junit import junit_xml
 from relaycheck.report.markdown import fit, provider_summary, summary_markdown
 from relaycheck.report.model import Report
 from relaycheck.runner.engine import ProviderRun, fault_reason, fault_verdicts
-from relaycheck.transport import safejson
 from relaycheck.transport.redact import Redactor
 
-MANIFEST = "manifest.json"
+MANIFEST = "manifest.txt"  # not .json: every tool that reads a folder of reports reads *.json
 
 
 def write_reports(runs: list[ProviderRun], catalogue: Catalogue, out_dir: Path, redactor: Redactor) -> list[Report]:
@@ -146,17 +144,15 @@ def _replace_manifest(out_dir: Path, written: list[str]) -> None:
         if path.parent == out_dir and path.is_file():  # only plain names, only in this folder
             with contextlib.suppress(OSError):
                 path.unlink()
-    manifest = {"written_by": "relaycheck run", "written_at": datetime.now(UTC).isoformat(timespec="seconds"),
-                "files": written}
-    atomic_write(out_dir / MANIFEST, json.dumps(manifest, indent=2) + "\n")
+    stamp = datetime.now(UTC).isoformat(timespec="seconds")
+    atomic_write(out_dir / MANIFEST, f"# the files relaycheck run wrote here at {stamp}, one a line\n"
+                 + "".join(f"{name}\n" for name in written))
 
 
 def _previous_files(out_dir: Path) -> list[str]:
     try:
-        raw = safejson.loads((out_dir / MANIFEST).read_text(encoding="utf-8"))
+        lines = (out_dir / MANIFEST).read_text(encoding="utf-8").splitlines()
     except (OSError, ValueError):
         return []
-    files = raw.get("files") if isinstance(raw, dict) else None
-    if not isinstance(files, list):
-        return []
-    return [f for f in files if isinstance(f, str) and f and "/" not in f and "\\" not in f and f not in (".", "..")]
+    names = [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+    return [n for n in names if "/" not in n and "\\" not in n and n not in (".", "..")]

@@ -70,7 +70,7 @@ def assert_sane_outputs(root: Path, stdout: str, stderr: str, key: str = PLANTED
     texts = output_texts(root)
     assert_key_in_no_form({**texts, "stdout": stdout, "stderr": stderr}, key)
     for path in files_under(root):
-        if path.suffix == ".json" and path.name != "manifest.json":
+        if path.suffix == ".json" and path.name != "manifest.txt":
             validator().validate(json.loads(path.read_text(encoding="utf-8")))
         elif path.suffix == ".xml":
             ET.fromstring(path.read_bytes())
