@@ -27,6 +27,11 @@ MIN_CONTEXT_LENGTH = 16
 MAX_CONTEXT_LENGTH = 1 << 17  # the overflow probe sends one context of prompt: keep its body bounded
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 ENV_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# Prefixes of real providers' keys (OpenAI sk-, Groq gsk_, Hugging Face hf_, Fireworks fw_, xAI, Perplexity, NVIDIA,
+# Replicate, GitHub, GitLab, Google, Anthropic's sk-ant-, …). Several are valid variable names, so a key pasted where
+# a variable's name belongs would otherwise pass as one.
+KEY_PREFIX_RE = re.compile(r"^(?:sk|gsk|hf|fw|xai|pplx|nvapi|r8|ghp|gho|ghs|ghu|github_pat|glpat|sess|pk|rk|csk|key|"
+                           r"tgp_v1|api)[-_]|^AIza", re.IGNORECASE)
 MAX_CONFIG_BYTES = 1 << 20  # a providers file is a few KB; refuse to parse something hostile-sized
 MAX_YAML_NODES = 20_000  # after expanding aliases: a "billion laughs" file is refused before it is built
 MAX_YAML_DEPTH = 64
@@ -295,8 +300,8 @@ def _parse_provider(entry: dict[str, Any], label: str, base_dir: Path | None) ->
         _check_url(base_url, f"{label}: field 'base_url'")
         if api_key_env is None:
             raise ConfigError(f"{label}: field 'api_key_env' is required: the environment variable holding the key")
-    if api_key_env is not None and not ENV_RE.match(api_key_env):
-        raise ConfigError(f"{label}: field 'api_key_env': '{api_key_env}' is not an environment variable name")
+    if api_key_env is not None:
+        _check_env_name(api_key_env, f"{label}: field 'api_key_env'")
     quirks = _get(entry, "quirks", list, label, default=[])
     if quirks and not embedded:
         raise ConfigError(f"{label}: field 'quirks': only the embedded reference provider has quirks")
@@ -395,12 +400,16 @@ def _header(name: str, value: Any, where: str) -> Header:
     if isinstance(value, dict):
         _reject_unknown(value, {"env"}, where)
         env = value.get("env")
-        if not isinstance(env, str) or not ENV_RE.match(env):
-            raise ConfigError(f"{where}: 'env' must name an environment variable, not {_show(env)}")
+        if not isinstance(env, str):
+            raise ConfigError(f"{where}: 'env' must name an environment variable, not {type(env).__name__}")
+        _check_env_name(env, where, "'env' must name an environment variable")
         return Header(name, env=env)
     if isinstance(value, bool) or not isinstance(value, (str, int, float)):
         raise ConfigError(f"{where}: must be a string or {{env: VARIABLE}}, not {type(value).__name__} {_show(value)}")
     text = str(value)
+    if looks_like_key(text):  # a literal value is written in reports as it is; a secret must come from {env: …}
+        raise ConfigError(f"{where}: the value looks like a key; read it from the environment with {{env: VARIABLE}} "
+                          "(the value is not repeated here)")
     if _bad_header_value(text):
         raise ConfigError(f"{where}: the value must be printable ASCII, at most "
                           f"{MAX_HEADER_VALUE} characters")
@@ -435,14 +444,58 @@ def _section(entry: dict[str, Any], key: str, label: str) -> Any:
     return cls(**values)
 
 
+def looks_like_key(value: str) -> bool:
+    """Whether ``value`` looks like an API key rather than a name: a known key prefix followed by a long mixed
+    token, or a long high-entropy token (variable names are words: upper case, underscores, few digits)."""
+    value = value.strip()
+    prefix = KEY_PREFIX_RE.match(value)
+    if prefix:
+        rest = value[prefix.end():]
+        if len(rest) >= 16 and _mixed(rest):
+            return True
+    longest = max((len(part) for part in re.split(r"[-_.]", value)), default=0)
+    return len(value) >= 24 and longest >= 16 and _mixed(value) and _entropy(value) >= 3.5
+
+
+def _mixed(text: str) -> bool:
+    """Lower-case letters with upper-case letters or digits: a token, not a variable name."""
+    return any(c.islower() for c in text) and (any(c.isupper() for c in text) or any(c.isdigit() for c in text))
+
+
+def _entropy(text: str) -> float:
+    counts = {c: text.count(c) for c in set(text)}
+    return -sum(n / len(text) * math.log2(n / len(text)) for n in counts.values())
+
+
+def _check_env_name(value: str, where: str, not_a_name: str = "is not an environment variable name") -> None:
+    """A field that names an environment variable: never repeats a value that is not one (it may be the key)."""
+    if looks_like_key(value):
+        raise ConfigError(f"{where}: the value looks like an API key, not the name of the environment variable "
+                          "holding it; put the key in a variable (export NAME=…) and write NAME here (the value "
+                          "is not repeated here)")
+    if not ENV_RE.match(value):
+        raise ConfigError(f"{where}: {not_a_name} (letters, digits and '_', not starting with a digit; the value "
+                          "is not repeated here, in case it is a key)")
+
+
+_URL_USERINFO = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*:/*)([^/?#]*@)")
+_URL_QUERY = re.compile(r"([?#]).*$", re.DOTALL)
+
+
+def masked_url(url: str) -> str:
+    """A URL as messages show it: credentials (user:password@) and query or fragment (``?key=…``) masked."""
+    url = _URL_USERINFO.sub(r"\1***@", url)
+    return _URL_QUERY.sub(r"\1***", url)
+
+
 def _check_url(url: str, label: str) -> None:
     import httpx  # the client's own parser: what it cannot use is refused here, not mid-run
 
-    shown = _clip(url)
+    shown = _clip(masked_url(url))
     try:
         parts = urlsplit(url)
     except ValueError as exc:
-        raise ConfigError(f"{label}: '{shown}' is not a valid URL: {_clip(str(exc))}") from None
+        raise ConfigError(f"{label}: '{shown}' is not a valid URL: {_clip(_masked_in(str(exc), url))}") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ConfigError(f"{label}: '{shown}' is not an http(s) URL")
     if any(c.isspace() or not c.isprintable() for c in url):
@@ -451,16 +504,28 @@ def _check_url(url: str, label: str) -> None:
         if not httpx.URL(url).host:  # .host is where idna decoding fails
             raise ValueError("no host")
     except Exception as exc:  # noqa: BLE001 - httpx.InvalidURL, idna errors…
-        raise ConfigError(f"{label}: '{shown}' is not a valid URL: {_clip(str(exc))}") from None
+        raise ConfigError(f"{label}: '{shown}' is not a valid URL: {_clip(_masked_in(str(exc), url))}") from None
     url = shown
     if parts.query or parts.fragment:
         raise ConfigError(f"{label}: '{url}' must not have a query or fragment")
     if parts.username or parts.password:
-        raise ConfigError(f"{label}: '{url}' must not carry credentials; put the key in the api_key_env variable")
+        raise ConfigError(f"{label}: '{url}' must not carry credentials (masked here); put the key in the "
+                          "api_key_env variable")
     try:
         parts.port  # noqa: B018 - raises ValueError on a bad port
     except ValueError:
         raise ConfigError(f"{label}: '{url}' has an invalid port") from None
+
+
+def _masked_in(message: str, url: str) -> str:
+    """A parser's message about ``url``, with the URL's secret parts masked wherever it quotes them."""
+    parts = _URL_USERINFO.match(url)
+    if parts:
+        message = message.replace(parts.group(2), "***@").replace(parts.group(2)[:-1], "***")
+    query = _URL_QUERY.search(url)
+    if query and len(query.group()) > 1:
+        message = message.replace(query.group()[1:], "***")
+    return message
 
 
 def _reject_unknown(raw: dict[str, Any], allowed: set[str], label: str) -> None:
