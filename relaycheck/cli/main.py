@@ -142,6 +142,8 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print("relaycheck: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        raise  # main's own answer: exit 141, nothing printed
     except Exception as exc:  # noqa: BLE001 - a bug must not print a traceback (it may quote provider bytes)
         print(f"relaycheck: internal error: {type(exc).__name__}: {terminal(exc, 300)}", file=sys.stderr)
         return EXIT_FAIL
