@@ -159,6 +159,7 @@ def add_history_arguments(parser: argparse.ArgumentParser) -> None:
 
 def cmd_history(args: argparse.Namespace) -> int:
     from relaycheck.report.history import histories, history_html
+    from relaycheck.report.writer import atomic_write
 
     try:
         reports = [Report.load(p) for p in _expand(args.reports)]
@@ -167,7 +168,7 @@ def cmd_history(args: argparse.Namespace) -> int:
     path = args.report_dir / "history.html"
     try:
         args.report_dir.mkdir(parents=True, exist_ok=True)
-        path.write_text(history_html(reports), encoding="utf-8")
+        atomic_write(path, history_html(reports))
     except OSError as exc:
         return _error(f"cannot write {path}: {exc.strerror or exc}")
     for h in histories(reports):

@@ -15,10 +15,10 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from html import escape
 from typing import Any
 
 from relaycheck.checks.model import Grade, Verdict
+from relaycheck.report import escape
 from relaycheck.report.diff import flaky_because
 from relaycheck.report.html import _page, badge
 from relaycheck.report.model import Report
@@ -130,7 +130,7 @@ def histories(reports: Iterable[Report]) -> list[ProviderHistory]:
 
 
 def _e(value: Any) -> str:
-    return escape("" if value is None else str(value), quote=True)
+    return escape.html(value)
 
 
 def _ms(value: float | None) -> str:
