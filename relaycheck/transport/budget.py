@@ -7,7 +7,8 @@ that would pass the ceiling is refused: once the ceiling is reached nothing more
 Settling replaces the reservation by what the exchange cost, counted from what arrived: the larger of the
 completion tokens the provider reported and the tokens relaycheck counted itself (:func:`delivered_tokens`). A
 report that is missing, not a positive integer (zero, negative, a float, a string) never counts as free: the
-reservation is charged instead (or the count, if larger). A provider over-reporting is charged what it reported:
+reservation is charged instead (or the count, if larger), except for a complete non-2xx answer (a refusal
+generates and bills nothing: only what it delivered counts). A provider over-reporting is charged what it reported:
 that is what it bills.
 
 Every settled exchange also says whether max_tokens was honoured: when it cost more than its ``max_tokens ×
@@ -135,10 +136,16 @@ class Budget:
             self.spend.retries -= int(reservation.retry)
 
     def settle(self, reservation: Reservation, prompt_tokens: Any, completion_tokens: Any, delivered: int = 0,
-               stream_cut: bool = False) -> int:
-        """Replace the reservation by what the exchange cost (see the module docstring); returns the charge."""
+               stream_cut: bool = False, refused: bool = False) -> int:
+        """Replace the reservation by what the exchange cost (see the module docstring); returns the charge.
+
+        ``refused``: the provider answered in full with a non-2xx status. A refusal generates nothing and is not
+        billed, so only what it reported or delivered counts; charging its reservation would make an honest
+        provider's refusals (a tenth of the probes) look like most of its spend.
+        """
         reported = _count(completion_tokens)
-        charged = max(reported, delivered) if reported > 0 else max(reservation.completion_tokens, delivered)
+        fallback = 0 if refused else reservation.completion_tokens
+        charged = max(reported, delivered) if reported > 0 else max(fallback, delivered)
         with self._lock:
             self._reserved_tokens -= reservation.completion_tokens
             self.spend.prompt_tokens += _count(prompt_tokens)

@@ -406,7 +406,8 @@ class ProviderClient:
         else:
             delivered = delivered_tokens([exchange.json()]) if exchange.is_json else 0
         cut = (error or "").startswith(BUDGET_CUT)
-        self.budget.settle(reservation, prompt_tokens, completion_tokens, delivered, stream_cut=cut)
+        refused = error is None and status is not None and not 200 <= status < 300
+        self.budget.settle(reservation, prompt_tokens, completion_tokens, delivered, stream_cut=cut, refused=refused)
         return exchange
 
     def _limit_for(self, exc: httpx.TimeoutException) -> float:

@@ -81,6 +81,17 @@ def test_reported_usage_never_counts_as_free(reported: object) -> None:
     assert budget.spend.prompt_tokens == 0
 
 
+def test_a_refusal_costs_only_what_it_delivered() -> None:
+    """A complete 4xx/5xx answer generated nothing: its reservation is not charged, but text it carried is."""
+    budget = Budget(max_completion_tokens=100)
+    honest, hostile = budget.reserve(16), budget.reserve(16)
+    assert honest is not None and hostile is not None
+    assert budget.settle(honest, None, None, delivered=0, refused=True) == 0
+    text = {"choices": [{"text": TOKEN * 40, "logprobs": {"tokens": [TOKEN] * 40}}]}
+    assert budget.settle(hostile, None, 0, delivered_tokens([text]), refused=True) == 40
+    assert budget.spend.completion_tokens == 40 and budget.spend.reserved_completion_tokens == 32
+
+
 def test_the_larger_of_reported_and_counted_is_charged() -> None:
     budget = Budget(max_completion_tokens=10_000)
     reservation = budget.reserve(4)
