@@ -176,7 +176,8 @@ async def record_provider(
             if progress:
                 progress("probe", run)
         if rerun is not None:
-            await _rerun(run, client, [p for p in probes if p.id in set(rerun(run.exchanges))], progress)
+            failing = set(rerun(run.exchanges))  # once: it judges every check (was once per probe)
+            await _rerun(run, client, [p for p in probes if p.id in failing], progress)
     run.finished = time.time()
 
 
