@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
+
 from relaycheck.checks.catalogue import load_catalogue
 from relaycheck.server.quirks import all_quirks
 
@@ -33,3 +35,19 @@ def test_every_entry_is_detected_or_knowingly_not() -> None:
     """A new entry no check detects is a gap to see: it must be detected, or listed above with why."""
     cited = {d for c in load_catalogue().checks for d in c.deviations}
     assert _entries() - cited == NOT_A_CHECK
+
+
+RESEARCH_NOTES = Path(__file__).resolve().parents[2] / "shared" / "reference" / "known-deviations.md"
+
+
+def test_the_research_notes_entries_are_all_copied() -> None:
+    """docs/deviations.md extends the research notes it was copied from; it never drops or renames their entries.
+
+    The notes live beside the repository on a development machine (and in CI), not in a bare clone."""
+    if not RESEARCH_NOTES.exists():
+        pytest.skip("the research notes are not beside this clone")
+    title = re.compile(r"^\*\*(D\d\d\.[^*]*)\*\*", re.M)
+    ours = set(title.findall(DOC.read_text(encoding="utf-8")))
+    theirs = title.findall(RESEARCH_NOTES.read_text(encoding="utf-8"))
+    assert len(theirs) >= 40
+    assert [t for t in theirs if t not in ours] == []
