@@ -11,10 +11,10 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from html import escape
 from itertools import accumulate
 from typing import Any
 
+from relaycheck.report import escape
 from relaycheck.report.model import Report
 from relaycheck.transport.budget import delivered_tokens
 from relaycheck.transport.exchange import Exchange
@@ -27,7 +27,8 @@ COLOURS = {"headers": "#57606a", "first_token": "#0969da", "chunk": "#1a7f37", "
 
 
 def _e(value: Any) -> str:
-    return escape(str(value), quote=True)
+    # The one HTML escape every page uses: control characters are shown, not passed into the SVG text.
+    return escape.html(value)
 
 
 def _ms(seconds: float | None) -> str:

@@ -127,7 +127,7 @@ OPTIONS = [{"logprobs": 1}, {"echo": True}, {"suffix": "!"}]  # refused only whe
 
 CASES: dict[str, Case] = {
     # request side
-    "drop-max-tokens": case(lambda w: _usage(w)["completion_tokens"] != 3, prompt=COUNTING, max_tokens=3),
+    "drop-max-tokens": case(lambda w: _usage(w)["completion_tokens"] != 3, **{**GREEDY, "max_tokens": 3}),
     "max-tokens-default-unlimited": case(
         lambda w: _usage(w)["completion_tokens"] > 16, prompt=COUNTING, temperature=0
     ),
