@@ -464,7 +464,10 @@ def localise(report_dir: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Certify llama.cpp, LiteLLM and openai-forward on 127.0.0.1.")
+    parser = argparse.ArgumentParser(
+        description="Certify llama.cpp, LiteLLM, openai-forward, the Portkey gateway and (opt-in) vLLM on 127.0.0.1,"
+        " beside the reference provider, and judge each against expectations/<name>.yaml (docs/live.md)."
+    )
     parser.add_argument("--report-dir", type=Path, default=ROOT / "reports" / "live")
     parser.add_argument("--relaycheck", default=default_relaycheck(),
                         help="the relaycheck executable (default: next to this Python, else the project's .venv)")
