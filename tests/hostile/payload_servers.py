@@ -68,11 +68,7 @@ class Answering(HostileServer):
         return {}
 
     async def respond(self, request: SeenRequest, writer: asyncio.StreamWriter) -> None:
-        try:
-            asked = json.loads(request.body)
-        except ValueError:
-            asked = {}
-        asked = asked if isinstance(asked, dict) else {}
+        asked = request.asked()
         sent = request.headers.get("authorization", "").removeprefix("Bearer ")
         if self.key and sent != self.key:
             await self._send(writer, "401 Unauthorized", _json_bytes(self.error(self.unauthorised_message(sent))))

@@ -23,6 +23,7 @@ import time
 import zlib
 from dataclasses import dataclass, field
 from types import TracebackType
+from typing import Any
 
 MAX_REQUEST_BYTES = 1 << 20
 
@@ -33,6 +34,14 @@ class SeenRequest:
     path: str
     headers: dict[str, str]  # lower-cased names
     body: bytes
+
+    def asked(self) -> dict[str, Any]:
+        """The request body as the JSON object a client sent, or {} when it is not one."""
+        try:
+            body = json.loads(self.body)
+        except ValueError:
+            return {}
+        return body if isinstance(body, dict) else {}
 
 
 @dataclass

@@ -47,11 +47,7 @@ class SpendServer(HostileServer):
         return self.tokens
 
     async def respond(self, request: SeenRequest, writer: asyncio.StreamWriter) -> None:
-        try:
-            asked = json.loads(request.body)
-        except ValueError:
-            asked = {}
-        asked = asked if isinstance(asked, dict) else {}
+        asked = request.asked()
         n = self._count(asked)
         reported = self.report(n)
         usage = {"prompt_tokens": 5, "completion_tokens": reported, "total_tokens": reported}
