@@ -43,6 +43,7 @@ def build_report(run: ProviderRun, catalogue: Catalogue) -> Report:
             embedded=provider.embedded,
             quirks=tuple(provider.quirks),
             expectations=str(provider.expectations) if provider.expectations else None,
+            tokenizer=provider.tokenizer,
         ),
         started=iso(run.started),
         finished=iso(finished),

@@ -63,16 +63,19 @@ class ProviderInfo:
     embedded: bool = False
     quirks: tuple[str, ...] = ()
     expectations: str | None = None  # the expectations file applied, if any
+    # The providers.yaml tokenizer setting ("auto", an encoding, None for none): the identity checks read it, so a
+    # re-judged report must grade with the same one (a report from before it was recorded was judged with "auto").
+    tokenizer: str | None = "auto"
 
     def to_json(self) -> Json:
         return {"name": self.name, "model": self.model, "address": self.address, "embedded": self.embedded,
-                "quirks": list(self.quirks), "expectations": self.expectations}
+                "quirks": list(self.quirks), "expectations": self.expectations, "tokenizer": self.tokenizer}
 
     @classmethod
     def from_json(cls, raw: Json) -> ProviderInfo:
         return cls(raw["name"], str(raw.get("model") or ""), str(raw.get("address") or ""),
                    bool(raw.get("embedded")), tuple(str(q) for q in raw.get("quirks") or ()),
-                   _opt_str(raw.get("expectations")))
+                   _opt_str(raw.get("expectations")), _opt_str(raw.get("tokenizer", "auto")))
 
 
 @dataclass(frozen=True)

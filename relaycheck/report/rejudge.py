@@ -37,6 +37,7 @@ def run_from_report(report: Report, expectations: Path | None = None) -> Provide
         quirks=p.quirks,
         budget=BudgetLimits(**{k: v for k, v in vars(budget).items() if v}),
         expectations=expectations,
+        tokenizer=p.tokenizer,
     )
     run = ProviderRun(provider, exchanges=dict(report.by_probe), spend=Spend(**vars(report.spend)),
                       skipped=report.skipped, stopped=report.stopped)

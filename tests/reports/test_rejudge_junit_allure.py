@@ -174,3 +174,34 @@ def test_attach_verdict_labels_and_attaches_redacted_exchanges(run_dir: Path) ->
     assert all(secret not in body for _, body in listener.attachments)
     exchange = json.loads(dict(listener.attachments)["exchange stream"])
     assert exchange["request"]["headers"]["Authorization"] == "<redacted>"
+
+
+def test_rejudge_grades_with_the_runs_tokenizer_setting(tmp_path: Path) -> None:
+    """`tokenizer: none` skips the token-exact identity checks; re-judged offline they stay skipped (the setting is
+    in the report), where re-judging with the default `auto` would count tokens the provider never agreed to."""
+    from dataclasses import replace
+
+    from relaycheck.config.providers import embedded_reference
+    from relaycheck.report.document import build_report
+    from relaycheck.report.model import Report
+    from relaycheck.report.rejudge import rejudge
+    from relaycheck.report.writer import write_provider
+    from relaycheck.runner.engine import certify
+    from relaycheck.spec import load_contract
+
+    # usage-inflated: the tokenizer-exact checks would fail it, were they not skipped
+    provider = replace(embedded_reference(quirks=("usage-inflated",)), tokenizer=None, property_examples=0)
+    catalogue = load_catalogue().select(("identity.prompt-tokens", "identity.completion-tokens"))
+    (run,) = certify([provider], catalogue, load_contract())
+    path = write_provider(build_report(run, catalogue), tmp_path / "run", Redactor())
+    original = Report.load(path)
+    assert original.provider.tokenizer is None
+    assert {v.id: v.grade for v in original.verdicts} == {
+        "identity.prompt-tokens": Grade.SKIPPED, "identity.completion-tokens": Grade.SKIPPED}
+    again = rejudge(original, path, catalogue, load_contract())
+    assert again.changed == ()
+    assert again.report.provider.tokenizer is None
+    # and the same exchanges judged with `auto` do fail: the setting, not the exchanges, made them skipped
+    auto = replace(original, provider=replace(original.provider, tokenizer="auto"))
+    grades = {c.check: c.after for c in rejudge(auto, path, catalogue, load_contract()).changed}
+    assert Grade.FAIL in grades.values(), grades
