@@ -171,7 +171,7 @@ def created(r: Recorded) -> Outcome:
     feature=FEATURE,
     probes=SHAPE_PROBES,
     fails_on=("model-substituted",),
-    deviations=("D42",),
+    deviations=("D47",),
 )
 def model(r: Recorded) -> Outcome:
     for probe, body in _ok_bodies(r):

@@ -411,7 +411,7 @@ def sse_fields(r: Recorded) -> Outcome:
     feature=FEATURE,
     probes=STREAMS,
     fails_on=("chunk-model-upstream",),
-    deviations=("D42",),
+    deviations=("D47",),
 )
 def model(r: Recorded) -> Outcome:
     for ex in _streams(r):

@@ -827,7 +827,7 @@ _QUIRKS: tuple[Quirk, ...] = (
     Quirk(
         "model-substituted",
         "the response names gpt-4o-mini whatever model was asked",
-        "D42",
+        "D47",
         on_payload=_set("model", "gpt-4o-mini"),
     ),
     Quirk("json-as-sse", "a non-stream request is answered as an event stream", "D37"),
@@ -959,7 +959,7 @@ _QUIRKS: tuple[Quirk, ...] = (
     Quirk(
         "chunk-model-upstream",
         "stream chunks name the upstream model, not the one asked for (the JSON body is rewritten, chunks not)",
-        "D42",
+        "D47",
         on_payload=_set("model", "llama-3-8b-instruct", ("chunk",)),
     ),
     Quirk(
