@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import math
 import time
 from collections.abc import Callable, Coroutine, Iterator, Mapping, Sequence
@@ -29,7 +30,7 @@ from relaycheck.probes.catalogue import (
     ProbeContext,
     probes_by_id,
 )
-from relaycheck.property.plan import PLAN_PROBE, worst_case_requests
+from relaycheck.property.plan import PLAN_PROBE, parse_probe_id, worst_case_requests
 from relaycheck.runner.expectations import Expectation, apply_expectations, load_expectations
 from relaycheck.spec import Contract
 from relaycheck.transport.budget import Budget, Spend, overrun_bound, worst_case_tokens
@@ -177,32 +178,54 @@ async def record_provider(
                 progress("probe", run)
         if rerun is not None:
             failing = set(rerun(run.exchanges))  # once: it judges every check (was once per probe)
-            await _rerun(run, client, [p for p in probes if p.id in failing], progress)
+            cases = sorted(p for p in failing if parse_probe_id(p))
+            await _rerun(run, client, [p for p in probes if p.id in failing], progress, cases)
     run.finished = time.time()
 
 
 async def _rerun(
-    run: ProviderRun, client: ProviderClient, probes: Sequence[Probe], progress: ProgressFn | None
+    run: ProviderRun, client: ProviderClient, probes: Sequence[Probe], progress: ProgressFn | None,
+    cases: Sequence[str] = (),
 ) -> None:
-    """Re-send ``probes`` once, as ``PROBE@rerun``, each with the dependencies first recorded.
+    """Re-send ``probes`` once, as ``PROBE@rerun``, each with the dependencies first recorded; and the generated
+    ``cases`` (``property-positive-3``), each with the very body it was first sent with.
 
     Nothing is sent once the provider is down or out of time (each stays as an unsent exchange, saying why), and
     every request reserves in the same budget as the first ones.
     """
-    run.probes_total += len(probes)
+    run.probes_total += len(probes) + len(cases)
 
-    async def again(probe: Probe) -> None:
-        rerun_id = probe.id + RERUN_SUFFIX
+    async def again(probe_id: str, send: Callable[[str], Coroutine[Any, Any, Exchange]]) -> None:
+        rerun_id = probe_id + RERUN_SUFFIX
         if why := client.stop_reason():
             exchange = Exchange.unsent(rerun_id, RecordedRequest("POST", client.url, {}, ""), why)
         else:
-            deps = {d: run.exchanges[d] for d in probe.depends_on if d in run.exchanges}
-            exchange = replace(await _send_probe(client, run.provider, probe, deps), probe=rerun_id)
+            exchange = await send(rerun_id)
         run.exchanges[rerun_id] = exchange
         if progress:
             progress("probe", run)
 
-    await asyncio.gather(*(again(p) for p in probes))
+    def probe_sender(probe: Probe) -> Callable[[str], Coroutine[Any, Any, Exchange]]:
+        async def send(rerun_id: str) -> Exchange:
+            deps = {d: run.exchanges[d] for d in probe.depends_on if d in run.exchanges}
+            return replace(await _send_probe(client, run.provider, probe, deps), probe=rerun_id)
+        return send
+
+    def case_sender(case: str) -> Callable[[str], Coroutine[Any, Any, Exchange]]:
+        body = run.exchanges[case].request.body  # the text first sent: a malformed case stays malformed
+        async def send(rerun_id: str) -> Exchange:
+            return await client.send(Outgoing(rerun_id, body, "valid", max(1, worst_case_tokens(_json_or_none(body)))))
+        return send
+
+    await asyncio.gather(*(again(p.id, probe_sender(p)) for p in probes),
+                         *(again(c, case_sender(c)) for c in cases))
+
+
+def _json_or_none(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        return None
 
 
 CANARY = "logprobs"  # max_tokens 4 with logprobs: the tokens returned show whether max_tokens is honoured
@@ -307,6 +330,9 @@ def judge_run(
     out = []
     for check, verdict in zip(catalogue.checks, first, strict=True):
         resent = [p + RERUN_SUFFIX for p in check.probes if p + RERUN_SUFFIX in run.exchanges]
+        if PLAN_PROBE in check.probes:  # a property check reads the phase's cases: those re-sent replace theirs
+            resent += sorted(p for p in run.exchanges
+                             if p.endswith(RERUN_SUFFIX) and parse_probe_id(p.removesuffix(RERUN_SUFFIX)))
         if check.id in blocking and resent:
             verdict = _judged_again(check, verdict, resent, run, contract, expectations)
         out.append(verdict)
@@ -333,20 +359,31 @@ def _judged_again(check: Check, first: Verdict, resent: list[str], run: Provider
 
 def _rerun_selector(catalogue: Catalogue, contract: Contract, provider: Provider,
                     expectations: Mapping[str, Expectation]) -> RerunFn:
-    """Which hand-written probes to re-send: those of the MUST checks that block on what was recorded.
+    """Which probes to re-send: those of the MUST checks that block on what was recorded.
 
-    Property checks are not re-run (their cases are many; their seed reproduces them), nor probes never sent.
+    A failing property check re-sends the generated cases of the kind it failed on (see :func:`_cases_to_resend`);
+    probes never sent are not re-sent.
     """
     by_id = probes_by_id()
 
     def select(exchanges: Mapping[str, Exchange]) -> list[str]:
         recorded = Recorded(exchanges, contract, provider.model, provider.tokenizer)
         verdicts = apply_expectations([judge(c, recorded) for c in catalogue.checks], expectations)
-        failing = {v.check for v in catalogue.blocking(verdicts)}
+        blocking = catalogue.blocking(verdicts)
+        failing = {v.check for v in blocking}
         wanted = {p for c in catalogue.checks if c.id in failing for p in c.probes}
-        return [p for p in wanted if p in by_id and p in exchanges and not exchanges[p].not_sent]
+        wanted |= _cases_to_resend(blocking, exchanges)
+        return [p for p in wanted if (p in by_id or parse_probe_id(p)) and p in exchanges and not exchanges[p].not_sent]
 
     return select
+
+
+def _cases_to_resend(failing: Sequence[Verdict], exchanges: Mapping[str, Exchange]) -> set[str]:
+    """The generated cases a failing property check is judged on again: every case of the kind its failure names
+    (its smallest failing case, ``property-negative-2``), so the check reads one fresh set of that kind, each
+    case with its first body. A check that could not be judged at all names no case and re-sends none."""
+    kinds = {parsed[0] for v in failing for p in v.probes if (parsed := parse_probe_id(p))}
+    return {p for p in exchanges if (parsed := parse_probe_id(p)) and parsed[0] in kinds}
 
 
 def certify(

@@ -55,17 +55,18 @@ class FlakyRelay(HostileServer):
         await writer.drain()
 
 
-def _night(tmp_path: Path, name: str, monkeypatch: pytest.MonkeyPatch, *, flaky: bool, quirks: tuple[str, ...] = ()
-           ) -> Path:
+def _night(tmp_path: Path, name: str, monkeypatch: pytest.MonkeyPatch, *, flaky: bool, quirks: tuple[str, ...] = (),
+           checks: tuple[str, ...] = CHECKS, property_examples: int = 10) -> Path:
     """One night: `relaycheck run` of the relay, in front of a reference server with ``quirks``."""
     with serve_in_thread(ServerConfig(quirks=frozenset(quirks))) as upstream, \
             FlakyRelay(upstream=upstream.base_url, flaky=flaky) as relay:
         monkeypatch.setenv(KEY_ENV, upstream.config.api_key)
         providers = tmp_path / "providers.yaml"
         providers.write_text(yaml.safe_dump({"providers": [
-            {"name": "relay", "base_url": relay.base_url, "api_key_env": KEY_ENV}]}))
+            {"name": "relay", "base_url": relay.base_url, "api_key_env": KEY_ENV,
+             "property_examples": property_examples}]}))
         out = tmp_path / name
-        main(["run", "-q", "-p", "relay", "--providers-file", str(providers), "--report-dir", str(out), *CHECKS])
+        main(["run", "-q", "-p", "relay", "--providers-file", str(providers), "--report-dir", str(out), *checks])
     return out
 
 
@@ -85,6 +86,39 @@ def test_a_failing_must_check_is_resent_once_and_the_rerun_recorded(tmp_path, mo
     assert _verdict(night, REGRESSING).rerun is None  # a check that passed is not re-sent
     raw = json.loads((night / "relay.json").read_text())
     assert next(v for v in raw["verdicts"] if v["check"] == FLAKY)["rerun"]["first"] == "fail"
+
+
+PROPERTY = "property.positive-response-schema"  # every other generated valid case is streamed: [DONE] matters
+
+
+def test_a_failing_property_check_resends_its_cases_with_their_first_bodies(tmp_path, monkeypatch) -> None:
+    """A generated case is re-sent like a probe: the cases of the kind that failed, each with the body it was
+    first sent with, judged again on the answers to them."""
+    night = _night(tmp_path, "n", monkeypatch, flaky=True, checks=("--checks", PROPERTY), property_examples=8)
+    report = Report.load(night / "relay.json")
+    verdict = _verdict(night, PROPERTY)
+    assert verdict.grade is Grade.PASS and verdict.flaky, verdict
+    assert verdict.rerun is not None and "break the response schema" in verdict.rerun.first_message
+    sent = {e.probe: e for e in report.exchanges}
+    positive = sorted(p for p in sent if p.startswith("property-positive-") and not p.endswith("@rerun"))
+    assert positive and verdict.rerun.probes == tuple(sorted(p + "@rerun" for p in positive))
+    for probe in positive:
+        assert sent[probe + "@rerun"].request.body == sent[probe].request.body
+    assert not any(p.startswith("property-negative-") and p.endswith("@rerun") for p in sent)  # only the kind that failed
+    assert report.spend.requests == len(sent) - 1  # every one went through the budget (the plan is no request)
+    # re-judged offline, the stored reruns give the same verdict
+    assert main(["rejudge", str(night / "relay.json"), "--report-dir", str(tmp_path / "again")]) == 0
+    again = _verdict(tmp_path / "again", PROPERTY)
+    assert (again.grade, again.rerun) == (verdict.grade, verdict.rerun)
+
+
+def test_a_real_property_failure_fails_again_when_resent(tmp_path, monkeypatch) -> None:
+    night = _night(tmp_path, "n", monkeypatch, flaky=False, quirks=("no-done",), checks=("--checks", PROPERTY),
+                   property_examples=4)
+    verdict = _verdict(night, PROPERTY)
+    assert verdict.grade is Grade.FAIL and not verdict.flaky
+    assert verdict.rerun is not None and verdict.rerun.sent and verdict.rerun.first is Grade.FAIL
+    assert all(p.startswith("property-positive-") and p.endswith("@rerun") for p in verdict.rerun.probes)
 
 
 def test_a_real_failure_fails_again_when_resent(tmp_path, monkeypatch) -> None:
