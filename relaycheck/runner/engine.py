@@ -331,8 +331,9 @@ def judge_run(
     for check, verdict in zip(catalogue.checks, first, strict=True):
         resent = [p + RERUN_SUFFIX for p in check.probes if p + RERUN_SUFFIX in run.exchanges]
         if PLAN_PROBE in check.probes:  # a property check reads the phase's cases: those re-sent replace theirs
+            kinds = _case_kinds([verdict])
             resent += sorted(p for p in run.exchanges
-                             if p.endswith(RERUN_SUFFIX) and parse_probe_id(p.removesuffix(RERUN_SUFFIX)))
+                             if p.endswith(RERUN_SUFFIX) and _case_kind(p.removesuffix(RERUN_SUFFIX)) in kinds)
         if check.id in blocking and resent:
             verdict = _judged_again(check, verdict, resent, run, contract, expectations)
         out.append(verdict)
@@ -382,8 +383,19 @@ def _cases_to_resend(failing: Sequence[Verdict], exchanges: Mapping[str, Exchang
     """The generated cases a failing property check is judged on again: every case of the kind its failure names
     (its smallest failing case, ``property-negative-2``), so the check reads one fresh set of that kind, each
     case with its first body. A check that could not be judged at all names no case and re-sends none."""
-    kinds = {parsed[0] for v in failing for p in v.probes if (parsed := parse_probe_id(p))}
-    return {p for p in exchanges if (parsed := parse_probe_id(p)) and parsed[0] in kinds}
+    kinds = _case_kinds(failing)
+    return {p for p in exchanges if _case_kind(p) in kinds}
+
+
+def _case_kind(probe: str) -> str | None:
+    """``positive`` for the generated case ``property-positive-3``; None for anything else."""
+    parsed = parse_probe_id(probe)
+    return parsed[0] if parsed else None
+
+
+def _case_kinds(verdicts: Sequence[Verdict]) -> set[str]:
+    """The kinds of generated case the verdicts name as failing (a property check names its smallest failure)."""
+    return {kind for v in verdicts for p in v.probes if (kind := _case_kind(p))}
 
 
 def certify(
