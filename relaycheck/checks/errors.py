@@ -361,8 +361,9 @@ def _error_messages(r: Recorded) -> list[tuple[str, str]]:
     level=Level.SHOULD,
     feature=FEATURE,
     probes=ERROR_PROBES,
-    # D01: one-api/new-api answer with Go's decoder error, naming their request struct; D48: tracebacks
-    deviations=("D01", "D48"),
+    # D48 first, what it tests (tracebacks, paths, exception names); D01: one-api/new-api answer with Go's decoder
+    # error, naming their request struct
+    deviations=("D48", "D01"),
     fails_on=("logprobs-bool", "errors-traceback"),
 )
 def no_internals(r: Recorded) -> Outcome:
