@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import math
 import time
 from collections.abc import Callable, Coroutine, Iterator, Mapping, Sequence
@@ -195,37 +194,22 @@ async def _rerun(
     """
     run.probes_total += len(probes) + len(cases)
 
-    async def again(probe_id: str, send: Callable[[str], Coroutine[Any, Any, Exchange]]) -> None:
-        rerun_id = probe_id + RERUN_SUFFIX
+    async def again(original: Probe | str) -> None:
+        rerun_id = (original.id if isinstance(original, Probe) else original) + RERUN_SUFFIX
         if why := client.stop_reason():
             exchange = Exchange.unsent(rerun_id, RecordedRequest("POST", client.url, {}, ""), why)
-        else:
-            exchange = await send(rerun_id)
+        elif isinstance(original, Probe):
+            deps = {d: run.exchanges[d] for d in original.depends_on if d in run.exchanges}
+            exchange = replace(await _send_probe(client, run.provider, original, deps), probe=rerun_id)
+        else:  # a generated case: the text first sent, as it was (a malformed case stays malformed)
+            first = run.exchanges[original].request
+            tokens = max(1, worst_case_tokens(first.json()))
+            exchange = await client.send(Outgoing(rerun_id, first.body, "valid", tokens))
         run.exchanges[rerun_id] = exchange
         if progress:
             progress("probe", run)
 
-    def probe_sender(probe: Probe) -> Callable[[str], Coroutine[Any, Any, Exchange]]:
-        async def send(rerun_id: str) -> Exchange:
-            deps = {d: run.exchanges[d] for d in probe.depends_on if d in run.exchanges}
-            return replace(await _send_probe(client, run.provider, probe, deps), probe=rerun_id)
-        return send
-
-    def case_sender(case: str) -> Callable[[str], Coroutine[Any, Any, Exchange]]:
-        body = run.exchanges[case].request.body  # the text first sent: a malformed case stays malformed
-        async def send(rerun_id: str) -> Exchange:
-            return await client.send(Outgoing(rerun_id, body, "valid", max(1, worst_case_tokens(_json_or_none(body)))))
-        return send
-
-    await asyncio.gather(*(again(p.id, probe_sender(p)) for p in probes),
-                         *(again(c, case_sender(c)) for c in cases))
-
-
-def _json_or_none(text: str) -> Any:
-    try:
-        return json.loads(text)
-    except ValueError:
-        return None
+    await asyncio.gather(*(again(p) for p in [*probes, *cases]))
 
 
 CANARY = "logprobs"  # max_tokens 4 with logprobs: the tokens returned show whether max_tokens is honoured
