@@ -15,7 +15,6 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from relaycheck.checks.model import Grade, Verdict
 from relaycheck.report import escape
@@ -129,8 +128,7 @@ def histories(reports: Iterable[Report]) -> list[ProviderHistory]:
 # -- markup ---------------------------------------------------------------------------------------------------
 
 
-def _e(value: Any) -> str:
-    return escape.html(value)
+_e = escape.html  # the one HTML escape every page uses (control characters shown)
 
 
 def _ms(value: float | None) -> str:
