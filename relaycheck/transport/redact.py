@@ -19,14 +19,16 @@ A key is found in every form a provider may echo it in, not only verbatim:
 from __future__ import annotations
 
 import base64
+import json
 import re
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from relaycheck.transport.sse import SSEEvent
+from relaycheck.transport import safejson
+from relaycheck.transport.exchange import Exchange
+from relaycheck.transport.sse import SSEEvent
 
 MASK = "<redacted>"
 SECRET_HEADERS = frozenset({"authorization", "api-key", "x-api-key", "proxy-authorization", "cookie"})
@@ -182,10 +184,6 @@ class Redactor:
 
     def events(self, events: Sequence[SSEEvent]) -> list[SSEEvent]:
         """Stream events with every secret removed, also one split across chunks (per choice: texts, tokens)."""
-        from dataclasses import replace
-
-        from relaycheck.transport import safejson
-
         if self._pattern is None:
             return list(events)
         parsed = [safejson.parse(e.data) for e in events]
@@ -223,11 +221,7 @@ class Redactor:
                 body = body.replace(old.data.encode("utf-8"), new.data.encode("utf-8"))
         return body, redacted
 
-    def exchange(self, exchange: Any) -> Any:
-        from dataclasses import replace
-
-        from relaycheck.transport.exchange import Exchange
-
+    def exchange(self, exchange: Exchange) -> Exchange:
         body, events = self.stream(exchange.body, exchange.events)
         stored = replace(exchange, events=tuple(events), body=body).to_dict()
         stored_body = stored.pop("body")
@@ -255,12 +249,8 @@ def _slot(container: Any, key: Any) -> tuple[Callable[[], str], Callable[[str], 
 
 
 def _dumps(value: Any) -> str:
-    import json
-
     return json.dumps(value, ensure_ascii=False)
 
 
 def _touched(data: str, chunk: Any) -> bool:
-    from relaycheck.transport import safejson
-
     return safejson.parse(data) != chunk
