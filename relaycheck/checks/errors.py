@@ -17,11 +17,11 @@ from relaycheck.checks.model import (
     expect,
     snippet,
 )
-from relaycheck.probes.catalogue import PROBES, UNKNOWN_PARAM
+from relaycheck.probes.catalogue import COMPLETIONS_PROBES, UNKNOWN_PARAM
 
 FEATURE = "errors"
 ERROR_SPEC = "openai-openapi@f85dbe22 ErrorResponse {error: Error{message, type, param, code}}"
-ERROR_PROBES = tuple(p.id for p in PROBES if p.is_error_probe())
+ERROR_PROBES = tuple(p.id for p in COMPLETIONS_PROBES if p.is_error_probe())
 OPENAI_ERROR_TYPES = frozenset({
     "invalid_request_error", "authentication_error", "permission_error", "not_found_error", "rate_limit_error",
     "insufficient_quota", "server_error", "api_error", "requests", "tokens", "service_unavailable_error",
@@ -332,7 +332,7 @@ LEAKS = (
 )
 
 
-HAND_WRITTEN = frozenset(p.id for p in PROBES)
+HAND_WRITTEN = frozenset(p.id for p in COMPLETIONS_PROBES)
 
 
 def _error_messages(r: Recorded) -> list[tuple[str, str]]:

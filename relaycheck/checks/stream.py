@@ -28,14 +28,14 @@ from relaycheck.checks.model import (
 from relaycheck.checks.modes import refused_only_streamed
 from relaycheck.checks.params import TWINS
 from relaycheck.checks.shape import names_model
-from relaycheck.probes.catalogue import PROBES
+from relaycheck.probes.catalogue import COMPLETIONS_PROBES
 from relaycheck.transport import safejson
 from relaycheck.transport.exchange import DONE, Exchange
 
 FEATURE = "stream"
 SPEC = "openai-openapi@f85dbe22 CreateCompletionRequest.stream"
 # Streamed twins of plain probes (the same body with stream: true), as (streamed, plain) pairs.
-TWIN_PROBES = tuple((p.id, p.streams) for p in PROBES if p.streams is not None)
+TWIN_PROBES = tuple((p.id, p.streams) for p in COMPLETIONS_PROBES if p.streams is not None)
 STREAMS = tuple(dict.fromkeys(("stream", "stream-usage", "stream-usage-off", *(t for t, _ in TWIN_PROBES))))
 
 

@@ -196,7 +196,7 @@ def _bar(value: Any) -> str:
 def provider_html(report: Report) -> str:
     found = causes(report)
     # faults first: what a reader needs in the first minute; the figures and the full list follow
-    parts = [_header(report), _banners(report), _counts(report, found), _problems(report, found),
+    parts = [_header(report), _banners(report), _endpoints(report), _counts(report, found), _problems(report, found),
              _features_table(report), _figures(report), _identity(report), _all_checks(report), _glossary(report)]
     return _page(f"relaycheck: {report.provider.name}", "\n".join(p for p in parts if p))
 
@@ -235,6 +235,15 @@ def _banners(report: Report) -> str:
     elif not report.skipped:
         parts.append("<div class=\"banner good\" id=\"status\"><b>No MUST failure.</b></div>")
     return "\n".join(parts)
+
+
+def _endpoints(report: Report) -> str:
+    """Which endpoint came out how, one line each (one that is not served says so plainly)."""
+    if report.skipped:
+        return ""
+    items = "".join(f"<li class=\"{'bad' if r.serving.served is False else ''}\">{e(r.line())}</li>"
+                    for r in report.endpoints())
+    return f"<ul id=\"endpoints\">{items}</ul>"
 
 
 def _counts(report: Report, found: Causes) -> str:

@@ -160,6 +160,8 @@ class ReferenceServer:
 
     async def completions(self, request: Request) -> Response:
         ex = self.exchange()
+        if missing := self.missing_route("completions"):
+            return missing
         try:
             self.guard(request)
             body = await _json_body(request)
@@ -190,6 +192,19 @@ class ReferenceServer:
             data = encode_frame([("data", dumps(payload).decode())]) + encode_frame([("data", DONE)])
             return Response(data, media_type="text/event-stream")
         return self.json_response(payload)
+
+    def missing_route(self, endpoint: str) -> Response | None:
+        """The answer of a server that does not serve ``endpoint`` (quirks ``ENDPOINT-route-404|405|html``), as a
+        router gives it: before authentication, whatever the request."""
+        if f"{endpoint}-route-404" in self.quirk_names:
+            return Response(b'{"detail":"Not Found"}', 404, media_type="application/json")
+        if f"{endpoint}-route-405" in self.quirk_names:
+            return Response(b'{"detail":"Method Not Allowed"}', 405, media_type="application/json",
+                            headers={"Allow": "GET, HEAD"})
+        if f"{endpoint}-route-html" in self.quirk_names:
+            return HTMLResponse("<!doctype html><html><head><title>Welcome</title></head><body><h1>Our API "
+                                "portal</h1></body></html>")
+        return None
 
     def model_for(self, ex: Exchange, name: Any) -> NGramModel:
         """The model that answers this request: the one of its name, unless a substitution quirk says otherwise."""
