@@ -31,6 +31,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from relaycheck.endpoint import Endpoint
 from relaycheck.server.errors import ApiError
 from relaycheck.server.model import NGramModel, model_named, other_tokenizer_model, salted_model
 from relaycheck.server.params import CompletionRequest
@@ -53,12 +54,19 @@ def _hook() -> Any:
     return field(default=None, compare=False, repr=False)
 
 
+COMPLETIONS = frozenset({Endpoint.COMPLETIONS})
+BOTH = frozenset(Endpoint)
+CHAT = frozenset({Endpoint.CHAT})
+
+
 @dataclass(frozen=True)
 class Quirk:
     name: str
     description: str
     deviation: str  # "D18" (an entry of docs/deviations.md) or "benign"
     benign: bool = False
+    # The endpoints on whose requests the app runs this quirk (GET /v1/models and unknown paths run every quirk).
+    endpoints: frozenset[Endpoint] = COMPLETIONS
     on_body: BodyHook | None = _hook()
     on_request: RequestHook | None = _hook()
     on_chunks: ChunksHook | None = _hook()

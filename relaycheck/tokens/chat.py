@@ -53,9 +53,9 @@ FUNC_INIT = {"cl100k_base": 10, "o200k_base": 7}
 class Segment:
     """A piece of the rendered prompt: ``overhead`` fixed tokens, or ``text`` encoded as it stands.
 
-    ``part`` says what the piece is: ``"frame"`` (message framing, name separator, tool framing), ``"role"``,
+    ``part`` says what the piece is: ``"frame"`` (message framing, name separator, reply priming), ``"role"``,
     ``"name"``, ``"content"`` (what a message says: content, refusal, tool results, call names and arguments)
-    or ``"tools"`` (the function definitions).
+    or ``"tools"`` (the function definitions and their framing).
     """
 
     part: str
@@ -106,7 +106,7 @@ def _type_text(value: Any) -> str:
 
 
 def _function_segments(function: Mapping[str, Any], func_init: int) -> Iterator[Segment]:
-    yield Segment("frame", overhead=func_init)
+    yield Segment("tools", overhead=func_init)
     description = function.get("description")
     description = description if isinstance(description, str) else ""
     yield Segment("tools", f"{function.get('name', '')}:{_strip_period(description)}")
@@ -114,14 +114,14 @@ def _function_segments(function: Mapping[str, Any], func_init: int) -> Iterator[
     properties = parameters.get("properties") if isinstance(parameters, Mapping) else None
     if not isinstance(properties, Mapping) or not properties:
         return
-    yield Segment("frame", overhead=PROP_INIT)
+    yield Segment("tools", overhead=PROP_INIT)
     for key, prop in properties.items():
         prop = prop if isinstance(prop, Mapping) else {}
         enum = prop.get("enum")
         # prop_key, plus enum_init and one enum_item per item: never negative, as long as the enum has an item
         items = enum if isinstance(enum, list) else []
         overhead = PROP_KEY + (ENUM_INIT + ENUM_ITEM * len(items) if isinstance(enum, list) else 0)
-        yield Segment("frame", overhead=overhead)
+        yield Segment("tools", overhead=overhead)
         for item in items:
             yield Segment("tools", item if isinstance(item, str) else json.dumps(item))
         desc = prop.get("description")
@@ -141,7 +141,7 @@ def chat_prompt_segments(
         func_init = FUNC_INIT.get(encoding_name, FUNC_INIT["o200k_base"])
         for function in functions:
             segments.extend(_function_segments(function, func_init))
-        segments.append(Segment("frame", overhead=FUNC_END))
+        segments.append(Segment("tools", overhead=FUNC_END))
     for message in messages:
         segments.extend(_message_segments(message))
     segments.append(Segment("frame", overhead=REPLY_PRIMING))
