@@ -5,34 +5,14 @@ from __future__ import annotations
 import pytest
 
 from relaycheck import tokens
-from relaycheck.tokens.chat import chat_prompt_segments, chat_prompt_tokens, content_text
-
-# OpenAI Cookbook, "How to count tokens with tiktoken", §6: the example conversation
-COOKBOOK_MESSAGES = [
-    {"role": "system", "content": "You are a helpful, pattern-following assistant that translates corporate jargon "
-                                  "into plain English."},
-    {"role": "system", "name": "example_user", "content": "New synergies will help drive top-line growth."},
-    {"role": "system", "name": "example_assistant", "content": "Things working well together will increase revenue."},
-    {"role": "system", "name": "example_user", "content": "Let's circle back when we have more bandwidth to touch "
-                                                          "base on opportunities for increased leverage."},
-    {"role": "system", "name": "example_assistant", "content": "Let's talk later when we're less busy about how to "
-                                                               "do better."},
-    {"role": "user", "content": "This late pivot means we don't have time to boil the ocean for the client "
-                                "deliverable."},
-]
-# §7: the weather tool and its two messages
-COOKBOOK_TOOLS = [{"type": "function", "function": {
-    "name": "get_current_weather",
-    "description": "Get the current weather in a given location",
-    "parameters": {"type": "object", "properties": {
-        "location": {"type": "string", "description": "The city and state, e.g. San Francisco, CA"},
-        "unit": {"type": "string", "description": "The unit of temperature to return", "enum": ["celsius", "fahrenheit"]},
-    }, "required": ["location"]},
-}}]
-COOKBOOK_TOOL_MESSAGES = [
-    {"role": "system", "content": "You are a helpful assistant that can answer to questions about the weather."},
-    {"role": "user", "content": "What's the weather like in San Francisco?"},
-]
+from relaycheck.tokens.chat import (
+    COOKBOOK_MESSAGES,
+    COOKBOOK_TOOL_MESSAGES,
+    COOKBOOK_TOOLS,
+    chat_prompt_segments,
+    chat_prompt_tokens,
+    content_text,
+)
 
 
 @pytest.mark.parametrize(("encoding", "messages", "tools"), [

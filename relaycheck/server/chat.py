@@ -97,6 +97,8 @@ def _mentions(text: str, tools: Sequence[str]) -> list[PlannedCall]:
     for name in tools:
         pattern = rf"(?<![A-Za-z0-9_-]){re.escape(name)}(?![A-Za-z0-9_-])"
         found += [(m.start(), m.end(), name) for m in re.finditer(pattern, text, re.IGNORECASE)]
+    if not found:
+        return []
     found.sort()
     ends = [start for start, _, _ in found[1:]] + [len(text)]
     return [PlannedCall(name, text[end:until]) for (_, end, name), until in zip(found, ends, strict=True)]

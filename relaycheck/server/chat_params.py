@@ -268,14 +268,14 @@ def _array(value: Any, path: str, min_items: int = 0, max_items: int | None = No
 # -- messages ------------------------------------------------------------------------------------------
 
 
-def _content(message: Mapping[str, Any], role: str, path: str) -> None:
+def _content(message: Mapping[str, Any], role: str, path: str, index: int) -> None:
     content = message.get("content")
     if content is None:
         if role == "assistant" and message.get("tool_calls"):
             return  # "Required unless tool_calls or function_call is specified" (the assistant message's content)
         if role == "assistant" or "content" in message:
             # OpenAI's answer to a null content: 'Invalid value for 'content': expected a string, got null.'
-            raise invalid("Invalid value for 'content': expected a string, got null.", f"{path}.content")
+            raise invalid("Invalid value for 'content': expected a string, got null.", f"messages.[{index}].content")
         raise _missing(f"{path}.content")
     if isinstance(content, str):
         return
@@ -334,7 +334,7 @@ def _message(message: Any, i: int) -> Mapping[str, Any]:
         raise invalid(f"Unsupported value: '{path}.role' does not support 'function' with the relaycheck reference "
                       "provider (the role is deprecated in favor of 'tool'). Supported values are: 'system', "
                       "'developer', 'user', 'assistant', and 'tool'.", f"{path}.role", code="unsupported_value")
-    _content(message, role, path)
+    _content(message, role, path, i)
     _string(message, "name", f"{path}.name")
     if role == "tool" and _string(message, "tool_call_id", f"{path}.tool_call_id") is None:
         raise _missing(f"{path}.tool_call_id")

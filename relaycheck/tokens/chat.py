@@ -48,6 +48,35 @@ FUNC_END = 12
 # func_init by encoding: the cookbook gives 10 for gpt-3.5-turbo/gpt-4 (cl100k) and 7 for gpt-4o/-mini (o200k).
 FUNC_INIT = {"cl100k_base": 10, "o200k_base": 7}
 
+# The Cookbook's examples ("How to count tokens with tiktoken"), for probes and tests: §6's conversation (the API
+# billed 129 on gpt-3.5-turbo and gpt-4, 124 on gpt-4o and gpt-4o-mini) and §7's weather tool with its two
+# messages (105 and 101).
+COOKBOOK_MESSAGES: list[dict[str, Any]] = [
+    {"role": "system", "content": "You are a helpful, pattern-following assistant that translates corporate jargon "
+                                  "into plain English."},
+    {"role": "system", "name": "example_user", "content": "New synergies will help drive top-line growth."},
+    {"role": "system", "name": "example_assistant", "content": "Things working well together will increase revenue."},
+    {"role": "system", "name": "example_user", "content": "Let's circle back when we have more bandwidth to touch "
+                                                          "base on opportunities for increased leverage."},
+    {"role": "system", "name": "example_assistant", "content": "Let's talk later when we're less busy about how to "
+                                                               "do better."},
+    {"role": "user", "content": "This late pivot means we don't have time to boil the ocean for the client "
+                                "deliverable."},
+]
+COOKBOOK_TOOLS: list[dict[str, Any]] = [{"type": "function", "function": {
+    "name": "get_current_weather",
+    "description": "Get the current weather in a given location",
+    "parameters": {"type": "object", "properties": {
+        "location": {"type": "string", "description": "The city and state, e.g. San Francisco, CA"},
+        "unit": {"type": "string", "description": "The unit of temperature to return",
+                 "enum": ["celsius", "fahrenheit"]},
+    }, "required": ["location"]},
+}}]
+COOKBOOK_TOOL_MESSAGES: list[dict[str, Any]] = [
+    {"role": "system", "content": "You are a helpful assistant that can answer to questions about the weather."},
+    {"role": "user", "content": "What's the weather like in San Francisco?"},
+]
+
 
 @dataclass(frozen=True)
 class Segment:
