@@ -301,7 +301,6 @@ class Check:
     def to_dict(self) -> dict[str, Any]:
         return {
             "id": self.id,
-            "endpoint": self.endpoint.value,
             "title": self.title,
             "clause": self.clause,
             "level": self.level.value,

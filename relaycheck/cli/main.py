@@ -163,8 +163,8 @@ def cmd_list(args: argparse.Namespace) -> int:
 
     catalogue = load_catalogue()
     if args.format == "json":
-        print(json.dumps({"revision": catalogue.revision, "checks": [c.to_dict() for c in catalogue.checks]},
-                         indent=2, ensure_ascii=False))
+        checks = [{**c.to_dict(), "endpoint": c.endpoint.value} for c in catalogue.checks]
+        print(json.dumps({"revision": catalogue.revision, "checks": checks}, indent=2, ensure_ascii=False))
     elif args.format == "markdown":
         print("| id | endpoint | level | feature | title | clause |\n|---|---|---|---|---|---|")
         for c in catalogue.checks:

@@ -79,8 +79,10 @@ class Limits:
 
 @dataclass(frozen=True)
 class BudgetLimits:
-    requests: int = 120
-    completion_tokens: int = 6000
+    # Both endpoints: Completions about 80 requests and 300 completion tokens, chat at most 70 and 2,500, with
+    # room for reruns and retries (providers.yaml's vendors have the same).
+    requests: int = 220
+    completion_tokens: int = 8000
 
 
 @dataclass(frozen=True)
@@ -684,12 +686,13 @@ def find_providers_file(explicit: Path | None, cwd: Path | None = None) -> Path:
 
 # The reference serves gpt-4 and, as "the cheaper model", gpt-3.5-turbo on chat (both cl100k_base, another model
 # each): the identity checks have a cheaper model to tell the claimed one from.
+REFERENCE_BUDGET = BudgetLimits(400, 20000)  # as providers.yaml's reference: every check, property phase and rerun
 REFERENCE_CHAT = EndpointSettings("gpt-4", cheaper_models=("gpt-3.5-turbo",), context_length=REFERENCE_CONTEXT_LENGTH)
 
 
 def embedded_reference(model: str = DEFAULT_MODEL, quirks: tuple[str, ...] = (),
-                       endpoints: tuple[Endpoint, ...] = (Endpoint.COMPLETIONS,)) -> Provider:
+                       endpoints: tuple[Endpoint, ...] = tuple(Endpoint)) -> Provider:
     """The built-in reference provider, used when no providers file is needed (``relaycheck run``)."""
     return Provider(name="reference", embedded=True, model=model, quirks=quirks, concurrency=8, property_examples=40,
                     cheaper_models=("babbage-002",), context_length=REFERENCE_CONTEXT_LENGTH, chat=REFERENCE_CHAT,
-                    endpoints=endpoints)
+                    endpoints=endpoints, budget=REFERENCE_BUDGET)

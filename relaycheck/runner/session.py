@@ -34,8 +34,8 @@ DEFAULT_EXPECTATIONS_DIR = Path("expectations")
 DEFAULT_REPORT_DIR = Path("reports")
 ADHOC_NAME = "adhoc"
 # What `relaycheck run` certifies the embedded reference on by default, and a --base-url provider is tried on.
-REFERENCE_ENDPOINTS = (Endpoint.COMPLETIONS,)
-ADHOC_ENDPOINTS = (Endpoint.COMPLETIONS,)
+REFERENCE_ENDPOINTS = ENDPOINTS
+ADHOC_ENDPOINTS = ENDPOINTS
 
 
 @dataclass(frozen=True)
