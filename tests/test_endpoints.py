@@ -162,13 +162,55 @@ def test_chat_spend_counts_what_a_chat_answer_carries() -> None:
 
 
 @pytest.mark.parametrize("quirk", ["completions-route-404", "completions-route-405", "completions-route-html"])
-def test_an_endpoint_not_served_is_said_once_and_costs_almost_nothing(quirk: str) -> None:
+@pytest.mark.parametrize("stated", [True, False])
+def test_an_endpoint_not_served_is_said_once_and_costs_almost_nothing(quirk: str, stated: bool) -> None:
+    """Issue 28: a relay serving chat alone. At most 3 requests on the missing endpoint, one plain line, only what is
+    served scored, no vacuous pass; failed only when someone stated the provider serves it."""
+    from relaycheck.report.document import build_report
+
     catalogue = load_catalogue().excluding("property")
-    (run,) = certify([embedded_reference(quirks=(quirk,))], catalogue, load_contracts())
-    sent = [x for x in run.exchanges.values() if x.attempts]
-    assert len(sent) <= 3  # issue 28: at most 3 requests on the missing endpoint
+    provider = embedded_reference(quirks=(quirk,)).with_overrides(discover_endpoints=not stated)
+    (run,) = certify([provider], catalogue, load_contracts())
+    on_completions = [x for x in run.exchanges.values() if x.attempts and Endpoint.of_probe(x.probe) is
+                      Endpoint.COMPLETIONS and x.request.method == "POST"]
+    assert len(on_completions) <= 3
     verdicts = {v.check: v for v in run.verdicts}
-    assert verdicts["route.served"].grade is Grade.FAIL  # stated (the reference serves Completions) and not served
-    assert "does not serve POST /v1/completions" in verdicts["route.served"].message
-    others = [v for v in run.verdicts if v.check != "route.served"]
-    assert all(v.grade is Grade.SKIPPED and v.message.startswith("not served") for v in others)
+    served = verdicts["route.served"]
+    assert "does not serve POST /v1/completions" in served.message
+    assert served.grade is (Grade.FAIL if stated else Grade.SKIPPED)
+    completions = [v for v in run.verdicts if Endpoint.of_feature(v.check) is Endpoint.COMPLETIONS]
+    assert all(v.grade is Grade.SKIPPED for v in completions if v.check != "route.served")  # no vacuous pass
+    chat = [v for v in run.verdicts if Endpoint.of_feature(v.check) is Endpoint.CHAT]
+    assert chat and all(v.grade is Grade.PASS for v in chat), [(v.check, v.message) for v in chat
+                                                               if v.grade is not Grade.PASS][:3]
+    report = build_report(run, catalogue)
+    lines = [r.line() for r in report.endpoints()]
+    assert lines[0].startswith("Completions: does not serve POST /v1/completions (HTTP ")
+    assert report.score.by_endpoint[Endpoint.CHAT].percent == 100.0
+    assert bool(report.score.overall.must_failures) is stated
+
+
+def test_a_provider_that_serves_neither_endpoint_fails() -> None:
+    catalogue = load_catalogue().excluding("property")
+    provider = embedded_reference(quirks=("completions-route-405", "chat-route-404")).with_overrides(
+        discover_endpoints=True)
+    (run,) = certify([provider], catalogue, load_contracts())
+    verdicts = {v.check: v for v in run.verdicts}
+    assert verdicts["route.served"].grade is Grade.FAIL and verdicts["chat.route.served"].grade is Grade.FAIL
+    assert "serves none of the endpoints" in verdicts["chat.route.served"].message
+
+
+def test_a_fault_is_labelled_by_what_its_exchanges_showed() -> None:
+    from relaycheck.report.causes import causes, wire_deviation
+    from relaycheck.report.document import build_report
+
+    assert wire_deviation(_exchange("basic", 405, b'{"detail":"Method Not Allowed"}')) == "D90"
+    assert wire_deviation(_exchange("basic", 200, b'{"error":{"message":"bad"}}')) == "D40"
+    assert wire_deviation(_exchange("basic", 502, b"<html>bad gateway</html>", "text/html")) == "D42"
+    assert wire_deviation(_exchange("basic", 400, b"<html>bad</html>", "text/html")) == "D41"
+    assert wire_deviation(_exchange("basic", 400, b'{"error":{"message":"bad"}}')) is None
+    catalogue = load_catalogue().excluding("property")
+    (run,) = certify([embedded_reference(quirks=("completions-route-405",), endpoints=(Endpoint.COMPLETIONS,))],
+                     catalogue, load_contracts())
+    (fault,) = causes(build_report(run, catalogue)).faults
+    assert fault.deviation == "D90" and fault.checks == ("route.served",)

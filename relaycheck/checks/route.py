@@ -44,4 +44,4 @@ def _served(endpoint: Endpoint) -> Check:
     )(served)
 
 
-CHECKS = tuple(_served(e) for e in ENDPOINTS if e is Endpoint.COMPLETIONS)
+CHECKS = tuple(_served(e) for e in ENDPOINTS)
