@@ -1,0 +1,129 @@
+"""Reading the official excerpts in tests/fixtures/official/ and comparing schemas with them.
+
+An excerpt is YAML fragments of OpenAI's openapi.yaml, each under a ``# ---- <what> (lines a-b) ----`` header.
+:func:`normalise` turns a 3.0 (``nullable``) or 3.1 (null types) schema into one comparable shape, so the
+contracts' schemas can be held to the official ones field by field (tests/test_contract.py, test_chat_contract.py).
+"""
+
+from __future__ import annotations
+
+import json
+import pathlib
+import re
+import textwrap
+from typing import Any
+
+import yaml
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+FIXTURES = ROOT / "tests" / "fixtures" / "official"
+
+_HEADER = re.compile(r"^# ---- (?P<title>.+?) ----\s*$", re.MULTILINE)
+_LINES = re.compile(r" \(lines \d+-\d+\)$")
+
+ABSENT = "<absent>"
+_COMPARED = ("minimum", "maximum", "minItems", "maxItems", "format", "const")
+
+
+def excerpt_sections(path: pathlib.Path) -> dict[str, str]:
+    """Title -> YAML text of every section of the excerpt at ``path``."""
+    text = path.read_text(encoding="utf-8")
+    headers = list(_HEADER.finditer(text))
+    assert headers, f"no '# ---- ... ----' section headers in {path.name}"
+    return {
+        match.group("title"): text[match.end() : nxt.start() if nxt else len(text)]
+        for match, nxt in zip(headers, [*headers[1:], None], strict=True)
+    }
+
+
+def parsed_section(body: str) -> Any:
+    return yaml.safe_load(textwrap.dedent(body))
+
+
+def official_schemas(path: pathlib.Path) -> dict[str, Any]:
+    """components.schemas of the excerpt, merged from every 'components.schemas' section."""
+    schemas: dict[str, Any] = {}
+    for title, body in excerpt_sections(path).items():
+        if not title.startswith("components.schemas"):
+            continue
+        parsed = parsed_section(body)
+        assert isinstance(parsed, dict), title
+        # A fragment ends with the (empty) key that follows it in the full file; drop those.
+        schemas.update({name: schema for name, schema in parsed.items() if schema is not None})
+    return schemas
+
+
+def _resolve(schema: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
+    """Merge a local components/schemas $ref into its siblings (3.1 allows siblings of $ref)."""
+    ref = schema.get("$ref")
+    if ref is None:
+        return schema
+    target = defs[ref.rsplit("/", 1)[-1]]
+    merged = dict(_resolve(target, defs))
+    merged.update({k: v for k, v in schema.items() if k != "$ref"})
+    return merged
+
+
+def types_of(schema: dict[str, Any]) -> set[str]:
+    declared = schema.get("type")
+    if declared is None:
+        return set()
+    return set(declared) if isinstance(declared, list) else {declared}
+
+
+def normalise(schema: dict[str, Any], defs: dict[str, Any], hoist: bool = False) -> dict[str, Any]:
+    """Types, nullability, bounds, defaults, enum, items, properties and branches of a schema.
+
+    3.0 ``nullable: true``, a 3.1 ``"null"`` in ``type``, a ``{type: "null"}`` branch, a nullable
+    branch and ``None`` in ``enum`` all become ``nullable: True`` on the schema. A 3.0-era
+    ``default: null`` on a non-null branch is hoisted to the schema (in 3.1 it belongs there).
+    ``example``/``description`` and ``x-`` annotations are ignored. With ``hoist``, a schema that is only
+    one non-null branch (``anyOf: [X, null]``, ``oneOf: [X]``) is that branch, nullable if it was: the chat
+    document wraps components that way where the contract refers to them directly, and the other way round.
+    """
+    schema = _resolve(schema, defs)
+    types = types_of(schema)
+    nullable = bool(schema.get("nullable")) or "null" in types
+    types.discard("null")
+    default = schema.get("default", ABSENT)
+
+    branches = []
+    for raw in schema.get("oneOf", []) + schema.get("anyOf", []):
+        if _resolve(raw, defs).get("type") == "null":
+            nullable = True
+            continue
+        branch = normalise(raw, defs, hoist)
+        nullable = nullable or branch["nullable"]
+        if branch["default"] is None and default == ABSENT:
+            default = None
+        if branch["default"] is None:
+            branch["default"] = ABSENT
+        branch["nullable"] = False
+        branches.append(branch)
+    if hoist and len(branches) == 1 and not types and "properties" not in schema and "items" not in schema:
+        single = {**branches[0], "nullable": nullable}
+        if default != ABSENT and single["default"] == ABSENT:
+            single["default"] = default
+        return single
+
+    enum = schema.get("enum")
+    if enum is not None:
+        nullable = nullable or None in enum
+        enum = sorted(value for value in enum if value is not None)
+
+    out: dict[str, Any] = {
+        "types": sorted(types),
+        "nullable": nullable,
+        "default": default,
+        "enum": enum,
+        **{key: schema.get(key, ABSENT) for key in _COMPARED},
+        "branches": sorted(branches, key=lambda b: json.dumps(b, sort_keys=True)),
+    }
+    if isinstance(schema.get("items"), dict):
+        out["items"] = normalise(schema["items"], defs, hoist)
+    if isinstance(schema.get("properties"), dict):
+        out["properties"] = {k: normalise(v, defs, hoist) for k, v in schema["properties"].items()}
+    if isinstance(schema.get("additionalProperties"), dict):
+        # Only the value type: logit_bias also encodes the -100..100 range given in prose.
+        out["additionalProperties"] = sorted(types_of(_resolve(schema["additionalProperties"], defs)))
+    return out
