@@ -15,14 +15,25 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-import jsonschema
 import openapi_spec_validator
 import pytest
-import requests
 import schemathesis
 import yaml
+from contract_helpers import (
+    ABSENT,
+    FIXTURES,
+    ROOT,
+    assert_self_contained,
+    excerpt_sections,
+    keyed_values,
+    keyword_paths,
+    normalise,
+    official_schemas,
+    parsed_section,
+    sse,
+    st_response,
+)
 from hypothesis import HealthCheck, Phase, given, seed, settings
-from official_excerpt import ABSENT, FIXTURES, ROOT, excerpt_sections, normalise, official_schemas, parsed_section
 from schemathesis import GenerationMode, Response
 
 from relaycheck.endpoint import Endpoint
@@ -59,15 +70,7 @@ def _valid(contract: Contract, name: str, instance: Any) -> bool:
 
 
 def _refs(node: Any) -> Iterator[str]:
-    if isinstance(node, dict):
-        for key, value in node.items():
-            if key == "$ref" and isinstance(value, str):
-                yield value.rsplit("/", 1)[-1]
-            else:
-                yield from _refs(value)
-    elif isinstance(node, list):
-        for item in node:
-            yield from _refs(item)
+    return (ref.rsplit("/", 1)[-1] for ref in keyed_values(node, frozenset({"$ref"})))
 
 
 def _reachable(schemas: dict[str, Any], roots: tuple[str, ...]) -> set[str]:
@@ -86,7 +89,7 @@ def _reachable(schemas: dict[str, Any], roots: tuple[str, ...]) -> set[str]:
 # --------------------------------------------------------------------------------------------
 
 
-def test_official_excerpt_keeps_its_provenance_header() -> None:
+def test_contract_helpers_keeps_its_provenance_header() -> None:
     first = EXCERPT.read_text(encoding="utf-8").splitlines()[0]
     assert "github.com/openai/openai-openapi" in first
     assert "f85dbe223d40e1a31cba812ab2d755c7e98a92a3" in first
@@ -202,21 +205,9 @@ def _flat(text: str) -> str:
     return " ".join(text.split())
 
 
-def _prose(node: Any) -> Iterator[str]:
-    if isinstance(node, dict):
-        for key, value in node.items():
-            if key in ("x-official-prose", "official-prose") and isinstance(value, str):
-                yield value
-            else:
-                yield from _prose(value)
-    elif isinstance(node, list):
-        for item in node:
-            yield from _prose(item)
-
-
 def test_every_quoted_official_sentence_is_in_the_excerpt(contract: Contract) -> None:
     excerpt = _flat(EXCERPT.read_text(encoding="utf-8"))
-    quotes = list(_prose(contract.document))
+    quotes = list(keyed_values(contract.document, frozenset({"x-official-prose", "official-prose"})))
     assert len(quotes) >= 10
     for quote in quotes:
         where, sentence = quote.split(": ", 1)
@@ -236,16 +227,7 @@ def test_openapi_spec_validator_accepts_the_document() -> None:
 
 
 def test_no_30_nullable_keyword_anywhere(contract: Contract) -> None:
-    def walk(node: Any, path: str) -> None:
-        if isinstance(node, dict):
-            assert "nullable" not in node, f"3.0 'nullable' keyword at {path}"
-            for key, value in node.items():
-                walk(value, f"{path}/{key}")
-        elif isinstance(node, list):
-            for index, value in enumerate(node):
-                walk(value, f"{path}/{index}")
-
-    walk(contract.document, "#")
+    assert list(keyword_paths(contract.document, "nullable")) == []
 
 
 def test_document_shape(contract: Contract) -> None:
@@ -291,12 +273,7 @@ def test_loading_by_endpoint(contract: Contract, tmp_path: Any) -> None:
 
 @pytest.mark.parametrize("name", sorted(yaml.safe_load(DOCUMENT.read_text(encoding="utf-8"))["components"]["schemas"]))
 def test_every_component_is_a_valid_2020_12_schema(contract: Contract, name: str) -> None:
-    schema = contract.schema(name)
-    assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
-    assert "#/components/" not in json.dumps(schema)
-    jsonschema.Draft202012Validator.check_schema(schema)
-    for ref in re.findall(r'"\$ref": "#/\$defs/([^"]+)"', json.dumps(schema)):
-        assert ref in schema["$defs"]
+    assert_self_contained(contract.schema(name))
 
 
 # Request objects OpenAI leaves open: user-supplied JSON Schemas and allowed_tools entries (tool definitions).
@@ -878,13 +855,7 @@ def test_schemathesis_finds_the_operation(st_operation: Any) -> None:
 
 
 def _st_response(status: int, body: bytes | dict[str, Any], content_type: str = "application/json") -> Response:
-    content = body if isinstance(body, bytes) else json.dumps(body).encode()
-    request = requests.Request("POST", "http://relay.test:8000/v1/chat/completions", json={}).prepare()
-    return Response(status, {"content-type": [content_type]}, content, request, 0.01, True)
-
-
-def _sse(*payloads: str) -> bytes:
-    return "".join(f"data: {payload}\n\n" for payload in payloads).encode()
+    return st_response("http://relay.test:8000/v1/chat/completions", status, body, content_type)
 
 
 ERROR = {"error": {"message": "m", "type": "invalid_request_error", "param": None, "code": None}}
@@ -899,11 +870,11 @@ ERROR = {"error": {"message": "m", "type": "invalid_request_error", "param": Non
         ("error", 400, ERROR, "application/json", True),
         ("vllm error", 400, {"object": "error", "message": "m", "type": "BadRequestError", "code": 400},
          "application/json", False),
-        ("tool-call stream", 200, _sse(*map(json.dumps, TOOL_CALL_STREAM), json.dumps(USAGE_CHUNK), "[DONE]"),
+        ("tool-call stream", 200, sse(*map(json.dumps, TOOL_CALL_STREAM), json.dumps(USAGE_CHUNK), "[DONE]"),
          "text/event-stream", True),
-        ("chunk without index", 200, _sse(json.dumps(_chunk({"tool_calls": [{"id": "c"}]})), "[DONE]"),
+        ("chunk without index", 200, sse(json.dumps(_chunk({"tool_calls": [{"id": "c"}]})), "[DONE]"),
          "text/event-stream", False),
-        ("stream error", 200, _sse(json.dumps(ERROR)), "text/event-stream", True),
+        ("stream error", 200, sse(json.dumps(ERROR)), "text/event-stream", True),
     ],
 )  # fmt: skip
 def test_schemathesis_validates_responses_against_the_contract(

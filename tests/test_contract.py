@@ -10,18 +10,16 @@ from __future__ import annotations
 import copy
 import json
 import pathlib
-import re
 from typing import Any
 
 import jsonschema
 import openapi_spec_validator
 import pytest
-import requests
 import schemathesis
 import yaml
+from contract_helpers import ABSENT, assert_self_contained, keyword_paths, normalise, sse, st_response
+from contract_helpers import official_schemas as read_official_schemas
 from hypothesis import HealthCheck, given, settings
-from official_excerpt import ABSENT, normalise
-from official_excerpt import official_schemas as read_official_schemas
 from schemathesis import Response
 
 from relaycheck.spec import (
@@ -128,7 +126,7 @@ def official_schemas() -> dict[str, Any]:
     return schemas
 
 
-def test_official_excerpt_keeps_its_provenance_header() -> None:
+def test_contract_helpers_keeps_its_provenance_header() -> None:
     first = OFFICIAL_EXCERPT.read_text(encoding="utf-8").splitlines()[0]
     assert "github.com/openai/openai-openapi" in first
     assert "f85dbe223d40e1a31cba812ab2d755c7e98a92a3" in first
@@ -207,16 +205,7 @@ def test_document_shape(contract: Contract) -> None:
 
 
 def test_no_30_nullable_keyword_anywhere(contract: Contract) -> None:
-    def walk(node: Any, path: str) -> None:
-        if isinstance(node, dict):
-            assert "nullable" not in node, f"3.0 'nullable' keyword at {path}"
-            for key, value in node.items():
-                walk(value, f"{path}/{key}")
-        elif isinstance(node, list):
-            for index, value in enumerate(node):
-                walk(value, f"{path}/{index}")
-
-    walk(contract.document, "#")
+    assert list(keyword_paths(contract.document, "nullable")) == []
 
 
 def test_packaged_copy_is_a_symlink_to_the_single_source() -> None:
@@ -258,13 +247,7 @@ def test_schemathesis_generated_bodies_satisfy_the_contract(st_schema: Any, cont
 
 
 def _st_response(status: int, body: bytes | dict[str, Any], content_type: str = "application/json") -> Response:
-    content = body if isinstance(body, bytes) else json.dumps(body).encode()
-    request = requests.Request("POST", "http://relay.test:8000/v1/completions", json={}).prepare()
-    return Response(status, {"content-type": [content_type]}, content, request, 0.01, True)
-
-
-def _sse(*payloads: str) -> bytes:
-    return "".join(f"data: {payload}\n\n" for payload in payloads).encode()
+    return st_response("http://relay.test:8000/v1/completions", status, body, content_type)
 
 
 @pytest.mark.parametrize(
@@ -275,14 +258,14 @@ def _sse(*payloads: str) -> bytes:
         ("error envelope", 401, ERROR_BODY, "application/json", True),
         ("vllm error", 400, {"object": "error", "message": "m", "type": "BadRequestError", "code": 400},
          "application/json", False),
-        ("stream", 200, _sse(json.dumps(OFFICIAL_STREAM_CHUNK), json.dumps(USAGE_CHUNK), "[DONE]"),
+        ("stream", 200, sse(json.dumps(OFFICIAL_STREAM_CHUNK), json.dumps(USAGE_CHUNK), "[DONE]"),
          "text/event-stream", True),
         ("stream eos", 200,
-         _sse(json.dumps({**OFFICIAL_STREAM_CHUNK, "choices": [{**OFFICIAL_STREAM_CHUNK["choices"][0],
+         sse(json.dumps({**OFFICIAL_STREAM_CHUNK, "choices": [{**OFFICIAL_STREAM_CHUNK["choices"][0],
                                                                   "finish_reason": "eos"}]}), "[DONE]"),
          "text/event-stream", False),
-        ("stream not json", 200, _sse("hello", "[DONE]"), "text/event-stream", False),
-        ("stream error", 200, _sse(json.dumps(ERROR_BODY)), "text/event-stream", True),
+        ("stream not json", 200, sse("hello", "[DONE]"), "text/event-stream", False),
+        ("stream error", 200, sse(json.dumps(ERROR_BODY)), "text/event-stream", True),
     ],
 )  # fmt: skip
 def test_schemathesis_validates_responses_against_the_contract(
@@ -597,12 +580,7 @@ def test_error_validation(contract: Contract, body: dict[str, Any], valid: bool)
 
 @pytest.mark.parametrize("name", sorted(REQUIRED_SCHEMAS))
 def test_schemas_are_self_contained(contract: Contract, name: str) -> None:
-    schema = contract.schema(name)
-    assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
-    assert "#/components/" not in json.dumps(schema)
-    jsonschema.Draft202012Validator.check_schema(schema)
-    for ref in re.findall(r'"\$ref": "#/\$defs/([^"]+)"', json.dumps(schema)):
-        assert ref in schema["$defs"]
+    assert_self_contained(contract.schema(name))
 
 
 def test_schema_copies_and_cached_validators(contract: Contract) -> None:

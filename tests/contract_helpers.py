@@ -1,4 +1,7 @@
-"""Reading the official excerpts in tests/fixtures/official/ and comparing schemas with them.
+"""What the contracts' tests share (tests/test_contract.py, tests/test_chat_contract.py).
+
+Reading the official excerpts in tests/fixtures/official/ and comparing the contracts' schemas with them; building
+the responses schemathesis validates against a contract.
 
 An excerpt is YAML fragments of OpenAI's openapi.yaml, each under a ``# ---- <what> (lines a-b) ----`` header.
 :func:`normalise` turns a 3.0 (``nullable``) or 3.1 (null types) schema into one comparable shape, so the
@@ -11,9 +14,13 @@ import json
 import pathlib
 import re
 import textwrap
+from collections.abc import Iterator
 from typing import Any
 
+import jsonschema
+import requests
 import yaml
+from schemathesis import Response
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "tests" / "fixtures" / "official"
@@ -127,3 +134,49 @@ def normalise(schema: dict[str, Any], defs: dict[str, Any], hoist: bool = False)
         # Only the value type: logit_bias also encodes the -100..100 range given in prose.
         out["additionalProperties"] = sorted(types_of(_resolve(schema["additionalProperties"], defs)))
     return out
+
+
+def keyed_values(node: Any, keys: frozenset[str]) -> Iterator[Any]:
+    """Every value held under one of ``keys``, anywhere in a parsed document (a held value is not searched)."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key in keys:
+                yield value
+            else:
+                yield from keyed_values(value, keys)
+    elif isinstance(node, list):
+        for item in node:
+            yield from keyed_values(item, keys)
+
+
+def keyword_paths(node: Any, keyword: str, path: str = "#") -> Iterator[str]:
+    """The JSON pointer of every object in ``node`` that has ``keyword`` (e.g. 3.0's ``nullable``)."""
+    if isinstance(node, dict):
+        if keyword in node:
+            yield path
+        for key, value in node.items():
+            yield from keyword_paths(value, keyword, f"{path}/{key}")
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield from keyword_paths(value, keyword, f"{path}/{index}")
+
+
+def st_response(url: str, status: int, body: bytes | dict[str, Any], content_type: str = "application/json") -> Response:
+    """A schemathesis Response to ``POST url``, for ``operation.is_valid_response``."""
+    content = body if isinstance(body, bytes) else json.dumps(body).encode()
+    request = requests.Request("POST", url, json={}).prepare()
+    return Response(status, {"content-type": [content_type]}, content, request, 0.01, True)
+
+
+def sse(*payloads: str) -> bytes:
+    """A data-only event stream of these payloads."""
+    return "".join(f"data: {payload}\n\n" for payload in payloads).encode()
+
+
+def assert_self_contained(schema: dict[str, Any]) -> None:
+    """A schema from ``Contract.schema``: valid draft 2020-12, every $ref pointing into its own $defs."""
+    assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
+    assert "#/components/" not in json.dumps(schema)
+    jsonschema.Draft202012Validator.check_schema(schema)
+    for ref in re.findall(r'"\$ref": "#/\$defs/([^"]+)"', json.dumps(schema)):
+        assert ref in schema["$defs"]
