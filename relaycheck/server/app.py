@@ -35,13 +35,14 @@ from relaycheck.server.params import parse_request
 from relaycheck.server.protocol import (
     DONE,
     Exchange,
+    RequestMemory,
     build_response,
     dumps,
     encode_frame,
     frames,
     stream_chunks,
 )
-from relaycheck.server.quirks import Quirk, all_quirks, get_quirk
+from relaycheck.server.quirks import GATEWAY_PAGE, Quirk, all_quirks, get_quirk
 
 _log = logging.getLogger(__name__)
 MODEL_CREATED = 1692901427  # a fixed "created" for the model list: the models never change
@@ -79,6 +80,7 @@ class ReferenceServer:
         self._wobble = random.Random()  # faithful variation between calls (config.divergence, logprob_jitter)
         self.bucket = TokenBucket(config.rate_limit) if config.rate_limit else None
         self.jitter = random.Random()
+        self.memory = RequestMemory()  # what the stateful quirks (a response cache, a 504 once) remember
 
     # -- plumbing ------------------------------------------------------------------------------------
 
@@ -88,7 +90,8 @@ class ReferenceServer:
         await asyncio.sleep(ms / 1000 if ms > 0 else 0)  # sleep(0) still lets other requests run
 
     def exchange(self) -> Exchange:
-        return Exchange(config=self.config, quirk_names=self.quirk_names, created=int(time.time()))
+        return Exchange(config=self.config, quirk_names=self.quirk_names, created=int(time.time()),
+                        memory=self.memory)
 
     def json_response(self, obj: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
         indent = 2 if "pretty-json" in self.quirk_names else None
@@ -108,7 +111,7 @@ class ReferenceServer:
         if ex.has("stream-error-200") and ex.body is not None and ex.body.get("stream") is True:
             data = encode_frame([("data", dumps(body).decode())]) + encode_frame([("data", DONE)])
             return Response(data, media_type="text/event-stream", headers=headers)
-        if ex.has("errors-html"):
+        if ex.has("errors-html") or err.cause == GATEWAY_PAGE:
             page = (
                 f"<html><head><title>{err.status} Error</title></head><body><center><h1>{err.status} "
                 f"{html.escape(err.message)}</h1></center><hr><center>nginx</center></body></html>"
