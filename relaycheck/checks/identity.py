@@ -289,4 +289,51 @@ def model_listed(r: Recorded) -> Outcome:
                 probe="models")
 
 
-CHECKS = (prompt_tokens, completion_tokens, tokenizer, cheaper_model, model_listed)
+CACHE_PROBES = ("identity-cache-1", "identity-cache-2", "identity-cache-user")
+
+
+@dataclass(frozen=True)
+class Sampled:
+    """One answer of the cache probes: what a replay would repeat."""
+
+    probe: str
+    id: Any
+    text: str
+
+    def replays(self, other: Sampled) -> bool:
+        """The same completion again: its id (unique per completion) and its text."""
+        return isinstance(self.id, str) and bool(self.id) and self.id == other.id and self.text == other.text
+
+
+@check(
+    "identity.response-cache",
+    title="the same request at temperature 1, sent twice, is answered anew, not replayed from a cache",
+    clause='CreateCompletionResponse.id: "A unique identifier for the completion"; CreateCompletionRequest.'
+    'temperature: "Higher values like 0.8 will make the output more random": two requests are two completions, '
+    "each sampled, each with its own id",
+    level=Level.SHOULD,
+    feature=FEATURE,
+    probes=CACHE_PROBES,
+    fails_on=("response-cache",),
+    deviations=("D85",),
+)
+def response_cache(r: Recorded) -> Outcome:
+    answers = [Sampled(p, r.ok_json(p).get("id"), r.text(p)) for p in CACHE_PROBES]
+    first, again, other_user = answers
+    shown = "; ".join(f"{a.probe}: id {a.id!r}, text {a.text!r}" for a in answers)
+    if not first.replays(again):
+        if first.text == again.text and first.id != again.id:
+            shown += " (the same text under two ids: a peaked model, or a cache that mints ids; not judged)"
+        return Pass(observed=shown)
+    shared = other_user.replays(first)
+    return Fail(
+        "answers replayed from a cache: the same request at temperature 1, sent twice, got the first completion "
+        "back (same id, same text)" + (", and so did another user: one user's answer is served to another"
+                                        if shared else "; another user got a fresh one (the cache keys on user)"),
+        expected="two completions, each sampled, each with its own id",
+        observed=shown,
+        probe=again.probe,
+    )
+
+
+CHECKS = (prompt_tokens, completion_tokens, tokenizer, cheaper_model, model_listed, response_cache)
