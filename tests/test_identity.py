@@ -91,8 +91,9 @@ def test_reports_keep_their_fingerprint_and_diff_says_when_the_model_changed() -
     before, after, swapped = _report(), _report(), _report(("model-salted",))
     assert len(report_fingerprint(before).prints) == len(FINGERPRINT_PROBES)
     assert model_change(before, after) is None
-    line = model_change(before, swapped)
-    assert line is not None and "model fingerprint changed" in line
+    change = model_change(before, swapped)
+    assert change is not None and "model fingerprint changed against the baseline" in change.line()
+    assert "the model behind the name was swapped" in change.reading
 
 
 def test_report_section_and_known_behaviour() -> None:
@@ -117,8 +118,10 @@ def test_compare_and_a_pinned_baseline_flag_a_swapped_model() -> None:
     assert list(group.flagged) == ["reference #3"]
     assert any("model fingerprint differs" in reason for reason in group.flagged["reference #3"])
     assert "same model" in group.fingerprint["reference #2"]
-    lines = baseline_matches(trusted, [dataclasses.replace(trusted), faithful, swapped])  # the baseline itself is left out
+    found = baseline_matches(trusted, [dataclasses.replace(trusted), faithful, swapped])  # the baseline is left out
+    lines = [m.line() for m in found]
     assert len(lines) == 2 and not lines[0].startswith("⚑") and lines[1].startswith("⚑ ")
+    assert found[0].change is None and found[1].change is not None
 
 
 @pytest.mark.parametrize(("quirk", "pattern"), [
