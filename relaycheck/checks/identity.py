@@ -29,6 +29,7 @@ PROMPT_PROBES = ("basic", "prompt-list", "prompt-tokens", "prompt-token-lists")
 FINGERPRINT = tuple(f"identity-fp-{i}" for i in range(1, 9))
 COMPLETION_PROBES = ("basic", "greedy", "logprobs", "logprobs-zero", *FINGERPRINT)
 LOGPROBS_PROBES = ("logprobs", "logprobs-zero", *FINGERPRINT)
+MIN_RESPLIT = 2  # answers split otherwise than the tokenizer would, at the least, for that to be evidence
 
 
 def encoding_of(r: Recorded) -> tokens.Encoding:
@@ -192,7 +193,8 @@ def _labels(r: Recorded, probe: str) -> tuple[list[str], list[str]] | None:
 )
 def tokenizer(r: Recorded) -> Outcome:
     enc = encoding_of(r)
-    seen = 0
+    seen, answers = 0, 0
+    resplit: list[tuple[str, list[str], list[str]]] = []  # (probe, listed, the tokenizer's own split)
     for probe in LOGPROBS_PROBES:
         labels = _labels(r, probe)
         if labels is None:
@@ -208,17 +210,26 @@ def tokenizer(r: Recorded) -> Outcome:
             )
         ids = [enc.token_id(bytes_of_label(t)) for t in listed]
         text = b"".join(bytes_of_label(t) for t in listed).decode("utf-8", "replace")
+        answers += 1
         if "" not in listed and enc.encode(text) != ids:
-            return Fail(
-                f"the tokens listed are not {enc.name}'s split of their own text",
-                expected=f"{enc.name}: {[enc.label(i) for i in enc.encode(text)]}",
-                observed=f"{probe}: {listed}",
-                probe=probe,
-            )
+            resplit.append((probe, listed, [enc.label(i) for i in enc.encode(text)]))
         seen += len(listed) + len(alternatives)
     if not seen:
         raise Skip("no logprobs answer listed tokens")
-    return Pass(observed=f"{seen} token strings, all tokens of {enc.name}, in its split")
+    # A model may emit a split its tokenizer would not make (a runner-up token taken once, by sampling or a
+    # temperature-0 flip: the reference provider's faithful `divergence`); another tokenizer splits most answers
+    # its own way. So a split is evidence only when most answers show one.
+    if len(resplit) >= max(MIN_RESPLIT, answers / 2):
+        probe, listed, own = resplit[0]
+        return Fail(
+            f"the tokens listed are not {enc.name}'s split of their own text, in {len(resplit)} of {answers} answers",
+            expected=f"{enc.name}: {own}",
+            observed=f"{probe}: {listed}",
+            probe=probe,
+        )
+    odd = f"; {len(resplit)} of {answers} answers split otherwise (a model may sample such a split: not judged)" \
+        if resplit else ""
+    return Pass(observed=f"{seen} token strings, all tokens of {enc.name}, in its split{odd}")
 
 
 @check(
