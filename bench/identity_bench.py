@@ -2,12 +2,15 @@
 
     python bench/identity_bench.py [--seeds 20] [--pairs 100] [--jitter 0.05] [--divergence 0.2] [--skip-checks]
 
-1. Billing and tokenizer quirks, through the catalogued checks (a full identity certification per seed).
+1. Billing, tokenizer and cache quirks, through the catalogued checks (a full identity certification per seed).
 2. The fingerprint rule (relaycheck/identity/fingerprint.py) between two *faithful* reference servers whose
    logprobs jitter (Gaussian, ``--jitter`` in logprob units) and whose temperature-0 answers diverge (with
    probability ``--divergence`` a request takes the runner-up token at a random position): every "different
    models" answer is a false alarm. Then against substitutes: another model (a new model salt per seed) under the
-   same name, all requests or one in three (partial substitution), and another tokenizer.
+   same name, all requests, one in three at random (partial substitution) or one in three by a hash of the body
+   (partial routing, a new subset per seed), and another tokenizer. For each, how the detections read: a swap
+   (most prompts moved) or partial routing (some), and the largest first-token logprob gap between faithful pairs
+   (what ``LOGPROB_MOVED`` must stay above).
 
 Everything runs against servers on 127.0.0.1 started here; bounded loops; prints one table.
 """
@@ -29,8 +32,11 @@ from relaycheck.checks.model import Grade  # noqa: E402
 from relaycheck.config.providers import embedded_reference  # noqa: E402
 from relaycheck.identity.fingerprint import (  # noqa: E402
     FINGERPRINT_PROBES,
+    LOGPROB_MOVED,
+    SWAP_SHARE,
     TV_WEAK,
     Fingerprint,
+    Match,
     fingerprint_from_bodies,
     match,
 )
@@ -47,6 +53,7 @@ CHECK_QUIRKS = {
     "usage-from-characters": "identity.completion-tokens",
     "usage-inflated": "identity.completion-tokens",
     "tokenizer-swapped": "identity.tokenizer",
+    "response-cache": "identity.response-cache",
 }
 
 
@@ -77,28 +84,40 @@ def fingerprint(client: httpx.Client, base_url: str) -> Fingerprint:
     return fingerprint_from_bodies(bodies, MODEL)
 
 
+def _reads_as(m: Match) -> str:
+    return "swap" if len(m.differing) >= SWAP_SHARE * len(m.compared) else "partial"
+
+
 def rule_rates(pairs: int, seeds: int, jitter: float, divergence: float) -> list[tuple[str, int, int, str]]:
     faithful = ServerConfig(logprob_jitter=jitter, divergence=divergence)
     rows = []
     with httpx.Client() as client, serve_in_thread(faithful) as a, serve_in_thread(faithful) as b:
-        alarms, worst = 0, 0
+        alarms, worst, gap = 0, 0, 0.0
         for _ in range(pairs):
             m = match(fingerprint(client, a.base_url), fingerprint(client, b.base_url))
             alarms += m.same is False
             worst = max(worst, len(m.differing))
+            gap = max([gap, *(p.gap for p in m.prompts if p.gap is not None)])
         rows.append(("faithful vs faithful: false alarms", alarms, pairs,
-                     f"most prompts over TV {TV_WEAK} in one pair: {worst}"))
-        for quirks, label in (
-            (("model-salted",), "another model, every request"),
-            (("partial-substitution",), "another model, 1 request in 3"),
-            (("tokenizer-swapped",), "another tokenizer"),
+                     f"most prompts moved in one pair: {worst}; largest logprob gap {gap:.2f} (moved above "
+                     f"{LOGPROB_MOVED}, TV {TV_WEAK})"))
+        for quirks, label, reading in (
+            (("model-salted",), "another model, every request", "swap"),
+            (("partial-substitution",), "another model, 1 request in 3", "partial"),
+            (("partial-routing",), "another model, 1 body in 3 (routed)", "partial"),
+            (("tokenizer-swapped",), "another tokenizer", "swap"),
         ):
-            caught = 0
+            caught, right, counts = 0, 0, []
             for seed in range(seeds):
                 config = dataclasses.replace(faithful, quirks=frozenset(quirks), substitute_salt=1000 + seed)
                 with serve_in_thread(config) as s:
-                    caught += match(fingerprint(client, a.base_url), fingerprint(client, s.base_url)).same is False
-            rows.append((f"{label}: detected", caught, seeds, "a new model salt per seed"))
+                    m = match(fingerprint(client, a.base_url), fingerprint(client, s.base_url))
+                if m.same is False:
+                    caught += 1
+                    right += _reads_as(m) == reading
+                    counts.append(f"{len(m.differing)}/{len(m.compared)}")
+            rows.append((f"{label}: detected", caught, seeds,
+                         f"read as {reading}: {right}/{caught}; moved per detection: {' '.join(counts)}"))
     return rows
 
 

@@ -27,8 +27,10 @@ def test_every_cited_deviation_has_an_entry() -> None:
 
 # Entries no check detects, and why: D26 (extra non-standard fields) is what the spec allows, so no check may fail
 # it (the benign quirk `extra-fields` proves none does); D43 (429/5xx retry semantics) is how the transport retries,
-# not a property of an answer.
-NOT_A_CHECK = {"D26", "D43"}
+# not a property of an answer; D86 (partial routing) needs a trusted night to compare with, so the model fingerprint
+# finds it in `diff` and `compare --baseline`, not a check of one report; D87 (a gateway page the first time) is how
+# any check's rerun is graded (warn, flaky), not a check of its own.
+NOT_A_CHECK = {"D26", "D43", "D86", "D87"}
 
 
 def test_every_entry_is_detected_or_knowingly_not() -> None:

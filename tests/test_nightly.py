@@ -17,6 +17,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from relaycheck.server.config import ServerConfig
+from relaycheck.server.running import serve_in_thread
+
 REPO = Path(__file__).resolve().parents[1]
 SCRIPTS = REPO / "scripts" / "nightly"
 WORKFLOW = REPO / ".github" / "workflows" / "nightly.yml"
@@ -87,6 +90,51 @@ def test_the_key_reaches_only_the_variable_the_provider_names(tmp_path: Path) ->
     seen = (tmp_path / "seen.env").read_text().splitlines()
     assert "GPTNB_API_KEY=sk-tonight" in seen
     assert not [line for line in seen if line.startswith("RELAYCHECK_API_KEY=")]
+
+
+# -- the model behind the name, and a gateway in front (issue 27) ----------------------------------------------------
+
+IDENTITY_CHECKS = ("--checks", "identity", "--checks", "stream.done", "--no-property", "-q")  # the cheap nightly
+# How a faithful provider wobbles, as bench/identity_bench.py has it: logprob jitter, temperature-0 divergence.
+FAITHFUL = {"logprob_jitter": 0.05, "divergence": 0.2}
+GATEWAY_NIGHTS = [  # a quirk of the reference provider, and what the failed night's summary must name
+    ("partial-routing", "partial routing"),
+    ("model-salted", "the model behind the name was swapped"),
+    ("response-cache", "identity.response-cache"),
+    ("stream-504-once", "HTTP 504 text/html"),
+]
+
+
+def _served_night(tmp_path: Path, quirks: tuple[str, ...] = (), **env: str) -> subprocess.CompletedProcess[str]:
+    """One night against the reference provider served on loopback with a faithful provider's wobble: the
+    providers file names it by URL, as a vendor's entry does."""
+    config = ServerConfig(quirks=frozenset(quirks), **FAITHFUL)
+    with serve_in_thread(config) as server:
+        (tmp_path / "providers.yaml").write_text(yaml.safe_dump(
+            {"providers": [{"name": "relay", "base_url": server.base_url, "api_key_env": "RELAY_NIGHT_KEY"}]}))
+        shutil.rmtree(tmp_path / "reports", ignore_errors=True)
+        (tmp_path / "summary.md").unlink(missing_ok=True)
+        return subprocess.run(["bash", str(SCRIPTS / "certify.sh"), "relay", *IDENTITY_CHECKS], cwd=tmp_path,
+                              env=_env(tmp_path, RELAY_NIGHT_KEY=str(config.api_key), **env), capture_output=True,
+                              text=True, timeout=300)
+
+
+def test_faithful_nights_stay_green_and_each_gateway_finding_fails_the_night(tmp_path: Path) -> None:
+    first = _served_night(tmp_path)
+    assert first.returncode == 0, first.stdout + first.stderr
+    (tmp_path / "baseline").mkdir()
+    shutil.copy(tmp_path / "reports" / "relay.json", tmp_path / "baseline" / "relay.json")
+    for _ in range(2):  # faithful again: jitter and divergence are no change
+        again = _served_night(tmp_path)
+        assert again.returncode == 0, again.stdout + again.stderr
+        assert "no regression" in again.stdout
+    for quirk, cause in GATEWAY_NIGHTS:
+        night = _served_night(tmp_path, (quirk,))
+        assert night.returncode == 1, f"{quirk}: {night.stdout}{night.stderr}"
+        assert cause in night.stdout and cause in (tmp_path / "summary.md").read_text(), (quirk, night.stdout)
+    lowered = _served_night(tmp_path, ("model-salted",), MODEL_CHANGE="warn")
+    assert lowered.returncode == 0 and "lowered to a warning" in lowered.stdout, lowered.stdout
+    assert _served_night(tmp_path, (), MODEL_CHANGE="maybe").returncode == 2
 
 
 # -- the baseline -------------------------------------------------------------------------------------------------

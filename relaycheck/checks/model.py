@@ -215,15 +215,50 @@ class Rerun:
     first_message: str
     probes: tuple[str, ...]  # the re-sent exchanges' ids (probe + RERUN_SUFFIX)
     sent: bool = True
+    # What a first attempt got when it was no answer of the endpoint (a transport failure, a gateway's HTML 504):
+    # a pass after it is graded warn (see :func:`graded_after_rerun`). None: the first answers were the endpoint's.
+    unreliable: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {"first": self.first.value, "first_message": self.first_message, "probes": list(self.probes),
-                "sent": self.sent}
+                "sent": self.sent, "unreliable": self.unreliable}
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> Rerun:
+        unreliable = raw.get("unreliable")
         return cls(Grade(raw["first"]), str(raw.get("first_message") or ""), tuple(raw.get("probes") or ()),
-                   bool(raw.get("sent", True)))
+                   bool(raw.get("sent", True)), None if unreliable is None else str(unreliable))
+
+
+def unreliable_answer(ex: Exchange) -> str | None:
+    """What an exchange got when it is no answer of the endpoint at all: a transport failure, or a body that is
+    neither the endpoint's JSON nor its event stream (a gateway's HTML 504, a plain-text 502, a web page with 200).
+    None for an answer of the endpoint, right or wrong (an OpenAI error envelope, even a 5xx one, is one), and for
+    what relaycheck itself cut or did not send."""
+    if ex.not_sent or ex.truncated or ex.too_deep:
+        return None
+    if ex.transport_error or ex.status is None:
+        return f"no answer on '{ex.probe}': {ex.transport_error or 'no status'}"
+    if ex.status == 200 and (ex.events or isinstance(ex.json(), dict)):
+        return None
+    if ex.status != 200 and error_envelope(ex) is not None:
+        return None
+    return f"HTTP {ex.status} {ex.content_type or 'no content-type'} on '{ex.probe}', not an OpenAI answer: " \
+        f"{snippet(ex.text, 80)}"
+
+
+def graded_after_rerun(verdict: Verdict, unreliable: str | None) -> Verdict:
+    """A check's verdict on its re-sent probes, given what a first attempt got when it was no answer
+    (:func:`unreliable_answer`). A pass then is a warn, flaky: the provider answered only when asked again, which
+    a client without retries would have seen fail (a gateway's 504 page on a stream). Any other verdict stands.
+
+    A first attempt that got the endpoint's own (wrong) answer is not graded so: a rerun that passes after it is
+    the ordinary flaky case (temperature-0 answers and logprobs may wobble, which the spec allows)."""
+    if unreliable is None or verdict.grade is not Grade.PASS:
+        return verdict
+    return Verdict(verdict.check, Grade.WARN, f"flaky: passed only when re-sent, the first attempt got {unreliable}",
+                   expected="HTTP 200 with the endpoint's JSON or event stream, the first time", observed=unreliable,
+                   probes=verdict.probes)
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,8 @@
 """The ``relaycheck`` command.
 
 Exit codes (CI conventions): 0 no MUST check failed; 1 a MUST check failed or could not be judged (error), or a
-``diff`` found a regression; 2 usage or configuration error.
+``diff`` found a regression (a check got worse, or the model fingerprint changed), or ``compare --baseline`` found a
+model fingerprint unlike the pinned baseline's; 2 usage or configuration error.
 """
 
 from __future__ import annotations
@@ -22,10 +23,16 @@ EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE
 
 EPILOG = """\
-grades:  pass · fail (a MUST is violated) · warn (a SHOULD is missed) · unsupported (refused cleanly with an
-         OpenAI-style 4xx) · known (matches the provider's expectations file) · skipped (precondition, key or
-         budget) · error (no verdict: timeout, transport failure)
-exit:    0 no MUST check failed · 1 a MUST check failed or errored · 2 usage or configuration error
+grades:  pass · fail (a MUST is violated) · warn (a SHOULD is missed, or a MUST passed only when re-sent after
+         getting no answer of the endpoint: flaky) · unsupported (refused cleanly with an OpenAI-style 4xx) · known
+         (matches the provider's expectations file) · skipped (precondition, key or budget) · error (no verdict:
+         timeout, transport failure)
+exit:    run: 0 no MUST check failed · 1 a MUST check failed or errored
+         diff: 0 nothing got worse · 1 a regression: a check got worse (a pass only when re-sent after a gateway
+         page counts: warn) or the model fingerprint changed (another model answers some or all requests)
+         compare --baseline: 1 a report's model fingerprint differs from the pinned one
+         --model-change warn (diff, compare) lowers a changed fingerprint to a warning (exit 0)
+         any command: 2 usage or configuration error (one line on stderr)
 """
 
 EXAMPLES = """examples:
@@ -35,7 +42,7 @@ EXAMPLES = """examples:
   relaycheck run --base-url https://relay.example/v1 --api-key-env RELAY_KEY --name relay
   relaycheck run -p gptnb --checks stream --no-property    a subset: only the probes it needs are sent
   relaycheck run -p gptnb --update-expectations     record known deviations in expectations/gptnb.yaml
-  relaycheck diff last/ tonight/                    what changed (exit 1 on a regression)
+  relaycheck diff last/ tonight/                    what changed (exit 1 on a regression or another model)
   relaycheck diff n1/ n2/ n3/ tonight/              the same, nights before as history (flaky apart)
   relaycheck history nights/*/                      score, latency, spend and flaky checks over nights
   relaycheck list | head                            the catalogue
@@ -102,10 +109,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     from relaycheck.cli import report_commands as rc
 
-    rc.add_compare_arguments(sub.add_parser("compare", help="put stored reports side by side (HTML and Markdown)"))
+    rc.add_compare_arguments(sub.add_parser(
+        "compare", help="put stored reports side by side (HTML and Markdown); with --baseline, exit 1 when a "
+                        "model fingerprint differs from the pinned one",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter))
     rc.add_diff_arguments(sub.add_parser(
         "diff", help="regressions, fixes and flaky checks from a baseline (and the nights before it) to a current "
-                     "report (exit 1 on a regression)"))
+                     "report (exit 1 on a regression or a changed model fingerprint)",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter))
     rc.add_rejudge_arguments(sub.add_parser("rejudge", help="re-grade a stored report's exchanges; sends nothing"))
     rc.add_history_arguments(sub.add_parser(
         "history", help="per provider over nights: score, MUST failures, latency, availability, spend, flaky checks "

@@ -1,6 +1,10 @@
-"""``relaycheck compare``, ``diff`` and ``rejudge``: commands that read stored reports and send no request.
+"""``relaycheck compare``, ``diff``, ``rejudge`` and ``history``: commands that read stored reports and send no
+request.
 
-Exit codes: 0 fine; 1 ``diff`` found a regression; 2 unreadable input or usage error (one line on stderr).
+Exit codes: 0 fine; 1 ``diff`` found a regression (a check that got worse, or a changed model fingerprint), or
+``compare --baseline`` found a report whose model fingerprint differs from the pinned baseline's
+(``--model-change warn`` lowers a changed fingerprint to a warning); 2 unreadable input or usage error (one line on
+stderr).
 """
 
 from __future__ import annotations
@@ -9,6 +13,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from relaycheck.report.diff import MODEL_CHANGE_POLICIES
 from relaycheck.report.escape import terminal
 from relaycheck.report.model import Report, ReportError
 
@@ -26,6 +31,12 @@ def add_report_dir(parser: argparse.ArgumentParser, help_text: str, default: Pat
     parser.add_argument("--out", type=Path, dest="report_dir", help=argparse.SUPPRESS)
 
 
+def add_model_change(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model-change", choices=MODEL_CHANGE_POLICIES, default="fail",
+                        help="a changed model fingerprint (another model answers under the name, for some or all "
+                             "requests): fail (exit 1, the default) or warn (said, exit 0)")
+
+
 def _say(text: str) -> None:
     """A line for the terminal: stored reports hold provider strings, shown with control characters escaped."""
     print(terminal(text, multiline=True))
@@ -41,7 +52,9 @@ def add_compare_arguments(parser: argparse.ArgumentParser) -> None:
                    Path("reports"))
     parser.add_argument("--baseline", type=Path, metavar="TRUSTED.json",
                         help="a pinned trusted report (e.g. a run against the vendor you trust most): each report "
-                             "claiming its model is matched against its model fingerprint")
+                             "claiming its model is matched against its model fingerprint; exit 1 when one "
+                             "differs (see --model-change)")
+    add_model_change(parser)
 
 
 def _expand(paths: list[Path]) -> list[Path]:
@@ -75,16 +88,22 @@ def cmd_compare(args: argparse.Namespace) -> int:
     for group in comparison.groups:
         for provider, reasons in group.flagged.items():
             _say(f"  ⚑ {provider} (model {group.model}): {'; '.join(dict.fromkeys(reasons))}")
+    changed = []
     if args.baseline is not None:
         try:
             baseline = Report.load(args.baseline)
         except ReportError as exc:
             return _error(str(exc))
-        for line in baseline_matches(baseline, reports):
-            _say(f"  {line}")
+        for found in baseline_matches(baseline, reports):
+            _say(f"  {found.line()}")
+            if found.change is not None:
+                changed.append(found.change)
     for path in paths:
         _say(f"wrote {path}")
-    return EXIT_OK
+    for change in changed:
+        verdict = "MODEL CHANGED" if args.model_change == "fail" else "model changed (warning)"
+        _say(f"{verdict}: {change.provider}: {change.reading}")
+    return EXIT_FAIL if changed and args.model_change == "fail" else EXIT_OK
 
 
 # -- diff ---------------------------------------------------------------------------------------------------------
@@ -94,6 +113,7 @@ def add_diff_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("reports", nargs="+", type=Path, metavar="REPORT",
                         help="[OLDER …] BASELINE CURRENT: report .json files (or directories of them), oldest first; "
                              "the older ones are the stored history, by which a check that alternates is flaky")
+    add_model_change(parser)
 
 
 def cmd_diff(args: argparse.Namespace) -> int:
@@ -103,7 +123,7 @@ def cmd_diff(args: argparse.Namespace) -> int:
         return _error("diff needs a BASELINE and a CURRENT report (older ones before them: the history)")
     *history, baseline, current = args.reports
     try:
-        diff = diff_paths(baseline, current, history)
+        diff = diff_paths(baseline, current, history, args.model_change)
     except ReportError as exc:
         return _error(str(exc))
     _say(format_diff(diff))

@@ -9,15 +9,27 @@ The rule, after logprob tracking (Chauvin et al., arXiv 2512.03816: first-token 
 not exactly, because they wobble between calls) and Model Equality Testing (Gao et al., arXiv 2410.20247: two
 samples, a distance, a threshold whose false-alarm rate is measured):
 
-- per prompt, the distance is the total variation (TV) between the two first-token distributions over the union
-  of both top-k lists (a token missing from one list counts as probability 0 there);
-- a prompt differs *strongly* above ``TV_STRONG`` and *weakly* above ``TV_WEAK``;
+- per prompt, two distances between the two first-token distributions: the total variation (TV) over the union of
+  both top-k lists (a token missing from one list counts as probability 0 there), and the *logprob gap*, the
+  largest difference between the two sides' logprobs of one token (a token listed on one side only is compared
+  with the other side's last listed logprob, which it would have beaten). The gap sees what TV cannot: under
+  another model a peaked distribution keeps its top token, and its TV stays small, while its lesser tokens move by
+  nats; logprob jitter moves them by a small fraction of one (at most 0.31 in 200 faithful pairs at σ 0.05);
+- a prompt differs *strongly* above ``TV_STRONG`` or ``LOGPROB_STRONG``, and *weakly* (it *moved*) above
+  ``TV_WEAK`` or ``LOGPROB_MOVED``;
 - two fingerprints come from *different models* when one prompt differs strongly or ``MIN_DIFFERING`` weakly.
   One weak difference is tolerated: logprobs jitter between calls.
 - Temperature-0 answers decide only when fewer than three prompts have logprobs on both sides (a provider
   without logprobs): then ``MIN_DIFFERING`` answers differing in their first ``TEXT_PREFIX`` characters. With
   logprobs they are shown, not counted: temperature 0 is not perfectly deterministic, and an answer can flip where
   the distribution did not move.
+
+Once the rule says "different models", *how many* prompts moved tells a partly routed night from a full swap (a
+gateway that sends a share of the requests to another deployment under the same name, docs/deviations.md D86,
+against one that sends them all, D47): ``SWAP_SHARE`` or more of the compared prompts moved reads as a swap, fewer
+as partial routing. Measured on the reference provider (``bench/identity_bench.py``): a full swap to another model
+moves 7 to 9 of the 9 prompts with logprobs, partial routing about the share it routes. The count is a reading; the
+rule alone decides "different models", and so ``diff``'s exit code.
 
 ``bench/identity_bench.py`` measures the false alarms of this rule between faithful providers with logprob jitter
 and temperature-0 divergence, and its detection of substitution.
@@ -35,10 +47,14 @@ from relaycheck.transport.exchange import Exchange
 
 # probe -> what it contributes: the identity probes give both; the others are reused as they are.
 FINGERPRINT_PROBES = (*(f"identity-fp-{i}" for i in range(1, 9)), "logprobs", "basic", "greedy")
-TV_WEAK = 0.1  # a prompt differs weakly: it takes two of them
+TV_WEAK = 0.1  # a prompt differs weakly (it moved): it takes two of them
 TV_STRONG = 0.25  # a prompt differs strongly: one is enough
+LOGPROB_MOVED = 0.5  # nats: a first-token logprob gap past this, the prompt moved (weakly)
+LOGPROB_STRONG = 1.0  # nats: past this, strongly (an e-fold change in one token's probability)
 TEXT_PREFIX = 12
 MIN_DIFFERING = 2
+SWAP_SHARE = 0.75  # this share of the compared prompts moved (or more) reads as a swap, less as partial routing
+SHOWN_MOVED = 4  # prompts whose distances a change line shows
 
 
 @dataclass(frozen=True)
@@ -64,14 +80,16 @@ class PromptDifference:
     distance: float | None  # TV of the first-token distributions, when both sides have logprobs
     texts_differ: bool | None  # the temperature-0 answers' first characters differ (None: not both known)
     shown: str
+    gap: float | None = None  # the largest first-token logprob difference, when both sides have logprobs
 
     @property
     def strong(self) -> bool:
-        return self.distance is not None and self.distance > TV_STRONG
+        return self.distance is not None and (self.distance > TV_STRONG or (self.gap or 0.0) > LOGPROB_STRONG)
 
     @property
     def weak(self) -> bool:
-        return self.distance is not None and self.distance > TV_WEAK
+        """The first-token distributions moved past the jitter the rule tolerates (both sides have logprobs)."""
+        return self.distance is not None and (self.distance > TV_WEAK or (self.gap or 0.0) > LOGPROB_MOVED)
 
 
 @dataclass(frozen=True)
@@ -84,21 +102,45 @@ class Match:
 
     @property
     def differing(self) -> list[PromptDifference]:
+        """The prompts that moved: answered, by the rule, by another model than the other side's."""
         if self.basis == "logprobs":
             return [p for p in self.prompts if p.weak]
         return [p for p in self.prompts if p.texts_differ]
 
+    @property
+    def compared(self) -> list[PromptDifference]:
+        """The prompts the rule's basis compares: those with logprobs on both sides, or with both answers."""
+        if self.basis == "logprobs":
+            return [p for p in self.prompts if p.distance is not None]
+        return [p for p in self.prompts if p.texts_differ is not None]
+
+    def reading(self) -> str:
+        """What "different models" looks like, plainly: how many prompts moved, a swap or partial routing."""
+        if self.same is not False:
+            return ""
+        k, n = len(self.differing), len(self.compared)
+        if k >= SWAP_SHARE * n:
+            share = f"all {n}" if k == n else f"{k} of {n}"
+            return f"{share} prompts answered by a different model: all moved, the model behind the name was swapped"
+        return (f"{k} of {n} prompts answered by a different model, {n - k} as before: partial routing (a share of "
+                f"the requests, about {k / n:.0%} or more, goes to another model), or a substitute that answers the "
+                "other prompts alike")
+
+    def evidence(self) -> str:
+        """What the rule counted, and the rule itself."""
+        if self.basis == "logprobs":
+            strong = sum(p.strong for p in self.prompts)
+            return (f"first-token distributions of {len(self.differing)} of {len(self.compared)} prompts with "
+                    f"logprobs differ (TV > {TV_WEAK} or a logprob gap > {LOGPROB_MOVED}), {strong} strongly "
+                    f"(TV > {TV_STRONG} or gap > {LOGPROB_STRONG}); rule: 1 strong or {MIN_DIFFERING} weak")
+        return (f"temperature-0 answers to {len(self.differing)} of {len(self.prompts)} prompts differ (no logprobs "
+                f"to compare); rule: {MIN_DIFFERING} or more")
+
     def summary(self) -> str:
         if self.same is None:
             return f"not enough prompts in common ({len(self.prompts)}) to tell"
-        verdict = "same model" if self.same else "different models"
-        if self.basis == "logprobs":
-            strong = sum(p.strong for p in self.prompts)
-            return (f"{verdict}: first-token distributions of {len(self.differing)} of {len(self.prompts)} prompts "
-                    f"differ (TV > {TV_WEAK}), {strong} strongly (TV > {TV_STRONG}); rule: 1 strong or "
-                    f"{MIN_DIFFERING} weak")
-        return (f"{verdict}: temperature-0 answers to {len(self.differing)} of {len(self.prompts)} prompts differ "
-                f"(no logprobs to compare); rule: {MIN_DIFFERING} or more")
+        verdict = "same model" if self.same else f"different models ({self.reading()})"
+        return f"{verdict}: {self.evidence()}"
 
 
 def _first_choice(body: Any) -> dict[str, Any] | None:
@@ -148,14 +190,27 @@ def total_variation(a: Mapping[str, float], b: Mapping[str, float]) -> float:
     return 0.5 * sum(abs(math.exp(a.get(t, -math.inf)) - math.exp(b.get(t, -math.inf))) for t in set(a) | set(b))
 
 
+def logprob_gap(a: Mapping[str, float], b: Mapping[str, float]) -> float:
+    """The largest difference between the two sides' first-token logprobs. A token listed on one side only is at
+    least as far from the other side as it is above that side's last listed logprob (it would have been listed)."""
+    def far(t: str) -> float:
+        if t in a and t in b:
+            return abs(a[t] - b[t])
+        mine, other = (a, b) if t in a else (b, a)
+        return max(0.0, mine[t] - min(other.values()))
+
+    return max((far(t) for t in set(a) | set(b)), default=0.0)
+
+
 def _compare_prompt(a: PromptPrint, b: PromptPrint) -> PromptDifference | None:
     texts = None if a.text is None or b.text is None else a.text[:TEXT_PREFIX] != b.text[:TEXT_PREFIX]
     answers = f"answers {a.text and a.text[:TEXT_PREFIX]!r} vs {b.text and b.text[:TEXT_PREFIX]!r}"
     if a.top is not None and b.top is not None:
         tv = total_variation(a.top, b.top)
         best_a, best_b = max(a.top, key=a.top.__getitem__), max(b.top, key=b.top.__getitem__)
-        return PromptDifference(a.probe, tv, texts, f"{a.probe}: first-token TV {tv:.2f} (top {best_a!r} vs "
-                                                    f"{best_b!r}), {answers}")
+        gap = logprob_gap(a.top, b.top)
+        return PromptDifference(a.probe, tv, texts, f"{a.probe}: first-token TV {tv:.2f}, logprob gap {gap:.2f} "
+                                                    f"(top {best_a!r} vs {best_b!r}), {answers}", gap)
     if texts is None:
         return None
     return PromptDifference(a.probe, None, texts, f"{a.probe}: {answers}")
@@ -184,29 +239,63 @@ def report_fingerprint(report: Report) -> Fingerprint:
     return fingerprint_of(report.by_probe, report.provider.model)
 
 
-def model_change(baseline: Report, current: Report) -> str | None:
-    """A line for ``diff`` when the two reports' fingerprints say different models; None when same or unknown."""
+@dataclass(frozen=True)
+class ModelChange:
+    """The same-model rule's "different models" for one provider's model against a trusted report of it: a
+    regression for ``diff`` and ``compare --baseline`` (the model behind the name is not the one it was)."""
+
+    provider: str
+    against: str  # what it is matched against: "the baseline", "pinned baseline NAME"
+    match: Match
+
+    @property
+    def reading(self) -> str:
+        return self.match.reading()
+
+    def evidence(self) -> str:
+        """The rule's count and the prompts that moved, each with its distances."""
+        moved = self.match.differing
+        more = f"; and {len(moved) - SHOWN_MOVED} more" if len(moved) > SHOWN_MOVED else ""
+        return f"{self.match.evidence()}; moved: " + "; ".join(p.shown for p in moved[:SHOWN_MOVED]) + more
+
+    def line(self) -> str:
+        return f"model fingerprint changed against {self.against}: {self.reading}. {self.evidence()}"
+
+
+def model_change(baseline: Report, current: Report) -> ModelChange | None:
+    """The change ``diff`` reports when the two reports' fingerprints say different models; None when the rule
+    says the same model, or cannot tell (too few prompts in common), or another model was asked for."""
     if baseline.provider.model != current.provider.model:
         return None  # another model was asked for: the diff says so already
     result = match(report_fingerprint(baseline), report_fingerprint(current))
-    if result.same is not False:
-        return None
-    evidence = "; ".join(p.shown for p in result.differing)
-    return f"⚑ model fingerprint changed ({result.summary()}): the model behind the name changed? {evidence}"
+    return ModelChange(current.provider.name, "the baseline", result) if result.same is False else None
 
 
-def baseline_matches(baseline: Report, reports: list[Report]) -> list[str]:
-    """One line per report claiming the pinned baseline's model: the same-model rule against the baseline."""
+@dataclass(frozen=True)
+class BaselineMatch:
+    """One report claiming a pinned baseline's model, matched against it by the same-model rule."""
+
+    provider: str
+    baseline: str
+    model: str
+    match: Match
+
+    @property
+    def change(self) -> ModelChange | None:
+        against = f"pinned baseline {self.baseline}"
+        return ModelChange(self.provider, against, self.match) if self.match.same is False else None
+
+    def line(self) -> str:
+        flag = "⚑ " if self.match.same is False else ""
+        return f"{flag}{self.provider} vs pinned baseline {self.baseline} ({self.model}): {self.match.summary()}"
+
+
+def baseline_matches(baseline: Report, reports: list[Report]) -> list[BaselineMatch]:
+    """Every report claiming the pinned baseline's model (the baseline itself left out), matched against it."""
     pinned = report_fingerprint(baseline)
-    name = baseline.provider.name
-    lines = []
-    for report in reports:
-        if report.provider.model != pinned.model or _same_run(report, baseline):
-            continue
-        result = match(pinned, report_fingerprint(report))
-        flag = "⚑ " if result.same is False else ""
-        lines.append(f"{flag}{report.provider.name} vs pinned baseline {name} ({pinned.model}): {result.summary()}")
-    return lines
+    return [BaselineMatch(report.provider.name, baseline.provider.name, pinned.model,
+                          match(pinned, report_fingerprint(report)))
+            for report in reports if report.provider.model == pinned.model and not _same_run(report, baseline)]
 
 
 CROSS_PROBES = ("identity-cross-1", "identity-cross-2", "identity-cross-3")  # identity-fp-1..3 under a cheaper name

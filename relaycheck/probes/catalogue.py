@@ -129,6 +129,14 @@ def _cross(prompt: str) -> Callable[[ProbeContext], dict[str, Any]]:
     return build
 
 
+CACHE_PROMPT = "Pick a random word:"  # open-ended: at temperature 1 its answers vary
+CACHE_USERS = ("relaycheck-cache-a", "relaycheck-cache-b")
+
+
+def _cached(c: ProbeContext) -> dict[str, Any]:
+    return {"model": c.model, "prompt": CACHE_PROMPT, "max_tokens": 6, "temperature": 1, "user": CACHE_USERS[0]}
+
+
 # Probes that have a streamed twin (see `streamed`): the twins read the same body, with stream: true.
 GREEDY = Probe("greedy", "a short temperature-0 continuation other probes compare against", _greedy)
 STOP_STRING = Probe("stop-string", "stop as a string taken from the greedy text", _stop_string,
@@ -237,6 +245,15 @@ COMPLETIONS_PROBES: tuple[Probe, ...] = (
         Probe(f"identity-cross-{i}", f"fingerprint prompt {i} under the cheaper model", _cross(prompt))
         for i, prompt in enumerate(FINGERPRINT_PROMPTS[:CROSS_PROMPTS], 1)
     ),
+    # -- identity: a response cache in front (issue 27) --
+    # The same request at temperature 1 twice, the second once the first is answered (so a cache has it), then
+    # once more under another `user`: a model samples anew and every completion has its own id; a cache replays
+    # the first answer, its text and its id (identity.response-cache). 3 requests, 18 completion tokens at most.
+    Probe("identity-cache-1", "a temperature-1 request", _cached),
+    Probe("identity-cache-2", "the same request again, once the first is answered", _cached,
+          depends_on=("identity-cache-1",)),
+    Probe("identity-cache-user", "the same request under another user",
+          lambda c: {**_cached(c), "user": CACHE_USERS[1]}, depends_on=("identity-cache-2",)),
     # Usage truth and parameters' effects (issue 12, part 2). A prompt repeated k times: prompt_tokens must be
     # k times one copy's count (a hidden injected prefix shows as an intercept, a multiplier in the slope).
     Probe("usage-repeat-1", "one copy of a unit prompt", lambda c: _repeated(c, UNIT, 1)),

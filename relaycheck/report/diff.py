@@ -10,7 +10,15 @@ changed while its recorded expectation went stale.
 flip: its verdict failed first and not when its probes were re-sent (``Verdict.rerun``, in the current or the
 baseline run); both grades are in the set its expectation allows (WPT-style ``[pass, fail]``); or, given the
 older reports of a history, its grade already changed before within it (pass → fail → pass: two changes or more
-across the nights). A change after a stable history is a regression or a fix.
+across the nights). A change after a stable history is a regression or a fix. A check that passed tonight only when
+re-sent after a transport failure or an answer that was not the endpoint's (a gateway's HTML 504) is graded warn
+for it (:func:`relaycheck.checks.model.unreliable_first`): a change into that grade is a regression, named by what
+the first attempt got, not excused as flaky.
+
+**The model behind the name.** When the two reports' model fingerprints say "different models"
+(:mod:`relaycheck.identity.fingerprint`), that is a regression of its own, listed first with how many fingerprint
+prompts moved (partial routing or a swap); ``model_change="warn"`` (``relaycheck diff --model-change warn``)
+lowers it to a warning that does not count.
 """
 
 from __future__ import annotations
@@ -18,10 +26,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 from relaycheck.checks.model import Grade, Verdict
-from relaycheck.identity.fingerprint import model_change
+from relaycheck.identity.fingerprint import ModelChange, model_change
 from relaycheck.report.model import Report, ReportError
+
+ModelChangePolicy = Literal["fail", "warn"]  # a changed model fingerprint: a regression (the default), or a warning
+MODEL_CHANGE_POLICIES: tuple[ModelChangePolicy, ...] = ("fail", "warn")
 
 
 @dataclass(frozen=True)
@@ -43,12 +55,13 @@ class ProviderDiff:
     new: list[Change] = field(default_factory=list)
     removed: list[Change] = field(default_factory=list)
     expectations: list[str] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)  # suite/catalogue/model changes, skipped runs
+    notes: list[str] = field(default_factory=list)  # suite/catalogue changes, skipped runs
+    model_change: ModelChange | None = None  # the fingerprint says another model answers under the name
 
     @property
     def empty(self) -> bool:
         return not (self.regressed or self.fixed or self.changed or self.flaky or self.new or self.removed
-                    or self.expectations)
+                    or self.expectations or self.model_change)
 
 
 @dataclass
@@ -56,10 +69,17 @@ class Diff:
     providers: list[ProviderDiff]
     only_baseline: list[str] = field(default_factory=list)  # providers missing from the current run
     only_current: list[str] = field(default_factory=list)
+    model_change: ModelChangePolicy = "fail"
+
+    @property
+    def model_changes(self) -> list[ModelChange]:
+        return [p.model_change for p in self.providers if p.model_change is not None]
 
     @property
     def regressions(self) -> int:
-        return sum(len(p.regressed) for p in self.providers)
+        """What makes ``diff`` exit 1: regressed checks, and changed models unless lowered to a warning."""
+        changed = len(self.model_changes) if self.model_change == "fail" else 0
+        return sum(len(p.regressed) for p in self.providers) + changed
 
 
 def diff_reports(baseline: Report, current: Report, history: Sequence[Report] = ()) -> ProviderDiff:
@@ -72,9 +92,7 @@ def diff_reports(baseline: Report, current: Report, history: Sequence[Report] = 
         was, now = baseline.provider.model_on(endpoint), current.provider.model_on(endpoint)
         if was != now:
             out.notes.append(f"{endpoint.title} model {was or 'not certified'} → {now or 'not certified'}")
-    swap = model_change(baseline, current)  # the model behind the name, apart from what the checks say
-    if swap:
-        out.notes.append(swap)
+    out.model_change = model_change(baseline, current)  # the model behind the name, apart from the checks
     if baseline.provider.name != current.provider.name:
         out.notes.append(f"provider {baseline.provider.name} → {current.provider.name}")
     if current.skipped:
@@ -133,7 +151,8 @@ def flaky_because(check: str, verdicts: Sequence[Verdict]) -> str:
     """Why a check's latest grade change is flaky, given its verdicts over the nights (oldest first), or ''."""
     *older, b, a = verdicts
     for v, when in ((a, "now"), (b, "in the baseline")):
-        if v.flaky and v.rerun is not None:
+        # passed only after an unreliable first answer (an HTML 504): graded warn for it, a finding, not noise
+        if v.flaky and v.rerun is not None and not v.rerun.unreliable:
             return f"{when} {v.rerun.first.value} at first, {v.grade.value} when its probes were re-sent"
     allowed = a.expectation.allowed if a.expectation is not None else ()
     if len(allowed) > 1 and all(g in allowed or g is Grade.KNOWN for g in (b.grade, a.grade)):
@@ -151,7 +170,8 @@ def _held(v: Verdict) -> str | None:
     return f"{e.grade.value}: {e.reason}" if e is not None and e.matched and v.grade is Grade.KNOWN else None
 
 
-def diff_paths(baseline: Path, current: Path, history: Sequence[Path] = ()) -> Diff:
+def diff_paths(baseline: Path, current: Path, history: Sequence[Path] = (),
+               model_change: ModelChangePolicy = "fail") -> Diff:
     """Two report files, or two directories of reports paired by provider name; ``history``: older ones of the
     same kind, oldest first (a file's history is that provider's only). Raises :class:`ReportError`."""
     paths = [*history, baseline, current]
@@ -162,7 +182,7 @@ def diff_paths(baseline: Path, current: Path, history: Sequence[Path] = ()) -> D
         raise ReportError(f"compare files with files or directories with directories ({', '.join(map(str, paths))})")
     if not baseline.is_dir():
         older = [Report.load(p) for p in history]
-        return Diff([diff_reports(Report.load(baseline), Report.load(current), older)])
+        return Diff([diff_reports(Report.load(baseline), Report.load(current), older)], model_change=model_change)
     b_reports, c_reports = _directory(baseline), _directory(current)
     if not b_reports and not c_reports:
         raise ReportError(f"no reports in {baseline} or {current}")
@@ -173,6 +193,7 @@ def diff_paths(baseline: Path, current: Path, history: Sequence[Path] = ()) -> D
         diffs,
         only_baseline=[n for n in b_reports if n not in c_reports],
         only_current=[n for n in c_reports if n not in b_reports],
+        model_change=model_change,
     )
 
 
@@ -188,11 +209,19 @@ def _directory(path: Path) -> dict[str, Report]:
 
 def format_diff(diff: Diff) -> str:
     lines = []
+    fails = diff.model_change == "fail"
     for p in diff.providers:
         counts = [(len(p.regressed), "regressed"), (len(p.fixed), "fixed"), (len(p.flaky), "flaky"),
                   (len(p.changed), "changed"), (len(p.new), "new"), (len(p.removed), "removed"),
                   (len(p.expectations), "expectation changes")]
-        lines.append(f"{p.provider}: " + (", ".join(f"{n} {what}" for n, what in counts if n) or "no change"))
+        said = [f"{n} {what}" for n, what in counts if n]
+        if p.model_change:
+            said.insert(0, "model changed" + ("" if fails else " (warning)"))
+        lines.append(f"{p.provider}: " + (", ".join(said) or "no change"))
+        if p.model_change:
+            title = "REGRESSED" if fails else "WARNING"
+            lines.append(f"  {title:<9} {'model fingerprint':<34} {_short(p.model_change.reading, 200)}")
+            lines.append(f"  note: model fingerprint against the baseline: {p.model_change.evidence()}")
         lines += [f"  note: {n}" for n in p.notes]
         for title, items in (("REGRESSED", p.regressed), ("fixed", p.fixed), ("flaky", p.flaky),
                              ("changed", p.changed), ("new", p.new), ("removed", p.removed)):
@@ -203,6 +232,8 @@ def format_diff(diff: Diff) -> str:
     lines += [f"only in baseline: {name} (provider missing from the current run)" for name in diff.only_baseline]
     lines += [f"only in current: {name} (no baseline)" for name in diff.only_current]
     lines.append(f"{diff.regressions} regression(s)" if diff.regressions else "no regression")
+    if diff.model_changes and not fails:
+        lines.append(f"{len(diff.model_changes)} model change(s), lowered to a warning (--model-change warn)")
     return "\n".join(lines)
 
 

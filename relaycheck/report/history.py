@@ -2,9 +2,11 @@
 
 For each provider (reports grouped by provider name, ordered by when they started): the score, MUST failures,
 latency p50/p95 (over the answered exchanges), availability (the runs that got answers at all: a run skipped for a
-missing key, or whose every request failed in transport, got none), spend, and the flaky checks, told by the same
-rule ``diff`` applies (:func:`relaycheck.report.diff.flaky_because`): a check whose grade alternates across the
-nights, or that failed first and passed when its probes were re-sent.
+missing key, or whose every request failed in transport, got none), spend, the checks re-sent and how many of them
+were flaky that night, and the flaky checks, told by the same rule ``diff`` applies
+(:func:`relaycheck.report.diff.flaky_because`): a check whose grade alternates across the nights, or that failed
+first and passed when its probes were re-sent; and any night's check graded warn because it passed only when
+re-sent after getting no answer of the endpoint (a gateway's HTML 504).
 
 Pure functions from reports to typed figures, and from figures to markup; every value is escaped, the page loads
 nothing (the shared page shell of :mod:`relaycheck.report.html` and its Content-Security-Policy).
@@ -41,6 +43,7 @@ class Night:
     completion_tokens: int
     prompt_tokens: int
     reruns: int  # MUST checks re-sent after failing first
+    flaky: int = 0  # of those, the ones that did not fail again (warn when the first attempt got no answer at all)
 
     @property
     def available(self) -> bool:
@@ -90,6 +93,7 @@ def night(report: Report) -> Night:
         completion_tokens=report.spend.completion_tokens,
         prompt_tokens=report.spend.prompt_tokens,
         reruns=sum(1 for r in report.verdicts if r.verdict.rerun is not None),
+        flaky=len(report.score.overall.flaky),
     )
 
 
@@ -102,14 +106,17 @@ def flaky_checks(reports: Sequence[Report]) -> list[FlakyCheck]:
         verdicts: list[Verdict | None] = [report.by_check[check].verdict if check in report.by_check else None
                                           for report in reports]
         present = [v for v in verdicts if v is not None]
-        why = next((w for i in range(1, len(present)) if (w := _flaky_at(check, present[: i + 1]))), "")
+        why = next((w for i in range(len(present)) if (w := _flaky_at(check, present[: i + 1]))), "")
         if why:
             out.append(FlakyCheck(check, tuple(v.grade if v else None for v in verdicts), why))
     return out
 
 
 def _flaky_at(check: str, verdicts: Sequence[Verdict]) -> str:
-    if verdicts[-1].grade is verdicts[-2].grade and not verdicts[-1].flaky:
+    last = verdicts[-1]
+    if last.flaky and last.rerun is not None and last.rerun.unreliable:  # graded warn for it, any night
+        return f"{last.rerun.first.value} at first ({last.rerun.unreliable}), {last.grade.value} when re-sent"
+    if len(verdicts) < 2 or (last.grade is verdicts[-2].grade and not last.flaky):
         return ""
     return flaky_because(check, verdicts)
 
@@ -199,7 +206,7 @@ def provider_section(history: ProviderHistory) -> str:
         f"<td>{_e('yes' if n.available else ('skipped: ' + n.skipped) if n.skipped else 'no answer')}"
         f" <span class=\"meta\">({n.answered}/{n.sent} answered)</span></td>"
         f"<td class=\"num\">{n.requests}</td><td class=\"num\">{n.prompt_tokens}+{n.completion_tokens}</td>"
-        f"<td class=\"num\">{n.reruns or ''}</td></tr>"
+        f"<td class=\"num\">{n.reruns or ''}</td><td class=\"num\">{n.flaky or ''}</td></tr>"
         for n in nights
     )
     if history.flaky:
@@ -217,7 +224,8 @@ def provider_section(history: ProviderHistory) -> str:
         f"<p class=\"meta\">{total} nights · available {up}/{total} (runs that got answers)</p>"
         f"<div class=\"chart-box\">{''.join(charts)}</div>"
         "<table class=\"nights\"><thead><tr><th>night (started)</th><th>score</th><th>MUST failures</th><th>p50</th>"
-        "<th>p95</th><th>available</th><th>requests</th><th>tokens (prompt+completion)</th><th>re-sent</th></tr>"
+        "<th>p95</th><th>available</th><th>requests</th><th>tokens (prompt+completion)</th><th>re-sent</th>"
+        "<th>flaky</th></tr>"
         f"</thead><tbody>{rows}</tbody></table><h3>Flaky checks</h3>{flaky}</section>"
     )
 

@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import quote
 
-from relaycheck.checks.model import Grade
+from relaycheck.checks.model import Grade, Verdict
 from relaycheck.checks.property import curl
 from relaycheck.identity.section import identity_section
 from relaycheck.report import escape
@@ -84,6 +84,7 @@ body.only-problems tr.grade-pass, body.only-differences tr.same, tr.filtered-out
 .head-meta { font-weight: normal; font-size: 11px; } #spend-table td { white-space: nowrap; }
 #spend-table .bar { width: 60px; }
 .flag { color: var(--fail); font-weight: 600; }
+span.flaky { color: var(--warn); font-weight: 600; }
 .fault { border: 1px solid var(--line); border-left: 6px solid var(--muted); border-radius: 6px; padding: 4px 12px;
          margin: 12px 0; background: #fcfcfd; }
 .fault.grade-fail { border-left-color: var(--fail); } .fault.grade-warn { border-left-color: var(--warn); }
@@ -252,7 +253,10 @@ def _counts(report: Report, found: Causes) -> str:
         "<p id=\"counts\">"
         + (f"<b id=\"fault-count\">{e(found.summary())}</b> · " if not report.skipped else "")
         + " ".join(f"{badge(g.value)} {e(n)}" for g, n in overall.counts.items() if n)
-        + f" · score {_pct(overall.percent)}</p>"
+        + f" · score {_pct(overall.percent)}"
+        + (f" · <span id=\"flaky-count\" title=\"failed first, not when their probes were re-sent: "
+           f"{e(', '.join(overall.flaky))}\">flaky {e(len(overall.flaky))}</span>" if overall.flaky else "")
+        + "</p>"
     )
 
 
@@ -541,7 +545,7 @@ def _all_checks(report: Report) -> str:
                 f"data-level=\"{e(c.level.value)}\" data-feature=\"{e(c.feature)}\" "
                 f"data-search=\"{_search_text(v.check, c.title, v.message)}\">"
                 f"<td>{badge(v.grade.value)}</td><td>{link}</td>"
-                f"<td>{e(c.level.value)}</td><td>{e(c.title)}</td><td>{e(v.message)}</td></tr>"
+                f"<td>{e(c.level.value)}</td><td>{e(c.title)}</td><td>{_flaky_tag(v)}{e(v.message)}</td></tr>"
             )
         parts.append(
             f"<h3>{e(feature)}</h3><table class=\"checks\"><thead><tr><th>grade</th><th>check</th><th>level</th>"
@@ -549,6 +553,14 @@ def _all_checks(report: Report) -> str:
         )
     parts.append("</section>")
     return "".join(parts)
+
+
+def _flaky_tag(v: Verdict) -> str:
+    """Marks a verdict that failed first and not when its probes were re-sent, saying how it stood first."""
+    if not v.flaky or v.rerun is None:
+        return ""
+    first = v.rerun.unreliable or v.rerun.first_message
+    return f"<span class=\"flaky\" title=\"{e(first)}\">flaky ({e(v.rerun.first.value)} at first)</span> "
 
 
 # -- comparison -----------------------------------------------------------------------------------------------

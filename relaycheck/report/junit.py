@@ -2,14 +2,17 @@
 
 Mapping (``Grade.test_outcome``): ``fail`` → ``<failure>``; ``error`` → ``<error>``; ``skipped``, ``unsupported``
 and ``known`` → ``<skipped>`` (with the reason); ``pass`` and ``warn`` pass (a warning's message goes to
-``<system-out>``).
+``<system-out>``). A check that failed first and not when its probes were re-sent carries how it stood first as
+Maven Surefire's rerun elements do (``<flakyFailure>`` or ``<flakyError>`` inside the passing testcase, which
+Jenkins' JUnit plugin reads; https://maven.apache.org/surefire/maven-surefire-plugin/examples/rerun-failing-tests.html),
+and each testsuite states its ``flaky`` count as a property.
 """
 
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
-from relaycheck.checks.model import Grade
+from relaycheck.checks.model import Grade, Rerun
 from relaycheck.report import escape
 from relaycheck.report.model import Report, VerdictRow
 
@@ -65,6 +68,7 @@ def _properties(props: ET.Element, report: Report) -> None:
         ("suite.version", report.suite.version),
         ("catalogue_revision", report.suite.catalogue_revision),
         ("skipped", report.skipped),
+        ("flaky", str(len(report.score.overall.flaky))),
     ):
         if value is not None:
             ET.SubElement(props, "property", name=name, value=_x(value))
@@ -83,5 +87,15 @@ def _testcase(suite: ET.Element, row: VerdictRow, provider: str) -> None:
         ET.SubElement(case, "error", message=message, type="error").text = text
     elif outcome == "skipped":
         ET.SubElement(case, "skipped", message=message).text = text
-    elif grade is Grade.WARN:
+    elif row.verdict.flaky and row.verdict.rerun is not None:
+        _flaky(case, row.verdict.rerun, row.check.level.value)
+    if outcome == "passed" and grade is Grade.WARN:
         ET.SubElement(case, "system-out").text = _x(f"warn ({row.check.level.value}): {_evidence(row)}")
+
+
+def _flaky(case: ET.Element, rerun: Rerun, level: str) -> None:
+    """How a check that passed on its re-sent probes stood first, as Surefire's rerun elements say it."""
+    kind = "flakyError" if rerun.first is Grade.ERROR else "flakyFailure"
+    first = _x(escape.clip(f"{rerun.first.value} at first: {rerun.unreliable or rerun.first_message}", 500))
+    flaky = ET.SubElement(case, kind, message=first, type=_x(f"{level} flaky"))
+    ET.SubElement(flaky, "stackTrace").text = _x(f"{rerun.first_message}\nre-sent: {', '.join(rerun.probes)}")

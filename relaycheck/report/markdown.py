@@ -56,6 +56,8 @@ def provider_markdown(report: Report, *, compact: bool = False) -> str:
         "",
     ]
     lines += [f"- {_cell(e.line(), None)}" for e in report.endpoints()] + [""]
+    if overall.flaky:
+        lines += [f"**Flaky**: {_flaky_line(overall.flaky)}", ""]
     lines += _faults_markdown(found, report, compact)
     lines += [
         "",
@@ -75,6 +77,13 @@ def provider_markdown(report: Report, *, compact: bool = False) -> str:
     if not compact:
         lines += identity_markdown(report)
     return "\n".join(lines) + "\n"
+
+
+def _flaky_line(checks: Sequence[str]) -> str:
+    """The checks that failed first and not when re-sent (warn where the first attempt got no answer at all)."""
+    shown = ", ".join(f"`{_cell(c, 80)}`" for c in checks[:12]) + (f" and {len(checks) - 12} more" if len(checks) > 12
+                                                                 else "")
+    return f"{len(checks)} check(s) failed first and not when their probes were re-sent: {shown}"
 
 
 def _faults_markdown(found: Causes, report: Report, compact: bool) -> list[str]:
@@ -158,6 +167,7 @@ def terminal_summary(reports: list[Report]) -> str:
         s = report.score.overall
         status = "FAIL" if s.must_failures else "PASS"
         counts = ", ".join(f"{g.value} {s.count(g)}" for g in Grade if s.count(g))  # zero counts say nothing
+        counts += f", flaky {len(s.flaky)}" if s.flaky and counts else ""
         out.append(f"{name:<14} {status:<5} {counts or 'no check judged'} · {report.spend.requests} req, "
                    f"{report.spend.tokens_text()} · {report.duration_s}s")
         endpoints = report.endpoints()

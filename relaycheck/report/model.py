@@ -283,6 +283,9 @@ class Summary:
     counts: Mapping[Grade, int]  # every grade, in Grade order
     percent: float | None  # a summary only: the failures themselves are always listed next to it
     must_failures: tuple[str, ...]  # MUST checks failed or unjudged: the verdicts that make `run` exit 1
+    # Checks that failed first and not when their probes were re-sent (``Verdict.flaky``): graded warn when the
+    # first attempt got no answer of the endpoint (an HTML 504), pass otherwise; either way counted here.
+    flaky: tuple[str, ...] = ()
 
     @classmethod
     def of(cls, rows: Iterable[VerdictRow]) -> Summary:
@@ -290,20 +293,21 @@ class Summary:
         counts = Counter(r.grade for r in rows)
         judged = sum(n for g, n in counts.items() if g.judged)
         percent = round(100 * counts[Grade.PASS] / judged, 1) if judged else None
-        return cls({g: counts[g] for g in Grade}, percent, tuple(sorted(r.id for r in rows if r.blocking)))
+        return cls({g: counts[g] for g in Grade}, percent, tuple(sorted(r.id for r in rows if r.blocking)),
+                   tuple(sorted(r.id for r in rows if r.verdict.flaky)))
 
     def count(self, grade: Grade) -> int:
         return self.counts.get(grade, 0)
 
     def to_json(self) -> Json:
         return {"counts": {g.value: self.count(g) for g in Grade}, "percent": self.percent,
-                "must_failures": list(self.must_failures)}
+                "must_failures": list(self.must_failures), "flaky": list(self.flaky)}
 
     @classmethod
     def from_json(cls, raw: Json) -> Summary:
         counts = raw.get("counts") or {}
         return cls({g: int(counts.get(g.value) or 0) for g in Grade}, _opt_float(raw.get("percent")),
-                   tuple(str(c) for c in raw.get("must_failures") or ()))
+                   tuple(str(c) for c in raw.get("must_failures") or ()), tuple(str(c) for c in raw.get("flaky") or ()))
 
 
 @dataclass(frozen=True)

@@ -28,8 +28,10 @@ from relaycheck.checks.model import (
     Recorded,
     Rerun,
     Verdict,
+    graded_after_rerun,
     judge,
     route_missing,
+    unreliable_answer,
 )
 from relaycheck.config.providers import HeaderValue, Provider
 from relaycheck.endpoint import Endpoint
@@ -374,13 +376,15 @@ def _judged_again(check: Check, first: Verdict, resent: list[str], run: Provider
                        note=first.note or f"rerun not sent: {unsent[0]}")
     again = {p.removesuffix(RERUN_SUFFIX): run.exchanges[p] for p in resent}
     recorded = recorded_of(run.provider, {**run.exchanges, **again}, contracts)
-    (verdict,) = apply_expectations([judge(check, recorded)], expectations)
+    # a first attempt that got no answer of the endpoint (an HTML 504): a pass now is graded warn, flaky
+    unreliable = next((why for p in again if (why := unreliable_answer(run.exchanges[p]))), None)
+    (verdict,) = apply_expectations([graded_after_rerun(judge(check, recorded), unreliable)], expectations)
     note = verdict.note
     if note is None and verdict.grade is not first.grade:
         note = f"flaky: {first.grade.value} at first ({first.message}), {verdict.grade.value} when re-sent"
     elif note is None:
         note = f"{first.grade.value} again when its probes were re-sent"
-    return replace(verdict, rerun=Rerun(first.grade, first.message, tuple(resent)), note=note)
+    return replace(verdict, rerun=Rerun(first.grade, first.message, tuple(resent), unreliable=unreliable), note=note)
 
 
 def _rerun_selector(catalogue: Catalogue, contracts: Contracts, provider: Provider,

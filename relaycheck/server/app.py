@@ -41,6 +41,7 @@ from relaycheck.server.params import parse_request
 from relaycheck.server.protocol import (
     DONE,
     Exchange,
+    RequestMemory,
     build_response,
     dumps,
     encode_frame,
@@ -48,7 +49,7 @@ from relaycheck.server.protocol import (
     new_id,
     stream_chunks,
 )
-from relaycheck.server.quirks import Quirk, all_quirks, get_quirk
+from relaycheck.server.quirks import GATEWAY_PAGE, Quirk, all_quirks, get_quirk
 
 _log = logging.getLogger(__name__)
 MODEL_CREATED = 1692901427  # a fixed "created" for the model list: the models never change
@@ -89,6 +90,7 @@ class ReferenceServer:
         self._wobble = random.Random()  # faithful variation between calls (config.divergence, logprob_jitter)
         self.bucket = TokenBucket(config.rate_limit) if config.rate_limit else None
         self.jitter = random.Random()
+        self.memory = RequestMemory()  # what the stateful quirks (a response cache, a 504 once) remember
 
     # -- plumbing ------------------------------------------------------------------------------------
 
@@ -102,7 +104,8 @@ class ReferenceServer:
         names = self.quirk_names if endpoint is None else self._by_endpoint[endpoint]
         ident = new_id("chatcmpl-") if endpoint is Endpoint.CHAT else new_id()
         return Exchange(
-            config=self.config, quirk_names=names, created=int(time.time()), endpoint=endpoint, id=ident
+            config=self.config, quirk_names=names, created=int(time.time()), endpoint=endpoint, id=ident,
+            memory=self.memory,
         )
 
     def hooks(self, ex: Exchange) -> tuple[Quirk, ...]:
@@ -130,7 +133,7 @@ class ReferenceServer:
         if ex.has("stream-error-200") and ex.body is not None and ex.body.get("stream") is True:
             data = encode_frame([("data", dumps(body).decode())]) + encode_frame([("data", DONE)])
             return Response(data, media_type="text/event-stream", headers=headers)
-        if ex.has("errors-html"):
+        if ex.has("errors-html") or err.cause == GATEWAY_PAGE:
             page = (
                 f"<html><head><title>{err.status} Error</title></head><body><center><h1>{err.status} "
                 f"{html.escape(err.message)}</h1></center><hr><center>nginx</center></body></html>"

@@ -47,6 +47,11 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="R",
         help="requests per second (token bucket); over it: 429 with Retry-After",
     )
+    parser.add_argument("--logprob-jitter", type=float, default=0.0, metavar="SIGMA",
+                        help="a faithful provider's wobble: Gaussian noise on every logprob (bench uses 0.05)")
+    parser.add_argument("--divergence", type=float, default=0.0, metavar="P",
+                        help="a faithful provider's wobble: share of temperature-0 requests that take the runner-up "
+                             "token once (bench uses 0.2)")
     parser.add_argument("--list-quirks", action="store_true", help="list the quirks and exit")
 
 
@@ -78,6 +83,8 @@ def run_serve(args: argparse.Namespace) -> int:
         jitter_ms=args.jitter_ms,
         chunk_delay_ms=args.chunk_delay_ms,
         rate_limit=args.rate_limit,
+        logprob_jitter=args.logprob_jitter,
+        divergence=args.divergence,
     )
     uv_config = uvicorn.Config(
         create_app(config),

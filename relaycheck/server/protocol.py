@@ -7,6 +7,7 @@ chunk dicts (``on_chunks`` then ``on_payload``) -> SSE frames (``on_frames``) ->
 
 from __future__ import annotations
 
+import hashlib
 import json
 import random
 import secrets
@@ -34,6 +35,37 @@ def new_id(prefix: str = "cmpl-") -> str:
     return prefix + "".join(secrets.choice(_ID_ALPHABET) for _ in range(24))
 
 
+class RequestMemory:
+    """What one server instance remembers across requests, for the quirks that play a stateful gateway (a response
+    cache, a gateway that times out on a request the first time): per instance, never module-level, and bounded
+    (the oldest entry goes first), so a long-running ``relaycheck serve`` does not grow without end."""
+
+    LIMIT = 4096
+
+    def __init__(self) -> None:
+        self._entries: dict[tuple[str, str], Any] = {}
+
+    def recall(self, kind: str, key: str) -> Any:
+        return self._entries.get((kind, key))
+
+    def keep(self, kind: str, key: str, value: Any) -> None:
+        self._entries.pop((kind, key), None)
+        self._entries[(kind, key)] = value
+        while len(self._entries) > self.LIMIT:
+            del self._entries[next(iter(self._entries))]
+
+    def first_time(self, kind: str, key: str) -> bool:
+        """True the first time ``key`` is seen (and remembers it)."""
+        seen = (kind, key) in self._entries
+        self.keep(kind, key, True)
+        return not seen
+
+
+def body_key(body: Any) -> str:
+    """One request body, whatever its key order or spacing: what a gateway's exact-match cache keys on."""
+    return hashlib.sha256(json.dumps(body, sort_keys=True, ensure_ascii=True).encode("ascii")).hexdigest()
+
+
 @dataclass
 class Exchange:
     """One request being answered: what the hooks get to look at.
@@ -53,6 +85,7 @@ class Exchange:
     @property
     def chat(self) -> bool:
         return self.endpoint is Endpoint.CHAT
+    memory: RequestMemory = field(default_factory=RequestMemory)  # the server's, shared by its requests
 
     def has(self, quirk: str) -> bool:
         return quirk in self.quirk_names

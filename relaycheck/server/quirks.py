@@ -23,6 +23,7 @@ variation the spec allows (the suite must pass those).
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import math
 import random
@@ -35,7 +36,7 @@ from relaycheck.endpoint import Endpoint
 from relaycheck.server.errors import ApiError
 from relaycheck.server.model import NGramModel, model_named, other_tokenizer_model, salted_model
 from relaycheck.server.params import CompletionRequest
-from relaycheck.server.protocol import DONE, Exchange, Frame, new_id
+from relaycheck.server.protocol import DONE, Exchange, Frame, body_key, new_id
 from relaycheck.server.tokenizer import default_tokenizer
 
 Json = dict[str, Any]
@@ -1116,7 +1117,8 @@ _QUIRKS: tuple[Quirk, ...] = (
 
 # -- identity and billing: another model or tokenizer behind the name, bills that do not count -----------------
 
-PARTIAL_SHARE = 1 / 3  # partial substitution: the share of requests the cheaper model answers
+PARTIAL_SHARE = 1 / 3  # partial substitution and routing: the share of requests the other model answers
+GATEWAY_PAGE = "gateway"  # ApiError.cause of an error the gateway in front answers with its own HTML page
 HIDDEN_PREFIX_TOKENS = 12  # a hidden system prompt, billed per prompt
 USAGE_FACTOR = 1.3
 
@@ -1136,6 +1138,34 @@ def _another_tokenizer(model: NGramModel, ex: Exchange) -> NGramModel:
 def _partial_substitution(model: NGramModel, ex: Exchange) -> NGramModel:
     # Independent per request (the system's entropy, no shared state): which requests get it is unpredictable.
     return salted_model(ex.config.substitute_salt) if random.SystemRandom().random() < PARTIAL_SHARE else model
+
+
+def _routed_share(model: NGramModel, ex: Exchange) -> NGramModel:
+    # Deterministic per request body (and per gateway, by its salt): the same request always goes the same way,
+    # as a gateway that routes by a hash of the request would (a retry meets the same deployment).
+    key = body_key({"salt": ex.config.substitute_salt, "body": ex.body})
+    return salted_model(ex.config.substitute_salt) if int(key[:8], 16) < PARTIAL_SHARE * 16**8 else model
+
+
+def _response_cache(obj: Json, ex: Exchange, kind: str) -> None:
+    """A gateway's exact-match cache: the whole body is the key (LiteLLM: every OpenAI parameter of the request,
+    BerriAI/litellm:litellm/caching/caching.py@86947f8 Cache.get_cache_key; Portkey's simple cache: "Full request
+    body ... and every other parameter"), the first answer is kept and replayed as it was: its text, its id."""
+    if kind != "response" or ex.body is None:
+        return  # streams go through uncached
+    key = body_key(ex.body)
+    cached = ex.memory.recall("response-cache", key)
+    if cached is None:
+        ex.memory.keep("response-cache", key, copy.deepcopy(obj))
+        return
+    obj.clear()
+    obj.update(copy.deepcopy(cached))
+
+
+def _stream_504_once(body: Json, ex: Exchange) -> None:
+    # The gateway's upstream read timed out on a stream; the client's retry of the same request is served.
+    if body.get("stream") is True and ex.memory.first_time("stream-504-once", body_key(body)):
+        raise ApiError(504, "Gateway Time-out", type="server_error", cause=GATEWAY_PAGE)
 
 
 def _retotal(usage: Json) -> None:
@@ -1214,6 +1244,29 @@ _IDENTITY_QUIRKS: tuple[Quirk, ...] = (
         "usage is estimated as one token per four characters (non-stream answers)",
         "D45",
         on_payload=_usage_from_characters,
+    ),
+    # -- issue 27: a gateway in front: partial routing, a response cache, a 504 page that a retry gets past. The
+    # full swap is model-salted above. The response cache goes last: it replays what the others made of the answer.
+    Quirk(
+        "partial-routing",
+        "about one request in three, chosen by a hash of its body (the same request always the same way), is "
+        "answered by another model under the claimed name",
+        "D86",
+        on_model=_routed_share,
+    ),
+    Quirk(
+        "stream-504-once",
+        "a streamed request is answered with the gateway's 504 HTML page the first time its body is seen; sent "
+        "again, it is served",
+        "D87",
+        on_body=_stream_504_once,
+    ),
+    Quirk(
+        "response-cache",
+        "identical (non-stream) request bodies are answered from a cache: the first answer replayed, same text and "
+        "same id, at any temperature",
+        "D85",
+        on_payload=_response_cache,
     ),
 )
 

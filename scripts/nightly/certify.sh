@@ -6,8 +6,13 @@
 #        (scripts/nightly/find-baseline.sh puts it there). GITHUB_STEP_SUMMARY: where the summary goes, if set.
 #        KEY_ENV and RELAYCHECK_API_KEY: the vendor's key (from its own CI environment), exported under the
 #        variable its providers.yaml entry names, and nowhere else.
-# Exit:  with a baseline, `relaycheck diff`'s code: 1 on a regression, 0 when nothing got worse; without one,
+#        MODEL_CHANGE: fail (default) or warn, what `relaycheck diff --model-change` makes of a changed model
+#        fingerprint (another model answers some or all requests under the name): a failed night, or a warning.
+# Exit:  with a baseline, `relaycheck diff`'s code: 1 on a regression (a check got worse, a check that passed only
+#        when re-sent after a gateway page, or a changed model fingerprint), 0 when nothing got worse; without one,
 #        `relaycheck run`'s: 1 if a MUST check failed. A usage or configuration error (2) wins over both.
+#        A failed night is not tomorrow's baseline (find-baseline.sh takes the last successful one), so a model
+#        swap keeps failing until the vendor goes back, or a new baseline is committed.
 # No pipes: every exit code is the command's own (pipefail is set anyway).
 set -uo pipefail
 
@@ -16,6 +21,11 @@ shift
 reports=${REPORTS:-reports}
 baseline=${BASELINE:-baseline}
 summary=${GITHUB_STEP_SUMMARY:-/dev/null}
+model_change=${MODEL_CHANGE:-fail}
+if [ "$model_change" != fail ] && [ "$model_change" != warn ]; then
+  echo "certify: MODEL_CHANGE '$model_change' is neither fail nor warn" >&2
+  exit 2
+fi
 
 if [ -n "${KEY_ENV:-}" ]; then
   if [[ ! $KEY_ENV =~ ^[A-Za-z_][A-Za-z0-9_]*$ ]]; then
@@ -56,7 +66,7 @@ fi
 
 diff_out=$(mktemp)
 trap 'rm -f "$diff_out"' EXIT
-relaycheck diff "$baseline/$name.json" "$reports/$name.json" > "$diff_out"
+relaycheck diff --model-change "$model_change" "$baseline/$name.json" "$reports/$name.json" > "$diff_out"
 diff_rc=$?
 cat "$diff_out"
 f=$(fence "$diff_out")

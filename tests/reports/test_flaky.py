@@ -204,3 +204,44 @@ def test_a_change_inside_an_allowed_set_is_flaky(tmp_path, monkeypatch) -> None:
     (provider,) = diff_paths(first, second).providers
     assert not provider.regressed and [c.check for c in provider.flaky] == [FLAKY]
     assert "allows pass/fail" in provider.flaky[0].why
+
+
+# -- a gateway page the first time (issue 27) ----------------------------------------------------------------------
+
+
+def test_a_pass_only_after_a_gateway_page_is_a_counted_flaky_warn_everywhere(tmp_path, monkeypatch, capsys) -> None:
+    """stream-504-once: the first answer to each streamed body is nginx's 504 HTML page, the re-sent one is served.
+    stream.done passes when re-sent: graded warn (flaky), counted, in every report, a regression in diff (named by
+    the 504), in history; rejudge grades it the same."""
+    clean = _night(tmp_path, "clean", monkeypatch, flaky=False)
+    night = _night(tmp_path, "gateway", monkeypatch, flaky=False, quirks=("stream-504-once",))
+    verdict = _verdict(night, FLAKY)
+    assert verdict.grade is Grade.WARN and verdict.flaky, verdict
+    assert verdict.rerun is not None and verdict.rerun.first is Grade.FAIL and verdict.rerun.unreliable
+    assert verdict.rerun.unreliable.startswith("HTTP 504 text/html on 'stream'") and "HTTP 504" in verdict.message
+    report = Report.load(night / "relay.json")
+    assert report.score.overall.flaky == (FLAKY,) and not report.score.overall.must_failures
+    raw = json.loads((night / "relay.json").read_text())
+    assert raw["score"]["overall"]["flaky"] == [FLAKY]
+    assert next(v for v in raw["verdicts"] if v["check"] == FLAKY)["rerun"]["unreliable"].startswith("HTTP 504")
+    assert f"**Flaky**: 1 check(s) failed first and not when their probes were re-sent: `{FLAKY}`" in (
+        night / "relay.md").read_text()
+    page = (night / "relay.html").read_text()
+    assert 'id="flaky-count"' in page and "flaky (fail at first)" in page
+    junit = (night / "junit.xml").read_text()
+    assert "<flakyFailure" in junit and 'name="flaky" value="1"' in junit
+    # a first attempt that got the endpoint's own (wrong) answer stays the ordinary flaky pass
+    assert _verdict(_night(tmp_path, "flips", monkeypatch, flaky=True), FLAKY).grade is Grade.PASS
+
+    capsys.readouterr()
+    assert main(["diff", str(clean), str(night)]) == 1
+    out = capsys.readouterr().out
+    assert f"REGRESSED {FLAKY}" in out and "HTTP 504 text/html" in out
+    assert main(["history", str(clean), str(night), "--report-dir", str(tmp_path / "history")]) == 0
+    out = capsys.readouterr().out
+    assert f"flaky: {FLAKY}" in out
+    history = (tmp_path / "history" / "history.html").read_text()
+    assert "HTTP 504 text/html" in history
+    assert main(["rejudge", str(night / "relay.json"), "--report-dir", str(tmp_path / "again")]) == 0
+    again = _verdict(tmp_path / "again", FLAKY)
+    assert (again.grade, again.rerun) == (verdict.grade, verdict.rerun)

@@ -111,6 +111,7 @@ def _lp(w: Wire) -> dict[str, Any]:
 
 GREEDY = {"prompt": COUNTING, "temperature": 0, "max_tokens": 6}  # " 5, 6," in six cl100k tokens
 TEST_GREEDY = {"prompt": "Say this is a test", "temperature": 0, "max_tokens": 4}
+SAMPLED = {"prompt": "Say this is a test", "temperature": 1, "max_tokens": 8}  # varies between calls
 USAGE = {"stream_options": {"include_usage": True}}
 UNKNOWN_MODEL = {"model": "gpt-nope", "prompt": "x"}
 BEST_OF = {"prompt": COUNTING, "best_of": 2, "max_tokens": 3, "temperature": 1, "seed": 1}
@@ -381,6 +382,22 @@ CASES: dict[str, Case] = {
     "hidden-prompt-prefix": case(lambda w: _usage(w)["prompt_tokens"] != 11, **GREEDY),
     "usage-multiplied": case(lambda w: _usage(w)["completion_tokens"] != 6, **GREEDY),
     "usage-from-characters": case(lambda w: _usage(w)["prompt_tokens"] != 11, **GREEDY),
+    # a gateway in front (issue 27): twelve distinct bodies, each sent twice; some (never all) go to the other
+    # model, and the same body always the same way
+    "partial-routing": Case(
+        tuple(Send({**TEST_GREEDY, "user": f"u{i % 12}"}) for i in range(24)),
+        lambda ws: len({w.choice["text"].startswith(". This is a") for w in ws}) == 2
+        and [w.choice["text"] for w in ws[:12]] == [w.choice["text"] for w in ws[12:]],
+    ),
+    "stream-504-once": Case(
+        (Send(GREEDY, stream=True), Send(GREEDY, stream=True)),
+        lambda ws: ws[0].status == 504 and ws[0].content_type.startswith("text/html") and ws[1].status == 200
+        and ws[1].events[-1] == "[DONE]",
+    ),
+    "response-cache": Case(
+        (Send(SAMPLED), Send(SAMPLED), Send({**SAMPLED, "user": "another"})),
+        lambda ws: ws[0].json == ws[1].json and ws[2].json["id"] != ws[0].json["id"],
+    ),
 }
 
 
