@@ -200,12 +200,16 @@ def _pieces(tokenizer: Tokenizer, ids: Sequence[int]) -> list[str]:
 
 
 def _head(ex: Exchange, obj: str) -> dict[str, Any]:
+    """The members before ``choices``, in OpenAI's order (the chunk quoted in tensorzero/tensorzero#1265)."""
     assert ex.request is not None
-    return {"id": ex.id, "object": obj, "created": ex.created, "model": ex.request.model}
-
-
-def _tail() -> dict[str, Any]:
-    return {"service_tier": SERVICE_TIER, "system_fingerprint": SYSTEM_FINGERPRINT}
+    return {
+        "id": ex.id,
+        "object": obj,
+        "created": ex.created,
+        "model": ex.request.model,
+        "service_tier": SERVICE_TIER,
+        "system_fingerprint": SYSTEM_FINGERPRINT,
+    }
 
 
 def chat_usage(prompt_tokens: int, completion_tokens: int) -> dict[str, Any]:
@@ -273,7 +277,7 @@ def build_chat_response(ex: Exchange, model: NGramModel, rng: random.Random) -> 
         logprobs = _logprobs(model.tokenizer, request, None if run.content is None else run.tokens)
         choices.append({"index": index, "message": message, "logprobs": logprobs, "finish_reason": run.finish_reason})
     usage = chat_usage(request.prompt_tokens, sum(r.completion_tokens for r in runs))
-    return {**_head(ex, "chat.completion"), "choices": choices, "usage": usage, **_tail()}
+    return {**_head(ex, "chat.completion"), "choices": choices, "usage": usage}
 
 
 @dataclass
@@ -295,7 +299,7 @@ async def chat_stream_chunks(ex: Exchange, model: NGramModel, rng: random.Random
     assert isinstance(request, ChatRequest)
     tokenizer = model.tokenizer
     head = _head(ex, "chat.completion.chunk")
-    tail = {**_tail(), **({"usage": None} if request.include_usage else {})}
+    tail = {"usage": None} if request.include_usage else {}
 
     def chunk(index: int, delta: dict[str, Any], logprobs: Any = None, finish: str | None = None) -> dict[str, Any]:
         choice = {"index": index, "delta": delta, "logprobs": logprobs, "finish_reason": finish}
@@ -330,5 +334,5 @@ async def chat_stream_chunks(ex: Exchange, model: NGramModel, rng: random.Random
                 yield chunk(state.index, {}, None, state.run.finish_reason)
     if request.include_usage:
         usage = chat_usage(request.prompt_tokens, sum(r.completion_tokens for r in runs))
-        yield {**head, "choices": [], "usage": usage, **_tail()}
+        yield {**head, "choices": [], "usage": usage}
 

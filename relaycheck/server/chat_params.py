@@ -353,7 +353,7 @@ def _role_order(messages: Sequence[Mapping[str, Any]]) -> None:
         if role == "tool":
             if message["tool_call_id"] not in pending:
                 raise invalid("Invalid parameter: messages with role 'tool' must be a response to a preceeding "
-                              "message with 'tool_calls'.", f"messages.[{i}].role")
+                              "message with 'tool_calls'.", f"messages.[{i}].role", cause="role_order")
             del pending[message["tool_call_id"]]
             continue
         if pending:
@@ -368,7 +368,7 @@ def _role_order(messages: Sequence[Mapping[str, Any]]) -> None:
 def _unanswered(caller: int, pending: Mapping[str, None]) -> ApiError:
     return invalid("An assistant message with 'tool_calls' must be followed by tool messages responding to each "
                    "'tool_call_id'. The following tool_call_ids did not have response messages: "
-                   f"{', '.join(pending)}", f"messages.[{caller}].role")
+                   f"{', '.join(pending)}", f"messages.[{caller}].role", cause="role_order")
 
 
 # -- tools, tool_choice, response_format ---------------------------------------------------------------
