@@ -199,23 +199,23 @@ def _is_number(value: Any) -> bool:
 
 
 def _integer(body: Mapping[str, Any], name: str, low: int | None = None, high: int | None = None) -> int | None:
-    value = body.get(name)
-    if value is None:
-        return None
-    if not _is_int(value):
-        raise _type_error(name, "an integer", value)
-    _range(name, value, low, high, "integer")
-    return int(value)
+    value = _numeric(body, name, low, high, "integer")
+    return None if value is None else int(value)
 
 
 def _decimal(body: Mapping[str, Any], name: str, low: float, high: float) -> float | None:
+    value = _numeric(body, name, low, high, "decimal")
+    return None if value is None else float(value)
+
+
+def _numeric(body: Mapping[str, Any], name: str, low: float | None, high: float | None, kind: str) -> float | None:
     value = body.get(name)
     if value is None:
         return None
-    if not _is_number(value):
-        raise _type_error(name, "a decimal", value)
-    _range(name, value, low, high, "decimal")
-    return float(value)
+    if not (_is_int(value) if kind == "integer" else _is_number(value)):
+        raise _type_error(name, f"an {kind}" if kind == "integer" else f"a {kind}", value)
+    _range(name, value, low, high, kind)
+    return value
 
 
 def _range(path: str, value: float, low: float | None, high: float | None, kind: str) -> None:

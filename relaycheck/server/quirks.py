@@ -1,17 +1,20 @@
 """Named quirks: switches that make the reference server reproduce one real-world deviation each.
 
-A quirk is a frozen :class:`Quirk` carrying small hook functions. The app calls every active quirk's hook
-at these points, in registry order:
+A quirk is a frozen :class:`Quirk` (``quirk.py``) carrying small hook functions. The app calls every active quirk's
+hook at these points, in registry order, on the requests of the endpoints the quirk names (``Quirk.endpoints``:
+Completions by default; ``ANY_ENDPOINT`` below lists those that run on chat too; chat's own are in
+``chat_quirks.py``, registered here):
 
 ===============  ====================================================================================
 ``on_body``      the parsed JSON body, before validation: rewrite it in place or raise :class:`ApiError`
-``on_request``   the validated :class:`CompletionRequest`: return a changed copy
+``on_request``   the validated :class:`CompletionRequest` (chat: :class:`ChatRequest`): return a changed copy
 ``on_chunks``    the stream's chunk dicts as an async iterator: return a new iterator (merge, drop, move)
 ``on_payload``   each finished object in place: ``kind`` is ``"response"`` (non-stream) or ``"chunk"``
 ``on_frames``    the stream's SSE frames (lists of ``(field, value)`` lines): return a new iterator
 ``on_bytes``     each encoded SSE frame: return the bytes to send
 ``on_error``     an :class:`ApiError` before rendering: return a changed copy (status, param, body)
 ``on_error_body`` the rendered error body: return the body to send
+``on_model``     which model answers (the substitution quirks)
 ===============  ====================================================================================
 
 A few quirks change how the app answers rather than what it sends (``no-auth``, ``json-as-sse``,
