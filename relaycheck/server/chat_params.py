@@ -50,6 +50,7 @@ from relaycheck.server.chat_template import RenderedPrompt, render_prompt
 from relaycheck.server.errors import ApiError, invalid
 from relaycheck.server.model import Sampling
 from relaycheck.server.params import logit_bias_map
+from relaycheck.server.structured import unserved_keyword
 from relaycheck.server.tokenizer import Tokenizer
 from relaycheck.tokens.chat import content_text
 
@@ -380,6 +381,9 @@ def _schema_problem(schema: Mapping[str, Any], strict: bool) -> str | None:
         jsonschema.Draft202012Validator.check_schema(schema)
     except jsonschema.SchemaError as exc:
         return exc.message
+    keyword = unserved_keyword(schema)
+    if keyword:
+        return f"the relaycheck reference provider cannot generate output constrained by '{keyword}'."
     return _strict_problem(schema, ()) if strict else None
 
 
