@@ -21,8 +21,8 @@ from relaycheck.property.plan import split
 from relaycheck.runner.engine import certify
 from relaycheck.server.config import DEFAULT_API_KEY, ServerConfig
 from relaycheck.server.running import serve_in_thread
-from relaycheck.spec import load_contract
 from relaycheck.spec.contract import default_document_path
+from relaycheck.spec.contracts import load_contracts
 
 KEY_VAR = "RELAYCHECK_BENCH_KEY"
 
@@ -41,7 +41,7 @@ def main() -> int:
     parser.add_argument("--full", action="store_true", help="also time a full certification (probes + property)")
     args = parser.parse_args()
     seed = default_seed()
-    contract = load_contract()
+    contract = load_contracts()
     print(f"python {platform.python_version()} · {os.cpu_count()} CPUs · seed {seed}")
 
     start = time.perf_counter()

@@ -190,6 +190,8 @@ class ReferenceServer:
     async def serve(self, request: Request, endpoint: Endpoint) -> Response:
         """One request of ``endpoint``, through the pipeline of the module docstring."""
         ex = self.exchange(endpoint)
+        if missing := self.missing_route(endpoint):
+            return missing
         hooks = self.hooks(ex)
         try:
             self.guard(request, ex)
@@ -246,6 +248,19 @@ class ReferenceServer:
             data = encode_frame([("data", dumps(payload).decode())]) + encode_frame([("data", DONE)])
             return Response(data, media_type="text/event-stream")
         return self.json_response(payload, ex)
+
+    def missing_route(self, endpoint: Endpoint) -> Response | None:
+        """The answer of a server that does not serve ``endpoint`` (quirks ``ENDPOINT-route-404|405|html``), as a
+        router gives it: before authentication, whatever the request."""
+        if f"{endpoint}-route-404" in self.quirk_names:
+            return Response(b'{"detail":"Not Found"}', 404, media_type="application/json")
+        if f"{endpoint}-route-405" in self.quirk_names:
+            return Response(b'{"detail":"Method Not Allowed"}', 405, media_type="application/json",
+                            headers={"Allow": "GET, HEAD"})
+        if f"{endpoint}-route-html" in self.quirk_names:
+            return HTMLResponse("<!doctype html><html><head><title>Welcome</title></head><body><h1>Our API "
+                                "portal</h1></body></html>")
+        return None
 
     def model_for(self, ex: Exchange, name: Any) -> NGramModel:
         """The model that answers this request: the one of its name, unless a substitution quirk says otherwise.

@@ -987,6 +987,17 @@ _QUIRKS: tuple[Quirk, ...] = (
     ),
     Quirk("errors-200", "errors are answered with HTTP 200", "D40", on_error=_error_status(200)),
     Quirk("errors-html", "errors are HTML pages (status kept)", "D41"),
+    # the route itself missing (the app answers these before anything else, as a router would)
+    Quirk("completions-route-404", "POST /v1/completions is not served: 404 {\"detail\":\"Not Found\"}", "D90"),
+    Quirk("completions-route-405", "POST /v1/completions is not served: 405 {\"detail\":\"Method Not Allowed\"}, "
+          "Allow: GET, HEAD (a FastAPI relay with a GET catch-all there)", "D90"),
+    Quirk("completions-route-html", "POST /v1/completions is answered 200 with a web site's HTML page", "D90"),
+    Quirk("chat-route-404", "POST /v1/chat/completions is not served: 404 {\"detail\":\"Not Found\"}", "D90",
+          endpoints=CHAT),
+    Quirk("chat-route-405", "POST /v1/chat/completions is not served: 405 {\"detail\":\"Method Not Allowed\"}, "
+          "Allow: GET, HEAD", "D90", endpoints=CHAT),
+    Quirk("chat-route-html", "POST /v1/chat/completions is answered 200 with a web site's HTML page", "D90",
+          endpoints=CHAT),
     Quirk(
         "errors-500",
         "every 4xx error becomes a 500",

@@ -82,7 +82,7 @@ def test_junit(run_dir: Path, quirky_report: dict[str, Any]) -> None:
     assert len(cases) == len(quirky_report["verdicts"]) == int(relay.get("tests") or 0)
     for v in quirky_report["verdicts"]:
         case = cases[f"{v['feature']}.{v['check']}"]
-        assert case.get("classname") == "relay-a"
+        assert case.get("classname") == f"relay-a.{'chat' if v['check'].startswith('chat.') else 'completions'}"
         kinds = [child.tag for child in case if child.tag in ("failure", "error", "skipped")]
         expected = {"fail": ["failure"], "error": ["error"], "skipped": ["skipped"], "unsupported": ["skipped"],
                     "known": ["skipped"]}.get(v["grade"], [])
@@ -128,11 +128,11 @@ def _quirky_run(run_dir: Path) -> tuple[ProviderRun, Any]:
     from relaycheck.report.rejudge import run_from_report
     from relaycheck.runner.engine import judge_run
     from relaycheck.runner.expectations import load_expectations
-    from relaycheck.spec import load_contract
+    from relaycheck.spec.contracts import load_contracts
 
     catalogue = load_catalogue()
     run = run_from_report(Report.load(run_dir / "relay-a.json"))
-    run.verdicts = judge_run(run, catalogue, load_contract(), load_expectations(run.provider.expectations))
+    run.verdicts = judge_run(run, catalogue, load_contracts(), load_expectations(run.provider.expectations))
     return run, catalogue
 
 
@@ -187,21 +187,21 @@ def test_rejudge_grades_with_the_runs_tokenizer_setting(tmp_path: Path) -> None:
     from relaycheck.report.rejudge import rejudge
     from relaycheck.report.writer import write_provider
     from relaycheck.runner.engine import certify
-    from relaycheck.spec import load_contract
+    from relaycheck.spec.contracts import load_contracts
 
     # usage-inflated: the tokenizer-exact checks would fail it, were they not skipped
     provider = replace(embedded_reference(quirks=("usage-inflated",)), tokenizer=None, property_examples=0)
     catalogue = load_catalogue().select(("identity.prompt-tokens", "identity.completion-tokens"))
-    (run,) = certify([provider], catalogue, load_contract())
+    (run,) = certify([provider], catalogue, load_contracts())
     path = write_provider(build_report(run, catalogue), tmp_path / "run", Redactor())
     original = Report.load(path)
     assert original.provider.tokenizer is None
     assert {v.id: v.grade for v in original.verdicts} == {
         "identity.prompt-tokens": Grade.SKIPPED, "identity.completion-tokens": Grade.SKIPPED}
-    again = rejudge(original, path, catalogue, load_contract())
+    again = rejudge(original, path, catalogue, load_contracts())
     assert again.changed == ()
     assert again.report.provider.tokenizer is None
     # and the same exchanges judged with `auto` do fail: the setting, not the exchanges, made them skipped
     auto = replace(original, provider=replace(original.provider, tokenizer="auto"))
-    grades = {c.check: c.after for c in rejudge(auto, path, catalogue, load_contract()).changed}
+    grades = {c.check: c.after for c in rejudge(auto, path, catalogue, load_contracts()).changed}
     assert Grade.FAIL in grades.values(), grades

@@ -16,6 +16,7 @@ from openai import OpenAI
 
 from relaycheck.endpoint import Endpoint
 from relaycheck.server import all_quirks
+from relaycheck.server.chat_quirks import CHAT_QUIRKS
 from relaycheck.transport.sse import parse_sse
 
 from .chat_api import CHAT_MODEL, CHUNK, RESPONSE, ChatApi, check, user
@@ -273,6 +274,12 @@ OWN: dict[str, Case] = {
     "content-parts-rejected": chat_case(lambda w: w.status == 400, max_tokens=2, messages=[
         {"role": "user", "content": [{"type": "text", "text": "hi"}]}]),
     "first-delta-no-role": chat_stream(lambda w: not any("role" in c["delta"] for c in w.choices()), **CG),
+    # the route itself missing: answered before authentication, whatever the request
+    "chat-route-404": chat_raw(Send(CG, auth=False, chat=True), lambda w: w.status == 404
+                               and w.json == {"detail": "Not Found"}),
+    "chat-route-405": chat_raw(Send(CG, chat=True), lambda w: w.status == 405 and w.headers.get("allow") == "GET, HEAD"),
+    "chat-route-html": chat_raw(Send(CG, chat=True), lambda w: w.status == 200
+                                and w.content_type.startswith("text/html")),
     # benign
     "chunk-empty-delta": chat_stream(lambda w: any(c["delta"] == {} and not c["finish_reason"] for c in w.choices()),
                                      **CG),
@@ -298,8 +305,7 @@ def test_every_chat_quirk_has_a_case() -> None:
     on_chat = {q.name for q in all_quirks() if Endpoint.CHAT in q.endpoints}
     assert on_chat == set(CHAT_CASES)
     assert set(OWN) == {q.name for q in all_quirks() if q.endpoints == {Endpoint.CHAT}}
-    assert all(q.deviation == "benign" or "D50" <= q.deviation <= "D79" for q in all_quirks()
-               if q.endpoints == {Endpoint.CHAT})
+    assert all(q.deviation == "benign" or "D50" <= q.deviation <= "D79" for q in CHAT_QUIRKS)
 
 
 COMPLETIONS_ONLY = sorted(q.name for q in all_quirks() if Endpoint.CHAT not in q.endpoints)

@@ -42,6 +42,7 @@ class Wire:
     status: int
     content_type: str
     content: bytes
+    headers: dict[str, str] = field(default_factory=dict)
 
     @property
     def json(self) -> Any:
@@ -82,7 +83,8 @@ def send(api: Api, request: Send) -> Wire:
         response = api.client.post(path, content=request.raw, headers=headers)
     else:
         response = api.client.post(path, json=body, headers=headers)
-    return Wire(response.status_code, response.headers.get("content-type", ""), response.content)
+    return Wire(response.status_code, response.headers.get("content-type", ""), response.content,
+                dict(response.headers))
 
 
 @dataclass(frozen=True)
@@ -313,6 +315,12 @@ CASES: dict[str, Case] = {
         Send(UNKNOWN_MODEL, model=False), lambda w: w.content_type.startswith("text/html")
     ),
     "errors-500": raw_case(Send(UNKNOWN_MODEL, model=False), lambda w: w.status == 500),
+    # the route itself missing: answered before authentication, whatever the request
+    "completions-route-404": raw_case(Send(GREEDY, auth=False), lambda w: w.status == 404
+                                      and w.json == {"detail": "Not Found"}),
+    "completions-route-405": raw_case(Send(GREEDY), lambda w: w.status == 405 and w.headers.get("allow") == "GET, HEAD"),
+    "completions-route-html": raw_case(Send(GREEDY), lambda w: w.status == 200
+                                       and w.content_type.startswith("text/html")),
     "errors-param-null": case(lambda w: w.json["error"]["param"] is None, prompt="x", temperature=5),
     # usage truth and parameter effects (issue 12, part 2); COUNTING is 11 cl100k tokens
     "prompt-list-usage-first": case(
