@@ -41,6 +41,7 @@ from relaycheck.server.params import CompletionRequest
 from relaycheck.server.protocol import DONE, Exchange, Frame, new_id
 from relaycheck.server.quirk import (
     BOTH,
+    CHAT,
     ErrorHook,
     FramesHook,
     Json,
