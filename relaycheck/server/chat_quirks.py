@@ -310,9 +310,9 @@ def _role_order_500(err: ApiError, ex: Exchange) -> ApiError:
                                message="Conversation roles must alternate user/assistant/user/assistant/...")
 
 
-def _set_object(value: str) -> Any:
+def _set_object(value: str, kind_of: str) -> Any:
     def hook(obj: Json, ex: Exchange, kind: str) -> None:
-        if "object" in obj:
+        if kind == kind_of and "object" in obj:
             obj["object"] = value
 
     return hook
@@ -322,6 +322,39 @@ def _refusal_missing(obj: Json, ex: Exchange, kind: str) -> None:
     for choice in choices_of(obj):
         if isinstance(choice.get("message"), dict):
             choice["message"].pop("refusal", None)
+
+
+def _lax_validation(body: Json, ex: Exchange) -> None:
+    """What a lenient server does with the requests OpenAI refuses: drops or repairs the invalid part and answers
+    (the chat side of D13; llama-cpp-python's Pydantic models ignore what they do not check, openai-chat-facts §3)."""
+    if body.get("top_logprobs") is not None and not body.get("logprobs"):
+        body.pop("top_logprobs")
+    if body.get("stream_options") is not None and not body.get("stream"):
+        body.pop("stream_options")
+    if not isinstance(body.get("messages"), list) or not body["messages"]:
+        body["messages"] = [{"role": "user", "content": ""}]
+    called: set[str] = set()
+    kept = []
+    for message in body["messages"]:
+        if not isinstance(message, dict):
+            continue
+        if message.get("role") not in ("system", "developer", "user", "assistant", "tool"):
+            message = {**message, "role": "user"}
+        if message["role"] == "tool" and message.get("tool_call_id") not in called:
+            message = {"role": "user", "content": message.get("content") or ""}
+        called |= {c.get("id") for c in message.get("tool_calls") or [] if isinstance(c, dict)}
+        kept.append(message)
+    answered = {m.get("tool_call_id") for m in kept if m["role"] == "tool"}
+    for message in kept:
+        if message.get("tool_calls") and not all(c.get("id") in answered for c in message["tool_calls"]):
+            message.pop("tool_calls")
+            message["content"] = message.get("content") or ""
+    body["messages"] = kept
+    names = {t["function"].get("name") for t in body.get("tools") or [] if isinstance((t or {}).get("function"), dict)}
+    choice = body.get("tool_choice")
+    named = choice.get("function", {}).get("name") if isinstance(choice, dict) else None
+    if choice not in (None, "none") and (not names or (named is not None and named not in names)):
+        body.pop("tool_choice")
 
 
 def _null_content_rejected(body: Json, ex: Exchange) -> None:
@@ -465,9 +498,14 @@ CHAT_QUIRKS: tuple[Quirk, ...] = tuple(dataclasses.replace(q, endpoints=CHAT) fo
           on_body=_system_role_500),
     Quirk("role-order-500", "a tool message out of order fails with HTTP 500 (a template exception)", "D62",
           on_error=_role_order_500),
-    Quirk("chat-object-text-completion", 'chat answers and chunks say object "text_completion"', "D63",
-          on_payload=_set_object("text_completion")),
-    Quirk("refusal-missing", "the answer's message has no refusal member", "D63", on_payload=_refusal_missing),
+    Quirk("chat-object-text-completion", 'chat answers say object "text_completion"', "D63",
+          on_payload=_set_object("text_completion", "response")),
+    Quirk("chat-chunk-object-text-completion", 'chat chunks say object "text_completion"', "D63",
+          on_payload=_set_object("text_completion", "chunk")),
+    Quirk("chat-refusal-missing", "the answer's message has no refusal member", "D63", on_payload=_refusal_missing),
+    Quirk("chat-lax-validation", "invalid chat requests are repaired and answered 200: top_logprobs without logprobs, "
+          "stream_options without stream, missing or empty messages, unknown roles, tool messages out of order, "
+          "tool_choice without tools or naming no tool", "D13", on_body=_lax_validation),
     Quirk("null-content-rejected", "an assistant message with tool_calls and content null is a 400", "D64",
           on_body=_null_content_rejected),
     Quirk("content-parts-rejected", "content given as an array of parts is a 400 (cannot unmarshal array)", "D65",

@@ -93,7 +93,8 @@ def _no_best_of_n_rule(body: Json, ex: Exchange) -> None:
 
 
 def _reject_explicit_defaults(body: Json, ex: Exchange) -> None:
-    for name in ("best_of", "suffix"):
+    # on chat, members a translator has no field for even at their default (n, logit_bias: one-api's D04 pattern)
+    for name in ("n", "logit_bias") if ex.chat else ("best_of", "suffix"):
         if name in body:
             raise ApiError(400, f"Unsupported param: {name}", param=name, cause="quirk")
 
@@ -257,7 +258,11 @@ def _set(key: str, value: Any, kinds: tuple[str, ...] = ("response", "chunk")) -
 
 
 def _chatcmpl_id(obj: Json, ex: Exchange, kind: str) -> None:
-    obj["id"] = "chatcmpl-" + str(obj["id"]).removeprefix("cmpl-")
+    """The other endpoint's id prefix: chatcmpl- on Completions (llama.cpp, new-api), cmpl- on chat."""
+    if ex.chat:
+        obj["id"] = "cmpl-" + str(obj["id"]).removeprefix("chatcmpl-")
+    else:
+        obj["id"] = "chatcmpl-" + str(obj["id"]).removeprefix("cmpl-")
 
 
 def _finish_reason_eos(obj: Json, ex: Exchange, kind: str) -> None:
@@ -686,7 +691,7 @@ _QUIRKS: tuple[Quirk, ...] = (
     Quirk("no-best-of-n-rule", "best_of smaller than n is accepted", "D05", on_body=_no_best_of_n_rule),
     Quirk(
         "reject-explicit-defaults",
-        "a best_of or suffix key is rejected even at its default value",
+        "a best_of or suffix key (chat: n or logit_bias) is rejected even at its default value",
         "D04",
         on_body=_reject_explicit_defaults,
     ),
@@ -794,7 +799,8 @@ _QUIRKS: tuple[Quirk, ...] = (
         on_payload=_set("object", "chat.completion", ("response",)),
     ),
     Quirk("empty-id", "id is the empty string", "D19", on_payload=_set("id", "")),
-    Quirk("chatcmpl-id", "id has the chatcmpl- prefix", "D19", on_payload=_chatcmpl_id),
+    Quirk("chatcmpl-id", "id has the other endpoint's prefix (chatcmpl- on Completions, cmpl- on chat)", "D19",
+          on_payload=_chatcmpl_id),
     Quirk("finish-reason-eos", 'finish_reason is "eos_token"', "D20", on_payload=_finish_reason_eos),
     Quirk(
         "logprobs-key-omitted",
@@ -830,6 +836,8 @@ _QUIRKS: tuple[Quirk, ...] = (
         on_payload=_set("object", "chat.completion.chunk", ("chunk",)),
     ),
     Quirk("chunk-ids-vary", "every chunk has a new id", "D19", on_payload=_chunk_ids_vary),
+    Quirk("chat-chunk-ids-vary", "every chat chunk has a new chatcmpl- id (LiteLLM's Responses bridge)", "D19",
+          endpoints=CHAT, on_payload=_chunk_ids_vary),
     Quirk("sse-as-json", "a stream request is answered with one application/json body", "D37"),
     Quirk("no-done", "the stream ends without data: [DONE]", "D28", on_frames=_no_done),
     Quirk("data-after-done", "another data event follows data: [DONE]", "D28", on_frames=_data_after_done),
@@ -1218,7 +1226,8 @@ _IDENTITY_QUIRKS: tuple[Quirk, ...] = (
 ANY_ENDPOINT = frozenset({
     # parameters ignored, defaults, validation
     "drop-max-tokens", "drop-stop", "stop-included", "drop-n", "logprobs-default-on", "drop-logit-bias",
-    "ignore-seed", "logprobs-zero-null", "logprobs-too-many-top", "integer-temperature", "accept-out-of-range",
+    "ignore-seed", "logprobs-zero-null",
+    "reject-explicit-defaults", "chatcmpl-id", "logprobs-too-many-top", "integer-temperature", "accept-out-of-range",
     "default-model-when-missing", "drop-unknown-params", "malformed-json-500", "stop-list-cut-to-four",
     "ignore-penalties", "stop-partial-left",
     # response shape and usage
@@ -1226,7 +1235,7 @@ ANY_ENDPOINT = frozenset({
     "usage-inflated", "created-float", "created-millis", "model-substituted", "json-as-sse", "id-reused",
     "finish-reason-always-stop",
     # streaming
-    "chunk-ids-vary", "sse-as-json", "no-done", "data-after-done", "non-json-data-line", "stream-no-finish-reason",
+    "sse-as-json", "no-done", "data-after-done", "non-json-data-line", "stream-no-finish-reason",
     "finish-reason-every-chunk", "stream-buffered", "stream-drops-first-token", "usage-chunk-missing",
     "usage-on-last-content-chunk", "usage-zeros-every-chunk", "usage-chunk-forced", "usage-zeros-unasked",
     "usage-chunk-no-choices", "sse-error-field", "stream-n-index-wrong", "stream-drop-stop", "stream-drop-logprobs",
