@@ -31,12 +31,16 @@ def test_every_cited_deviation_has_an_entry() -> None:
 # finds it in `diff` and `compare --baseline`, not a check of one report; D87 (a gateway page the first time) is how
 # any check's rerun is graded (warn, flaky), not a check of its own.
 NOT_A_CHECK = {"D26", "D43", "D86", "D87"}
+# Chat's entries (section G), reproduced by the reference provider's chat quirks; the chat checks written on top of
+# that server cite them. An id leaves this set when a check detects it (and the test below says so).
+AWAITING_CHAT_CHECKS = {f"D{n}" for n in range(50, 68)} - {"D63"}
 
 
 def test_every_entry_is_detected_or_knowingly_not() -> None:
     """A new entry no check detects is a gap to see: it must be detected, or listed above with why."""
     cited = {d for c in load_catalogue().checks for d in c.deviations}
-    assert _entries() - cited == NOT_A_CHECK
+    assert _entries() - cited == NOT_A_CHECK | (AWAITING_CHAT_CHECKS - cited)
+    assert not AWAITING_CHAT_CHECKS & cited, f"detected now, drop from AWAITING_CHAT_CHECKS: {AWAITING_CHAT_CHECKS & cited}"
 
 
 RESEARCH_NOTES = Path(__file__).resolve().parents[2] / "shared" / "reference" / "known-deviations.md"
