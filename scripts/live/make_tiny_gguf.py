@@ -54,6 +54,17 @@ EOS_BIAS = 2.0  # logit bias of EOS relative to ordinary tokens
 BANNED_BIAS = -30.0  # logit bias of non-printable / non-ASCII bytes
 EOS = "<|endoftext|>"
 
+# The chat template (GGUF ``tokenizer.chat_template``; ``chat_template`` in the twin's tokenizer_config.json), kept in
+# tiny-chat-template.jinja. ChatML's layout, its markers as plain text (the vocabulary has no ChatML tokens, and
+# adding any would change the weights' random draws and so the Completions behaviour):
+# ``<|im_start|>ROLE\nCONTENT<|im_end|>\n`` per message, tool definitions first in a system turn, an assistant's
+# tool calls as ``<tool_call>{...}</tool_call>`` (the Hermes layout vLLM's hermes parser reads), content given as an
+# array of parts rendered from its text parts (other parts are left out), then ``<|im_start|>assistant\n``. It is
+# deliberately not llama-cpp-python's CHATML_CHAT_TEMPLATE string, so that server formats chat with this template
+# (Jinja2ChatFormatter, "chat_template.default") instead of guessing its built-in "chatml" format. Generation ends at
+# EOS, which both servers stop on. One line: whitespace never depends on a Jinja environment's trim settings.
+CHAT_TEMPLATE = (Path(__file__).with_name("tiny-chat-template.jinja")).read_text(encoding="utf-8").rstrip("\n")
+
 CORPUS = """
 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20.
 Say this is a test. This is a test. This is only a test.
@@ -215,6 +226,7 @@ def build(out: Path, model: TinyModel) -> None:
     writer.add_bos_token_id(model.eos_id)
     writer.add_eos_token_id(model.eos_id)
     writer.add_add_bos_token(False)  # like OpenAI: the prompt is sent as it is
+    writer.add_chat_template(CHAT_TEMPLATE)  # metadata only: the Completions behaviour is unchanged
     for name, array in model.tensors.items():
         writer.add_tensor(name, array)
     writer.write_header_to_file()
@@ -307,7 +319,7 @@ def build_hf(out_dir: Path, model: TinyModel) -> None:
     }
     tokenizer_config = {"tokenizer_class": "PreTrainedTokenizerFast", "bos_token": EOS, "eos_token": EOS,
                         "add_bos_token": False, "add_eos_token": False, "model_max_length": N_CTX,
-                        "clean_up_tokenization_spaces": False}
+                        "clean_up_tokenization_spaces": False, "chat_template": CHAT_TEMPLATE}
     (tmp / "config.json").write_text(json.dumps(config, indent=1), encoding="utf-8")
     (tmp / "tokenizer.json").write_text(json.dumps(tokenizer, ensure_ascii=False), encoding="utf-8")
     (tmp / "tokenizer_config.json").write_text(json.dumps(tokenizer_config, indent=1), encoding="utf-8")

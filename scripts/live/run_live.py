@@ -2,21 +2,27 @@
 it (LiteLLM, openai-forward, the Portkey gateway) and, opt-in, vLLM.
 
     bash scripts/live/setup.sh [--with-vllm]       # once: installs the servers under .cache/live/ (docs/live.md)
-    python scripts/live/run_live.py [--with-vllm]  # any Python >= 3.11; relaycheck itself runs from .venv
+    python scripts/live/run_live.py [--with-vllm] [--with-chat]  # any Python >= 3.11; relaycheck runs from .venv
 
 What it does, in order:
 
 1. writes the tiny GGUF model (scripts/live/make_tiny_gguf.py, deterministic) to .cache/live/tiny.gguf;
 2. starts, each on a free 127.0.0.1 port with an API key generated for this run (passed through environment
    variables only, never written to a file):
-   * llama-cpp-python's server on the tiny model, alias ``gpt-3.5-turbo-instruct``;
-   * the LiteLLM proxy, forwarding ``text-completion-openai/gpt-3.5-turbo-instruct`` to llama's /v1;
+   * llama-cpp-python's server on the tiny model, aliases ``gpt-3.5-turbo-instruct`` and ``tiny-chat`` (chat through
+     the GGUF's chat template) and ``tiny-chat-functions`` (the chatml-function-calling chat format), from a config
+     file handed over through a pipe (it holds the key);
+   * the LiteLLM proxy, forwarding ``text-completion-openai/gpt-3.5-turbo-instruct`` and, for chat,
+     ``openai/tiny-chat`` and ``openai/tiny-chat-functions`` to llama's /v1;
    * openai-forward (its ASGI app under uvicorn), forwarding to llama; it maps its own forward key to llama's key;
    * the Portkey AI gateway (scripts/live/portkey_serve.mjs: its app on 127.0.0.1 only), routed to llama by the
      request headers x-portkey-provider / x-portkey-custom-host that the providers file sets per provider;
-   * with --with-vllm: vLLM's OpenAI server on the tiny model's Hugging Face twin (same weights and tokenizer);
+   * with --with-vllm: vLLM's OpenAI server on the tiny model's Hugging Face twin (same weights, tokenizer and chat
+     template), served as ``gpt-3.5-turbo-instruct`` and ``tiny-chat``, with the Hermes tool parser;
+   * with --with-chat: one more llama-cpp-python, certified as ``llama-cpp-functions`` on chat only;
 3. waits for each to answer (bounded), writes a temporary providers file (llama-cpp, litellm, openai-forward and
-   the embedded reference) and runs ``relaycheck run ... --report-dir reports/live``;
+   the embedded reference; with --with-chat each also gets ``endpoints`` and its ``chat`` model) and runs
+   ``relaycheck run ... --report-dir reports/live``;
 4. stops every server it started (always), copies their logs (keys redacted) to reports/live/logs/;
 5. judges the JSON reports itself, stricter than relaycheck's own exit code:
    exit 0 only when every verdict of every provider is pass, known or skipped-as-expected, i.e. each ``fail``,
@@ -48,10 +54,18 @@ ROOT = Path(__file__).resolve().parents[2]
 LIVE = Path(os.environ.get("RELAYCHECK_LIVE_CACHE", ROOT / ".cache" / "live"))
 HOST = "127.0.0.1"  # never anything else
 MODEL = "gpt-3.5-turbo-instruct"
+# Chat (issue 23): every server answers /v1/chat/completions on the tiny model under these names as well.
+CHAT_MODEL = "tiny-chat"  # llama-cpp-python: the GGUF's own chat template (Jinja2ChatFormatter), its default handler
+CHAT_FUNCTIONS_MODEL = "tiny-chat-functions"  # llama-cpp-python: chat_format chatml-function-calling (adds "auto")
+CHAT_CONTEXT_LENGTH = 2048  # n_ctx of llama-cpp-python, --max-model-len of vLLM
+REFERENCE_CHAT_MODEL = "gpt-3.5-turbo"  # the embedded reference's chat model: cl100k, as its Completions model
 PROVIDERS = ("llama-cpp", "litellm", "openai-forward", "portkey")
 OPTIONAL_PROVIDERS = ("vllm",)  # --with-vllm (a 3.5 GB install; the nightly job runs it)
+# --with-chat: llama-cpp-python's tool-calling chat format, certified on chat only, on its own llama instance.
+CHAT_ONLY_PROVIDERS = ("llama-cpp-functions",)
 KEY_ENV = {
     "llama-cpp": "RELAYCHECK_LIVE_LLAMA_KEY",
+    "llama-cpp-functions": "RELAYCHECK_LIVE_LLAMA_FUNCTIONS_KEY",
     "litellm": "RELAYCHECK_LIVE_LITELLM_KEY",
     "openai-forward": "RELAYCHECK_LIVE_FORWARD_KEY",
     "portkey": "RELAYCHECK_LIVE_PORTKEY_KEY",
@@ -63,6 +77,7 @@ PAIR_PROVIDER = "litellm-other"
 OTHER_MODEL = "tiny-other.gguf"
 OTHER_SEED = 20261124  # make_tiny_gguf.py's SEED + 1: other weights
 PAIR_DIR = "identity-pair"  # under the report dir: the pair provider's report (fingerprint probes only)
+VLLM_STRUCTURED_OUTPUTS = {"backend": "xgrammar", "disable_any_whitespace": True}
 VLLM_READY_TIMEOUT = 360.0  # vLLM compiles and warms up its model: about 80 s alone, minutes on a busy machine
 HF_TWIN = "tiny-hf"  # the Hugging Face twin of tiny.gguf, for vLLM
 BAD_GRADES = {"fail", "warn", "unsupported", "error"}
@@ -94,6 +109,8 @@ class Server:
     log_path: Path
     ready_key: str | None = None
     ready_timeout: float | None = None  # longer than the run's --ready-timeout for a slow starter (vLLM)
+    # A config file handed over through a pipe (``--config_file /dev/fd/N``), never written to disk: it holds the key.
+    config: bytes | None = None
     proc: subprocess.Popen[bytes] | None = None
     started_at: float = 0.0
     ready_after: float | None = None
@@ -106,11 +123,21 @@ class Server:
     def start(self) -> None:
         self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
         self.started_at = time.monotonic()
-        # own session: stop() signals this server's process group only (LiteLLM may spawn workers)
-        self.proc = subprocess.Popen(  # noqa: S603 - fixed argv built above
-            self.argv, cwd=self.cwd, env=self.env, stdout=self._log, stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL, start_new_session=True,
-        )
+        argv, fds = self.argv, ()
+        if self.config is not None:  # small (< 64 KiB, a pipe's buffer): written whole before the server starts
+            read_end, write_end = os.pipe()
+            os.write(write_end, self.config)
+            os.close(write_end)
+            argv, fds = [*self.argv, "--config_file", f"/dev/fd/{read_end}"], (read_end,)
+        try:
+            # own session: stop() signals this server's process group only (LiteLLM may spawn workers)
+            self.proc = subprocess.Popen(  # noqa: S603 - fixed argv built above
+                argv, cwd=self.cwd, env=self.env, stdout=self._log, stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL, start_new_session=True, pass_fds=fds,
+            )
+        finally:
+            for fd in fds:
+                os.close(fd)
         log(f"started {self.name} (pid {self.proc.pid}) on {self.base_url}")
 
     def wait_ready(self, timeout: float) -> None:
@@ -179,15 +206,35 @@ def base_env() -> dict[str, str]:
     return env
 
 
+def llama_config(model: Path, port: int, key: str) -> dict[str, object]:
+    """llama-cpp-python's --config_file: one model file under three names, each with its own chat format.
+
+    ``MODEL`` (first, so also what a request naming an unknown model gets) and ``CHAT_MODEL`` use the GGUF's chat
+    template (llama_cpp/llama.py picks "chat_template.default" when no chat_format is given), whose handler honours
+    only a named tool_choice; ``CHAT_FUNCTIONS_MODEL`` uses the chatml-function-calling handler, which adds
+    tool_choice "auto" (and has its own ChatML template). The server keeps one model loaded and reloads when a
+    request names another (llama_cpp/server/model.py LlamaProxy.__call__): the tiny model loads in milliseconds.
+    """
+    # The model by its name, from its own directory: without `model` in a request llama-cpp-python answers with
+    # the model path, which must not put this machine's directories into the reports.
+    common = {"model": model.name, "n_ctx": CHAT_CONTEXT_LENGTH, "n_threads": 1}
+    return {
+        "host": HOST, "port": port, "api_key": key,
+        "models": [
+            {**common, "model_alias": MODEL},
+            {**common, "model_alias": CHAT_MODEL},
+            {**common, "model_alias": CHAT_FUNCTIONS_MODEL, "chat_format": "chatml-function-calling"},
+        ],
+    }
+
+
 def llama_server(name: str, work: Path, model: Path, key: str) -> Server:
     port = free_port()
     return Server(
         name=name,
-        # The model by its name, from its own directory: without `model` in a request llama-cpp-python answers
-        # with the model path, which must not put this machine's directories into the reports.
-        argv=[str(venv_bin("venv-llama", "python")), "-m", "llama_cpp.server", "--model", model.name,
-              "--host", HOST, "--port", str(port), "--api_key", key,
-              "--model_alias", MODEL, "--n_ctx", "2048", "--n_threads", "1"],
+        # Everything is in the config file (with one, llama_cpp.server ignores its other options).
+        argv=[str(venv_bin("venv-llama", "python")), "-m", "llama_cpp.server"],
+        config=json.dumps(llama_config(model, port, key)).encode("utf-8"),
         port=port, ready_path="/v1/models", ready_key=key,
         env=base_env(), cwd=model.parent, log_path=work / f"{name}.log",
     )
@@ -214,12 +261,22 @@ def vllm_server(work: Path, model_dir: Path, key: str) -> Server:
         **base_env(),
         "VLLM_CPU_KVCACHE_SPACE": "1",  # GiB: the tiny model needs next to nothing
         "VLLM_NO_USAGE_STATS": "1", "DO_NOT_TRACK": "1", "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
+        # chat: a named or "required" tool_choice through the JSON-schema structured output built from the tool's
+        # parameters (vllm/tool_parsers/abstract_tool_parser.py adjust_request), not through the Hermes parser's
+        # structural tag, which pins the arguments only for tools marked strict and which the tiny model never
+        # closes (docs/live-chat-findings.md, vLLM)
+        "VLLM_ENFORCE_STRICT_TOOL_CALLING": "0",
     }
     return Server(
         name="vllm",
         argv=[str(venv_bin("venv-vllm", "python", "--with-vllm")), "-m", "vllm.entrypoints.openai.api_server",
-              "--model", model_dir.name, "--served-model-name", MODEL, "--host", HOST, "--port", str(port),
-              "--api-key", key, "--max-model-len", "2048"],
+              "--model", model_dir.name, "--served-model-name", MODEL, CHAT_MODEL, "--host", HOST, "--port", str(port),
+              "--api-key", key, "--max-model-len", str(CHAT_CONTEXT_LENGTH),
+              # chat: vLLM 0.32 refuses every tool_choice but "none" without a tool parser; Hermes-style
+              # <tool_call>{...}</tool_call> is how the tiny model's template writes past calls
+              "--enable-auto-tool-choice", "--tool-call-parser", "hermes",
+              # compact JSON: otherwise xgrammar lets the random model write whitespace until max_tokens
+              "--structured-outputs-config", json.dumps(VLLM_STRUCTURED_OUTPUTS)],
         port=port, ready_path="/v1/models", ready_key=key, env=env, cwd=model_dir.parent,
         log_path=work / "vllm.log", ready_timeout=VLLM_READY_TIMEOUT,
     )
@@ -237,7 +294,16 @@ def litellm_server(name: str, work: Path, upstream: Server, upstream_key: str, m
         f"      model: text-completion-openai/{MODEL}\n"
         f"      api_base: {upstream.base_url}/v1\n"
         "      api_key: os.environ/LIVE_UPSTREAM_KEY\n"
-        "general_settings:\n"
+        # chat: LiteLLM's OpenAI chat provider (the openai SDK) against the same llama
+        + "".join(
+            f"  - model_name: {chat_model}\n"
+            "    litellm_params:\n"
+            f"      model: openai/{chat_model}\n"
+            f"      api_base: {upstream.base_url}/v1\n"
+            "      api_key: os.environ/LIVE_UPSTREAM_KEY\n"
+            for chat_model in (CHAT_MODEL, CHAT_FUNCTIONS_MODEL)
+        )
+        + "general_settings:\n"
         "  master_key: os.environ/LIVE_MASTER_KEY\n",
         encoding="utf-8",
     )
@@ -250,7 +316,8 @@ def litellm_server(name: str, work: Path, upstream: Server, upstream_key: str, m
     )
 
 
-def build_servers(work: Path, model: Path, keys: dict[str, str], with_vllm: bool = False) -> list[Server]:
+def build_servers(work: Path, model: Path, keys: dict[str, str], with_vllm: bool = False,
+                  with_chat: bool = False) -> list[Server]:
     """llama-cpp, and the two relays each in front of its own llama-cpp-python instance.
 
     One llama per certified provider: llama-cpp-python serves one request at a time and, by default
@@ -287,12 +354,32 @@ def build_servers(work: Path, model: Path, keys: dict[str, str], with_vllm: bool
     litellm_other = litellm_server(PAIR_PROVIDER, work, llama_other, keys["llama-cpp"], keys[PAIR_PROVIDER])
     servers = [llama, llama_for_litellm, llama_for_forward, llama_for_portkey, llama_other, litellm, litellm_other,
                forward, portkey_server(work)]
+    if with_chat:  # the same llama-cpp-python under its tool-calling chat format: its own instance, as every provider
+        servers.insert(0, llama_server("llama-cpp-functions", work, model, keys["llama-cpp-functions"]))
     if with_vllm:
         servers.append(vllm_server(work, model.with_name(HF_TWIN), keys["vllm"]))
     return servers
 
 
-def providers_yaml(servers: dict[str, Server]) -> str:  # noqa: C901 - one entry per server, flat on purpose
+def chat_lines(name: str) -> list[str]:
+    """A provider's chat settings (``--with-chat``): the endpoints it is certified on and the chat model it sells.
+
+    The shape of issue 23's providers.yaml (``endpoints``, ``chat: {model, context_length}``); relaycheck refuses
+    these keys until it certifies chat, so they are written only when asked for.
+    """
+    if name == "reference":
+        return ["    endpoints: [completions, chat]", f"    chat: {{model: {REFERENCE_CHAT_MODEL}}}"]
+    if name in CHAT_ONLY_PROVIDERS:
+        return ["    endpoints: [chat]",
+                f"    chat: {{model: {CHAT_FUNCTIONS_MODEL}, context_length: {CHAT_CONTEXT_LENGTH}}}"]
+    return ["    endpoints: [completions, chat]",
+            f"    chat: {{model: {CHAT_MODEL}, context_length: {CHAT_CONTEXT_LENGTH}}}"]
+
+
+def providers_yaml(servers: dict[str, Server], with_chat: bool = False) -> str:  # noqa: C901 - flat on purpose
+    def chat(name: str) -> list[str]:
+        return chat_lines(name) if with_chat else []
+
     lines = [
         "# written by scripts/live/run_live.py for one live run",
         "version: 1",
@@ -313,8 +400,9 @@ def providers_yaml(servers: dict[str, Server]) -> str:  # noqa: C901 - one entry
         "    concurrency: 8",
         "    property_examples: 40",
         "    budget: {requests: 400, completion_tokens: 20000}",
+        *chat("reference"),
     ]
-    for name in [n for n in (*PROVIDERS, *OPTIONAL_PROVIDERS) if n in servers]:
+    for name in [n for n in (*PROVIDERS, *CHAT_ONLY_PROVIDERS, *OPTIONAL_PROVIDERS) if n in servers]:
         if name == "vllm":  # serves requests concurrently and keeps its connections sane: not paced
             lines += [
                 "  - name: vllm",
@@ -322,6 +410,7 @@ def providers_yaml(servers: dict[str, Server]) -> str:  # noqa: C901 - one entry
                 f"    api_key_env: {KEY_ENV[name]}",
                 "    concurrency: 4",
                 f"    expectations: {json.dumps(str(ROOT / 'expectations' / 'vllm.yaml'))}",
+                *chat(name),
             ]
             continue
         lines += [
@@ -333,6 +422,7 @@ def providers_yaml(servers: dict[str, Server]) -> str:  # noqa: C901 - one entry
             # upstream pool meets the same race and answers its own 500; paced, both see the close first.
             "    rate_limit: 1",
             f"    expectations: {json.dumps(str(ROOT / 'expectations' / f'{name}.yaml'))}",
+            *chat(name),
         ]
         if name == "portkey":  # the gateway routes by request headers only (its key passes through to llama)
             upstream = servers["llama-cpp-behind-portkey"].base_url
@@ -347,6 +437,7 @@ def providers_yaml(servers: dict[str, Server]) -> str:  # noqa: C901 - one entry
             f"    base_url: {servers[PAIR_PROVIDER].base_url}/v1",
             f"    api_key_env: {KEY_ENV[PAIR_PROVIDER]}",
             "    rate_limit: 1",
+            *chat(PAIR_PROVIDER),
         ]
     return "\n".join(lines) + "\n"
 
@@ -481,9 +572,14 @@ def main(argv: list[str] | None = None) -> int:
                         "hand-written reasons and each file's header comment are kept); verify every new entry by hand")
     parser.add_argument("--with-vllm", action="store_true",
                         help="also certify vLLM (needs `bash scripts/live/setup.sh --with-vllm`, 3.5 GB)")
+    parser.add_argument("--with-chat", action="store_true",
+                        help="also certify Chat Completions: each provider's `endpoints` and `chat` model in the "
+                        "providers file, and llama-cpp-functions (llama-cpp-python's chatml-function-calling format, "
+                        "chat only); needs a relaycheck that certifies chat")
     args = parser.parse_args(argv)
     report_dir = args.report_dir.resolve()
-    names = ["reference", *PROVIDERS, *(OPTIONAL_PROVIDERS if args.with_vllm else ())]
+    names = ["reference", *PROVIDERS, *(CHAT_ONLY_PROVIDERS if args.with_chat else ()),
+             *(OPTIONAL_PROVIDERS if args.with_vllm else ())]
 
     if args.judge_only:
         ok, lines = judge(report_dir, names)
@@ -492,7 +588,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0 if ok and pair_ok else 1
 
     t0 = time.monotonic()
-    keys = {name: "sk-live-" + secrets.token_urlsafe(24) for name in (*PROVIDERS, *OPTIONAL_PROVIDERS, PAIR_PROVIDER)}
+    keys = {name: "sk-live-" + secrets.token_urlsafe(24)
+            for name in (*PROVIDERS, *CHAT_ONLY_PROVIDERS, *OPTIONAL_PROVIDERS, PAIR_PROVIDER)}
     keys["portkey"] = keys["llama-cpp"]  # the gateway passes Authorization through to its llama
     servers: list[Server] = []
     work = Path(tempfile.mkdtemp(prefix="relaycheck-live-"))
@@ -506,7 +603,7 @@ def main(argv: list[str] | None = None) -> int:
                         "--out", str(model), *twin], check=True)
         subprocess.run([str(venv_bin("venv-llama", "python")), str(ROOT / "scripts/live/make_tiny_gguf.py"),  # noqa: S603
                         "--out", str(model.with_name(OTHER_MODEL)), "--seed", str(OTHER_SEED)], check=True)
-        servers = build_servers(work, model, keys, with_vllm=args.with_vllm)
+        servers = build_servers(work, model, keys, with_vllm=args.with_vllm, with_chat=args.with_chat)
         by_name = {s.name: s for s in servers}
         t_start = time.monotonic()
         for server in servers:  # llama first: the relays' readiness checks do not need it, but it is quick
@@ -515,7 +612,7 @@ def main(argv: list[str] | None = None) -> int:
             server.wait_ready(max(args.ready_timeout, server.ready_timeout or 0))
         timings["start"] = time.monotonic() - t_start
         providers_file = work / "providers.yaml"
-        providers_file.write_text(providers_yaml(by_name), encoding="utf-8")
+        providers_file.write_text(providers_yaml(by_name, with_chat=args.with_chat), encoding="utf-8")
         if args.keep_providers_file:
             report_dir.mkdir(parents=True, exist_ok=True)
             (report_dir / "providers.live.yaml").write_text(providers_file.read_text(encoding="utf-8"))

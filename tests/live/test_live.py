@@ -164,3 +164,96 @@ def test_portkey_is_routed_by_headers_from_the_providers_file(tmp_path: Path) ->
     assert portkey["headers"] == {"x-portkey-provider": "openai",
                                   "x-portkey-custom-host": "http://127.0.0.1:40004/v1"}
     assert "vllm" not in {p["name"] for p in raw["providers"]}  # opt-in only
+
+
+# -- chat (issue 23): what run_live.py starts and writes for it, without any server (default suite) --------------
+
+
+def _servers(run_live, tmp_path: Path, names: list[str]) -> dict:
+    return {name: run_live.Server(name, [], port, "/", {}, tmp_path, tmp_path / "log")
+            for port, name in enumerate(names, start=40000)}
+
+
+def test_chat_settings_are_written_only_with_chat(tmp_path: Path) -> None:
+    """Today's relaycheck refuses `endpoints` and `chat`: without --with-chat the providers file has neither."""
+    import yaml
+
+    run_live = _run_live_module()
+    servers = _servers(run_live, tmp_path, ["llama-cpp", "litellm", "openai-forward", "portkey",
+                                            "llama-cpp-behind-portkey", "llama-cpp-functions", "vllm",
+                                            "litellm-other"])
+    plain = yaml.safe_load(run_live.providers_yaml(servers))["providers"]
+    assert all("endpoints" not in p and "chat" not in p for p in plain)
+
+    chat = {p["name"]: p for p in yaml.safe_load(run_live.providers_yaml(servers, with_chat=True))["providers"]}
+    for name in ("llama-cpp", "litellm", "openai-forward", "portkey", "vllm", "litellm-other"):
+        assert chat[name]["endpoints"] == ["completions", "chat"]
+        assert chat[name]["chat"] == {"model": "tiny-chat", "context_length": 2048}
+    assert chat["llama-cpp-functions"]["endpoints"] == ["chat"]
+    assert chat["llama-cpp-functions"]["chat"]["model"] == "tiny-chat-functions"
+    assert chat["reference"]["chat"] == {"model": run_live.REFERENCE_CHAT_MODEL}
+
+
+def test_llama_serves_completions_and_both_chat_formats_under_their_names(tmp_path: Path) -> None:
+    run_live = _run_live_module()
+    config = run_live.llama_config(tmp_path / "tiny.gguf", 40000, "sk-live-test")
+    assert (config["host"], config["port"], config["api_key"]) == ("127.0.0.1", 40000, "sk-live-test")
+    models = {m["model_alias"]: m for m in config["models"]}
+    # the first model is what llama_cpp.server falls back to for an unknown name: the Completions model, as before
+    assert config["models"][0]["model_alias"] == run_live.MODEL
+    assert "chat_format" not in models[run_live.CHAT_MODEL]  # the GGUF's own template (Jinja2ChatFormatter)
+    assert models[run_live.CHAT_FUNCTIONS_MODEL]["chat_format"] == "chatml-function-calling"
+    assert {m["model"] for m in config["models"]} == {"tiny.gguf"}  # relative: no local path in the reports
+
+
+def test_a_server_config_goes_through_a_pipe_never_to_disk(tmp_path: Path) -> None:
+    """The llama config holds the API key: the server reads it from /dev/fd/N, nothing is written to a file."""
+    run_live = _run_live_module()
+    reader = "import sys; print(sys.argv[-1]); print(open(sys.argv[-1]).read())"  # start() adds --config_file PATH
+    server = run_live.Server("reader", [sys.executable, "-c", reader], 1, "/", {}, tmp_path,
+                             tmp_path / "reader.log", config=b'{"api_key": "sk-live-secret"}')
+    server.start()
+    assert server.proc is not None and server.proc.wait(timeout=30) == 0
+    server.stop()
+    path, content = server.log_path.read_text().splitlines()[:2]
+    assert path.startswith("/dev/fd/") and content == '{"api_key": "sk-live-secret"}'
+    assert [p.name for p in tmp_path.iterdir()] == ["reader.log"]
+
+
+def test_litellm_routes_chat_models_to_the_openai_provider(tmp_path: Path) -> None:
+    import yaml
+
+    run_live = _run_live_module()
+    upstream = run_live.Server("llama", [], 40000, "/", {}, tmp_path, tmp_path / "log")
+    run_live.LIVE = tmp_path  # venv_bin looks for the LiteLLM venv here: fake one
+    (tmp_path / "venv-litellm" / "bin").mkdir(parents=True)
+    (tmp_path / "venv-litellm" / "bin" / "litellm").touch()
+    run_live.litellm_server("litellm", tmp_path, upstream, "sk-up", "sk-master")
+    config = yaml.safe_load((tmp_path / "litellm.yaml").read_text())
+    routes = {m["model_name"]: m["litellm_params"]["model"] for m in config["model_list"]}
+    assert routes == {run_live.MODEL: f"text-completion-openai/{run_live.MODEL}",
+                      run_live.CHAT_MODEL: f"openai/{run_live.CHAT_MODEL}",
+                      run_live.CHAT_FUNCTIONS_MODEL: f"openai/{run_live.CHAT_FUNCTIONS_MODEL}"}
+    assert "sk-up" not in (tmp_path / "litellm.yaml").read_text()  # keys come from the environment
+
+
+def test_the_tiny_models_chat_template_renders_chatml(tmp_path: Path) -> None:
+    """The template make_tiny_gguf.py writes: ChatML layout, text parts joined, tool calls and tools rendered."""
+    pytest.importorskip("jinja2")  # not a dependency of the project: the live venvs have it
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+    env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True)
+    env.filters["tojson"] = lambda x: __import__("json").dumps(x)
+    template = env.from_string((ROOT / "scripts" / "live" / "tiny-chat-template.jinja").read_text().rstrip("\n"))
+    prompt = template.render(
+        messages=[{"role": "user", "content": [{"type": "text", "text": "Say "}, {"type": "image_url"},
+                                               {"type": "text", "text": "hi"}]},
+                  {"role": "assistant", "content": None,
+                   "tool_calls": [{"function": {"name": "f", "arguments": "{}"}}]},
+                  {"role": "tool", "content": "42"}],
+        tools=[{"type": "function", "function": {"name": "f"}}], add_generation_prompt=True)
+    assert prompt == ('<|im_start|>system\n{"name": "f"}\n<|im_end|>\n'
+                      "<|im_start|>user\nSay hi<|im_end|>\n"
+                      '<|im_start|>assistant\n<tool_call>{"name": "f", "arguments": "{}"}</tool_call><|im_end|>\n'
+                      "<|im_start|>tool\n42<|im_end|>\n"
+                      "<|im_start|>assistant\n")
