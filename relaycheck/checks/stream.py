@@ -27,8 +27,8 @@ from relaycheck.checks.model import (
 )
 from relaycheck.checks.modes import refused_only_streamed
 from relaycheck.checks.params import TWINS
-from relaycheck.checks.shape import names_model
 from relaycheck.probes.catalogue import PROBES
+from relaycheck.probes.model_list import names_model
 from relaycheck.transport import safejson
 from relaycheck.transport.exchange import DONE, Exchange
 

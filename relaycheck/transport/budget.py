@@ -207,12 +207,14 @@ def worst_case_tokens(body: object) -> int:
     """The most completion tokens a request may cost: max_tokens × candidates × prompts, with the spec's defaults.
 
     Candidates are the larger of ``n`` and ``best_of`` (best_of candidates are generated, and billed, server-side);
-    a list of prompts multiplies everything, as each prompt gets its own choices.
+    a list of prompts multiplies everything, as each prompt gets its own choices. ``max_tokens: 0`` reserves the
+    default too: a relay that drops the zero on the way (D80) generates the upstream's default, which is then a
+    drop to be judged (``params.max-tokens-zero``), not an overrun that would scale every later reservation.
     """
     if not isinstance(body, dict):
         return UNREADABLE_BODY_TOKENS
     max_tokens = body.get("max_tokens")
-    if not isinstance(max_tokens, int) or isinstance(max_tokens, bool):
+    if not isinstance(max_tokens, int) or isinstance(max_tokens, bool) or max_tokens == 0:
         max_tokens = DEFAULT_MAX_TOKENS
     n = body.get("n") if isinstance(body.get("n"), int) else 1
     best_of = body.get("best_of") if isinstance(body.get("best_of"), int) else 1
