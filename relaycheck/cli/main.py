@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from relaycheck import __version__
+from relaycheck.cli.adhoc import add_adhoc_arguments, adhoc_options
 from relaycheck.config.providers import ConfigError, shipped_providers_file
 from relaycheck.report.escape import terminal
 from relaycheck.runner.session import ProviderChoice
@@ -85,6 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--quiet", "-q", action="store_true", help="no progress line")
     run.add_argument("--no-property", action="store_true",
                      help="skip the property tests generated from the OpenAPI document (feature 'property')")
+    add_adhoc_arguments(run)
 
     lst = sub.add_parser("list", help="print the check catalogue")
     lst.add_argument("--format", choices=("table", "json", "markdown"), default="table")
@@ -185,6 +187,7 @@ def provider_choice(args: argparse.Namespace) -> ProviderChoice:
         api_key_env=args.api_key_env,
         name=args.name,
         quirks=tuple(args.quirk),
+        adhoc=adhoc_options(args),
     )
 
 

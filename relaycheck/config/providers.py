@@ -125,6 +125,9 @@ class Provider:
     # The model's context window in tokens, when the vendor states it: the context-overflow probe (about one
     # context of prompt tokens) runs only then. The embedded reference states its own.
     context_length: int | None = None
+    # Where context_length came from, as reports name it (the providers file, the command line, the embedded
+    # reference): set by relaycheck, not a providers.yaml field.
+    context_source: str | None = None
 
     def api_key(self, environ: Mapping[str, str] | None = None) -> str | None:
         env = os.environ if environ is None else environ
@@ -166,6 +169,9 @@ class ProvidersFile:
 # -- loading ----------------------------------------------------------------------------------------------------
 
 _TOP_KEYS = {"version", "defaults", "providers"}
+_NOT_IN_FILE = {"context_source"}  # Provider fields relaycheck sets itself
+COMMAND_LINE = "command line"  # the `where` of a provider given by options (--base-url …)
+EMBEDDED_WINDOW = "the embedded reference's own window"
 _SECTIONS = {"timeouts": Timeouts, "limits": Limits, "budget": BudgetLimits}
 
 
@@ -258,7 +264,7 @@ def parse_providers(raw: Any, where: str = "providers.yaml", base_dir: Path | No
         name = entry.get("name")
         if isinstance(name, str):
             label = f"{where}: provider '{name}'"
-        provider = _parse_provider({**_merge_defaults(defaults, entry)}, label, base_dir)
+        provider = _parse_provider({**_merge_defaults(defaults, entry)}, label, base_dir, where)
         if provider.name in seen:
             raise ConfigError(f"{label}: field 'name': duplicate provider name '{provider.name}'")
         seen.add(provider.name)
@@ -282,8 +288,8 @@ def _default(name: str) -> Any:
     return found
 
 
-def _parse_provider(entry: dict[str, Any], label: str, base_dir: Path | None) -> Provider:
-    allowed = {f.name for f in fields(Provider)}
+def _parse_provider(entry: dict[str, Any], label: str, base_dir: Path | None, where: str = "") -> Provider:
+    allowed = {f.name for f in fields(Provider)} - _NOT_IN_FILE
     _reject_unknown(entry, allowed, label)
     name = _get(entry, "name", str, label, required=True)
     if not NAME_RE.match(name):
@@ -341,6 +347,7 @@ def _parse_provider(entry: dict[str, Any], label: str, base_dir: Path | None) ->
         tokenizer=_tokenizer(entry, label),
         cheaper_models=_cheaper_models(entry, label),
         context_length=_context_length(entry, label, embedded),
+        context_source=_context_source(entry, embedded, where),
     )
 
 
@@ -371,6 +378,13 @@ def _context_length(entry: dict[str, Any], label: str, embedded: bool) -> int | 
     if value < MIN_CONTEXT_LENGTH:
         raise ConfigError(f"{label}: field 'context_length' must be at least {MIN_CONTEXT_LENGTH} tokens")
     return _at_most(value, MAX_CONTEXT_LENGTH, "context_length", label)
+
+
+def _context_source(entry: dict[str, Any], embedded: bool, where: str) -> str | None:
+    """Where the provider's context_length came from, in the words a report uses."""
+    if entry.get("context_length") is None:
+        return EMBEDDED_WINDOW if embedded else None
+    return "command line (--context-length)" if where == COMMAND_LINE else f"{where} (context_length)"
 
 
 def _headers(entry: dict[str, Any], label: str) -> tuple[Header, ...]:
@@ -613,4 +627,5 @@ def find_providers_file(explicit: Path | None, cwd: Path | None = None) -> Path:
 def embedded_reference(model: str = DEFAULT_MODEL, quirks: tuple[str, ...] = ()) -> Provider:
     """The built-in reference provider, used when no providers file is needed (``relaycheck run``)."""
     return Provider(name="reference", embedded=True, model=model, quirks=quirks, concurrency=8, property_examples=40,
-                    cheaper_models=("babbage-002",), context_length=REFERENCE_CONTEXT_LENGTH)
+                    cheaper_models=("babbage-002",), context_length=REFERENCE_CONTEXT_LENGTH,
+                    context_source=EMBEDDED_WINDOW)

@@ -65,6 +65,9 @@ def _properties(props: ET.Element, report: Report) -> None:
         ("suite.version", report.suite.version),
         ("catalogue_revision", report.suite.catalogue_revision),
         ("skipped", report.skipped),
+        ("context_window", report.basis.window_line),
+        ("cheaper_model", report.basis.cheaper_line),
+        ("identity.trusted_reference", report.basis.trusted_reference),
     ):
         if value is not None:
             ET.SubElement(props, "property", name=name, value=_x(value))

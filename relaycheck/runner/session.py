@@ -15,13 +15,13 @@ from pathlib import Path
 
 from relaycheck.checks import property as property_checks
 from relaycheck.checks.catalogue import Catalogue, load_catalogue
+from relaycheck.config.adhoc import AdhocOptions, adhoc_provider
 from relaycheck.config.providers import (
     ConfigError,
     Provider,
     embedded_reference,
     find_providers_file,
     load_providers,
-    parse_providers,
 )
 from relaycheck.runner.engine import ProgressFn, ProviderRun, certify
 from relaycheck.runner.expectations import Expectation, expectations_yaml, leading_comment, load_expectations
@@ -43,6 +43,7 @@ class ProviderChoice:
     api_key_env: str | None = None
     name: str | None = None  # the ad-hoc provider's name (reports are NAME.json)
     quirks: tuple[str, ...] = ()  # switched on in the embedded reference provider
+    adhoc: AdhocOptions = AdhocOptions()  # the --base-url provider's providers.yaml fields, as options
 
 
 def select_providers(choice: ProviderChoice) -> list[Provider]:
@@ -53,12 +54,13 @@ def select_providers(choice: ProviderChoice) -> list[Provider]:
             raise ConfigError("use either --provider or --base-url, not both")
         if not choice.api_key_env:
             raise ConfigError("--base-url needs --api-key-env VAR (the variable holding the key)")
-        entry = {"name": choice.name or ADHOC_NAME, "base_url": choice.base_url, "api_key_env": choice.api_key_env}
-        if choice.model:
-            entry["model"] = choice.model
-        return list(parse_providers({"providers": [entry]}, "command line").providers)
+        return [adhoc_provider(choice.name or ADHOC_NAME, choice.base_url, choice.api_key_env, choice.model,
+                               choice.adhoc)]
     if choice.model or choice.api_key_env or choice.name:
         raise ConfigError("--model, --api-key-env and --name go with --base-url")
+    if choice.adhoc.given:
+        raise ConfigError("--context-length, --tokenizer, --cheaper-model, --header, --header-env, --auth and --set "
+                          "go with --base-url (a providers.yaml entry states them as fields)")
     if not choice.names:
         return [embedded_reference(quirks=choice.quirks)]
     providers_file = load_providers(find_providers_file(choice.providers_file))
