@@ -802,7 +802,8 @@ def max_tokens_zero(r: Recorded) -> Outcome:
     if texts or (isinstance(billed, int) and not isinstance(billed, bool) and billed > 0):
         return Fail("max_tokens 0 was not honoured: tokens were generated, as when the zero is dropped on the way "
                     "and the upstream's default (16) applies, or 0 is read as 'unlimited'",
-                    "a 4xx (OpenAI: 'length 0 completion … not supported') or a completion of no token",
+                    # in words, not a status: the fault is the zero dropped (D80), not a success for a refusal
+                    "refused, as OpenAI refuses a 'length 0 completion', or a completion of no token",
                     f"HTTP 200, completion_tokens {billed}, text {snippet(repr(texts[0]) if texts else '', 80)}", probe)
     return Pass("answered with an empty completion: the contract's minimum 0 allows it (OpenAI's models refuse it; "
                 "see identity.known-limits)", observed=f"HTTP 200, completion_tokens {billed}")

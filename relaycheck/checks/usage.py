@@ -21,8 +21,10 @@ USAGE = 'CompletionUsage: prompt_tokens "Number of tokens in the prompt", comple
     'generated completion"'
 DEFAULT_MAX_TOKENS = 16
 SPECIAL_TOKENS = 1  # a begin-of-sequence token some engines add (llama.cpp): tolerated once per prompt
-# Every probe whose answer carries usage (the error probes and the overflow probe expect a refusal).
-ANSWERING = tuple(p.id for p in PROBES if p.is_completion() and not p.is_error_probe() and p.id != "context-overflow")
+# Every probe whose answer carries usage (the error probes and the overflow probe expect a refusal; a length-0
+# completion is judged on its own, by params.max-tokens-zero: what it bills is that check's finding, once).
+JUDGED_APART = ("context-overflow", "max-tokens-zero")
+ANSWERING = tuple(p.id for p in PROBES if p.is_completion() and not p.is_error_probe() and p.id not in JUDGED_APART)
 
 
 @dataclass(frozen=True)
