@@ -16,8 +16,9 @@ from typing import Any
 
 from relaycheck import tokens
 from relaycheck.checks.model import Fail, Inconclusive, Level, Outcome, Pass, Recorded, Refused, Skip, check, snippet
-from relaycheck.checks.shape import names_model
 from relaycheck.identity.fingerprint import CROSS_PROBES, cross_match
+from relaycheck.identity.known import LENGTH_ZERO_SOURCE, known_limits
+from relaycheck.probes.model_list import MODELS_PROBE, model_cards, names_model, published_window
 from relaycheck.tokens.encoding import bytes_of_label
 
 FEATURE = "identity"
@@ -76,7 +77,38 @@ def _usage_field(r: Recorded, probe: str, name: str) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
-def _verdict(rows: list[Billed], what: str) -> Outcome:
+@dataclass(frozen=True)
+class Foreign:
+    """Token strings an answer's logprobs list that the claimed vocabulary does not have: another tokenizer."""
+
+    probe: str
+    tokens: tuple[str, ...]
+    encoding: str
+
+    def quoted(self) -> str:
+        return ", ".join(repr(t) for t in self.tokens[:8])
+
+    def cause(self) -> str:
+        """The one fault this is, in words every verdict it explains repeats (the report groups them by it)."""
+        return (f"another tokenizer answers: {len(self.tokens)} token string(s) its logprobs list are not tokens of "
+                f"{self.encoding} ({self.quoted()}), so the counts follow its vocabulary; one fault with "
+                "identity.tokenizer")
+
+
+def foreign_tokens(r: Recorded, enc: tokens.Encoding) -> Foreign | None:
+    """The first logprobs answer that lists tokens (or alternatives) the claimed tokenizer does not have."""
+    for probe in LOGPROBS_PROBES:
+        labels = _labels(r, probe)
+        if labels is None:
+            continue
+        listed, alternatives = labels
+        foreign = sorted({t for t in listed + alternatives if t and enc.token_id(bytes_of_label(t)) is None})
+        if foreign:
+            return Foreign(probe, tuple(foreign), enc.name)
+    return None
+
+
+def _verdict(rows: list[Billed], what: str, foreign: Foreign | None = None) -> Outcome:
     if not rows:
         raise Skip(f"no probe answered with a usable {what} figure")
     observed = "; ".join(row.shown() for row in rows)
@@ -84,9 +116,11 @@ def _verdict(rows: list[Billed], what: str) -> Outcome:
     if not bad:
         return Pass(observed=observed)
     ratio = sum(row.reported for row in bad) / max(1, sum(row.counted for row in bad))
+    # Another tokenizer explains every count at once: said so, not mistaken for estimated or inflated billing.
+    pattern = foreign.cause() if foreign else _pattern(rows, what)
     return Fail(
         f"{what} differs from the claimed model's tokenizer count (reported/counted {ratio:.2f} where it differs; "
-        f"{_pattern(rows, what)})",
+        f"{pattern})",
         expected="the exact count of the claimed model's tokenizer",
         observed=observed,
         probe=bad[0].probe,
@@ -113,8 +147,8 @@ def _pattern(rows: list[Billed], what: str) -> str:
     level=Level.MUST,
     feature=FEATURE,
     probes=PROMPT_PROBES,
-    fails_on=("hidden-prompt-prefix", "usage-multiplied", "usage-from-characters"),
-    deviations=("D45",),
+    fails_on=("hidden-prompt-prefix", "usage-multiplied", "usage-from-characters", "tokenizer-swapped"),
+    deviations=("D45", "D47"),
 )
 def prompt_tokens(r: Recorded) -> Outcome:
     enc = encoding_of(r)
@@ -128,7 +162,7 @@ def prompt_tokens(r: Recorded) -> Outcome:
         counted = sum(counts)
         rows.append(Billed(probe, reported, counted, counted, counted, f"{enc.name}, {len(counts)} prompt(s)",
                            len(counts)))
-    return _verdict(rows, "prompt_tokens")
+    return _verdict(rows, "prompt_tokens", foreign_tokens(r, enc))
 
 
 def _only_choice(r: Recorded, probe: str) -> dict[str, Any] | None:
@@ -146,8 +180,8 @@ def _only_choice(r: Recorded, probe: str) -> dict[str, Any] | None:
     level=Level.MUST,
     feature=FEATURE,
     probes=COMPLETION_PROBES,
-    fails_on=("usage-inflated", "usage-multiplied", "usage-from-characters"),
-    deviations=("D45",),
+    fails_on=("usage-inflated", "usage-multiplied", "usage-from-characters", "tokenizer-swapped"),
+    deviations=("D45", "D47"),
 )
 def completion_tokens(r: Recorded) -> Outcome:
     enc = encoding_of(r)
@@ -166,7 +200,7 @@ def completion_tokens(r: Recorded) -> Outcome:
             # Re-encoding gives the canonical tokenization; a model may emit a non-canonical one (one more).
             counted, slack, how = enc.count(choice["text"]), 1, f"{enc.name} re-encoding of the text"
         rows.append(Billed(probe, reported, counted, counted, counted + slack + stop, how))
-    return _verdict(rows, "completion_tokens")
+    return _verdict(rows, "completion_tokens", foreign_tokens(r, enc))
 
 
 def _labels(r: Recorded, probe: str) -> tuple[list[str], list[str]] | None:
@@ -193,6 +227,11 @@ def _labels(r: Recorded, probe: str) -> tuple[list[str], list[str]] | None:
 )
 def tokenizer(r: Recorded) -> Outcome:
     enc = encoding_of(r)
+    foreign = foreign_tokens(r, enc)
+    if foreign:
+        return Fail(f"{len(foreign.tokens)} token string(s) are not tokens of {enc.name}: another tokenizer answers",
+                    expected=f"every token and alternative a token of {enc.name}",
+                    observed=f"{foreign.probe}: {foreign.quoted()}", probe=foreign.probe)
     seen, answers = 0, 0
     resplit: list[tuple[str, list[str], list[str]]] = []  # (probe, listed, the tokenizer's own split)
     for probe in LOGPROBS_PROBES:
@@ -200,14 +239,6 @@ def tokenizer(r: Recorded) -> Outcome:
         if labels is None:
             continue
         listed, alternatives = labels
-        foreign = sorted({t for t in listed + alternatives if t and enc.token_id(bytes_of_label(t)) is None})
-        if foreign:
-            return Fail(
-                f"{len(foreign)} token string(s) are not tokens of {enc.name}: another tokenizer answers",
-                expected=f"every token and alternative a token of {enc.name}",
-                observed=f"{probe}: {', '.join(repr(t) for t in foreign[:8])}",
-                probe=probe,
-            )
         ids = [enc.token_id(bytes_of_label(t)) for t in listed]
         text = b"".join(bytes_of_label(t) for t in listed).decode("utf-8", "replace")
         answers += 1
@@ -271,12 +302,11 @@ def _listed_ids(r: Recorded) -> list[str]:
         raise Skip(f"GET /models answered HTTP {ex.status}: the provider serves no model list")
     if ex.status != 200:
         raise Skip(f"GET /models answered HTTP {ex.status}, not a list: {snippet(ex.text, 120)}")
-    body = ex.json()
-    data = body.get("data") if isinstance(body, dict) else None
-    if not isinstance(data, list) or not all(isinstance(m, dict) and isinstance(m.get("id"), str) for m in data):
+    cards = model_cards(ex)
+    if cards is None:
         raise Fail("GET /models did not answer a list of models", expected='{"object": "list", "data": [{"id": …}]}',
                    observed=f"{ex.content_type or 'no content-type'}: {snippet(ex.text, 160)}", probe="models")
-    return [m["id"] for m in data]
+    return [m["id"] for m in cards]
 
 
 @check(
@@ -347,4 +377,50 @@ def response_cache(r: Recorded) -> Outcome:
     )
 
 
-CHECKS = (prompt_tokens, completion_tokens, tokenizer, cheaper_model, model_listed, response_cache)
+
+
+@check(
+    "identity.known-limits",
+    title="the limits seen are the claimed model's: no larger window published, a length-0 completion refused",
+    clause="The model field names the model that answered (CreateCompletionResponse.model); a limit that is not the "
+    "claimed model's (its documented context window; OpenAI's refusal of max_tokens 0) is another model's: "
+    "evidence, not proof, of substitution",
+    level=Level.INFO,
+    feature=FEATURE,
+    probes=(MODELS_PROBE, "max-tokens-zero"),
+    fails_on=("served-model-limits",),
+    deviations=("D82", "D47"),
+)
+def known_model_limits(r: Recorded) -> Outcome:
+    known = known_limits(r.model)
+    if known is None:
+        raise Skip(f"no documented limits are known for {r.model!r}")
+    seen = []
+    published = published_window(r.exchanges.get(MODELS_PROBE), r.model)
+    if published is not None and published.prompt_only:
+        # a bound on the prompt a gateway copies from its price list (LiteLLM's cost map says 8192 for
+        # gpt-3.5-turbo-instruct), not the window of the model that answers
+        published = None
+    if published is not None and published.tokens > known.window:
+        return Fail(f"the provider publishes a {published.tokens}-token window for {r.model}, whose own is "
+                    f"{known.window}: another model's limit", expected=f"at most {known.window} tokens "
+                    f"({known.window_source})", observed=published.describe(), probe=MODELS_PROBE)
+    if published is not None:
+        seen.append(f"published window {published.tokens} tokens, within {r.model}'s {known.window}")
+    zero = r.exchanges.get("max-tokens-zero")
+    if zero is not None and zero.succeeded and known.refuses_length_zero:
+        answers = r.answers("max-tokens-zero")
+        if any(a.text for a in answers):  # tokens generated: the zero dropped on the way, params.max-tokens-zero
+            raise Skip("max_tokens 0 was answered with tokens: a drop, graded by params.max-tokens-zero")
+        return Fail(f"a length-0 completion was answered (HTTP 200, empty), which {r.model} refuses: another engine "
+                    "answers under the name", expected=f"a 4xx: {LENGTH_ZERO_SOURCE}",
+                    observed=f"HTTP 200: {snippet(zero.text, 160)}", probe="max-tokens-zero")
+    if zero is not None and zero.status is not None and 400 <= zero.status < 500:
+        seen.append(f"max_tokens 0 refused (HTTP {zero.status}), as {r.model} refuses it")
+    if not seen:
+        raise Skip("neither a published window nor an answer to max_tokens 0 to hold to the model's limits")
+    return Pass("; ".join(seen), observed="; ".join(seen))
+
+
+CHECKS = (prompt_tokens, completion_tokens, tokenizer, cheaper_model, model_listed, response_cache,
+          known_model_limits)

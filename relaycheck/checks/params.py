@@ -24,6 +24,7 @@ from relaycheck.checks.model import (
 from relaycheck.checks.modes import Twins, twin
 from relaycheck.endpoint import Endpoint
 from relaycheck.probes.catalogue import TEST_PROMPT, PreconditionFailed, greedy_text, pick_stop
+from relaycheck.probes.model_list import MODELS_PROBE, published_window
 from relaycheck.transport.budget import worst_case_tokens
 
 FEATURE = "params"
@@ -747,7 +748,7 @@ def suffix_effect(r: Recorded) -> Outcome:
     'length"',
     level=Level.MUST,
     feature=FEATURE,
-    probes=("context-overflow", "prompt-tokens"),
+    probes=("context-overflow", "prompt-tokens", MODELS_PROBE),
     deviations=("D49",),
     fails_on=("context-truncated",),
 )
@@ -755,6 +756,9 @@ def context_refused(r: Recorded) -> Outcome:
     ex = r.exchange("context-overflow")
     sent = ex.request.json()
     size = len(sent["prompt"]) if isinstance(sent, dict) and isinstance(sent.get("prompt"), list) else None
+    published = published_window(r.exchanges.get(MODELS_PROBE), r.model)
+    window = (published.describe() if published and published.overflow_prompt == size
+              else "the context length configured for the provider")
     short = r.exchanges.get("prompt-tokens")
     if not ex.succeeded and (short is None or not short.succeeded):
         # The overflow prompt is token ids: a provider that serves none (params.prompt-tokens grades that) says
@@ -763,19 +767,53 @@ def context_refused(r: Recorded) -> Outcome:
     if ex.status is not None and 400 <= ex.status < 500:
         envelope = error_envelope(ex)
         code = envelope.get("code") if envelope else None
-        return Pass(f"HTTP {ex.status}" + (f" {code}" if code else ""), observed=snippet(ex.text, 160))
+        status = f"HTTP {ex.status}" + (f" {code}" if code else "")
+        return Pass(f"{status} for {size} prompt tokens (window: {window})", observed=snippet(ex.text, 160))
     if ex.succeeded:
         usage = ex.json().get("usage") if isinstance(ex.json(), dict) else None
         billed = usage.get("prompt_tokens") if isinstance(usage, dict) else None
         return Fail("a request over the context window was served: the prompt was truncated or the window is "
                     "larger than the provider states", f"a 4xx (context_length_exceeded) for {size} prompt tokens "
-                    f"+ max_tokens {sent.get('max_tokens')}", f"HTTP 200, prompt_tokens {billed}", "context-overflow")
+                    f"+ max_tokens {sent.get('max_tokens')} (window: {window})", f"HTTP 200, prompt_tokens {billed}",
+                    "context-overflow")
     return Fail("a request over the context window was not refused cleanly", "a 4xx with an error envelope",
                 f"HTTP {ex.status}: {snippet(ex.text, 160)}", "context-overflow")
 
 
+@check(
+    "params.max-tokens-zero",
+    title="max_tokens 0 is refused, as OpenAI refuses it, or answered with no token: never with a default's tokens",
+    clause=f'{SPEC}.max_tokens: "The maximum number of tokens that can be generated in the completion" (minimum '
+    "0); OpenAI's models refuse 0 with a 400, 'You requested a length 0 completion, which is not supported for this "
+    "model' (microsoft/dp-few-shot-generation#23; stanford-crfm/helm#2317)",
+    level=Level.MUST,
+    feature=FEATURE,
+    probes=("max-tokens-zero",),
+    deviations=("D80", "D11"),
+    fails_on=("max-tokens-zero-dropped",),
+)
+def max_tokens_zero(r: Recorded) -> Outcome:
+    probe = "max-tokens-zero"
+    try:
+        answers = r.answers(probe)
+    except Refused as refused:
+        return Pass(f"refused with HTTP {refused.status}, as OpenAI refuses a length-0 completion",
+                    observed=f"HTTP {refused.status}: {refused.message}")
+    usage = r.usage(probe)
+    billed = usage.get("completion_tokens") if isinstance(usage, dict) else None
+    texts = [a.text for a in answers if a.text]
+    if texts or (isinstance(billed, int) and not isinstance(billed, bool) and billed > 0):
+        return Fail("max_tokens 0 was not honoured: tokens were generated, as when the zero is dropped on the way "
+                    "and the upstream's default (16) applies, or 0 is read as 'unlimited'",
+                    # in words, not a status: the fault is the zero dropped (D80), not a success for a refusal
+                    "refused, as OpenAI refuses a 'length 0 completion', or a completion of no token",
+                    f"HTTP 200, completion_tokens {billed}, text {snippet(repr(texts[0]) if texts else '', 80)}", probe)
+    return Pass("answered with an empty completion: the contract's minimum 0 allows it (OpenAI's models refuse it; "
+                "see identity.known-limits)", observed=f"HTTP 200, completion_tokens {billed}")
+
+
 CHECKS += (stop_fifth, best_of_candidates, best_of_logprobs, frequency_penalty, presence_penalty, suffix_effect,
-           context_refused)
+           context_refused, max_tokens_zero)
 
 
 # -- the same on Chat Completions ------------------------------------------------------------------------------

@@ -23,6 +23,7 @@ from relaycheck.checks.model import (
     snippet,
 )
 from relaycheck.endpoint import Endpoint
+from relaycheck.probes.model_list import names_model
 
 FEATURE = "shape"
 SPEC = "openai-openapi@f85dbe22 CreateCompletionResponse"
@@ -38,11 +39,6 @@ def _ok_bodies(r: Recorded, probes: tuple[str, ...] = SHAPE_PROBES) -> list[tupl
         if ex is not None and ex.succeeded and isinstance(ex.json(), dict):
             bodies.append((probe, ex.json()))
     return bodies
-
-
-def names_model(value: Any, model: str) -> bool:
-    """``value`` names ``model``: itself or a dated snapshot of it ("gpt-3.5-turbo-instruct-0914")."""
-    return isinstance(value, str) and (value == model or value.startswith(model + "-"))
 
 
 def usage_of(r: Recorded, probe: str) -> dict[str, Any]:

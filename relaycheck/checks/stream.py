@@ -31,9 +31,9 @@ from relaycheck.checks.model import (
 )
 from relaycheck.checks.modes import refused_only_streamed
 from relaycheck.checks.params import CHAT_STREAMED, TWINS
-from relaycheck.checks.shape import names_model
 from relaycheck.endpoint import Endpoint
 from relaycheck.probes.catalogue import probes_of
+from relaycheck.probes.model_list import names_model
 from relaycheck.transport import safejson
 from relaycheck.transport.exchange import DONE, Exchange
 

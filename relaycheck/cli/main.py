@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from relaycheck import __version__
+from relaycheck.cli.adhoc import add_adhoc_arguments, adhoc_options
 from relaycheck.config.providers import ConfigError, shipped_providers_file
 from relaycheck.report.escape import terminal
 from relaycheck.runner.session import ProviderChoice, endpoints_option
@@ -98,6 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--quiet", "-q", action="store_true", help="no progress line")
     run.add_argument("--no-property", action="store_true",
                      help="skip the property tests generated from the OpenAPI document (feature 'property')")
+    add_adhoc_arguments(run)
 
     lst = sub.add_parser("list", help="print the check catalogue")
     lst.add_argument("--format", choices=("table", "json", "markdown"), default="table")
@@ -208,6 +210,7 @@ def provider_choice(args: argparse.Namespace) -> ProviderChoice:
         quirks=tuple(args.quirk),
         endpoints=endpoints_option(args.endpoint),
         chat_model=args.chat_model,
+        adhoc=adhoc_options(args),
     )
 
 

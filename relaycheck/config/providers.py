@@ -158,6 +158,9 @@ class Provider:
         if endpoint is Endpoint.CHAT:
             return self.chat or EndpointSettings(DEFAULT_CHAT_MODEL)
         return EndpointSettings(self.model, self.tokenizer, self.cheaper_models, self.context_length)
+    # Where context_length came from, as reports name it (the providers file, the command line, the embedded
+    # reference): set by relaycheck, not a providers.yaml field.
+    context_source: str | None = None
 
     def api_key(self, environ: Mapping[str, str] | None = None) -> str | None:
         env = os.environ if environ is None else environ
@@ -199,6 +202,9 @@ class ProvidersFile:
 # -- loading ----------------------------------------------------------------------------------------------------
 
 _TOP_KEYS = {"version", "defaults", "providers"}
+_NOT_IN_FILE = {"context_source", "discover_endpoints"}  # Provider fields relaycheck sets itself (the command line)
+COMMAND_LINE = "command line"  # the `where` of a provider given by options (--base-url …)
+EMBEDDED_WINDOW = "the embedded reference's own window"
 _SECTIONS = {"timeouts": Timeouts, "limits": Limits, "budget": BudgetLimits}
 _CHAT_KEYS = {"model", "tokenizer", "cheaper_models", "context_length"}
 
@@ -292,7 +298,7 @@ def parse_providers(raw: Any, where: str = "providers.yaml", base_dir: Path | No
         name = entry.get("name")
         if isinstance(name, str):
             label = f"{where}: provider '{name}'"
-        provider = _parse_provider({**_merge_defaults(defaults, entry)}, label, base_dir)
+        provider = _parse_provider({**_merge_defaults(defaults, entry)}, label, base_dir, where)
         if provider.name in seen:
             raise ConfigError(f"{label}: field 'name': duplicate provider name '{provider.name}'")
         seen.add(provider.name)
@@ -316,8 +322,8 @@ def _default(name: str) -> Any:
     return found
 
 
-def _parse_provider(entry: dict[str, Any], label: str, base_dir: Path | None) -> Provider:
-    allowed = {f.name for f in fields(Provider)} - {"discover_endpoints"}  # the command line's, not the file's
+def _parse_provider(entry: dict[str, Any], label: str, base_dir: Path | None, where: str = "") -> Provider:
+    allowed = {f.name for f in fields(Provider)} - _NOT_IN_FILE
     _reject_unknown(entry, allowed, label)
     name = _get(entry, "name", str, label, required=True)
     if not NAME_RE.match(name):
@@ -375,6 +381,7 @@ def _parse_provider(entry: dict[str, Any], label: str, base_dir: Path | None) ->
         tokenizer=_tokenizer(entry, label),
         cheaper_models=_cheaper_models(entry, label),
         context_length=_context_length(entry, label, embedded),
+        context_source=_context_source(entry, embedded, where),
         **_endpoints(entry, label, embedded),
     )
 
@@ -445,6 +452,13 @@ def _context_length(entry: dict[str, Any], label: str, embedded: bool) -> int | 
     if value < MIN_CONTEXT_LENGTH:
         raise ConfigError(f"{label}: field 'context_length' must be at least {MIN_CONTEXT_LENGTH} tokens")
     return _at_most(value, MAX_CONTEXT_LENGTH, "context_length", label)
+
+
+def _context_source(entry: dict[str, Any], embedded: bool, where: str) -> str | None:
+    """Where the provider's context_length came from, in the words a report uses."""
+    if entry.get("context_length") is None:
+        return EMBEDDED_WINDOW if embedded else None
+    return "command line (--context-length)" if where == COMMAND_LINE else f"{where} (context_length)"
 
 
 def _headers(entry: dict[str, Any], label: str) -> tuple[Header, ...]:
@@ -695,4 +709,4 @@ def embedded_reference(model: str = DEFAULT_MODEL, quirks: tuple[str, ...] = (),
     """The built-in reference provider, used when no providers file is needed (``relaycheck run``)."""
     return Provider(name="reference", embedded=True, model=model, quirks=quirks, concurrency=8, property_examples=40,
                     cheaper_models=("babbage-002",), context_length=REFERENCE_CONTEXT_LENGTH, chat=REFERENCE_CHAT,
-                    endpoints=endpoints, budget=REFERENCE_BUDGET)
+                    endpoints=endpoints, budget=REFERENCE_BUDGET, context_source=EMBEDDED_WINDOW)

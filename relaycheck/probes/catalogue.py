@@ -15,8 +15,10 @@ same text everywhere (39, 68, 75, 75, 78 is "Hello"; 13 is ".").
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
+from relaycheck.config.providers import MAX_CONTEXT_LENGTH
 from relaycheck.endpoint import Endpoint
 from relaycheck.probes.chat import CHAT_PROBES
 from relaycheck.probes.model import (
@@ -28,6 +30,7 @@ from relaycheck.probes.model import (
     pick_stop,
     streamed,
 )
+from relaycheck.probes.model_list import MODELS_PROBE, PUBLISHED, context_window, listed_cheaper
 
 __all__ = ["COMPLETIONS_PROBES", "PROBES", "PreconditionFailed", "Probe", "ProbeContext", "pick_stop", "probes_by_id",
            "probes_of", "streamed"]
@@ -87,14 +90,22 @@ def _penalty(ctx: ProbeContext, **penalty: Any) -> dict[str, Any]:
 
 
 def _overflow(ctx: ProbeContext) -> dict[str, Any]:
-    """A prompt of exactly one context of "." token ids, plus max_tokens: over the window by max_tokens.
+    """A prompt of exactly one context of "." token ids, plus max_tokens: over the window by max_tokens (one token
+    more where the window bounds the prompt alone).
 
-    Costs about one context of prompt tokens, so it is sent only where the provider states its context length.
+    Costs about one context of prompt tokens, so it is sent only where the window is known: configured for the
+    provider, or published in its model list (``relaycheck.probes.model_list``).
     """
-    if ctx.context_length is None:
-        raise PreconditionFailed("the provider states no context_length (providers.yaml)")
-    return {"model": ctx.model, "prompt": [int(DOT_TOKEN)] * ctx.context_length, "max_tokens": OVERFLOW_MAX_TOKENS,
-            "temperature": 0}
+    window = context_window(ctx.context_length, None, ctx.done.get(MODELS_PROBE), ctx.model)
+    if window is None:
+        fields = ", ".join(f.name for f in PUBLISHED)
+        raise PreconditionFailed("no context window is known: none configured (providers.yaml context_length, "
+                                 f"--context-length) and GET /v1/models publishes none for {ctx.model} ({fields})")
+    if window.tokens > MAX_CONTEXT_LENGTH:
+        raise PreconditionFailed(f"the window ({window.describe()}) is over the {MAX_CONTEXT_LENGTH} prompt tokens "
+                                 "this probe may send")
+    return {"model": ctx.model, "prompt": [int(DOT_TOKEN)] * window.overflow_prompt,
+            "max_tokens": OVERFLOW_MAX_TOKENS, "temperature": 0}
 
 
 def _error(**fields: Any) -> Callable[[ProbeContext], dict[str, Any]]:
@@ -122,9 +133,11 @@ def _fingerprint(prompt: str) -> Callable[[ProbeContext], dict[str, Any]]:
 
 def _cross(prompt: str) -> Callable[[ProbeContext], dict[str, Any]]:
     def build(c: ProbeContext) -> dict[str, Any]:
-        if not c.cheaper_model:
-            raise PreconditionFailed("no cheaper model named for this provider (providers.yaml cheaper_models)")
-        return {**_fingerprint(prompt)(c), "model": c.cheaper_model}
+        cheaper = c.cheaper_model or listed_cheaper(c.done.get(MODELS_PROBE), c.model)
+        if not cheaper:
+            raise PreconditionFailed("no cheaper model named for this provider (providers.yaml cheaper_models, "
+                                     "--cheaper-model) nor listed by its GET /v1/models")
+        return {**_fingerprint(prompt)(c), "model": cheaper}
 
     return build
 
@@ -242,7 +255,8 @@ COMPLETIONS_PROBES: tuple[Probe, ...] = (
     ),
     # The first three again under the provider's cheaper model: 3 requests, 9 tokens (sent only when one is named).
     *(
-        Probe(f"identity-cross-{i}", f"fingerprint prompt {i} under the cheaper model", _cross(prompt))
+        Probe(f"identity-cross-{i}", f"fingerprint prompt {i} under the cheaper model", _cross(prompt),
+              depends_on=(MODELS_PROBE,))
         for i, prompt in enumerate(FINGERPRINT_PROMPTS[:CROSS_PROMPTS], 1)
     ),
     # -- identity: a response cache in front (issue 27) --
@@ -264,9 +278,18 @@ COMPLETIONS_PROBES: tuple[Probe, ...] = (
     Probe("penalty-frequency", "the same with frequency_penalty 2", lambda c: _penalty(c, frequency_penalty=2)),
     Probe("penalty-presence", "the same with presence_penalty 2", lambda c: _penalty(c, presence_penalty=2)),
     Probe("suffix-none", "the suffix request without its suffix", lambda c: _without(SUFFIX.build(c), "suffix")),
-    Probe("context-overflow", "one context of prompt tokens plus max_tokens 16: over the window", _overflow),
+    Probe("context-overflow", "one context of prompt tokens plus max_tokens 16: over the window", _overflow,
+          depends_on=(MODELS_PROBE,)),
     # The served model, cross-checked: the provider's own model list (GET /v1/models, no tokens) names it.
     Probe("models", "GET /v1/models: the model list", lambda c: "", method="GET", path="models"),
+    # -- issue 24 --
+    # A length-0 completion: OpenAI refuses it; a relay that drops the zero (Go omitempty) gets the default 16, an
+    # engine that reads 0 as "unlimited" (llama-cpp-python) runs to the context: the stop keeps either to a token.
+    Probe("max-tokens-zero", "max_tokens 0: a length-0 completion", lambda c: _greedy(c, max_tokens=0, stop=",")),
+    # n = 2 streamed with include_usage (temperature 1, as 'n'): the usage chunk must count both choices. Not an
+    # optional feature of its own: n and stream are graded on their probes, a refusal here is excused by theirs.
+    replace(streamed(N, "n=2, streamed with include_usage", "stream-usage-n", stream_options={"include_usage": True}),
+            optional=()),
 )
 
 

@@ -2,7 +2,9 @@
 
 A generated body is rewritten field by field, each rewrite a :class:`Clamp`:
 
-- ``max_tokens`` at most :data:`MAX_TOKENS` (set when absent or null: null means the default, 16);
+- ``max_tokens`` at most :data:`MAX_TOKENS` (set when absent or null: null means the default, 16), and at least 1:
+  OpenAI's models refuse a length-0 completion, which the contract's ``minimum: 0`` allows, and
+  ``params.max-tokens-zero`` judges what a provider does with it, once;
 - ``n`` and ``best_of`` at most 2, ``best_of`` raised to ``n`` (and to exactly ``n`` when streaming: the prose
   rules "best_of must be greater than n" and "results cannot be streamed");
 - a prompt string at most 40 characters, prompt arrays at most 2 items, token arrays at most 8 ids below 256;
@@ -71,6 +73,8 @@ def _max_tokens(body: Body, model: str) -> None:
     value = body.get("max_tokens")
     if value is None or (_is_number(value) and value > MAX_TOKENS):
         body["max_tokens"] = MAX_TOKENS
+    elif _is_number(value) and value == 0:  # a length-0 completion: judged by its own probe, not as a case
+        body["max_tokens"] = 1
 
 
 def _n(body: Body, model: str) -> None:

@@ -17,7 +17,10 @@ no-done, usage-inflated, finish-reason-eos: 41 bad verdicts, 5 faults; ``tests/r
    - ``value``: a quoted value the provider sent (``'eos_token'``, ``' 5, 6, 7'``), probe names excepted;
    - ``probe``: only when none of the above: the failing probe it read (two checks of one exchange);
    - ``unjudged``: an ``error`` verdict (no verdict could be had) by the kind of failure, probe and numbers left
-     out: a provider that times out on 30 probes is one fault, not 30.
+     out: a provider that times out on 30 probes is one fault, not 30;
+   - ``fault``: a verdict that names the check whose fault explains it ("one fault with identity.tokenizer": another
+     tokenizer behind the name explains every token count) joins that check's, and by nothing else it shows (a
+     field every usage check names would otherwise fold other usage findings into it).
 2. Verdicts sharing a clue are one fault (connected components).
 3. A fault is labelled with a known deviation, first by what its recorded exchanges show on the wire
    (:func:`wire_deviation`: a missing route D90, a 2xx error or HTML page D40, an HTML error page D41, a 5xx D42,
@@ -52,6 +55,7 @@ _FIELD = re.compile(r"\b[a-z]+(?:_[a-z]+)+\b")  # snake_case response fields: fi
 _SCHEMA_PATH = re.compile(r"\b(?:choices|usage|logprobs)/(?:\d+/)?([a-z_]+)")
 _QUOTED = re.compile(r"'([^'\n]{1,60})'")
 _ENUM = re.compile(r"is not one of \[[^\]]*\]")  # a schema message's list of allowed values: not what was sent
+_NAMED_FAULT = re.compile(r"\bone fault with ([a-z]+\.[a-z0-9-]+)")  # a verdict naming the check that explains it
 # words of the check's own prose that look like fields but name no response field
 _NOT_FIELDS = frozenset({"max_tokens", "include_usage", "stream_options", "logit_bias", "best_of", "top_p",
                          "cl100k_base", "o200k_base", "non_json"})
@@ -155,6 +159,13 @@ def _wire_clues(report: Report, row: VerdictRow) -> set[str]:
 
 
 def _clues(row: VerdictRow, probes: set[str]) -> set[str]:
+    named = {f"fault:{c}" for c in _NAMED_FAULT.findall(row.verdict.message or "")}
+    if named:  # explained by that fault: its own evidence (a field every usage check names) links nothing else
+        return {f"fault:{row.id}", *named}
+    return _evidence_clues(row, probes) | {f"fault:{row.id}"}
+
+
+def _evidence_clues(row: VerdictRow, probes: set[str]) -> set[str]:
     v = row.verdict
     if v.grade is Grade.ERROR:
         # no verdict (timeout, reset, a body cut at the bound): one fault per kind of failure, whichever probe
@@ -235,7 +246,7 @@ def _label(group: list[VerdictRow], clues: dict[str, set[str]]) -> tuple[str, st
         kind = next((k for k in STATUS_DEVIATIONS if k in status), status[0])
         return STATUS_DEVIATIONS.get(kind, f"status:{kind}"), f"{whom} were answered with HTTP {', '.join(codes)}"
     cited = _cited(group)
-    shared = sorted({c for r in group for c in clues[r.id]})
+    shared = sorted({c for r in group for c in clues[r.id] if not c.startswith("fault:")})
     symptom = _symptom(shared)
     if cited:
         return cited[0], symptom

@@ -48,6 +48,9 @@ def build_report(run: ProviderRun, catalogue: Catalogue) -> Report:
             endpoints=tuple(EndpointInfo(e, provider.settings(e).model, provider.settings(e).tokenizer)
                             for e in provider.endpoints),
             discover_endpoints=provider.discover_endpoints,
+            context_length=provider.context_length,
+            context_source=provider.context_source,
+            cheaper_models=tuple(provider.cheaper_models),
         ),
         started=iso(run.started),
         finished=iso(finished),

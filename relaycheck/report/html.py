@@ -198,7 +198,8 @@ def provider_html(report: Report) -> str:
     found = causes(report)
     # faults first: what a reader needs in the first minute; the figures and the full list follow
     parts = [_header(report), _banners(report), _endpoints(report), _counts(report, found), _problems(report, found),
-             _features_table(report), _figures(report), _identity(report), _all_checks(report), _glossary(report)]
+             _features_table(report), _figures(report), _basis(report), _identity(report), _all_checks(report),
+             _glossary(report)]
     return _page(f"relaycheck: {report.provider.name}", "\n".join(p for p in parts if p))
 
 
@@ -258,6 +259,14 @@ def _counts(report: Report, found: Causes) -> str:
            f"{e(', '.join(overall.flaky))}\">flaky {e(len(overall.flaky))}</span>" if overall.flaky else "")
         + "</p>"
     )
+
+
+def _basis(report: Report) -> str:
+    """What the report was judged with and where each number came from (relaycheck/report/basis.py)."""
+    if report.skipped:
+        return ""
+    items = "".join(f"<li>{e(line)}</li>" for line in report.basis.lines)
+    return f"<section id=\"basis\"><h2>Judged with</h2><ul>{items}</ul></section>"
 
 
 def _identity(report: Report) -> str:

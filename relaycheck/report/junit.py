@@ -69,6 +69,9 @@ def _properties(props: ET.Element, report: Report) -> None:
         ("catalogue_revision", report.suite.catalogue_revision),
         ("skipped", report.skipped),
         ("flaky", str(len(report.score.overall.flaky))),
+        ("context_window", report.basis.window_line),
+        ("cheaper_model", report.basis.cheaper_line),
+        ("identity.trusted_reference", report.basis.trusted_reference),
     ):
         if value is not None:
             ET.SubElement(props, "property", name=name, value=_x(value))

@@ -54,6 +54,8 @@ def provider_markdown(report: Report, *, compact: bool = False) -> str:
         f"{spend.completion_tokens} completion tokens; budget {budget.requests} requests / "
         f"{budget.completion_tokens} completion tokens.",
         "",
+        *(f"- {_cell(line, None)}" for line in report.basis.lines),
+        "",
     ]
     lines += [f"- {_cell(e.line(), None)}" for e in report.endpoints()] + [""]
     if overall.flaky:

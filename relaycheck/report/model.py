@@ -19,6 +19,7 @@ from typing import Any
 
 from relaycheck.checks.model import Check, ExpectationOutcome, Grade, Level, Serving, Verdict, serving
 from relaycheck.endpoint import Endpoint
+from relaycheck.report.basis import Basis, basis
 from relaycheck.transport import safejson
 from relaycheck.transport.budget import Spend
 from relaycheck.transport.exchange import Exchange
@@ -83,6 +84,11 @@ class ProviderInfo:
     # The providers.yaml tokenizer setting ("auto", an encoding, None for none): the identity checks read it, so a
     # re-judged report must grade with the same one (a report from before it was recorded was judged with "auto").
     tokenizer: str | None = "auto"
+    # The window and cheaper models configured (providers.yaml, the command line), and where the window came from:
+    # with the provider's own model list they are the report's basis (relaycheck/report/basis.py).
+    context_length: int | None = None
+    context_source: str | None = None
+    cheaper_models: tuple[str, ...] = ()
     # The endpoints certified, each with its model; empty in a report from before chat: Completions with the above.
     endpoints: tuple[EndpointInfo, ...] = ()
     discover_endpoints: bool = False  # nobody stated the endpoints: one not served is reported, not failed
@@ -98,15 +104,20 @@ class ProviderInfo:
     def to_json(self) -> Json:
         return {"name": self.name, "model": self.model, "address": self.address, "embedded": self.embedded,
                 "quirks": list(self.quirks), "expectations": self.expectations, "tokenizer": self.tokenizer,
-                "endpoints": [e.to_json() for e in self.certified], "discover_endpoints": self.discover_endpoints}
+                "endpoints": [e.to_json() for e in self.certified], "discover_endpoints": self.discover_endpoints,
+                "context_length": self.context_length, "context_source": self.context_source,
+                "cheaper_models": list(self.cheaper_models)}
 
     @classmethod
     def from_json(cls, raw: Json) -> ProviderInfo:
         return cls(raw["name"], str(raw.get("model") or ""), str(raw.get("address") or ""),
                    bool(raw.get("embedded")), tuple(str(q) for q in raw.get("quirks") or ()),
                    _opt_str(raw.get("expectations")), _opt_str(raw.get("tokenizer", "auto")),
-                   tuple(EndpointInfo.from_json(e) for e in raw.get("endpoints") or ()),
-                   bool(raw.get("discover_endpoints")))
+                   context_length=_opt_int(raw.get("context_length")),
+                   context_source=_opt_str(raw.get("context_source")),
+                   cheaper_models=tuple(str(m) for m in raw.get("cheaper_models") or ()),
+                   endpoints=tuple(EndpointInfo.from_json(e) for e in raw.get("endpoints") or ()),
+                   discover_endpoints=bool(raw.get("discover_endpoints")))
 
 
 @dataclass(frozen=True)
@@ -428,6 +439,12 @@ class Report:
     def by_probe(self) -> dict[str, Exchange]:
         return {x.probe: x for x in self.exchanges}
 
+    @cached_property
+    def basis(self) -> Basis:
+        """What the report was judged with and where each number came from; what it could not judge."""
+        p = self.provider
+        return basis(p.model, p.context_length, p.context_source, p.cheaper_models, self.by_probe)
+
     def features(self) -> list[str]:
         return list(dict.fromkeys(r.check.feature for r in self.verdicts))
 
@@ -461,6 +478,7 @@ class Report:
             "spend": self.spend.to_dict(),
             "budget": self.budget.to_json(),
             "score": self.score.to_json(),
+            "basis": self.basis.to_json(),
             "verdicts": [r.to_json() for r in self.verdicts],
             "latency": self.latency.to_json(),
             "exchanges": [x.to_dict() for x in self.exchanges],

@@ -12,18 +12,16 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from relaycheck.checks import property as property_checks
 from relaycheck.checks.catalogue import Catalogue, load_catalogue
+from relaycheck.config.adhoc import AdhocOptions, adhoc_provider
 from relaycheck.config.providers import (
-    DEFAULT_CHAT_MODEL,
     ConfigError,
     Provider,
     embedded_reference,
     find_providers_file,
     load_providers,
-    parse_providers,
 )
 from relaycheck.endpoint import ENDPOINTS, Endpoint
 from relaycheck.runner.engine import ProgressFn, ProviderRun, certify
@@ -51,6 +49,7 @@ class ProviderChoice:
     quirks: tuple[str, ...] = ()  # switched on in the embedded reference provider
     endpoints: tuple[Endpoint, ...] = ()  # --endpoint: the endpoints to certify (none given: what each states)
     chat_model: str | None = None  # the ad-hoc provider's chat model
+    adhoc: AdhocOptions = AdhocOptions()  # the --base-url provider's providers.yaml fields, as options
 
 
 def endpoints_option(value: str | None) -> tuple[Endpoint, ...]:
@@ -69,6 +68,9 @@ def select_providers(choice: ProviderChoice) -> list[Provider]:
         return [_adhoc(choice)]
     if choice.model or choice.api_key_env or choice.name or choice.chat_model:
         raise ConfigError("--model, --chat-model, --api-key-env and --name go with --base-url")
+    if choice.adhoc.given:
+        raise ConfigError("--context-length, --tokenizer, --cheaper-model, --header, --header-env, --auth and --set "
+                          "go with --base-url (a providers.yaml entry states them as fields)")
     if not choice.names:
         reference = embedded_reference(quirks=choice.quirks)
         return [_on_endpoints(reference.with_overrides(endpoints=REFERENCE_ENDPOINTS), choice.endpoints)]
@@ -86,18 +88,12 @@ def _adhoc(choice: ProviderChoice) -> Provider:
     reported, not failed; ``--model`` names the chat model when only chat is asked for."""
     if not choice.api_key_env:
         raise ConfigError("--base-url needs --api-key-env VAR (the variable holding the key)")
-    entry: dict[str, Any] = {"name": choice.name or ADHOC_NAME, "base_url": choice.base_url,
-                             "api_key_env": choice.api_key_env}
     endpoints = choice.endpoints or ADHOC_ENDPOINTS
-    chat_model = choice.chat_model
-    if endpoints == (Endpoint.CHAT,) and choice.model and not chat_model:
-        chat_model = choice.model
-    elif choice.model:
-        entry["model"] = choice.model
-    if Endpoint.CHAT in endpoints:
-        entry["chat"] = {"model": chat_model or DEFAULT_CHAT_MODEL}
-    entry["endpoints"] = [e.value for e in endpoints]
-    (provider,) = parse_providers({"providers": [entry]}, "command line").providers
+    model, chat_model = choice.model, choice.chat_model
+    if endpoints == (Endpoint.CHAT,) and model and not chat_model:
+        model, chat_model = None, model
+    provider = adhoc_provider(choice.name or ADHOC_NAME, choice.base_url, choice.api_key_env, model, choice.adhoc,
+                              endpoints=endpoints, chat_model=chat_model)
     return provider.with_overrides(discover_endpoints=not choice.endpoints)
 
 

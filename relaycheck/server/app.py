@@ -49,7 +49,7 @@ from relaycheck.server.protocol import (
     new_id,
     stream_chunks,
 )
-from relaycheck.server.quirks import GATEWAY_PAGE, Quirk, all_quirks, get_quirk
+from relaycheck.server.quirks import GATEWAY_PAGE, SERVED_MODEL_WINDOW, Quirk, all_quirks, get_quirk
 
 _log = logging.getLogger(__name__)
 MODEL_CREATED = 1692901427  # a fixed "created" for the model list: the models never change
@@ -167,6 +167,11 @@ class ReferenceServer:
             return self.config.models[-1:] + self.config.chat_models[-1:]
         return self.config.models + self.config.chat_models
 
+    def window(self) -> int:
+        """The context window served (and published): the configured one, or with ``served-model-limits`` that of the
+        other model behind the name."""
+        return SERVED_MODEL_WINDOW if "served-model-limits" in self.quirk_names else self.config.context_length
+
     async def models(self, request: Request) -> Response:
         ex = self.exchange(None)
         try:
@@ -176,8 +181,11 @@ class ReferenceServer:
                 raise errors.model_not_found(wanted)
         except ApiError as err:
             return self.error_response(err, ex)
+        # The window is published as vLLM's ModelCard does (max_model_len: prompt plus completion, what the
+        # reference refuses past), so a certification given only the URL knows it (relaycheck.probes.model_list).
         cards = [
-            {"id": m, "object": "model", "created": MODEL_CREATED, "owned_by": "relaycheck"}
+            {"id": m, "object": "model", "created": MODEL_CREATED, "owned_by": "relaycheck",
+             "max_model_len": self.window()}
             for m in self.listed_models()
         ]
         if wanted is not None:
@@ -204,8 +212,11 @@ class ReferenceServer:
                     quirk.on_body(body, ex)
             ex.body = body
             model = self.model_for(ex, body.get("model") if isinstance(body, dict) else None)
-            parse = parse_chat_request if endpoint is Endpoint.CHAT else parse_request
-            parsed = parse(body, model.tokenizer, self.config.context_length)
+            if endpoint is Endpoint.CHAT:
+                parsed = parse_chat_request(body, model.tokenizer, self.window())
+            else:
+                parsed = parse_request(body, model.tokenizer, self.window(),
+                                       refuse_length_zero=not ex.has("served-model-limits"))
             for quirk in hooks:
                 if quirk.on_request:
                     parsed = quirk.on_request(parsed, ex)

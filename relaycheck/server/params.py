@@ -3,7 +3,7 @@
 Validation has two layers. The JSON Schema of the project's contract (``relaycheck.spec``) decides types,
 ranges and required keys; this module only maps a schema error to OpenAI's error (``param`` = the top-level
 field). The rules the schema cannot express come after it: best_of vs n, streaming with best_of,
-stream_options without stream, logit_bias keys, token ids, and the context length.
+stream_options without stream, logit_bias keys, token ids, a length-0 completion, and the context length.
 """
 
 from __future__ import annotations
@@ -20,6 +20,14 @@ from relaycheck.server.tokenizer import Tokenizer
 from relaycheck.spec import load_contract
 
 DEFAULT_MAX_TOKENS = 16
+# OpenAI's own answer to ``max_tokens: 0`` on /v1/completions, a 400 (microsoft/dp-few-shot-generation#23,
+# 2024-07-18; stanford-crfm/helm#2317, 2024-02: davinci-002 and babbage-002 "no longer support setting max_tokens
+# to 0"). The contract keeps the official ``minimum: 0``: refusing a length-0 completion is the model's limit, as
+# the message says, which is why it is raised here and not by the schema (``relaycheck/spec/limits.py`` states it
+# for the reference deployment). It is what tells a relay that drops the zero (Go ``omitempty``, D80) from one
+# that forwards it: the upstream then applies its default, 16 tokens.
+LENGTH_ZERO = ("You requested a length 0 completion, which is not supported for this model. Please request a "
+               "completion with length at least 1.")
 
 
 @dataclass(frozen=True)
@@ -47,6 +55,7 @@ class CompletionRequest:
     forced_prefix: tuple[int, ...] = ()  # tokens every completion starts with
     extra_alternatives: int = 0  # report logprobs + this many alternatives per position
     bill_candidates: bool = True  # usage counts every best_of candidate, not only the n returned
+    stream_usage_first_choice: bool = False  # a stream's usage chunk counts the first choice's tokens only
 
 
 def _param_of(error: ValidationError) -> str | None:
@@ -121,8 +130,12 @@ def _or(value: Any, default: Any) -> Any:
     return default if value is None else value
 
 
-def parse_request(body: Any, tokenizer: Tokenizer, context_length: int) -> CompletionRequest:
-    """Validate ``body`` (parsed JSON) and return the request, or raise :class:`ApiError` (400)."""
+def parse_request(body: Any, tokenizer: Tokenizer, context_length: int,
+                  refuse_length_zero: bool = True) -> CompletionRequest:
+    """Validate ``body`` (parsed JSON) and return the request, or raise :class:`ApiError` (400).
+
+    ``refuse_length_zero``: refuse ``max_tokens: 0`` as OpenAI's models do (off: an engine that answers it empty).
+    """
     error = _schema_error(body)
     if error is not None:
         raise error
@@ -145,6 +158,8 @@ def parse_request(body: Any, tokenizer: Tokenizer, context_length: int) -> Compl
     stops = (stop,) if isinstance(stop, str) else tuple(stop or ())
     prompts = _prompts(body.get("prompt"), tokenizer)
     max_tokens = int(_or(body.get("max_tokens"), DEFAULT_MAX_TOKENS))
+    if max_tokens == 0 and refuse_length_zero:
+        raise invalid(LENGTH_ZERO, "max_tokens")
     longest = max(len(p) for p in prompts)
     if longest + max_tokens > context_length:
         raise invalid(

@@ -191,7 +191,8 @@ async def stream_chunks(ex: Exchange, model: NGramModel, rng: random.Random) -> 
                 text = "".join(t.text for t in batch)
                 yield {**head, "choices": [_choice(index, text, logprobs, None)], **tail}
     if request.include_usage:
-        total = sum(run.completion_tokens for _, run in runs)
+        counted = runs[:1] if request.stream_usage_first_choice else runs
+        total = sum(run.completion_tokens for _, run in counted)
         yield {**head, "choices": [], "usage": _usage(request, total)}
 
 

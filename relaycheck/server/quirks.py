@@ -18,8 +18,9 @@ Completions by default; ``ANY_ENDPOINT`` below lists those that run on chat too;
 ===============  ====================================================================================
 
 A few quirks change how the app answers rather than what it sends (``no-auth``, ``json-as-sse``,
-``sse-as-json``, ``pretty-json``, ``errors-html``, ``stream-error-200``); they have no hooks and the app
-tests their names.
+``sse-as-json``, ``pretty-json``, ``errors-html``, ``stream-error-200``, ``models-list-omits-claimed``); they have
+no hooks and the app tests their names. ``served-model-limits`` has a model hook and is read by the app too (the
+window it serves and publishes, length-0 completions).
 ``deviation`` names the entry of ``docs/deviations.md`` the quirk reproduces, or ``"benign"`` for a
 variation the spec allows (the suite must pass those).
 """
@@ -633,6 +634,21 @@ def _context_truncated(body: Json, ex: Exchange) -> None:
         body["prompt"] = [p[-room:] for p in prompt]
 
 
+# -- issue 24 ---------------------------------------------------------------------------------------
+
+
+# served-model-limits: the window of the model really served, as its engine publishes and enforces it (the app
+# reads the name, like other quirks that change how it answers), far over gpt-3.5-turbo-instruct's 4096
+SERVED_MODEL_WINDOW = 16384
+
+
+def _max_tokens_zero_dropped(body: Json, ex: Exchange) -> None:
+    # one-api's GeneralOpenAIRequest has `MaxTokens int json:"max_tokens,omitempty"` (D11): a zero is gone when the
+    # body is marshalled again for the upstream, which then applies its own default
+    if _is_number(body.get("max_tokens")) and body["max_tokens"] == 0:
+        del body["max_tokens"]
+
+
 # -- the registry ----------------------------------------------------------------------------------
 
 _QUIRKS: tuple[Quirk, ...] = (
@@ -1103,6 +1119,26 @@ _QUIRKS: tuple[Quirk, ...] = (
         on_error_body=_extra_error_fields,
     ),
     Quirk("pretty-json", "indented JSON bodies", "benign", benign=True),
+    # -- issue 24: what a certification given only a URL still missed --
+    Quirk(
+        "max-tokens-zero-dropped",
+        "max_tokens 0 is dropped on re-marshalling (Go omitempty): the default 16 applies",
+        "D80",
+        on_body=_max_tokens_zero_dropped,
+    ),
+    Quirk(
+        "stream-usage-first-choice",
+        "with n > 1 the stream's usage chunk counts the first choice's completion tokens only",
+        "D81",
+        on_request=_replace(stream_usage_first_choice=True),
+    ),
+    Quirk(
+        "served-model-limits",
+        f"another model of the same tokenizer answers every request, with its own limits: a {SERVED_MODEL_WINDOW}-"
+        "token window (published as max_model_len) and length-0 completions answered empty",
+        "D82",
+        on_model=lambda model, ex: salted_model(ex.config.substitute_salt),
+    ),
 )
 
 

@@ -3,8 +3,10 @@
 The contract is model-independent: the context window ("the token count of your prompt plus max_tokens cannot
 exceed the model's context length") and the vocabulary (token ids in prompts and logit_bias keys) belong to the
 model behind a provider, not to the endpoint. A generator reading the bare contract therefore calls valid a
-max_tokens of 10**9 or a token id of 10**9, which every real model refuses. :func:`with_model_limits` returns a
-copy of the document where those bounds are stated for one deployment, e.g. the reference provider's own.
+max_tokens of 10**9 or a token id of 10**9, which every real model refuses; or a max_tokens of 0, a length-0
+completion, which OpenAI's models refuse too ("not supported for this model", ``relaycheck.server.params``).
+:func:`with_model_limits` returns a copy of the document where those bounds are stated for one deployment, e.g. the
+reference provider's own.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import copy
 from typing import Any
 
 PROMPT_ROOM_SHARE = 2  # half of the context is left for the prompt: generated prompts are far shorter
+MIN_COMPLETION_TOKENS = 1  # the shortest completion the model serves (params.max-tokens-zero judges 0 on its own)
 
 
 def with_model_limits(document: dict[str, Any], context_length: int, vocab_size: int) -> dict[str, Any]:
@@ -20,6 +23,7 @@ def with_model_limits(document: dict[str, Any], context_length: int, vocab_size:
     out = copy.deepcopy(document)
     request = out["components"]["schemas"]["CreateCompletionRequest"]["properties"]
     request["max_tokens"]["maximum"] = context_length // PROMPT_ROOM_SHARE
+    request["max_tokens"]["minimum"] = MIN_COMPLETION_TOKENS
     for branch in request["prompt"]["oneOf"]:
         items = branch.get("items", {})
         if items.get("type") == "integer":

@@ -232,7 +232,10 @@ def worst_case_tokens(body: object, endpoint: Endpoint = Endpoint.COMPLETIONS) -
 
     Candidates are the larger of ``n`` and ``best_of`` (best_of candidates are generated, and billed, server-side);
     a list of prompts multiplies everything, as each prompt gets its own choices. A chat request's cap is the
-    smaller of ``max_completion_tokens`` and ``max_tokens`` that it states (OpenAI honours either).
+    smaller of ``max_completion_tokens`` and ``max_tokens`` that it states (OpenAI honours either). A cap of 0
+    reserves the default too: a relay that drops the zero on the way (D80) generates the upstream's default, which
+    is then a drop to be judged (``params.max-tokens-zero``), not an overrun that would scale every later
+    reservation.
     """
     if not isinstance(body, dict):
         return UNREADABLE_BODY_TOKENS
@@ -241,7 +244,7 @@ def worst_case_tokens(body: object, endpoint: Endpoint = Endpoint.COMPLETIONS) -
         max_tokens = min(caps) if caps else CHAT_UNCAPPED_TOKENS
     else:
         max_tokens = body.get("max_tokens")
-    if not _is_int(max_tokens):
+    if not _is_int(max_tokens) or max_tokens == 0:
         max_tokens = DEFAULT_MAX_TOKENS
     n = body.get("n") if isinstance(body.get("n"), int) else 1
     best_of = body.get("best_of") if isinstance(body.get("best_of"), int) else 1

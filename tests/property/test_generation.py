@@ -77,7 +77,8 @@ def test_counts_are_bounded(generated) -> None:
 
 def _assert_cheap(body: dict) -> None:
     assert body["model"] == MODEL
-    assert isinstance(body["max_tokens"], int) and 0 <= body["max_tokens"] <= 4
+    # never 0: a length-0 completion is judged by its own probe (params.max-tokens-zero), not as a generated case
+    assert isinstance(body["max_tokens"], int) and 1 <= body["max_tokens"] <= 4
     for name in ("n", "best_of"):
         if body.get(name) is not None:
             assert body[name] <= 2
@@ -147,6 +148,7 @@ def test_clamp_positive_examples() -> None:
     assert streamed == {"model": MODEL, "prompt": [[255, 44, 5, 255, 44, 5, 255, 44]], "stream": True,
                         "best_of": 1, "n": 1, "max_tokens": 4}
     assert clamp_positive({"model": "x", "prompt": "\ud800 ok"}, MODEL, validator)["prompt"] == "\ufffd ok"
+    assert clamp_positive({"model": "x", "prompt": "x", "max_tokens": 0}, MODEL, validator)["max_tokens"] == 1
 
 
 def test_clamp_negative_keeps_the_violation() -> None:

@@ -5,10 +5,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from relaycheck.checks.catalogue import load_catalogue
 from relaycheck.checks.model import Grade, Level, Verdict
+from relaycheck.config.providers import embedded_reference
 from relaycheck.report.causes import causes
+from relaycheck.report.document import build_report
 from relaycheck.report.markdown import provider_markdown, terminal_summary
 from relaycheck.report.model import CheckInfo, ProviderInfo, Report, SuiteInfo, VerdictRow
+from relaycheck.runner.engine import certify
+from relaycheck.spec import load_contract
 
 from .conftest import FIVE_FAULTS
 
@@ -132,3 +137,41 @@ def test_a_wrong_status_for_any_request_is_one_fault_named_by_its_kind() -> None
     ))
     (fault,) = refused.faults
     assert fault.deviation is None and fault.symptom == "valid requests were answered with HTTP 400"
+
+
+def test_a_verdict_naming_the_check_that_explains_it_joins_that_fault() -> None:
+    found = causes(report(
+        row("identity.prompt-tokens", deviations=("D45", "D47"), probes=("a",),
+            message="prompt_tokens differs (another tokenizer answers; one fault with identity.tokenizer)"),
+        row("identity.tokenizer", Grade.WARN, deviations=("D47",), observed="logprobs: ' 5'", probes=("b",)),
+        row("usage.linear", deviations=("D45",), message="prompt_tokens does not grow linearly", probes=("c",)),
+    ))
+    # the field prompt_tokens would fold usage.linear in too: the named fault is what the billing check is, and
+    # usage.linear's own finding stays a fault of its own
+    assert [f.checks for f in found.faults] == [("identity.prompt-tokens", "identity.tokenizer"), ("usage.linear",)]
+    alone = causes(report(row("identity.prompt-tokens", message="one fault with identity.tokenizer", probes=("a",)),
+                          row("stream.x", deviations=("D30",), probes=("b",))))
+    assert len(alone.faults) == 2  # naming a check that did not fail links nothing
+
+
+def _certified(quirks: tuple[str, ...]) -> Report:
+    (run,) = certify([embedded_reference(quirks=quirks)], CATALOGUE, load_contract())
+    return build_report(run, CATALOGUE)
+
+
+CATALOGUE = load_catalogue().excluding("property")
+
+
+def test_another_tokenizer_is_one_fault_and_hides_no_other_usage_finding() -> None:
+    """Issue 24: a tokenizer that is not the claimed model's fails the billing checks, as one fault (D47), while the
+    usage checks that compare counts with each other still judge, and find what else is wrong."""
+    swapped = causes(_certified(("tokenizer-swapped",)))
+    assert [(f.deviation, f.checks) for f in swapped.faults] == [
+        ("D47", ("identity.prompt-tokens", "identity.completion-tokens", "identity.tokenizer",
+                 "identity.cheaper-model"))]
+    both = _certified(("tokenizer-swapped", "stream-usage-first-choice"))
+    grades = {r.id: r.grade for r in both.verdicts}
+    assert grades["usage.stream-every-choice"] is Grade.FAIL
+    assert all(grades[c] is Grade.PASS for c in ("usage.linear", "usage.stream-matches", "usage.prompt-tokens"))
+    faults = {f.deviation: f.checks for f in causes(both).faults}
+    assert set(faults) == {"D47", "D81"} and "usage.stream-every-choice" in faults["D81"]

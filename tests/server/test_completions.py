@@ -47,11 +47,16 @@ def test_max_tokens(api: Api) -> None:
     assert default["choices"][0]["text"] == counting(5, 9) + " "
     assert default["choices"][0]["finish_reason"] == "length"
     assert api.complete(prompt=COUNTING, temperature=0, max_tokens=None)["usage"]["completion_tokens"] == 16
-    zero = api.complete(prompt=COUNTING, temperature=0, max_tokens=0)
-    assert zero["choices"][0]["text"] == "" and zero["choices"][0]["finish_reason"] == "length"
-    assert zero["usage"]["completion_tokens"] == 0
     long = api.complete(prompt=COUNTING, temperature=0, max_tokens=100)
     assert long["choices"][0]["text"] == counting(5, 37) + " "
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_a_length_0_completion_is_refused_as_openai_refuses_it(api: Api, stream: bool) -> None:
+    """OpenAI: "You requested a length 0 completion, which is not supported for this model" (D80)."""
+    error = api.error(400, {"model": MODEL, "prompt": COUNTING, "max_tokens": 0, "echo": True, "stream": stream})
+    assert error["param"] == "max_tokens" and error["type"] == "invalid_request_error"
+    assert error["message"].startswith("You requested a length 0 completion")
 
 
 def test_end_of_text_finishes_with_stop(api: Api) -> None:
@@ -120,8 +125,6 @@ def test_echo(api: Api) -> None:
     body = api.complete(prompt=COUNTING, echo=True, temperature=0, max_tokens=2)
     assert body["choices"][0]["text"] == COUNTING + " 5"
     assert body["usage"]["completion_tokens"] == 2
-    only = api.complete(prompt=COUNTING, echo=True, max_tokens=0)
-    assert only["choices"][0]["text"] == COUNTING
 
 
 def check_logprobs(choice: dict[str, Any], logprobs: int) -> None:
@@ -179,8 +182,9 @@ def test_unicode_prompt_with_echo_and_logprobs(api: Api) -> None:
 
 def test_partial_character_at_the_end_of_a_token_prompt(api: Api) -> None:
     ids = TOK.encode("👍")[:1]  # the first two of the emoji's four bytes
-    body = api.complete(prompt=ids, echo=True, logprobs=0, max_tokens=0)
-    assert body["choices"][0]["text"] == "\ufffd"
+    # one forced "." after it (a length-0 completion is refused): the partial character is replaced, once
+    body = api.complete(prompt=ids, echo=True, logprobs=0, max_tokens=1, logit_bias={"13": 100}, temperature=0)
+    assert body["choices"][0]["text"] == "\ufffd."
     check_logprobs(body["choices"][0], 0)
 
 
@@ -306,7 +310,6 @@ STREAM_CASES = [
     {"prompt": "Once upon a time", "temperature": 1.3, "max_tokens": 30, "seed": 3, "logprobs": 2},
     {"prompt": [COUNTING, "Say this is a test"], "n": 2, "temperature": 0, "max_tokens": 5},
     {"prompt": ["Once upon a time", "The"], "n": 3, "temperature": 1.5, "max_tokens": 8, "seed": 9},
-    {"prompt": COUNTING, "temperature": 0, "max_tokens": 0},
     {"prompt": COUNTING, "temperature": 0, "max_tokens": 12, "stop": ["9,", ", 8"]},
 ]
 

@@ -353,6 +353,16 @@ CASES: dict[str, Case] = {
         lambda wires: wires[0].choice["text"] == wires[1].choice["text"],
     ),
     "context-truncated": case(lambda w: w.status == 200, prompt=[13] * 2048, max_tokens=16),
+    # issue 24
+    "max-tokens-zero-dropped": case(lambda w: w.status == 200 and _usage(w)["completion_tokens"] == 16,
+                                    prompt=COUNTING, temperature=0, max_tokens=0),
+    "stream-usage-first-choice": stream_case(lambda w: w.chunks[-1]["usage"]["completion_tokens"] != 12, n=2,
+                                             **GREEDY, **USAGE),
+    "served-model-limits": Case(
+        (Send(get="/models"), Send({**GREEDY, "max_tokens": 0}), Send(TEST_GREEDY)),
+        lambda ws: ws[0].json["data"][0]["max_model_len"] == 16384 and ws[1].status == 200
+        and ws[1].choice["text"] == "" and ws[2].choice["text"] != ". This is a",
+    ),
     # benign
     "sse-comments": stream_case(lambda w: parse_sse(w.content).comments > 0, **GREEDY),
     "sse-crlf": stream_case(lambda w: b"\r\n" in w.content, **GREEDY),
