@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from relaycheck.config.adhoc import AdhocOptions, adhoc_provider
-from relaycheck.config.providers import ConfigError, Header, embedded_reference, parse_providers
+from relaycheck.config.providers import BudgetLimits, ConfigError, Header, embedded_reference, parse_providers
 from relaycheck.probes.catalogue import PreconditionFailed, ProbeContext, probes_by_id
 from relaycheck.probes.model_list import ContextWindow, context_window, listed_cheaper, published_window
 from relaycheck.runner.session import ProviderChoice, select_providers
@@ -115,7 +115,7 @@ def test_options_are_the_fields_of_an_entry() -> None:
     assert (p.tokenizer, p.cheaper_models, p.auth) == ("cl100k_base", ("babbage-002",), "api-key")
     assert p.headers == (Header("X-Title", value="relaycheck"), Header("x-portkey-api-key", env="PORTKEY_KEY"))
     assert (p.budget.requests, p.timeouts.run, p.rate_limit, p.retries) == (60, 120.0, 2.5, 0)
-    assert p.budget.completion_tokens == 6000 and p.timeouts.connect == 5.0  # the rest of a section keeps its default
+    assert p.budget.completion_tokens == BudgetLimits().completion_tokens and p.timeouts.connect == 5.0  # the rest of a section keeps its default
     plain = adhoc_provider("relay", URL, "RELAY_KEY", None)
     assert (plain.model, plain.context_length, plain.context_source, plain.tokenizer) == (MODEL, None, None, "auto")
 

@@ -132,7 +132,7 @@ def test_faithful_nights_stay_green_and_each_gateway_finding_fails_the_night(tmp
         night = _served_night(tmp_path, (quirk,))
         assert night.returncode == 1, f"{quirk}: {night.stdout}{night.stderr}"
         assert cause in night.stdout and cause in (tmp_path / "summary.md").read_text(), (quirk, night.stdout)
-    lowered = _served_night(tmp_path, ("model-salted",), MODEL_CHANGE="warn")
+    lowered = _served_night(tmp_path, ("partial-routing",), MODEL_CHANGE="warn")  # a model change alone
     assert lowered.returncode == 0 and "lowered to a warning" in lowered.stdout, lowered.stdout
     assert _served_night(tmp_path, (), MODEL_CHANGE="maybe").returncode == 2
 

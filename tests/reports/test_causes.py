@@ -13,7 +13,7 @@ from relaycheck.report.document import build_report
 from relaycheck.report.markdown import provider_markdown, terminal_summary
 from relaycheck.report.model import CheckInfo, ProviderInfo, Report, SuiteInfo, VerdictRow
 from relaycheck.runner.engine import certify
-from relaycheck.spec import load_contract
+from relaycheck.spec.contracts import load_contracts
 
 from .conftest import FIVE_FAULTS
 
@@ -155,7 +155,7 @@ def test_a_verdict_naming_the_check_that_explains_it_joins_that_fault() -> None:
 
 
 def _certified(quirks: tuple[str, ...]) -> Report:
-    (run,) = certify([embedded_reference(quirks=quirks)], CATALOGUE, load_contract())
+    (run,) = certify([embedded_reference(quirks=quirks)], CATALOGUE, load_contracts())
     return build_report(run, CATALOGUE)
 
 
