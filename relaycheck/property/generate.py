@@ -77,13 +77,26 @@ class Generated:
 
 
 @functools.lru_cache(maxsize=4)
-def _operation(path: Path, base_url: str) -> Any:
-    import schemathesis
+def _operation(path: Path, operation_id: str) -> Any:
+    """The operation as schemathesis sees it, under a configuration that is all relaycheck's own.
 
-    schema = schemathesis.openapi.from_path(str(path))
-    schema.config.update(base_url=base_url)  # from_path ignores the server variable's default
-    schema.config.generation.update(with_security_parameters=False, allow_x00=False, codec="utf-8")
-    return schema.find_operation_by_id(OPERATION_ID)
+    The configuration is passed, never discovered: without one, schemathesis reads a ``schemathesis.toml`` from
+    the working directory or any parent up to a git root (``SchemathesisConfig.discover``), so running inside a
+    project that has one would change the cases. No base URL is needed: only bodies are drawn, and the requests go
+    through relaycheck's own client.
+
+    ``codec=None`` draws from every code point but the surrogates, which is exactly what UTF-8 can encode; the
+    default ``codec="utf-8"`` spells the same alphabet but has Hypothesis tabulate it by encoding all 1,114,112
+    code points (``intervals_from_codec``: about 1 s of CPU and 150 MB at peak), a table it would otherwise cache
+    under ``.hypothesis/``, which a hermetic draw does not keep (:func:`_hermetic_hypothesis`). schemathesis's
+    ``Alphabet`` excludes category Cs when no codec is given: the same intervals, so the same cases.
+    """
+    import schemathesis
+    from schemathesis.config import GenerationConfig, ProjectConfig, ProjectsConfig, SchemathesisConfig
+
+    generation = GenerationConfig(with_security_parameters=False, allow_x00=False, codec=None)
+    config = SchemathesisConfig(projects=ProjectsConfig(default=ProjectConfig(generation=generation)))
+    return schemathesis.openapi.from_path(str(path), config=config).find_operation_by_id(operation_id)
 
 
 @contextlib.contextmanager
@@ -193,7 +206,6 @@ def generate_cases(
     model: str,
     *,
     examples: bool = True,
-    base_url: str = "http://127.0.0.1/v1",
     document: Path | None = None,
 ) -> Generated:
     """Draw, clamp, filter and deduplicate up to ``positive`` / ``negative`` cases (plus the document's examples)."""
@@ -226,7 +238,7 @@ def generate_cases(
         return negatives.full
 
     with _LOCK, _hermetic_hypothesis():
-        op = _operation(path, base_url)
+        op = _operation(path, OPERATION_ID)
         if positive:
             _draw_rounds(op.as_strategy(generation_mode=GenerationMode.POSITIVE), positive, seed, take_positive)
         if negative:

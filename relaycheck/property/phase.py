@@ -51,7 +51,7 @@ async def record_property_phase(
     positive, negative = split(examples)
     try:
         generated = await asyncio.to_thread(
-            generate_cases, seed, positive, negative, model, examples=document_examples, base_url=client.base_url
+            generate_cases, seed, positive, negative, model, examples=document_examples
         )
     except Exception as exc:  # a harness fault: graded `error`, never a crash of the whole run
         plan.error = f"generation failed: {exc.__class__.__name__}: {exc}"
