@@ -32,13 +32,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from relaycheck.property.clamp import MAX_TOKENS, clamp_negative, clamp_positive, sanitize
+from jsonschema.protocols import Validator
+
+from relaycheck.property.clamp import MAX_TOKENS, Body, clamp_negative, clamp_positive, sanitize
 from relaycheck.property.plan import MAX_DOCUMENT_EXAMPLES
 from relaycheck.spec import load_contract
 from relaycheck.spec.contract import default_document_path
 from relaycheck.transport.budget import worst_case_tokens
 
-OPERATION_ID = "createCompletion"
+OPERATION_ID = "createCompletion"  # Completions; a case set is drawn for one operation of one document
 DRAWS_PER_CASE = 5  # Hypothesis draws per wanted case (duplicates and skipped cases are common)
 EXTRA_DRAWS = 10
 ROUND = 8  # draws per Hypothesis run (see _draw_rounds)
@@ -74,6 +76,27 @@ class Generated:
 
     def skip(self, reason: str) -> None:
         self.skipped[reason] = self.skipped.get(reason, 0) + 1
+
+
+@dataclass(frozen=True)
+class OperationRules:
+    """What drawing one operation's cases needs besides its document: the request schema every body is checked
+    against (valid positives, invalid negatives) and the clamps that make a body cheap. Another operation (chat's
+    ``createChatCompletion``) plugs in with its own entry in :data:`RULES`."""
+
+    request_schema: str
+    clamp_positive: Callable[[Any, str, Validator], Body | None]
+    clamp_negative: Callable[[Body, str, Validator], Body]
+
+
+RULES = {OPERATION_ID: OperationRules("CreateCompletionRequest", clamp_positive, clamp_negative)}
+
+
+def rules_for(operation_id: str) -> OperationRules:
+    rules = RULES.get(operation_id)
+    if rules is None:
+        raise ValueError(f"no generation rules for operation {operation_id!r} (known: {', '.join(sorted(RULES))})")
+    return rules
 
 
 @functools.lru_cache(maxsize=4)
@@ -207,12 +230,15 @@ def generate_cases(
     *,
     examples: bool = True,
     document: Path | None = None,
+    operation_id: str = OPERATION_ID,
 ) -> Generated:
-    """Draw, clamp, filter and deduplicate up to ``positive`` / ``negative`` cases (plus the document's examples)."""
+    """Draw, clamp, filter and deduplicate up to ``positive`` / ``negative`` cases (plus the document's examples)
+    for one operation of one document: a pure function of its arguments and the package versions."""
     from schemathesis import GenerationMode
 
+    rules = rules_for(operation_id)
     path = Path(document or default_document_path()).resolve()
-    validator = load_contract(path).validator("CreateCompletionRequest")
+    validator = load_contract(path).validator(rules.request_schema)
     out = Generated(seed)
     positives, negatives = _Picker("positive", positive, out), _Picker("negative", negative, out)
     offered = 0
@@ -224,7 +250,7 @@ def generate_cases(
             # Every other positive case is streamed: left alone, the generator rarely picks stream: true.
             raw = {**raw, "stream": True}
         offered += 1
-        body = clamp_positive(raw, model, validator)
+        body = rules.clamp_positive(raw, model, validator)
         if body is None:
             out.skip("positive: invalid once clamped")
         else:
@@ -232,13 +258,13 @@ def generate_cases(
         return positives.full
 
     def take_negative(case: Any) -> bool:
-        candidate = _negative(out, case, model, validator)
+        candidate = _negative(out, case, model, validator, rules)
         if candidate is not None:
             negatives.offer(candidate)
         return negatives.full
 
     with _LOCK, _hermetic_hypothesis():
-        op = _operation(path, OPERATION_ID)
+        op = _operation(path, operation_id)
         if positive:
             _draw_rounds(op.as_strategy(generation_mode=GenerationMode.POSITIVE), positive, seed, take_positive)
         if negative:
@@ -250,7 +276,7 @@ def generate_cases(
             if strategies:
                 (drawn,) = _draw(st.tuples(*strategies), 1, seed)
                 for case in drawn:
-                    body = clamp_positive(case.body, model, validator)
+                    body = rules.clamp_positive(case.body, model, validator)
                     if body is None:
                         out.skip("example: invalid once clamped")
                     elif len(out.examples) >= MAX_DOCUMENT_EXAMPLES:
@@ -325,7 +351,7 @@ def _family(case: Case) -> str:
     return f"{body.get('stream') is True}|{shape}|{','.join(extra)}"
 
 
-def _negative(out: Generated, case: Any, model: str, validator: Any) -> Case | None:
+def _negative(out: Generated, case: Any, model: str, validator: Validator, rules: OperationRules) -> Case | None:
     """The case to send for a negative draw, or None (recorded in ``out.skipped``) when it must not be sent."""
     if not _body_only(case):
         out.skip("negative: breaks headers, not the body")
@@ -347,7 +373,7 @@ def _negative(out: Generated, case: Any, model: str, validator: Any) -> Case | N
         return None
     if not isinstance(case.body, dict):
         return Case("negative", json.dumps(sanitize(case.body)), why)
-    candidate = Case("negative", clamp_negative(case.body, model, validator), why)
+    candidate = Case("negative", rules.clamp_negative(case.body, model, validator), why)
     if candidate.worst_case_tokens > NEGATIVE_COST_CAP:
         out.skip("negative: too costly should the provider accept it")
         return None

@@ -29,6 +29,7 @@ from relaycheck.probes.catalogue import (
     ProbeContext,
     probes_by_id,
 )
+from relaycheck.property.cases import CaseCache
 from relaycheck.property.plan import PLAN_PROBE, parse_probe_id, worst_case_requests
 from relaycheck.runner.expectations import Expectation, apply_expectations, load_expectations
 from relaycheck.spec import Contract
@@ -121,12 +122,20 @@ async def record_provider(
     property_phase: bool = False,
     property_seed: int | None = None,
     rerun: RerunFn | None = None,
+    cases: CaseCache | None = None,
 ) -> None:
+    """``cases`` is the run's generated-case cache, shared by its providers (one of its own when left out)."""
     provider = run.provider
     run.spend.overrun_bound = overrun_bound(provider.concurrency, provider.limits.max_body_bytes)
     budget = Budget(provider.budget.requests, provider.budget.completion_tokens, spend=run.spend)
     run.target = target
     run.probes_total = len(probes)
+    if property_phase:
+        from relaycheck.property import default_seed, prefetch
+
+        seed = default_seed() if property_seed is None else property_seed
+        cases = cases or CaseCache()
+        prefetch(cases, provider.model, provider.property_examples, seed)  # drawn while the probes are in flight
     async with ProviderClient.for_provider(provider, target.base_url, target.api_key, budget, redactor,
                                            target.headers) as client:
         done: dict[str, asyncio.Future[Exchange]] = {p.id: asyncio.get_running_loop().create_future() for p in probes}
@@ -161,16 +170,15 @@ async def record_provider(
                     run.exchanges[probe.id] = Exchange(probe.id, RecordedRequest("POST", client.url, {}, ""),
                                                        time.time(), transport_error=why, attempts=0)
         # Property cases go after the probes, through the same client: same bounds, same budget; not at all once
-        # the provider is down or out of time (generation alone takes seconds, and nothing could be sent).
+        # the provider is down or out of time (nothing could be sent).
         if property_phase:
-            from relaycheck.property import PropertyPlan, default_seed, record_property_phase
+            from relaycheck.property import PropertyPlan, record_property_phase
 
-            seed = default_seed() if property_seed is None else property_seed
             if why := client.stop_reason():
                 plan = PropertyPlan(seed=seed, examples=provider.property_examples, not_run=why)
                 fuzzed = {PLAN_PROBE: plan.to_exchange(client.url)}
             else:
-                fuzzed = await record_property_phase(client, provider.model, provider.property_examples, seed)
+                fuzzed = await record_property_phase(client, provider.model, provider.property_examples, seed, cases)
             run.probes_total += len(fuzzed)
             run.exchanges.update(fuzzed)
             if progress:
@@ -403,6 +411,7 @@ def certify(
     needed = _probes_for(catalogue)
     fuzz = _wants_property_phase(catalogue)
     runs = [ProviderRun(p) for p in providers]
+    cases = CaseCache()  # the providers' generated cases: drawn once for all that ask for the same
     with contextlib.ExitStack() as stack:
         targets = [_enter_target(stack, run, environ) for run in runs]
         redactor = Redactor.for_keys(s for t in targets if isinstance(t, Target) for s in t.secrets)
@@ -425,7 +434,7 @@ def certify(
                 rerun = _rerun_selector(catalogue, contract, run.provider, expected.get(run.name) or {})
                 tasks.append(_isolated(run, record_provider(run, target, needed, progress, redactor,
                                                             property_phase=fuzz, property_seed=property_seed,
-                                                            rerun=rerun)))
+                                                            rerun=rerun, cases=cases)))
             await asyncio.gather(*tasks)
 
         asyncio.run(all_providers())
