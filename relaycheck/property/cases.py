@@ -43,12 +43,9 @@ class CaseKey:
 
 
 class CaseCache:
-    """One run's generated cases, by key; each key is drawn once, in a worker thread, by whoever asks first.
-
-    Belongs to one event loop (one ``certify`` call). :meth:`start` begins a drawing without waiting for it (the
-    engine calls it before a provider's probes, so the cases are ready by the time the phase needs them);
-    :meth:`cases` waits for one. A drawing that fails fails alike for every provider that waits for it.
-    """
+    """One run's generated cases, by key; each key is drawn once, in a worker thread, by whoever asks first, and
+    whoever asks next waits for that drawing. Belongs to one event loop (one ``certify`` call). A drawing that
+    fails fails alike for every provider that waits for it."""
 
     def __init__(self) -> None:
         self._drawings: dict[CaseKey, asyncio.Future[Generated]] = {}
@@ -58,21 +55,17 @@ class CaseCache:
         """The keys drawn (or being drawn) so far, in the order they were first asked for."""
         return tuple(self._drawings)
 
-    def start(self, key: CaseKey) -> None:
+    async def cases(self, key: CaseKey) -> Generated:
+        """``key``'s cases, shared: the caller must not change them. A waiter that is cancelled (its provider's
+        run deadline) leaves the drawing running for the others."""
         if key not in self._drawings:
             drawing = asyncio.ensure_future(asyncio.to_thread(key.generate))
             drawing.add_done_callback(_seen)
             self._drawings[key] = drawing
-
-    async def cases(self, key: CaseKey) -> Generated:
-        """``key``'s cases, shared: the caller must not change them. A waiter that is cancelled (its provider's
-        run deadline) leaves the drawing running for the others."""
-        self.start(key)
         return await asyncio.shield(self._drawings[key])
 
 
 def _seen(drawing: asyncio.Future[Generated]) -> None:
-    """A drawing nobody waits for (its provider went down before its phase) must not be logged as an error
-    never retrieved: its failure is reported to whoever does wait."""
+    """A drawing whose every waiter was cancelled must not be logged as an error never retrieved."""
     if not drawing.cancelled():
         drawing.exception()
