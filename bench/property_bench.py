@@ -145,7 +145,9 @@ def main() -> int:
     if args.child_certify:
         return child_certify(args.child_certify, args.concurrency)
     seed = default_seed()
-    print(f"python {platform.python_version()} · {os.cpu_count()} CPUs · seed {seed} · each row a fresh process")
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"python {platform.python_version()} · {os.cpu_count()} CPUs (load {load}) · seed {seed} · each row a fresh "
+          "process")
 
     alone = imports_and_generation(seed)
     print(f"\n{'imports and generation':<60} {'CPU s':>6} {'peak MB':>8}")
@@ -188,7 +190,8 @@ def main() -> int:
         print(f"  {'met    ' if met else 'MISSED '} {label}")
 
     result = {
-        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
+        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
+                    "load_before": load},
         "settings": vars(args) | {"out": str(args.out), "seed": seed},
         "imports_and_generation": {k: asdict(v) | {"stdout": None} for k, v in alone.items()},
         "zero_latency": {n: {k: asdict(v) | {"stdout": None} for k, v in rows.items()} for n, rows in cost.items()},

@@ -22,6 +22,7 @@ the working directory.
 from __future__ import annotations
 
 import contextlib
+import copy
 import functools
 import json
 import re
@@ -34,6 +35,7 @@ from typing import Any
 
 from jsonschema.protocols import Validator
 
+from relaycheck.property.bounds import generation_document
 from relaycheck.property.clamp import MAX_TOKENS, Body, clamp_negative, clamp_positive, sanitize
 from relaycheck.property.plan import MAX_DOCUMENT_EXAMPLES
 from relaycheck.spec import load_contract
@@ -81,15 +83,19 @@ class Generated:
 @dataclass(frozen=True)
 class OperationRules:
     """What drawing one operation's cases needs besides its document: the request schema every body is checked
-    against (valid positives, invalid negatives) and the clamps that make a body cheap. Another operation (chat's
+    against (valid positives, invalid negatives), the clamps that make a body cheap, and the document the cases
+    are drawn from (the contract bounded to what the clamps send). Another operation (chat's
     ``createChatCompletion``) plugs in with its own entry in :data:`RULES`."""
 
     request_schema: str
     clamp_positive: Callable[[Any, str, Validator], Body | None]
     clamp_negative: Callable[[Body, str, Validator], Body]
+    drawn_from: Callable[[dict[str, Any]], dict[str, Any]] = copy.deepcopy
 
 
-RULES = {OPERATION_ID: OperationRules("CreateCompletionRequest", clamp_positive, clamp_negative)}
+RULES = {
+    OPERATION_ID: OperationRules("CreateCompletionRequest", clamp_positive, clamp_negative, generation_document),
+}
 
 
 def rules_for(operation_id: str) -> OperationRules:
@@ -119,7 +125,8 @@ def _operation(path: Path, operation_id: str) -> Any:
 
     generation = GenerationConfig(with_security_parameters=False, allow_x00=False, codec=None)
     config = SchemathesisConfig(projects=ProjectsConfig(default=ProjectConfig(generation=generation)))
-    return schemathesis.openapi.from_path(str(path), config=config).find_operation_by_id(operation_id)
+    document = rules_for(operation_id).drawn_from(load_contract(path).document)
+    return schemathesis.openapi.from_dict(document, config=config).find_operation_by_id(operation_id)
 
 
 @contextlib.contextmanager

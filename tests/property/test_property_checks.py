@@ -19,7 +19,7 @@ from relaycheck.server.running import RunningServer, serve_in_thread
 from relaycheck.spec import load_contract
 from relaycheck.transport.exchange import Exchange
 
-SEED = 1234
+SEED = 4321  # any seed; this one draws, among its 6 negative cases, a number out of range (about 3 in 4 seeds do)
 KEY_ENV = "RELAYCHECK_PROPERTY_TEST_KEY"
 EXAMPLES = 12
 PROPERTY_IDS = {c.id for c in property_checks.CHECKS}
