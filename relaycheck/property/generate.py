@@ -118,7 +118,10 @@ def _operation(path: Path, operation_id: str) -> Any:
     default ``codec="utf-8"`` spells the same alphabet but has Hypothesis tabulate it by encoding all 1,114,112
     code points (``intervals_from_codec``: about 1 s of CPU and 150 MB at peak), a table it would otherwise cache
     under ``.hypothesis/``, which a hermetic draw does not keep (:func:`_hermetic_hypothesis`). schemathesis's
-    ``Alphabet`` excludes category Cs when no codec is given: the same intervals, so the same cases.
+    ``Alphabet`` (4.32) excludes category Cs when no codec is given: the same intervals, so the same cases.
+    schemathesis 4.27.4 (the lowest allowed) draws surrogates too without a codec; the clamps turn each into
+    U+FFFD (:func:`~relaycheck.property.clamp.sanitize`), so every case is still sendable, and still a function
+    of the seed and the package versions.
     """
     import schemathesis
     from schemathesis.config import GenerationConfig, ProjectConfig, ProjectsConfig, SchemathesisConfig
