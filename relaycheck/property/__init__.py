@@ -7,7 +7,7 @@ recorded exchanges live in :mod:`relaycheck.checks.property`.
 """
 
 from relaycheck.property.cases import CaseCache, CaseKey
-from relaycheck.property.phase import record_property_phase
+from relaycheck.property.phase import prefetch, record_property_phase
 from relaycheck.property.plan import (
     DEFAULT_SEED,
     PLAN_PROBE,
@@ -28,6 +28,7 @@ __all__ = [
     "PropertyPlan",
     "default_seed",
     "parse_probe_id",
+    "prefetch",
     "probe_id",
     "record_property_phase",
     "worst_case_requests",

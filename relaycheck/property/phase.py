@@ -7,7 +7,7 @@ what generation dropped and why, what each case breaks), which is how the checks
 did not run.
 
 The cases come from the run's :class:`~relaycheck.property.cases.CaseCache`: drawn once for every provider that
-asks for the same ones.
+asks for the same ones, and drawn ahead (:func:`prefetch`) while the provider's probes are in flight.
 """
 
 from __future__ import annotations
@@ -42,6 +42,12 @@ def _order(generated: Generated) -> list[tuple[str, Case]]:
         if i < len(generated.negative):
             out.append((probe_id("negative", i), generated.negative[i]))
     return out
+
+
+def prefetch(cases: CaseCache, model: str, examples: int, seed: int) -> None:
+    """Start drawing the cases :func:`record_property_phase` will ask ``cases`` for (none when it sends none)."""
+    if examples > 0:
+        cases.start(CaseKey.for_phase(model, examples, seed))
 
 
 async def record_property_phase(

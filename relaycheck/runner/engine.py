@@ -130,6 +130,12 @@ async def record_provider(
     budget = Budget(provider.budget.requests, provider.budget.completion_tokens, spend=run.spend)
     run.target = target
     run.probes_total = len(probes)
+    if property_phase:
+        from relaycheck.property import default_seed, prefetch
+
+        seed = default_seed() if property_seed is None else property_seed
+        cases = cases or CaseCache()
+        prefetch(cases, provider.model, provider.property_examples, seed)  # drawn while the probes are in flight
     async with ProviderClient.for_provider(provider, target.base_url, target.api_key, budget, redactor,
                                            target.headers) as client:
         done: dict[str, asyncio.Future[Exchange]] = {p.id: asyncio.get_running_loop().create_future() for p in probes}
@@ -164,13 +170,10 @@ async def record_provider(
                     run.exchanges[probe.id] = Exchange(probe.id, RecordedRequest("POST", client.url, {}, ""),
                                                        time.time(), transport_error=why, attempts=0)
         # Property cases go after the probes, through the same client: same bounds, same budget; not at all once
-        # the provider is down or out of time (nothing could be sent). They are drawn then, not while the probes
-        # are in flight: drawing is CPU-bound Python, and a thread holding the GIL slows every I/O wake-up of the
-        # event loop (and so the probes and their measured latencies) far more than its own CPU time.
+        # the provider is down or out of time (nothing could be sent).
         if property_phase:
-            from relaycheck.property import PropertyPlan, default_seed, record_property_phase
+            from relaycheck.property import PropertyPlan, record_property_phase
 
-            seed = default_seed() if property_seed is None else property_seed
             if why := client.stop_reason():
                 plan = PropertyPlan(seed=seed, examples=provider.property_examples, not_run=why)
                 fuzzed = {PLAN_PROBE: plan.to_exchange(client.url)}

@@ -65,6 +65,7 @@ def test_concurrent_waiters_get_one_drawing_and_a_cancelled_one_stops_no_other(d
 
     async def scenario() -> list:
         cache = CaseCache()
+        cache.start(key)  # as the engine does before the probes: drawing begins, nobody waits yet
         impatient = asyncio.ensure_future(cache.cases(key))
         waiters = [asyncio.ensure_future(cache.cases(key)) for _ in range(5)]
         await asyncio.sleep(0)
