@@ -15,7 +15,7 @@ one-off costs (imports, schemathesis building its strategies from the contract) 
 3. A default certification (every check, property phase included) of one provider at ``--latency-ms`` (400 ms
    before the first byte, 20 ms between chunks, concurrency 8), timed in a fresh process, against the lower bound
    of its dependency chains and concurrency (``bench/certify_bench.py``'s, from a zero-latency run's exchanges).
-   Goal: within 1.5x.
+   Goal: within 1.5x (the median of three runs: the machine is shared).
 """
 
 from __future__ import annotations
@@ -24,12 +24,14 @@ import argparse
 import json
 import os
 import platform
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import yaml
 from certify_bench import KEY_VAR, lower_bound, run_certify
@@ -121,16 +123,23 @@ def child_certify(base_url: str, concurrency: int) -> int:
     return 0
 
 
-def latency_ratio(latency_ms: float, chunk_delay_ms: float, concurrency: int) -> dict[str, float]:
+def latency_ratio(latency_ms: float, chunk_delay_ms: float, concurrency: int, runs: int) -> dict[str, Any]:
+    """The median of ``runs`` timed certifications (each in a fresh process): the machine is shared, its load
+    moves wall times by a second or more."""
     env = {**os.environ, KEY_VAR: DEFAULT_API_KEY}
     with serve_in_thread(ServerConfig()) as server:
         _, (structure,) = run_certify([server.base_url], concurrency, load_catalogue(), env)
     bound = lower_bound(structure, latency_ms / 1000, chunk_delay_ms / 1000, concurrency)
+    timed = []
     with serve_in_thread(ServerConfig(latency_ms=latency_ms, chunk_delay_ms=chunk_delay_ms)) as slow:
-        child = measure([sys.executable, __file__, "--child-certify", slow.base_url, "--concurrency", str(concurrency)])
-    timed = json.loads(child.stdout)
-    return {**bound, **timed, "process_cpu_s": child.cpu_s, "process_peak_mb": child.peak_mb,
-            "ratio_to_lower_bound": timed["wall_s"] / bound["lower_bound_s"]}
+        for _ in range(runs):
+            child = measure([sys.executable, __file__, "--child-certify", slow.base_url,
+                             "--concurrency", str(concurrency)])
+            timed.append(json.loads(child.stdout) | {"process_cpu_s": child.cpu_s, "process_peak_mb": child.peak_mb})
+    walls = sorted(t["wall_s"] for t in timed)
+    median = statistics.median(walls)
+    return {**bound, "wall_s": median, "walls_s": walls, "requests": timed[0]["requests"], "runs": timed,
+            "ratio_to_lower_bound": median / bound["lower_bound_s"]}
 
 
 def main() -> int:
@@ -139,6 +148,7 @@ def main() -> int:
     parser.add_argument("--latency-ms", type=float, default=400)
     parser.add_argument("--chunk-delay-ms", type=float, default=20)
     parser.add_argument("--concurrency", type=int, default=8, help="of the latency run")
+    parser.add_argument("--latency-runs", type=int, default=3, help="timed certifications; the median counts")
     parser.add_argument("--out", type=Path, default=Path("bench/results/property.json"))
     parser.add_argument("--child-certify", metavar="BASE_URL", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -170,10 +180,11 @@ def main() -> int:
     cells = "".join(f"{'':>8} {p['cpu_s']:7.2f} {p['peak_mb']:8.0f} {p['requests']:9d}" for p in phase.values())
     print(f"  {'the property phase (default minus probes)':<44}{cells}")
 
-    timed = latency_ratio(args.latency_ms, args.chunk_delay_ms, args.concurrency)
+    timed = latency_ratio(args.latency_ms, args.chunk_delay_ms, args.concurrency, args.latency_runs)
     print(f"\ndefault certification, one provider, {args.latency_ms:g} ms latency, {args.chunk_delay_ms:g} ms chunks, "
-          f"concurrency {args.concurrency} (fresh process)")
-    print(f"  wall {timed['wall_s']:.2f} s, {timed['requests']} requests; lower bound {timed['lower_bound_s']:.2f} s "
+          f"concurrency {args.concurrency} (fresh processes)")
+    print(f"  wall {timed['wall_s']:.2f} s (median of {', '.join(f'{w:.2f}' for w in timed['walls_s'])}), "
+          f"{timed['requests']} requests; lower bound {timed['lower_bound_s']:.2f} s "
           f"(chain {timed['critical_path_s']:.2f} | throughput {timed['throughput_bound_s']:.2f}); "
           f"ratio {timed['ratio_to_lower_bound']:.2f}")
 
