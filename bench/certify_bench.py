@@ -31,7 +31,7 @@ from relaycheck.probes.catalogue import probes_by_id
 from relaycheck.runner.engine import ProviderRun, certify
 from relaycheck.server.config import DEFAULT_API_KEY, ServerConfig
 from relaycheck.server.running import serve_in_thread
-from relaycheck.spec import load_contract
+from relaycheck.spec.contracts import load_contracts
 
 KEY_VAR = "RELAYCHECK_BENCH_KEY"
 
@@ -52,7 +52,7 @@ def providers_for(urls: list[str], concurrency: int) -> list[Provider]:
 def run_certify(urls: list[str], concurrency: int, catalogue: Catalogue,
                 env: dict[str, str]) -> tuple[float, list[ProviderRun]]:
     started = time.perf_counter()
-    runs = certify(providers_for(urls, concurrency), catalogue, load_contract(), environ=env)
+    runs = certify(providers_for(urls, concurrency), catalogue, load_contracts(), environ=env)
     return time.perf_counter() - started, runs
 
 

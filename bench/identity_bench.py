@@ -38,7 +38,7 @@ from relaycheck.probes.catalogue import ProbeContext, probes_by_id  # noqa: E402
 from relaycheck.runner.engine import certify  # noqa: E402
 from relaycheck.server.config import DEFAULT_API_KEY, ServerConfig  # noqa: E402
 from relaycheck.server.running import serve_in_thread  # noqa: E402
-from relaycheck.spec import load_contract  # noqa: E402
+from relaycheck.spec.contracts import load_contracts  # noqa: E402
 
 MODEL = "gpt-3.5-turbo-instruct"
 CHECK_QUIRKS = {
@@ -57,10 +57,10 @@ def check_detection(seeds: int) -> list[tuple[str, str, int, int]]:
         selected = Catalogue((catalogue.get(check_id),))
         caught = 0
         for _ in range(seeds):
-            (run,) = certify([embedded_reference(quirks=(quirk,))], selected, load_contract())
+            (run,) = certify([embedded_reference(quirks=(quirk,))], selected, load_contracts())
             caught += run.verdicts[0].grade in (Grade.FAIL, Grade.WARN)
         rows.append((quirk, check_id, caught, seeds))
-    (run,) = certify([embedded_reference()], catalogue.select(("identity",)), load_contract())
+    (run,) = certify([embedded_reference()], catalogue.select(("identity",)), load_contracts())
     clean = sum(v.grade is Grade.PASS for v in run.verdicts)
     rows.append(("(conformant reference)", "identity.*", clean, len(run.verdicts)))
     return rows

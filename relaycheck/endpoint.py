@@ -40,6 +40,10 @@ class Endpoint(StrEnum):
         """What its probe ids start with: ``chat-basic`` (Completions: nothing)."""
         return "" if self is Endpoint.COMPLETIONS else f"{self.value}-"
 
+    def probe_id(self, name: str) -> str:
+        """A probe's full id from the short name a check reads it by (``basic`` is chat's ``chat-basic``)."""
+        return name if name.startswith(self.probe_prefix) else self.probe_prefix + name
+
     @classmethod
     def of_feature(cls, feature: str) -> Endpoint:
         """The endpoint a feature (or a check id) belongs to: ``chat.tools`` is chat's, ``stream`` Completions'."""

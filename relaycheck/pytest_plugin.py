@@ -20,13 +20,15 @@ from pathlib import Path
 import pytest
 
 from relaycheck.checks.catalogue import Catalogue, load_catalogue
-from relaycheck.checks.model import Grade, Level, Verdict
+from relaycheck.checks.model import Check, Grade, Level, Verdict
 from relaycheck.config.providers import ConfigError, Provider, shipped_providers_file
-from relaycheck.runner.engine import ProviderRun
+from relaycheck.endpoint import ENDPOINTS
+from relaycheck.runner.engine import ProviderRun, provider_catalogue
 from relaycheck.runner.session import (
     DEFAULT_REPORT_DIR,
     ProviderChoice,
     SessionOptions,
+    endpoints_option,
     run_session,
     select_catalogue,
     select_providers,
@@ -51,6 +53,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--api-key-env", default=None, metavar="VAR", help="variable holding the key for --base-url")
     group.addoption("--quirk", action="append", default=[], metavar="NAME", help="reference-server quirk")
     group.addoption("--checks", action="append", default=[], metavar="PREFIX", help="check id prefix or feature")
+    group.addoption("--endpoint", choices=("completions", "chat", "all"), default=None,
+                    help="certify only this endpoint (default: what each provider states); -m chat selects too")
     group.addoption("--no-expectations", action="store_true", help="ignore expectations files (grade raw)")
     group.addoption("--report-dir", type=Path, default=DEFAULT_REPORT_DIR, metavar="DIR", help="report directory")
 
@@ -69,10 +73,18 @@ CERTIFICATION = pytest.StashKey["Certification"]()
 def pytest_configure(config: pytest.Config) -> None:
     for level in Level:
         config.addinivalue_line("markers", f"{level.value.lower()}: relaycheck checks of level {level.value}")
-    for feature in load_catalogue().features:
-        config.addinivalue_line("markers", f"{feature}: relaycheck checks of feature '{feature}'")
+    for endpoint in ENDPOINTS:
+        config.addinivalue_line("markers", f"{endpoint.value}: relaycheck checks of {endpoint.route}")
+    for feature in dict.fromkeys(area(c) for c in load_catalogue().checks):
+        config.addinivalue_line("markers", f"{feature}: relaycheck checks of feature '{feature}' (either endpoint)")
     if config.getoption("provider") or config.getoption("base_url") or config.getoption("quirk"):
         _selection(config)  # a bad provider, file or quirk is one usage line now, not an error per module
+
+
+def area(check: Check) -> str:
+    """A check's feature without its endpoint: the module (``conformance/test_shape.py``) and marker (``-m shape``)
+    that hold both ``shape.schema`` and ``chat.shape.schema``; ``-m chat`` selects the endpoint."""
+    return check.feature.removeprefix(check.endpoint.prefix)
 
 
 def _selection(config: pytest.Config) -> Selection:
@@ -85,6 +97,7 @@ def _selection(config: pytest.Config) -> Selection:
         model=config.getoption("model"),
         api_key_env=config.getoption("api_key_env"),
         quirks=tuple(config.getoption("quirk")),
+        endpoints=endpoints_option(config.getoption("endpoint")),
     )
     try:
         selection = Selection(tuple(select_providers(choice)), select_catalogue(config.getoption("checks")))
@@ -101,10 +114,11 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     feature = getattr(metafunc.module, "FEATURE", None)
     params = [
         pytest.param(p.name, c.id, id=f"{p.name}::{c.id}",
-                     marks=[getattr(pytest.mark, c.level.value.lower()), getattr(pytest.mark, c.feature)])
+                     marks=[getattr(pytest.mark, c.level.value.lower()), getattr(pytest.mark, area(c)),
+                            getattr(pytest.mark, c.endpoint.value)])
         for p in selection.providers
-        for c in selection.catalogue.checks
-        if feature is None or c.feature == feature
+        for c in provider_catalogue(p, selection.catalogue).checks
+        if feature is None or area(c) == feature
     ]
     metafunc.parametrize(PARAMS, params)
 

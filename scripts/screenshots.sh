@@ -22,7 +22,7 @@ from relaycheck.checks.catalogue import load_catalogue
 from relaycheck.config.providers import embedded_reference
 from relaycheck.report.writer import write_reports
 from relaycheck.runner.engine import certify
-from relaycheck.spec import load_contract
+from relaycheck.spec.contracts import load_contracts
 from relaycheck.transport.redact import Redactor
 
 out = Path(sys.argv[1])
@@ -33,7 +33,7 @@ providers = [
     embedded_reference(quirks=("errors-200", "drop-stop", "no-done", "usage-inflated", "finish-reason-eos"))
     .with_overrides(name="relay-five"),
 ]
-runs = certify(providers, load_catalogue(), load_contract())
+runs = certify(providers, load_catalogue(), load_contracts())
 write_reports(runs, load_catalogue(), out, Redactor())
 PY
 

@@ -16,7 +16,7 @@ from relaycheck.checks.model import Grade, Level, Verdict
 from relaycheck.config.providers import embedded_reference
 from relaycheck.runner.engine import certify
 from relaycheck.server.quirks import all_quirks
-from relaycheck.spec import load_contract
+from relaycheck.spec.contracts import load_contracts
 
 CATALOGUE = load_catalogue()
 
@@ -26,7 +26,7 @@ def catalogue() -> Catalogue:
 
 
 def _run(quirks: tuple[str, ...], catalogue: Catalogue) -> dict[str, Verdict]:
-    (run,) = certify([embedded_reference(quirks=quirks)], catalogue, load_contract())
+    (run,) = certify([embedded_reference(quirks=quirks)], catalogue, load_contracts())
     return {v.check: v for v in run.verdicts}
 
 

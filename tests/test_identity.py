@@ -25,7 +25,7 @@ from relaycheck.report.model import Report
 from relaycheck.runner.engine import certify
 from relaycheck.server.config import DEFAULT_API_KEY, ServerConfig
 from relaycheck.server.running import serve_in_thread
-from relaycheck.spec import load_contract
+from relaycheck.spec.contracts import load_contracts
 
 MODEL = "gpt-3.5-turbo-instruct"
 
@@ -83,7 +83,7 @@ def test_total_variation() -> None:
 
 def _report(quirks: tuple[str, ...] = ()) -> Report:
     catalogue = load_catalogue().select(("identity", "params.echo-logprobs"))
-    (run,) = certify([embedded_reference(quirks=quirks)], catalogue, load_contract())
+    (run,) = certify([embedded_reference(quirks=quirks)], catalogue, load_contracts())
     return build_report(run, catalogue)
 
 
@@ -128,5 +128,5 @@ def test_compare_and_a_pinned_baseline_flag_a_swapped_model() -> None:
 ])
 def test_billing_failures_say_what_the_difference_looks_like(quirk: str, pattern: str) -> None:
     catalogue = load_catalogue().select(("identity.prompt-tokens",))
-    (run,) = certify([embedded_reference(quirks=(quirk,))], catalogue, load_contract())
+    (run,) = certify([embedded_reference(quirks=(quirk,))], catalogue, load_contracts())
     assert pattern in run.verdicts[0].message

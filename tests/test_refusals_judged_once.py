@@ -14,12 +14,13 @@ from relaycheck.config.providers import embedded_reference
 from relaycheck.probes.catalogue import PROBES
 from relaycheck.runner.engine import certify
 from relaycheck.spec import load_contract
+from relaycheck.spec.contracts import load_contracts
 
 CATALOGUE = load_catalogue()
 
 
 def _verdicts(quirks: tuple[str, ...]) -> dict[str, object]:
-    (run,) = certify([embedded_reference(quirks=quirks)], CATALOGUE, load_contract())
+    (run,) = certify([embedded_reference(quirks=quirks)], CATALOGUE, load_contracts())
     return {v.check: v for v in run.verdicts}
 
 
@@ -77,7 +78,7 @@ def test_usage_sent_unasked_is_graded_once_by_its_own_check() -> None:
     for none. stream.no-usage-unasked grades that; the usage checks judge only the usage a request asked for, so
     the zeros are not failed again as a bill (one prompt, two counts; fewer tokens than the text shows)."""
     usage = CATALOGUE.select(("usage", "stream.no-usage-unasked"))
-    (run,) = certify([embedded_reference(quirks=("usage-zeros-unasked",))], usage, load_contract())
+    (run,) = certify([embedded_reference(quirks=("usage-zeros-unasked",))], usage, load_contracts())
     verdicts = {v.check: v for v in run.verdicts}
     assert verdicts["stream.no-usage-unasked"].grade is Grade.FAIL
     others = {k: (v.grade, v.message) for k, v in verdicts.items()
@@ -89,7 +90,7 @@ def test_token_prompts_refused_are_not_failed_again_as_the_context_window() -> N
     """llama-cpp-python answers every token-id prompt with a 500 (params.prompt-tokens fails, D09). The context
     overflow probe is a token-id prompt too: its 500 says nothing of the window, so context-refused is skipped."""
     selected = CATALOGUE.select(("params.context-refused", "params.prompt-tokens"))
-    (run,) = certify([embedded_reference(quirks=("token-prompt-500",))], selected, load_contract())
+    (run,) = certify([embedded_reference(quirks=("token-prompt-500",))], selected, load_contracts())
     verdicts = {v.check: v for v in run.verdicts}
     assert verdicts["params.prompt-tokens"].grade is Grade.FAIL
     assert verdicts["params.context-refused"].grade is Grade.SKIPPED, verdicts["params.context-refused"]

@@ -9,11 +9,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cached_property
 
-from relaycheck.checks import defaults, errors, identity, params, shape, stream, usage
+from relaycheck.checks import defaults, errors, identity, params, route, shape, stream, usage
 from relaycheck.checks import property as property_checks
 from relaycheck.checks.model import Check, Level, Verdict
+from relaycheck.endpoint import ENDPOINTS, Endpoint
 
-AREAS = (shape, defaults, params, stream, errors, usage, property_checks, identity)
+AREAS = (route, shape, defaults, params, stream, errors, usage, property_checks, identity)
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,15 @@ class Catalogue:
         levels = {c.id: c.level for c in self.checks}
         return [v for v in verdicts if v.grade.blocks and levels.get(v.check) is Level.MUST]
 
+    @property
+    def endpoints(self) -> tuple[Endpoint, ...]:
+        return tuple(dict.fromkeys(c.endpoint for c in self.checks))
+
+    def for_endpoints(self, endpoints: Iterable[Endpoint]) -> Catalogue:
+        """The checks of those endpoints only (a provider is judged on the endpoints it is certified on)."""
+        wanted = set(endpoints)
+        return Catalogue(tuple(c for c in self.checks if c.endpoint in wanted))
+
     def excluding(self, feature: str) -> Catalogue:
         """The catalogue without one feature's checks (``--no-property``: the phase they read is then not run)."""
         return Catalogue(tuple(c for c in self.checks if c.feature != feature))
@@ -70,4 +80,6 @@ class Catalogue:
 
 
 def load_catalogue() -> Catalogue:
-    return Catalogue(tuple(c for area in AREAS for c in area.CHECKS))
+    """Every check: Completions' first, then chat's, each endpoint's by area (reports list them in this order)."""
+    checks = [c for area in AREAS for c in area.CHECKS]
+    return Catalogue(tuple(sorted(checks, key=lambda c: ENDPOINTS.index(c.endpoint))))

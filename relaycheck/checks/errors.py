@@ -1,4 +1,9 @@
-"""Errors and authentication: client mistakes get a 4xx with the OpenAI envelope, never 200, HTML or 5xx."""
+"""Errors and authentication: client mistakes get a 4xx with the OpenAI envelope, never 200, HTML or 5xx.
+
+Every check here judges both endpoints: each reads its probes by their short names (``error-wrong-key`` is chat's
+``chat-error-wrong-key``) and the error probes of its own endpoint; chat's own mistakes (tool and role rules,
+``top_logprobs`` without ``logprobs``) have checks of their own at the end.
+"""
 
 from __future__ import annotations
 
@@ -15,13 +20,23 @@ from relaycheck.checks.model import (
     check,
     error_envelope,
     expect,
+    on_endpoint,
+    route_missing,
     snippet,
 )
-from relaycheck.probes.catalogue import PROBES, UNKNOWN_PARAM
+from relaycheck.endpoint import Endpoint
+from relaycheck.probes.catalogue import UNKNOWN_PARAM, probes_of
 
 FEATURE = "errors"
 ERROR_SPEC = "openai-openapi@f85dbe22 ErrorResponse {error: Error{message, type, param, code}}"
-ERROR_PROBES = tuple(p.id for p in PROBES if p.is_error_probe())
+CHAT = Endpoint.CHAT
+
+
+def error_probes(endpoint: Endpoint) -> tuple[str, ...]:
+    return tuple(p.id for p in probes_of(endpoint) if p.is_error_probe())
+
+
+ERROR_PROBES = error_probes(Endpoint.COMPLETIONS)
 OPENAI_ERROR_TYPES = frozenset({
     "invalid_request_error", "authentication_error", "permission_error", "not_found_error", "rate_limit_error",
     "insufficient_quota", "server_error", "api_error", "requests", "tokens", "service_unavailable_error",
@@ -31,12 +46,13 @@ OPENAI_ERROR_TYPES = frozenset({
 def _answered(r: Recorded) -> list[tuple[str, int]]:
     """(probe, status) of every error probe that got an answer."""
     out = []
-    for probe in ERROR_PROBES:
+    probes = error_probes(r.endpoint)
+    for probe in probes:
         ex = r.exchanges.get(probe)
         if ex is not None and ex.status is not None:
             out.append((probe, ex.status))
     if not out:
-        r.exchange(ERROR_PROBES[0])  # raises the right early-out (skipped / error)
+        r.exchange(probes[0])  # raises the right early-out (skipped / error)
     return out
 
 
@@ -50,6 +66,9 @@ def _rejects(
 ) -> Check:
     def rejected(r: Recorded) -> Outcome:
         status, observed = _status(r, probe)
+        if route_missing(r.exchange(probe)):  # the route refused it, not the endpoint: no verdict on the input
+            return Fail(f"{what} was answered by a missing route, not refused by the endpoint",
+                        "HTTP 400 with the error envelope", observed, probe)
         return expect(400 <= status < 500, f"{what} was not rejected with a 4xx", "HTTP 400 (4xx)", observed, probe)
 
     return check(
@@ -234,6 +253,9 @@ def client_not_5xx(r: Recorded) -> Outcome:
 
 PARAM_PROBES = {"error-temperature": "temperature", "error-top-p": "top_p", "error-n": "n",
                 "error-logprobs": "logprobs", "error-stop-count": "stop"}
+# chat's, by short name: its logprobs limit is top_logprobs'
+CHAT_PARAM_PROBES = {"error-temperature": "temperature", "error-n": "n", "error-top-logprobs": "top_logprobs",
+                     "error-stop-count": "stop"}
 
 
 @check(
@@ -248,7 +270,7 @@ PARAM_PROBES = {"error-temperature": "temperature", "error-top-p": "top_p", "err
 )
 def param_named(r: Recorded) -> Outcome:
     checked = 0
-    for probe, field in PARAM_PROBES.items():
+    for probe, field in (CHAT_PARAM_PROBES if r.endpoint is CHAT else PARAM_PROBES).items():
         ex = r.exchanges.get(probe)
         envelope_ = error_envelope(ex) if ex is not None and (ex.status or 0) >= 400 else None
         if envelope_ is None:
@@ -332,7 +354,6 @@ LEAKS = (
 )
 
 
-HAND_WRITTEN = frozenset(p.id for p in PROBES)
 
 
 def _error_messages(r: Recorded) -> list[tuple[str, str]]:
@@ -341,8 +362,9 @@ def _error_messages(r: Recorded) -> list[tuple[str, str]]:
     Generated (property) cases are left out: their messages may echo generated input, which proves nothing.
     """
     found = []
+    hand_written = {p.id for p in probes_of(r.endpoint)}
     for probe, ex in r.exchanges.items():
-        if probe not in HAND_WRITTEN:
+        if probe not in hand_written:
             continue
         if ex.status is not None and ex.status >= 400:
             envelope_ = error_envelope(ex)
@@ -380,3 +402,62 @@ def no_internals(r: Recorded) -> Outcome:
 
 
 CHECKS += (no_internals,)
+
+
+# -- the same on Chat Completions, and chat's own mistakes -------------------------------------------------------
+
+CHAT_REQ = "openai-openapi@f85dbe22 CreateChatCompletionRequest"
+_SHARED = {  # check: the quirks that prove it on chat
+    auth_no_key: ("no-auth",), auth_wrong_key: ("no-auth",), unknown_model: ("unknown-model-503", "model-fallback"),
+    rejects_temperature: ("accept-out-of-range",), rejects_n: ("accept-out-of-range",),
+    rejects_stop_count: ("accept-out-of-range",), rejects_missing_model: ("default-model-when-missing",),
+    rejects_malformed: ("malformed-json-500",), envelope: ("errors-flat", "unknown-model-503"),
+    fields_typed: ("errors-int-code",), never_200: ("errors-200",), not_html: ("errors-html",),
+    client_not_5xx: ("errors-500", "malformed-json-500"), param_named: ("errors-param-null",),
+    rejects_unknown_param: ("drop-unknown-params",), missing_model_substituted: ("default-model-when-missing",),
+    no_internals: ("errors-traceback",),
+}
+
+
+def _chat_probes(shared: Check) -> tuple[str, ...] | None:
+    """What the chat twin of ``shared`` reads, where that is not the same short names."""
+    if shared.probes == ERROR_PROBES:
+        return error_probes(CHAT)
+    return tuple(CHAT_PARAM_PROBES) if shared is param_named else None
+
+
+CHAT_CHECKS = tuple(on_endpoint(c, CHAT, fails_on=quirks, probes=_chat_probes(c)) for c, quirks in _SHARED.items())
+
+
+def _chat_rejects(probe: str, field: str, what: str, clause: str, deviations: tuple[str, ...],
+                  fails_on: str) -> Check:
+    return on_endpoint(_rejects(probe, field, what, clause, deviations, fails_on), CHAT, fails_on=(fails_on,))
+
+
+CHAT_CHECKS += (
+    _chat_rejects("error-top-logprobs", "top-logprobs", "top_logprobs 21",
+                  f"{CHAT_REQ}.top_logprobs: integer, minimum 0, maximum 20", ("D13",), "accept-out-of-range"),
+    _chat_rejects("error-top-logprobs-alone", "top-logprobs-alone", "top_logprobs without logprobs: true",
+                  f'{CHAT_REQ}.top_logprobs: "logprobs must be set to true if this parameter is used"', ("D13",),
+                  "chat-lax-validation"),
+    _chat_rejects("error-stream-options", "stream-options", "stream_options without stream",
+                  f'{CHAT_REQ}.stream_options: "Only set this when you set stream: true"', ("D13",),
+                  "chat-lax-validation"),
+    _chat_rejects("error-missing-messages", "missing-messages", "a request without messages",
+                  f"{CHAT_REQ}: required [model, messages]", ("D10",), "chat-lax-validation"),
+    _chat_rejects("error-empty-messages", "empty-messages", "an empty messages array",
+                  f"{CHAT_REQ}.messages: array, minItems 1", ("D10",), "chat-lax-validation"),
+    _chat_rejects("error-bad-role", "bad-role", "a message of an unknown role",
+                  f"{CHAT_REQ}.messages[]: oneOf the developer, system, user, assistant, tool, function messages",
+                  ("D13",), "chat-lax-validation"),
+    _chat_rejects("error-tool-order", "tool-order", "a tool message that answers no tool call",
+                  "OpenAI: 400 \"messages with role 'tool' must be a response to a preceding message with "
+                  "'tool_calls'\" (param messages.[1].role)", ("D13",), "chat-lax-validation"),
+    _chat_rejects("error-tool-choice-no-tools", "tool-choice-no-tools", "tool_choice required without tools",
+                  f'{CHAT_REQ}.tool_choice: "none is the default when no tools are present"; a choice needs tools',
+                  ("D13",), "chat-lax-validation"),
+    _chat_rejects("error-tool-choice-unknown", "tool-choice-unknown", "a named tool_choice naming no declared tool",
+                  "ChatCompletionNamedToolChoice: forces the model to call that (declared) function", ("D13",),
+                  "chat-lax-validation"),
+)
+CHECKS += CHAT_CHECKS

@@ -8,20 +8,45 @@ cleanly (``unsupported``) instead of failing.
 
 from __future__ import annotations
 
+import copy
 import traceback
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
 from jsonschema.exceptions import best_match
 
+from relaycheck.endpoint import Endpoint
 from relaycheck.spec import Contract
+from relaycheck.spec.contracts import Contracts
 from relaycheck.transport.exchange import Exchange
 from relaycheck.transport.safejson import MAX_DEPTH as MAX_JSON_DEPTH
 
 # CreateCompletionResponse.choices[].finish_reason enum (tests/test_contract.py holds it to the contract)
 FINISH_REASONS = ("stop", "length", "content_filter")
+# CreateChatCompletionResponse.choices[].finish_reason enum (function_call: the deprecated functions' reason)
+CHAT_FINISH_REASONS = ("stop", "length", "tool_calls", "content_filter", "function_call")
+
+
+@dataclass(frozen=True)
+class Surface:
+    """What an endpoint's answers look like on the wire, where a property shared by both endpoints differs."""
+
+    response: str  # the contract's schema of a non-streamed answer
+    chunk: str  # of one stream chunk
+    object: str  # the answer's `object`
+    chunk_object: str  # a chunk's `object`
+    id_prefix: str  # OpenAI's id prefix (informational)
+    finish_reasons: tuple[str, ...]
+
+
+SURFACES = {
+    Endpoint.COMPLETIONS: Surface("CreateCompletionResponse", "CreateCompletionChunk", "text_completion",
+                                  "text_completion", "cmpl-", FINISH_REASONS),
+    Endpoint.CHAT: Surface("CreateChatCompletionResponse", "CreateChatCompletionStreamResponse", "chat.completion",
+                           "chat.completion.chunk", "chatcmpl-", CHAT_FINISH_REASONS),
+}
 
 
 class Level(StrEnum):
@@ -265,6 +290,13 @@ class Check:
     # Its proof: the reference-provider quirk sets (each switched on together) on which it must fail.
     # tests/test_check_pairs.py runs every one, and the conformant reference, on which it must pass.
     fails_on: tuple[tuple[str, ...], ...] = ()
+    # It judges whether its endpoint is served at all, so it is judged when the others of its endpoint are not.
+    route_check: bool = False
+
+    @property
+    def endpoint(self) -> Endpoint:
+        """The endpoint it judges, as its feature says (``chat.tools`` is chat's)."""
+        return Endpoint.of_feature(self.feature)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -293,6 +325,7 @@ def check(
     deviations: tuple[str, ...] = (),
     refusable: bool = False,
     fails_on: tuple[str | tuple[str, ...], ...] = (),
+    route_check: bool = False,
 ) -> Callable[[Callable[[Recorded], Outcome]], Check]:
     """Declare a check: the decorated function becomes a :class:`Check` carrying its catalogue metadata.
 
@@ -301,24 +334,130 @@ def check(
     quirk_sets = tuple((q,) if isinstance(q, str) else tuple(q) for q in fails_on)
 
     def wrap(func: Callable[[Recorded], Outcome]) -> Check:
-        return Check(id, title, clause, level, feature, probes, func, seeds, deviations, refusable, quirk_sets)
+        return Check(id, title, clause, level, feature, probes, func, seeds, deviations, refusable, quirk_sets,
+                     route_check)
 
     return wrap
+
+
+def on_endpoint(
+    shared: Check,
+    endpoint: Endpoint,
+    *,
+    fails_on: tuple[str | tuple[str, ...], ...],
+    deviations: tuple[str, ...] | None = None,
+    title: str | None = None,
+    clause: str | None = None,
+    level: Level | None = None,
+    probes: tuple[str, ...] | None = None,
+    seeds: str = "",
+) -> Check:
+    """The property ``shared`` checks, judged on ``endpoint`` too: the same function, reading the same short probe
+    names in that endpoint's namespace (``basic`` is ``chat-basic``), with the endpoint's surface (schemas, object
+    names). Its id, feature and probes take the endpoint's prefixes; its proof (``fails_on``) is its own, since the
+    quirks that reproduce a deviation differ by endpoint. ``probes`` (short names) when it reads fewer there."""
+    quirk_sets = tuple((q,) if isinstance(q, str) else tuple(q) for q in fails_on)
+    return replace(
+        shared,
+        id=endpoint.prefix + shared.id,
+        feature=endpoint.prefix + shared.feature,
+        probes=tuple(endpoint.probe_id(p) for p in (probes or shared.probes)),
+        fails_on=quirk_sets,
+        deviations=shared.deviations if deviations is None else deviations,
+        title=title or shared.title,
+        clause=clause or shared.clause,
+        level=level or shared.level,
+        seeds=seeds,
+    )
 
 
 # -- what checks read ----------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Claim:
+    """What a provider claims on one endpoint, as the checks of that endpoint read it."""
+
+    model: str
+    tokenizer: str | None = "auto"  # the provider's setting: "auto", an encoding name, or None (none)
+    stated: bool = True  # someone said the provider serves this endpoint (False: an ad-hoc run finding out)
+
+
+class Namespace(Mapping[str, Exchange]):
+    """One endpoint's exchanges, found by their short names too: in chat's, ``basic`` is ``chat-basic``.
+
+    This is what lets one check function judge a property on both endpoints: it reads its probes by the names
+    they have in every endpoint (the chat probes mirror the Completions ones), and each endpoint's view finds its
+    own. Iterating yields that endpoint's exchanges only, by their full ids; a full id is found as itself.
+    """
+
+    def __init__(self, exchanges: Mapping[str, Exchange], endpoint: Endpoint) -> None:
+        self.all = exchanges
+        self.endpoint = endpoint
+
+    def key(self, probe: str) -> str:
+        return self.endpoint.probe_id(probe)
+
+    def __getitem__(self, probe: str) -> Exchange:
+        return self.all[self.key(probe)]
+
+    def __iter__(self) -> Iterator[str]:
+        return (p for p in self.all if Endpoint.of_probe(p) is self.endpoint)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
 class Recorded:
-    """The exchanges of one provider, with accessors that turn unusable answers into the right outcome."""
+    """The exchanges of one provider, seen from one endpoint (its model, tokenizer, contract and probe names), with
+    accessors that turn unusable answers into the right outcome. Every endpoint's view reads the same exchanges."""
 
     def __init__(
-        self, exchanges: Mapping[str, Exchange], contract: Contract, model: str, tokenizer: str | None = "auto"
+        self, exchanges: Mapping[str, Exchange], contract: Contract, model: str, tokenizer: str | None = "auto",
+        endpoint: Endpoint = Endpoint.COMPLETIONS, stated: bool = True,
     ) -> None:
-        self.exchanges = exchanges
+        self.exchanges = Namespace(exchanges.all if isinstance(exchanges, Namespace) else exchanges, endpoint)
         self.contract = contract
         self.model = model
         self.tokenizer = tokenizer  # the provider's setting: "auto", an encoding name, or None (none)
+        self.endpoint = endpoint
+        self.stated = stated
+        self._views: Mapping[Endpoint, Recorded] = {endpoint: self}
+
+    @classmethod
+    def of(cls, exchanges: Mapping[str, Exchange], contracts: Contracts, claims: Mapping[Endpoint, Claim]) -> Recorded:
+        """One view per claimed endpoint over the same exchanges; :meth:`view` gives each (this is the first)."""
+        views = {e: cls(exchanges, contracts.of(e), c.model, c.tokenizer, e, c.stated) for e, c in claims.items()}
+        for view in views.values():
+            view._views = views
+        return next(iter(views.values()))
+
+    def view(self, endpoint: Endpoint) -> Recorded:
+        """The same exchanges seen from ``endpoint``; Skip when the provider is not certified there."""
+        found = self._views.get(endpoint)
+        if found is None:
+            raise Skip(f"{endpoint.route} is not certified for this provider")
+        return found
+
+    @property
+    def surface(self) -> Surface:
+        return SURFACES[self.endpoint]
+
+    @property
+    def claims(self) -> dict[Endpoint, Claim]:
+        return {e: Claim(v.model, v.tokenizer, v.stated) for e, v in self._views.items()}
+
+    @property
+    def others(self) -> list[Recorded]:
+        """The views of the provider's other certified endpoints."""
+        return [v for e, v in self._views.items() if e is not self.endpoint]
+
+    @property
+    def serving(self) -> Serving:
+        """Whether the provider serves this view's endpoint, as its first answer there says."""
+        if not hasattr(self, "_serving"):
+            self._serving = serving(self.exchanges, self.endpoint)
+        return self._serving
 
     def exchange(self, probe: str) -> Exchange:
         ex = self.exchanges.get(probe)
@@ -369,12 +508,16 @@ class Recorded:
         return choices
 
     def text(self, probe: str, index: int = 0) -> str:
+        """A non-streamed choice's text (a chat choice: its message content, which must be a string)."""
         choices = self.choices(probe)
         if index >= len(choices):
             raise Fail(f"no choice {index}", f"at least {index + 1} choices", f"{len(choices)} choices", probe)
-        value = choices[index].get("text")
+        choice = choices[index]
+        message = choice.get("message")
+        value = message.get("content") if isinstance(message, dict) else choice.get("text")
         if not isinstance(value, str):
-            raise Fail("choice text is not a string", "a string", repr(value), probe)
+            what = "message content" if isinstance(message, dict) else "choice text"
+            raise Fail(f"the {what} is not a string", "a string", repr(value), probe)
         return value
 
     def excused(self, ex: Exchange) -> Excused | None:
@@ -401,29 +544,29 @@ class Recorded:
         from relaycheck.probes.catalogue import PROBES  # the probes declare which optional feature they exercise
 
         refused = []
-        for probe in PROBES:
+        for probe in (p for p in PROBES if p.endpoint is self.endpoint):
             ex = self.exchanges.get(probe.id)
             if probe.optional and ex is not None and not ex.not_sent and is_clean_refusal(ex):
                 refused.append((probe.id, probe.optional))
         return refused
 
     def returned_tokens(self, probe: str) -> list[Any] | None:
-        """The tokens a successful answer (streamed or not) lists in its legacy logprobs for its first choice, or
-        None when it lists none."""
+        """The tokens a successful answer (streamed or not) lists in its logprobs for its first choice (legacy
+        ``tokens``, or chat's ``content[].token``), or None when it lists none."""
         try:
             answers = self.answers(probe)
         except (Fail, Skip, Inconclusive, Refused):
             return None
-        first = answers[0].logprobs
-        tokens = first.get("tokens") if isinstance(first, dict) else None
-        return tokens if isinstance(tokens, list) else None
+        return answers[0].logprob_tokens()
 
     def answers(self, probe: str) -> list[Answer]:
         """The choices of a successful answer, the same whether it was one JSON body or an event stream.
 
-        A streamed answer is assembled per choice index: texts and legacy logprobs arrays joined in arrival
-        order, finish_reason the last non-null one (``finishes`` counts them). This is what lets one semantic
-        check judge a parameter in both modes. Sorted by index as received (a missing index sorts last).
+        A streamed answer is assembled per choice index: texts (chat: delta contents) and logprobs arrays joined in
+        arrival order, finish_reason the last non-null one (``finishes`` counts them), chat tool calls accumulated
+        as openai-python's ``accumulate_delta`` does (strings concatenated, so an ``id`` sent twice comes out
+        doubled, as a client sees it). This is what lets one semantic check judge a parameter in both modes, and
+        on both endpoints. Sorted by index as received (a missing index sorts last).
         """
         if not _asked_to_stream(self.exchange(probe)):
             return [_answer_of(c) for c in self.choices(probe)]
@@ -463,6 +606,61 @@ class Recorded:
         return ex
 
 
+@dataclass(frozen=True)
+class Serving:
+    """Whether a provider serves an endpoint, and the answer that says so."""
+
+    endpoint: Endpoint
+    served: bool | None  # None: no answer came to tell (nothing sent, or only transport failures)
+    probe: str | None = None
+    evidence: str = ""  # for a route that is missing: what came, in one line
+
+    def statement(self) -> str:
+        """One plain line for people: ``does not serve POST /v1/completions (HTTP 405: …)``."""
+        if self.served is False:
+            return f"does not serve {self.endpoint.route} ({self.evidence})"
+        return f"serves {self.endpoint.route}" if self.served else f"{self.endpoint.route}: no answer to tell"
+
+
+ROUTE_MISSING = (404, 405, 501)
+
+
+def route_missing(ex: Exchange) -> str | None:
+    """What ``ex`` shows when the route it was sent to is not there, else None: a 404, 405 or 501 that is not
+    about the model (a relay answering 404 ``model_not_found`` serves the route, not the model), or a 2xx HTML
+    page (a catch-all site where an API was expected). Every other answer, an error included, comes from the
+    endpoint, and its checks judge it."""
+    if ex.status is None:
+        return None
+    if ex.status in ROUTE_MISSING:
+        envelope = error_envelope(ex)
+        if envelope is not None and _about_model(envelope):
+            return None
+        allow = f", Allow: {ex.headers['allow']}" if ex.headers.get("allow") else ""
+        return f"HTTP {ex.status}{allow}: {snippet(ex.text, 100)}"
+    if 200 <= ex.status < 300 and ex.content_type in ("text/html", "application/xhtml+xml"):
+        return f"HTTP {ex.status} with an HTML page: {snippet(ex.text, 100)}"
+    return None
+
+
+def _about_model(envelope: Mapping[str, Any]) -> bool:
+    said = f"{envelope.get('code')} {envelope.get('param')} {envelope.get('message')}".lower()
+    return "model" in said
+
+
+def serving(exchanges: Mapping[str, Exchange], endpoint: Endpoint) -> Serving:
+    """Whether ``endpoint`` is served, from the first answer any request to its route got (the engine sends each
+    endpoint's canary first and alone, so that is the canary's when it was selected)."""
+    answered = [ex for probe, ex in exchanges.items()  # by the id it is judged under (a rerun replaces its first)
+                if ex.status is not None and ex.request.method == "POST" and not probe.endswith(RERUN_SUFFIX)
+                and Endpoint.of_probe(probe) is endpoint]
+    if not answered:
+        return Serving(endpoint, None)
+    first = min(answered, key=lambda ex: ex.started_at)
+    why = route_missing(first)
+    return Serving(endpoint, why is None, first.probe, why or "")
+
+
 def is_clean_refusal(ex: Exchange) -> bool:
     """A 4xx with the OpenAI error envelope: how a provider declines a feature (graded `unsupported` where the
     check allows it)."""
@@ -483,14 +681,35 @@ LEGACY_LOGPROBS = ("tokens", "token_logprobs", "top_logprobs", "text_offset")
 
 @dataclass(frozen=True)
 class Answer:
-    """One choice of a completion, read from a JSON body or assembled from the chunks of a stream."""
+    """One choice of a completion, read from a JSON body or assembled from the chunks of a stream.
+
+    A Completions choice has ``text``; a chat choice's ``text`` is its message content (None when it has none:
+    a tool call answers with content null), with its role, refusal and tool calls.
+    """
 
     index: Any
     text: str
     finish_reason: Any  # the (last) non-null finish_reason, None when none came
-    logprobs: Any  # the legacy object (arrays joined over chunks), None, or the first non-legacy value seen
+    logprobs: Any  # legacy object or chat {content, refusal} (arrays joined over chunks), None, or the first odd value
     finishes: int = 1  # how many non-null finish_reason values came (a stream must send exactly one)
     pieces: int = 1  # how many chunks carried text (1 for a JSON body)
+    role: Any = None  # chat: the message's (or the first delta's) role
+    content: Any = None  # chat: the content as it came (a string, or null); Completions: None
+    refusal: Any = None  # chat: the refusal, if any
+    tool_calls: tuple[Any, ...] = ()  # chat: the tool calls (a stream's accumulated by index)
+    problems: tuple[str, ...] = ()  # a stream's deltas openai-python's accumulator cannot take (and why)
+
+    def logprob_tokens(self) -> list[Any] | None:
+        """The tokens its logprobs list: legacy ``tokens``, or chat ``content[].token``; None when none."""
+        logprobs = self.logprobs
+        if not isinstance(logprobs, dict):
+            return None
+        if isinstance(logprobs.get("tokens"), list):
+            return logprobs["tokens"]
+        content = logprobs.get("content")
+        if isinstance(content, list):
+            return [entry.get("token") if isinstance(entry, dict) else None for entry in content]
+        return None
 
 
 def _asked_to_stream(ex: Exchange) -> bool:
@@ -499,9 +718,17 @@ def _asked_to_stream(ex: Exchange) -> bool:
 
 
 def _answer_of(choice: dict[str, Any]) -> Answer:
+    finishes = 0 if choice.get("finish_reason") is None else 1
+    message = choice.get("message")
+    if isinstance(message, dict):
+        content = message.get("content")
+        calls = message.get("tool_calls")
+        return Answer(choice.get("index"), content if isinstance(content, str) else "", choice.get("finish_reason"),
+                      choice.get("logprobs"), finishes, role=message.get("role"), content=content,
+                      refusal=message.get("refusal"), tool_calls=tuple(calls) if isinstance(calls, list) else ())
     text = choice.get("text")
     return Answer(choice.get("index"), text if isinstance(text, str) else "", choice.get("finish_reason"),
-                  choice.get("logprobs"), 0 if choice.get("finish_reason") is None else 1)
+                  choice.get("logprobs"), finishes)
 
 
 def _index_order(answer: Answer) -> tuple[int, int, str]:
@@ -513,9 +740,13 @@ def _is_legacy(logprobs: Any) -> bool:
     return isinstance(logprobs, dict) and all(isinstance(logprobs.get(k), list) for k in LEGACY_LOGPROBS)
 
 
+def _is_chat_logprobs(logprobs: Any) -> bool:
+    return isinstance(logprobs, dict) and isinstance(logprobs.get("content"), list) and not _is_legacy(logprobs)
+
+
 @dataclass
 class _Assembly:
-    """A streamed choice being put together, chunk by chunk."""
+    """A streamed choice being put together, chunk by chunk (a Completions ``text`` or a chat ``delta``)."""
 
     index: Any
     text: str = ""
@@ -523,28 +754,86 @@ class _Assembly:
     finishes: int = 0
     pieces: int = 0
     logprobs: Any = None
-    odd_logprobs: Any = None  # the first chunk logprobs that is neither null nor the legacy arrays
+    odd_logprobs: Any = None  # the first chunk logprobs that is neither null nor a known shape
+    role: Any = None
+    content: Any = None
+    refusal: Any = None
+    calls: dict[int, dict[str, Any]] = field(default_factory=dict)  # tool calls by their delta index
+    problems: list[str] = field(default_factory=list)
 
     def add(self, choice: dict[str, Any]) -> None:
-        piece = choice.get("text")
+        delta = choice.get("delta")
+        piece = delta.get("content") if isinstance(delta, dict) else choice.get("text")
         if isinstance(piece, str) and piece:
             self.text += piece
             self.pieces += 1
+        if isinstance(delta, dict):
+            self._add_delta(delta)
         if choice.get("finish_reason") is not None:
             self.finish_reason = choice["finish_reason"]
             self.finishes += 1
-        lp = choice.get("logprobs")
+        self._add_logprobs(choice.get("logprobs"))
+
+    def _add_delta(self, delta: dict[str, Any]) -> None:
+        if self.role is None and delta.get("role") is not None:
+            self.role = delta["role"]
+        if isinstance(delta.get("content"), str):
+            self.content = (self.content or "") + delta["content"]
+        if isinstance(delta.get("refusal"), str):
+            self.refusal = (self.refusal or "") + delta["refusal"]
+        calls = delta.get("tool_calls")
+        if calls is not None and not isinstance(calls, list):
+            self.problems.append(f"delta.tool_calls is not a list: {snippet(repr(calls), 80)}")
+            return
+        for call in calls or ():
+            index = call.get("index") if isinstance(call, dict) else None
+            if not isinstance(index, int) or isinstance(index, bool) or index < 0:
+                # openai-python raises here (RuntimeError without an index, TypeError on a non-integer)
+                self.problems.append(f"a tool-call delta without a non-negative integer index: "
+                                     f"{snippet(repr(call), 120)}")
+                continue
+            if index in self.calls:
+                accumulate(self.calls[index], call)
+            else:
+                self.calls[index] = copy.deepcopy(call)
+
+    def _add_logprobs(self, lp: Any) -> None:
         if _is_legacy(lp):
             if self.logprobs is None:
                 self.logprobs = {k: [] for k in LEGACY_LOGPROBS}
             for key in LEGACY_LOGPROBS:
                 self.logprobs[key].extend(lp[key])
+        elif _is_chat_logprobs(lp):
+            if self.logprobs is None:  # the first chunk's object as it came, its content joined over the rest
+                self.logprobs = {**lp, "content": list(lp["content"])}
+            elif isinstance(self.logprobs.get("content"), list):
+                self.logprobs["content"].extend(lp["content"])
         elif lp is not None and self.odd_logprobs is None:
             self.odd_logprobs = lp
 
     def answer(self) -> Answer:
         logprobs = self.odd_logprobs if self.odd_logprobs is not None else self.logprobs
-        return Answer(self.index, self.text, self.finish_reason, logprobs, self.finishes, self.pieces)
+        calls = tuple(self.calls[i] for i in sorted(self.calls))
+        return Answer(self.index, self.text, self.finish_reason, logprobs, self.finishes, self.pieces, self.role,
+                      self.content, self.refusal, calls, tuple(self.problems))
+
+
+def accumulate(acc: dict[str, Any], delta: dict[str, Any]) -> dict[str, Any]:
+    """``delta`` merged into ``acc`` as openai-python's ``accumulate_delta`` merges stream deltas
+    (openai/openai-python:src/openai/lib/streaming/_deltas.py): a new key is taken, a string is appended, a
+    mapping merged, ``index`` and ``type`` replaced. So a provider that repeats a call's ``id`` or ``name`` in
+    every delta gives the client a doubled id: the corruption reaches the answer here too."""
+    for key, value in delta.items():
+        before = acc.get(key)
+        if before is None or key in ("index", "type"):
+            acc[key] = copy.deepcopy(value)
+        elif isinstance(before, str) and isinstance(value, str):
+            acc[key] = before + value
+        elif isinstance(before, dict) and isinstance(value, dict):
+            accumulate(before, value)
+        elif value is not None:
+            acc[key] = copy.deepcopy(value)
+    return acc
 
 
 def error_envelope(ex: Exchange) -> dict[str, Any] | None:
@@ -571,12 +860,19 @@ def expect(ok: bool, message: str, expected: str, observed: str, probe: str | No
 
 
 def judge(check: Check, recorded: Recorded) -> Verdict:
-    """Run one check over the recordings and grade it. Never raises."""
+    """Run one check over the recordings, seen from the check's endpoint, and grade it. Never raises.
+
+    On an endpoint the provider does not serve, only the check that says so is judged: the others are skipped
+    (not failed, not passed, not in the score)."""
     try:
-        outcome = check.func(recorded)
+        view = recorded.view(check.endpoint)
+        if not check.route_check and view.serving.served is False:
+            raise Skip(f"not served: {view.serving.statement()}")
+        outcome = check.func(view)
     except Fail as raised:
         outcome = raised
-    except Refused as refused:
+    except Refused as raised:
+        refused = replace(raised, probe=check.endpoint.probe_id(raised.probe))
         if check.refusable:
             return Verdict(
                 check.id,

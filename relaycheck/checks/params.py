@@ -18,20 +18,23 @@ from relaycheck.checks.model import (
     check,
     error_envelope,
     expect,
+    on_endpoint,
     snippet,
 )
 from relaycheck.checks.modes import Twins, twin
+from relaycheck.endpoint import Endpoint
 from relaycheck.probes.catalogue import TEST_PROMPT, PreconditionFailed, greedy_text, pick_stop
+from relaycheck.transport.budget import worst_case_tokens
 
 FEATURE = "params"
 SPEC = "openai-openapi@f85dbe22 CreateCompletionRequest"
 
 
 def max_tokens_asked(r: Recorded, probe: str) -> int:
-    """The max_tokens the recorded request of ``probe`` asked for (the spec's 16 when it sent none)."""
+    """The cap the recorded request of ``probe`` set: max_tokens (the spec's 16 when it sent none); on chat the
+    smaller of max_completion_tokens and max_tokens."""
     body = r.exchange(probe).request.json()
-    value = body.get("max_tokens") if isinstance(body, dict) else None
-    return value if isinstance(value, int) and not isinstance(value, bool) else 16
+    return worst_case_tokens({**body, "n": 1} if isinstance(body, dict) else None, r.endpoint)
 
 
 @twin(
@@ -198,9 +201,9 @@ def finish_length_twins(r: Recorded, probes: tuple[str, ...]) -> Outcome:
     probe = probes[0]
     limit = max_tokens_asked(r, probe)
     for answer in r.answers(probe):
-        tokens = answer.logprobs.get("tokens") if isinstance(answer.logprobs, dict) else None
+        tokens = answer.logprob_tokens()
         if not isinstance(tokens, list):
-            raise Skip("no legacy logprobs tokens to count (see logprobs-shape)")
+            raise Skip("no logprobs tokens to count (see logprobs-shape)")
         if len(tokens) > limit:
             raise Skip(f"{len(tokens)} tokens for max_tokens {limit} (see max-tokens)")
         expected = "length" if len(tokens) == limit else "stop"  # the probe sets no stop sequence
@@ -773,3 +776,27 @@ def context_refused(r: Recorded) -> Outcome:
 
 CHECKS += (stop_fifth, best_of_candidates, best_of_logprobs, frequency_penalty, presence_penalty, suffix_effect,
            context_refused)
+
+
+# -- the same on Chat Completions ------------------------------------------------------------------------------
+
+CHAT = Endpoint.CHAT
+_SHARED = {  # check: the quirks that prove it on chat
+    max_tokens: ("drop-max-tokens", "usage-inflated"), stop_string: ("drop-stop", "stop-included"),
+    stop_list: ("drop-stop", "stop-included"), stop_exact: ("stop-partial-left",), n: ("drop-n",),
+    finish_length: ("finish-reason-always-stop",), float_sampling: ("integer-temperature",), seed: ("ignore-seed",),
+    logit_bias: ("drop-logit-bias",), explicit_defaults: ("reject-explicit-defaults",),
+    frequency_penalty: ("ignore-penalties",), presence_penalty: ("ignore-penalties",),
+}
+_SHARED_STREAMED = {
+    max_tokens_twins.streamed: ("drop-max-tokens", "usage-inflated"),
+    stop_string_twins.streamed: ("stream-drop-stop", "stop-included"),
+    stop_list_twins.streamed: ("stream-drop-stop", "stop-included"), stop_exact_twins.streamed: ("stop-partial-left",),
+    n_twins.streamed: ("stream-n-index-wrong",), finish_length_twins.streamed: ("finish-reason-always-stop",),
+}
+_CLAUSES = {max_tokens: 'CreateChatCompletionRequest.max_completion_tokens: "An upper bound for the number of tokens '
+            'that can be generated for a completion"; max_tokens (deprecated) the same'}
+CHAT_CHECKS = tuple(on_endpoint(c, CHAT, fails_on=quirks, clause=_CLAUSES.get(c)) for c, quirks in _SHARED.items())
+# catalogued with the stream checks, as the Completions halves are
+CHAT_STREAMED = tuple(on_endpoint(c, CHAT, fails_on=quirks) for c, quirks in _SHARED_STREAMED.items())
+CHECKS += CHAT_CHECKS

@@ -1,4 +1,9 @@
-"""Response shape: the non-streamed ``text_completion`` object (CreateCompletionResponse)."""
+"""Response shape: the non-streamed answer object (``text_completion``; chat's ``chat.completion``).
+
+The checks judge both endpoints: each reads the same short probe names in its endpoint's namespace and that
+endpoint's schema, object and id prefix (``Recorded.surface``); the chat message's own members are judged at the
+end.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,6 @@ import re
 from typing import Any
 
 from relaycheck.checks.model import (
-    FINISH_REASONS,
     Fail,
     Level,
     Outcome,
@@ -15,8 +19,10 @@ from relaycheck.checks.model import (
     Skip,
     check,
     expect,
+    on_endpoint,
     snippet,
 )
+from relaycheck.endpoint import Endpoint
 
 FEATURE = "shape"
 SPEC = "openai-openapi@f85dbe22 CreateCompletionResponse"
@@ -80,9 +86,9 @@ def content_type(r: Recorded) -> Outcome:
 )
 def schema(r: Recorded) -> Outcome:
     for probe, body in _ok_bodies(r):
-        problem = r.schema_problem("CreateCompletionResponse", body)
+        problem = r.schema_problem(r.surface.response, body)
         if problem is not None:
-            return Fail(f"schema violation {problem.split(':')[0]}", "a CreateCompletionResponse", problem, probe)
+            return Fail(f"schema violation {problem.split(':')[0]}", f"a {r.surface.response}", problem, probe)
     return Pass("every response validates")
 
 
@@ -98,8 +104,8 @@ def schema(r: Recorded) -> Outcome:
 )
 def object_(r: Recorded) -> Outcome:
     for probe, body in _ok_bodies(r):
-        if body.get("object") != "text_completion":
-            return Fail("wrong object type", '"text_completion"', repr(body.get("object")), probe)
+        if body.get("object") != r.surface.object:
+            return Fail("wrong object type", f'"{r.surface.object}"', repr(body.get("object")), probe)
     return Pass()
 
 
@@ -132,9 +138,9 @@ def id_(r: Recorded) -> Outcome:
     deviations=("D19",),
 )
 def id_prefix(r: Recorded) -> Outcome:
-    value = r.ok_json("basic").get("id")
-    return expect(isinstance(value, str) and value.startswith("cmpl-"), "id lacks the cmpl- prefix",
-                  '"cmpl-…"', repr(value))
+    value, prefix = r.ok_json("basic").get("id"), r.surface.id_prefix
+    return expect(isinstance(value, str) and value.startswith(prefix), f"id lacks the {prefix} prefix",
+                  f'"{prefix}…"', repr(value))
 
 
 @check(
@@ -196,8 +202,8 @@ def finish_reason(r: Recorded) -> Outcome:
     for probe, body in _ok_bodies(r):
         for choice in body.get("choices") or []:
             value = choice.get("finish_reason") if isinstance(choice, dict) else None
-            if value not in FINISH_REASONS:
-                return Fail("non-standard finish_reason", " | ".join(FINISH_REASONS), repr(value), probe)
+            if value not in r.surface.finish_reasons:
+                return Fail("non-standard finish_reason", " | ".join(r.surface.finish_reasons), repr(value), probe)
     return Pass()
 
 
@@ -355,3 +361,25 @@ def raw_continuation(r: Recorded) -> Outcome:
 
 CHECKS = (content_type, schema, object_, id_, id_prefix, created, model, finish_reason, logprobs_key,
           usage_present, usage_total, usage_nonzero, usage_matches_tokens, raw_continuation, id_unique)
+
+
+# -- the same on Chat Completions, and the chat message's own members ------------------------------------------
+
+CHAT = Endpoint.CHAT
+CHAT_SPEC = "openai-openapi@f85dbe22 CreateChatCompletionResponse"
+_SHARED = {  # check: the quirks that prove it on chat
+    content_type: ("json-as-sse",), schema: ("chat-refusal-missing",), object_: ("chat-object-text-completion",),
+    id_: ("empty-id",), id_prefix: ("chatcmpl-id",), created: ("created-float", "created-millis"),
+    model: ("model-substituted",), finish_reason: ("finish-reason-eos",), logprobs_key: ("logprobs-key-omitted",),
+    usage_present: ("usage-missing",), usage_total: ("usage-total-wrong",), usage_nonzero: ("usage-zero",),
+    usage_matches_tokens: ("usage-inflated",), id_unique: ("id-reused",),
+}
+_TITLES = {
+    schema: "The response validates against CreateChatCompletionResponse",
+    object_: 'object is exactly "chat.completion"',
+    id_prefix: 'id has OpenAI\'s "chatcmpl-" prefix',
+    finish_reason: "finish_reason is stop, length, tool_calls, content_filter or function_call",
+}
+CHAT_CHECKS = tuple(on_endpoint(c, CHAT, fails_on=quirks, clause=c.clause.replace(SPEC, CHAT_SPEC),
+                                title=_TITLES.get(c)) for c, quirks in _SHARED.items())
+CHECKS += CHAT_CHECKS

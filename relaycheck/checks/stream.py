@@ -1,7 +1,10 @@
-"""Streaming: data-only server-sent events of CreateCompletionResponse-shaped chunks, ended by ``data: [DONE]``.
+"""Streaming: data-only server-sent events of chunks shaped as the answer, ended by ``data: [DONE]``.
 
 The SSE framing the spec allows in any form (comments, CRLF, no space after ``data:``, ``id:``/``retry:``
 lines) is normalised by the parser before these checks look, so none of it can fail a provider.
+
+Both endpoints stream the same way, so every framing check here judges both: each reads its endpoint's streamed
+probes (short names starting with ``stream``) and its endpoint's chunk schema and object (``Recorded.surface``).
 """
 
 from __future__ import annotations
@@ -10,8 +13,8 @@ from collections import Counter
 from typing import Any
 
 from relaycheck.checks.model import (
-    FINISH_REASONS,
     Answer,
+    Check,
     Fail,
     Inconclusive,
     Level,
@@ -23,24 +26,39 @@ from relaycheck.checks.model import (
     check,
     error_envelope,
     expect,
+    on_endpoint,
     snippet,
 )
 from relaycheck.checks.modes import refused_only_streamed
-from relaycheck.checks.params import TWINS
+from relaycheck.checks.params import CHAT_STREAMED, TWINS
 from relaycheck.checks.shape import names_model
-from relaycheck.probes.catalogue import PROBES
+from relaycheck.endpoint import Endpoint
+from relaycheck.probes.catalogue import probes_of
 from relaycheck.transport import safejson
 from relaycheck.transport.exchange import DONE, Exchange
 
 FEATURE = "stream"
 SPEC = "openai-openapi@f85dbe22 CreateCompletionRequest.stream"
-# Streamed twins of plain probes (the same body with stream: true), as (streamed, plain) pairs.
-TWIN_PROBES = tuple((p.id, p.streams) for p in PROBES if p.streams is not None)
-STREAMS = tuple(dict.fromkeys(("stream", "stream-usage", "stream-usage-off", *(t for t, _ in TWIN_PROBES))))
+CHAT = Endpoint.CHAT
 
 
-def _streams(r: Recorded, probes: tuple[str, ...] = STREAMS) -> list[Exchange]:
+def twin_probes(endpoint: Endpoint) -> tuple[tuple[str, str], ...]:
+    """Streamed twins of plain probes (the same body with stream: true), as (streamed, plain) pairs."""
+    return tuple((p.id, p.streams) for p in probes_of(endpoint) if p.streams is not None)
+
+
+def streams_of(endpoint: Endpoint) -> tuple[str, ...]:
+    """Every streamed probe of ``endpoint`` (their short names start with ``stream``), the plain stream first."""
+    return tuple(p.id for p in probes_of(endpoint) if p.id.removeprefix(endpoint.probe_prefix).startswith("stream"))
+
+
+TWIN_PROBES = twin_probes(Endpoint.COMPLETIONS)
+STREAMS = streams_of(Endpoint.COMPLETIONS)
+
+
+def _streams(r: Recorded, probes: tuple[str, ...] | None = None) -> list[Exchange]:
     """The first stream must have succeeded; later ones add evidence when they did."""
+    probes = probes or streams_of(r.endpoint)
     found = [r.stream(probes[0])]
     for probe in probes[1:]:
         ex = r.exchanges.get(probe)
@@ -56,14 +74,6 @@ def _dict_chunks(ex: Exchange) -> list[dict[str, Any]]:
 def _choices(chunk: dict[str, Any]) -> list[dict[str, Any]]:
     choices = chunk.get("choices")
     return [c for c in choices if isinstance(c, dict)] if isinstance(choices, list) else []
-
-
-def _text_by_index(ex: Exchange) -> dict[Any, str]:
-    texts: dict[Any, str] = {}
-    for chunk in _dict_chunks(ex):
-        for choice in _choices(chunk):
-            texts[choice.get("index")] = texts.get(choice.get("index"), "") + str(choice.get("text") or "")
-    return texts
 
 
 @check(
@@ -164,9 +174,9 @@ def nothing_after_done(r: Recorded) -> Outcome:
 def chunk_schema(r: Recorded) -> Outcome:
     for ex in _streams(r):
         for i, chunk in enumerate(_dict_chunks(ex)):
-            problem = r.schema_problem("CreateCompletionChunk", chunk)
+            problem = r.schema_problem(r.surface.chunk, chunk)
             if problem is not None:
-                return Fail(f"chunk {i} violates the schema {problem.split(':')[0]}", "a CreateCompletionChunk",
+                return Fail(f"chunk {i} violates the schema {problem.split(':')[0]}", f"a {r.surface.chunk}",
                             problem, ex.probe)
     return Pass()
 
@@ -184,9 +194,9 @@ def chunk_schema(r: Recorded) -> Outcome:
 def object_(r: Recorded) -> Outcome:
     for ex in _streams(r):
         objects = Counter(str(c.get("object")) for c in _dict_chunks(ex))
-        if set(objects) != {"text_completion"}:
-            return Fail("chunks carry another object type", '"text_completion" on every chunk', repr(dict(objects)),
-                        ex.probe)
+        if set(objects) != {r.surface.chunk_object}:
+            return Fail("chunks carry another object type", f'"{r.surface.chunk_object}" on every chunk',
+                        repr(dict(objects)), ex.probe)
     return Pass()
 
 
@@ -230,9 +240,9 @@ def finish_once(r: Recorded) -> Outcome:
                 if choice["finish_reason"] is not None:
                     finishes[choice.get("index")].append(choice["finish_reason"])
         for index, values in finishes.items():
-            if len(values) != 1 or values[0] not in FINISH_REASONS:
+            if len(values) != 1 or values[0] not in r.surface.finish_reasons:
                 return Fail(f"choice {index} has {len(values)} non-null finish_reason values",
-                            "exactly one of stop | length | content_filter", repr(values[:5]), ex.probe)
+                            f"exactly one of {' | '.join(r.surface.finish_reasons)}", repr(values[:5]), ex.probe)
     return Pass()
 
 
@@ -251,15 +261,25 @@ def _twin_answers(r: Recorded, streamed: str, plain: str) -> tuple[dict[Any, Ans
 
 
 def _difference(streamed: Answer, plain: Answer) -> str | None:
-    """What differs between a streamed choice and its non-streamed twin: text, finish_reason, logprobs tokens."""
+    """What differs between a streamed choice and its non-streamed twin: text, finish_reason, logprobs tokens, and
+    a chat answer's tool calls (their type, name and arguments: an id is the response's own, so it may differ)."""
     if streamed.text != plain.text:
         return f"text {streamed.text!r} streamed, {plain.text!r} not"
     if streamed.finish_reason != plain.finish_reason:
         return f"finish_reason {streamed.finish_reason!r} streamed, {plain.finish_reason!r} not"
-    tokens = [lp.get("tokens") if isinstance(lp, dict) else None for lp in (streamed.logprobs, plain.logprobs)]
+    tokens = [streamed.logprob_tokens(), plain.logprob_tokens()]
     if tokens[1] is not None and tokens[0] != tokens[1]:  # the values may wobble between calls; the tokens may not
         return f"logprobs tokens {tokens[0]!r} streamed, {tokens[1]!r} not"
+    calls = [[_call_content(c) for c in a.tool_calls] for a in (streamed, plain)]
+    if calls[0] != calls[1]:
+        return f"tool calls {calls[0]!r} streamed, {calls[1]!r} not"
     return None
+
+
+def _call_content(call: Any) -> tuple[Any, Any, Any]:
+    function = call.get("function") if isinstance(call, dict) else None
+    function = function if isinstance(function, dict) else {}
+    return (call.get("type") if isinstance(call, dict) else None, function.get("name"), function.get("arguments"))
 
 
 @check(
@@ -276,7 +296,7 @@ def _difference(streamed: Answer, plain: Answer) -> str | None:
 def text_matches(r: Recorded) -> Outcome:
     r.answers("stream")  # the greedy request streamed must have come; the other twins add evidence when they did
     compared = 0
-    for streamed, plain in TWIN_PROBES:
+    for streamed, plain in twin_probes(r.endpoint):
         assert plain is not None
         pair = _twin_answers(r, streamed, plain) if _temperature_0(r, streamed) and _temperature_0(r, plain) else None
         if pair is None:
@@ -308,13 +328,11 @@ def text_matches(r: Recorded) -> Outcome:
     deviations=("D37",),
 )
 def incremental(r: Recorded) -> Outcome:
-    ex = r.stream("stream")
-    with_text = sum(1 for c in _dict_chunks(ex) for ch in _choices(c) if ch.get("text"))
-    text = _text_by_index(ex).get(0, "")
-    if len(text) < 2:
-        raise Skip(f"the stream carried {len(text)} character(s) of text: too little to tell chunks apart")
-    return expect(with_text >= 2, "the whole completion came in one chunk", "2 or more chunks with text",
-                  f"{with_text} chunk(s) with text")
+    answer = r.answers("stream")[0]
+    if len(answer.text) < 2:
+        raise Skip(f"the stream carried {len(answer.text)} character(s) of text: too little to tell chunks apart")
+    return expect(answer.pieces >= 2, "the whole completion came in one chunk", "2 or more chunks with text",
+                  f"{answer.pieces} chunk(s) with text")
 
 
 def _usage_ok(usage: Any) -> bool:
@@ -468,3 +486,33 @@ def suffix(r: Recorded) -> Outcome:
 CHECKS = (content_type, data_json, done, nothing_after_done, chunk_schema, object_, id_stable, finish_once,
           text_matches, incremental, usage_chunk, usage_null_elsewhere, no_usage_unasked, sse_fields, model,
           rejects_invalid, suffix, *(t.streamed for t in TWINS))
+
+
+# -- the same on Chat Completions ------------------------------------------------------------------------------
+
+
+def _chat_streams(shared: Check) -> tuple[str, ...] | None:
+    """What the chat twin of ``shared`` reads, where that is not the same short names."""
+    if shared.probes == STREAMS:
+        return streams_of(CHAT)
+    if shared is text_matches:
+        return tuple(dict.fromkeys(p for pair in twin_probes(CHAT) for p in pair))
+    if shared is no_usage_unasked:
+        return ("stream",)  # chat's plain stream sends no stream_options at all
+    return None
+
+
+_SHARED = {  # check: the quirks that prove it on chat
+    content_type: ("sse-as-json",), data_json: ("non-json-data-line",), done: ("no-done",),
+    nothing_after_done: ("data-after-done",), chunk_schema: ("chat-chunk-object-text-completion",),
+    object_: ("chat-chunk-object-text-completion",), id_stable: ("chat-chunk-ids-vary",),
+    finish_once: ("stream-no-finish-reason", "finish-reason-every-chunk"),
+    text_matches: ("stream-drops-first-token", "stream-drop-logprobs", "stream-drop-stop"),
+    incremental: ("stream-buffered",), usage_chunk: ("usage-chunk-missing", "usage-on-last-content-chunk"),
+    usage_null_elsewhere: ("usage-zeros-every-chunk",), no_usage_unasked: ("usage-chunk-forced",),
+    sse_fields: ("sse-error-field",), model: ("chunk-model-upstream",), rejects_invalid: ("stream-error-200",),
+}
+_TITLES = {object_: 'every chunk has object "chat.completion.chunk"'}
+CHAT_CHECKS = tuple(on_endpoint(c, CHAT, fails_on=quirks, probes=_chat_streams(c), title=_TITLES.get(c))
+                    for c, quirks in _SHARED.items())
+CHECKS += (*CHAT_CHECKS, *CHAT_STREAMED)

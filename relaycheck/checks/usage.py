@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from relaycheck.checks.model import Answer, Fail, Inconclusive, Level, Outcome, Pass, Recorded, Refused, Skip, check
-from relaycheck.probes.catalogue import HELLO_TOKENS, PROBES
+from relaycheck.probes.catalogue import COMPLETIONS_PROBES, HELLO_TOKENS
 
 FEATURE = "usage"
 USAGE = 'CompletionUsage: prompt_tokens "Number of tokens in the prompt", completion_tokens "Number of tokens in the ' \
@@ -22,7 +22,8 @@ USAGE = 'CompletionUsage: prompt_tokens "Number of tokens in the prompt", comple
 DEFAULT_MAX_TOKENS = 16
 SPECIAL_TOKENS = 1  # a begin-of-sequence token some engines add (llama.cpp): tolerated once per prompt
 # Every probe whose answer carries usage (the error probes and the overflow probe expect a refusal).
-ANSWERING = tuple(p.id for p in PROBES if p.is_completion() and not p.is_error_probe() and p.id != "context-overflow")
+ANSWERING = tuple(p.id for p in COMPLETIONS_PROBES
+                  if p.is_completion() and not p.is_error_probe() and p.id != "context-overflow")
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from pathlib import Path
 from relaycheck import __version__
 from relaycheck.config.providers import ConfigError, shipped_providers_file
 from relaycheck.report.escape import terminal
-from relaycheck.runner.session import ProviderChoice
+from relaycheck.runner.session import ProviderChoice, endpoints_option
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE
@@ -66,7 +66,13 @@ def build_parser() -> argparse.ArgumentParser:
                      help="providers file (default ./providers.yaml, else the one shipped with relaycheck: "
                           f"{shipped_providers_file()})")
     run.add_argument("--base-url", metavar="URL", help="certify an ad-hoc provider at URL (ending in /v1)")
-    run.add_argument("--model", metavar="MODEL", help="model for --base-url (default gpt-3.5-turbo-instruct)")
+    run.add_argument("--endpoint", choices=("completions", "chat", "all"), default=None,
+                     help="certify only this endpoint (default: what each provider states; a --base-url provider "
+                          "is tried on both, and one it does not serve is reported, not failed)")
+    run.add_argument("--model", metavar="MODEL",
+                     help="Completions model for --base-url (default gpt-3.5-turbo-instruct; with --endpoint chat "
+                          "alone, the chat model)")
+    run.add_argument("--chat-model", metavar="MODEL", help="chat model for --base-url (default gpt-4o-mini)")
     run.add_argument("--api-key-env", metavar="VAR", help="environment variable holding the key for --base-url")
     run.add_argument("--name", metavar="NAME",
                      help="name of the --base-url provider: its reports are NAME.json … (default adhoc)")
@@ -157,18 +163,22 @@ def cmd_list(args: argparse.Namespace) -> int:
 
     catalogue = load_catalogue()
     if args.format == "json":
-        print(json.dumps({"revision": catalogue.revision, "checks": [c.to_dict() for c in catalogue.checks]},
-                         indent=2, ensure_ascii=False))
+        checks = [{**c.to_dict(), "endpoint": c.endpoint.value} for c in catalogue.checks]
+        print(json.dumps({"revision": catalogue.revision, "checks": checks}, indent=2, ensure_ascii=False))
     elif args.format == "markdown":
-        print("| id | level | feature | title | clause |\n|---|---|---|---|---|")
+        print("| id | endpoint | level | feature | title | clause |\n|---|---|---|---|---|---|")
         for c in catalogue.checks:
-            print(f"| `{c.id}` | {c.level} | {c.feature} | {c.title} | {c.clause.replace('|', '/')} |")
+            print(f"| `{c.id}` | {c.endpoint.route} | {c.level} | {c.feature} | {c.title} | "
+                  f"{c.clause.replace('|', '/')} |")
     else:
         width = max(len(c.id) for c in catalogue.checks)
-        for feature in catalogue.features:
-            print(f"{feature}:")
-            for c in (c for c in catalogue.checks if c.feature == feature):
-                print(f"  {c.id:<{width}}  {c.level:<6}  {c.title}")
+        for endpoint in catalogue.endpoints:
+            of_endpoint = catalogue.for_endpoints((endpoint,))
+            print(f"{endpoint.title} ({endpoint.route}): {len(of_endpoint.checks)} checks")
+            for feature in of_endpoint.features:
+                print(f"  {feature}:")
+                for c in (c for c in of_endpoint.checks if c.feature == feature):
+                    print(f"    {c.id:<{width}}  {c.level:<6}  {c.title}")
         print(f"\n{len(catalogue.checks)} checks · catalogue revision {catalogue.revision}")
     return EXIT_OK
 
@@ -185,7 +195,10 @@ def provider_choice(args: argparse.Namespace) -> ProviderChoice:
         api_key_env=args.api_key_env,
         name=args.name,
         quirks=tuple(args.quirk),
+        endpoints=endpoints_option(args.endpoint),
+        chat_model=args.chat_model,
     )
+
 
 
 def cmd_run(args: argparse.Namespace) -> int:

@@ -126,12 +126,12 @@ def cmd_rejudge(args: argparse.Namespace) -> int:
     from relaycheck.config.providers import ConfigError
     from relaycheck.report.rejudge import rejudge
     from relaycheck.report.writer import write_provider
-    from relaycheck.spec import load_contract
+    from relaycheck.spec.contracts import load_contracts
     from relaycheck.transport.redact import Redactor
 
     try:
         original = Report.load(args.report)
-        result = rejudge(original, args.report, load_catalogue(), load_contract(), args.expectations)
+        result = rejudge(original, args.report, load_catalogue(), load_contracts(), args.expectations)
     except (ReportError, ConfigError) as exc:
         return _error(str(exc))
     out_dir = args.report_dir or args.report.parent / "rejudged"

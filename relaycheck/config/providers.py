@@ -19,9 +19,12 @@ from urllib.parse import urlsplit
 
 import yaml
 
+from relaycheck.endpoint import Endpoint
 from relaycheck.tokens.encoding import KNOWN_ENCODINGS
 
 DEFAULT_MODEL = "gpt-3.5-turbo-instruct"
+# What relay buyers typically buy on chat; the model an ad-hoc --base-url run certifies there unless told otherwise.
+DEFAULT_CHAT_MODEL = "gpt-4o-mini"
 REFERENCE_CONTEXT_LENGTH = 2048  # the embedded reference's context window (ServerConfig's; a test holds them equal)
 MIN_CONTEXT_LENGTH = 16
 MAX_CONTEXT_LENGTH = 1 << 17  # the overflow probe sends one context of prompt: keep its body bounded
@@ -76,8 +79,10 @@ class Limits:
 
 @dataclass(frozen=True)
 class BudgetLimits:
-    requests: int = 120
-    completion_tokens: int = 6000
+    # Both endpoints: Completions about 80 requests and 300 completion tokens, chat at most 70 and 2,500, with
+    # room for reruns and retries (providers.yaml's vendors have the same).
+    requests: int = 220
+    completion_tokens: int = 8000
 
 
 @dataclass(frozen=True)
@@ -97,6 +102,21 @@ class HeaderValue:
     name: str
     value: str
     secret: bool  # read from the environment: redacted like the key
+
+
+@dataclass(frozen=True)
+class EndpointSettings:
+    """What a provider sells on one endpoint: the model certified there, and what is known of that model."""
+
+    model: str
+    # Whose tokenizer counts this model's tokens: "auto" (by model name, OpenAI's table), an encoding name, or None
+    # ("none" in the file: token-exact checks are skipped).
+    tokenizer: str | None = "auto"
+    # Cheaper models the same provider serves: the claimed model's fingerprint must differ from the first one's.
+    cheaper_models: tuple[str, ...] = ()
+    # The model's context window in tokens, when the vendor states it: the context-overflow probe (about one
+    # context of prompt tokens) runs only then.
+    context_length: int | None = None
 
 
 @dataclass(frozen=True)
@@ -125,6 +145,19 @@ class Provider:
     # The model's context window in tokens, when the vendor states it: the context-overflow probe (about one
     # context of prompt tokens) runs only then. The embedded reference states its own.
     context_length: int | None = None
+    # The chat model it sells (providers.yaml `chat:`); the fields above are its Completions model's.
+    chat: EndpointSettings | None = None
+    # The endpoints certified. A provider stating no chat section is certified on Completions alone.
+    endpoints: tuple[Endpoint, ...] = (Endpoint.COMPLETIONS,)
+    # True when nobody stated which endpoints the provider serves (an ad-hoc --base-url run without --endpoint):
+    # an endpoint found not served is then reported as such, not failed; one stated and not served fails.
+    discover_endpoints: bool = False
+
+    def settings(self, endpoint: Endpoint) -> EndpointSettings:
+        """What the provider sells on ``endpoint`` (chat: its chat section, else the default chat model)."""
+        if endpoint is Endpoint.CHAT:
+            return self.chat or EndpointSettings(DEFAULT_CHAT_MODEL)
+        return EndpointSettings(self.model, self.tokenizer, self.cheaper_models, self.context_length)
 
     def api_key(self, environ: Mapping[str, str] | None = None) -> str | None:
         env = os.environ if environ is None else environ
@@ -167,6 +200,7 @@ class ProvidersFile:
 
 _TOP_KEYS = {"version", "defaults", "providers"}
 _SECTIONS = {"timeouts": Timeouts, "limits": Limits, "budget": BudgetLimits}
+_CHAT_KEYS = {"model", "tokenizer", "cheaper_models", "context_length"}
 
 
 def load_providers(path: Path) -> ProvidersFile:
@@ -269,7 +303,7 @@ def parse_providers(raw: Any, where: str = "providers.yaml", base_dir: Path | No
 def _merge_defaults(defaults: dict[str, Any], entry: dict[str, Any]) -> dict[str, Any]:
     merged = dict(defaults)
     for key, value in entry.items():
-        if key in (*_SECTIONS, "headers") and isinstance(value, dict) and isinstance(merged.get(key), dict):
+        if key in (*_SECTIONS, "headers", "chat") and isinstance(value, dict) and isinstance(merged.get(key), dict):
             merged[key] = {**merged[key], **value}
         else:
             merged[key] = value
@@ -283,7 +317,7 @@ def _default(name: str) -> Any:
 
 
 def _parse_provider(entry: dict[str, Any], label: str, base_dir: Path | None) -> Provider:
-    allowed = {f.name for f in fields(Provider)}
+    allowed = {f.name for f in fields(Provider)} - {"discover_endpoints"}  # the command line's, not the file's
     _reject_unknown(entry, allowed, label)
     name = _get(entry, "name", str, label, required=True)
     if not NAME_RE.match(name):
@@ -341,6 +375,46 @@ def _parse_provider(entry: dict[str, Any], label: str, base_dir: Path | None) ->
         tokenizer=_tokenizer(entry, label),
         cheaper_models=_cheaper_models(entry, label),
         context_length=_context_length(entry, label, embedded),
+        **_endpoints(entry, label, embedded),
+    )
+
+
+def _endpoints(entry: dict[str, Any], label: str, embedded: bool) -> dict[str, Any]:
+    """``chat: {model, tokenizer, cheaper_models, context_length}`` and ``endpoints: [completions, chat]``.
+
+    Without ``endpoints``, a provider is certified on Completions, and on chat too when it has a chat section.
+    """
+    chat = _chat(entry, label, embedded)
+    names = _get(entry, "endpoints", list, label)
+    if names is None:
+        return {"chat": chat, "endpoints": (Endpoint.COMPLETIONS, *((Endpoint.CHAT,) if chat else ()))}
+    endpoints = []
+    for name in names:
+        try:
+            endpoints.append(Endpoint.parse(name if isinstance(name, str) else repr(name)))
+        except ValueError as exc:
+            raise ConfigError(f"{label}: field 'endpoints': {exc}") from None
+    if not endpoints:
+        raise ConfigError(f"{label}: field 'endpoints' must name at least one of completions, chat")
+    if Endpoint.CHAT in endpoints and chat is None and not embedded:
+        raise ConfigError(f"{label}: field 'endpoints' lists chat: state the chat model it sells, e.g. "
+                          f"chat: {{model: {DEFAULT_CHAT_MODEL}}}")
+    return {"chat": chat, "endpoints": tuple(dict.fromkeys(endpoints))}
+
+
+def _chat(entry: dict[str, Any], label: str, embedded: bool) -> EndpointSettings | None:
+    raw = entry.get("chat")
+    if raw is None:
+        return None
+    where = f"{label}: field 'chat'"
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where} must be a mapping, e.g. chat: {{model: {DEFAULT_CHAT_MODEL}}}")
+    _reject_unknown(raw, _CHAT_KEYS, where)
+    return EndpointSettings(
+        model=_get(raw, "model", str, where, required=True),
+        tokenizer=_tokenizer(raw, where),
+        cheaper_models=_cheaper_models(raw, where),
+        context_length=_context_length(raw, where, embedded),
     )
 
 
@@ -610,7 +684,15 @@ def find_providers_file(explicit: Path | None, cwd: Path | None = None) -> Path:
     return shipped_providers_file()
 
 
-def embedded_reference(model: str = DEFAULT_MODEL, quirks: tuple[str, ...] = ()) -> Provider:
+# The reference serves gpt-4 and, as "the cheaper model", gpt-3.5-turbo on chat (both cl100k_base, another model
+# each): the identity checks have a cheaper model to tell the claimed one from.
+REFERENCE_BUDGET = BudgetLimits(400, 20000)  # as providers.yaml's reference: every check, property phase and rerun
+REFERENCE_CHAT = EndpointSettings("gpt-4", cheaper_models=("gpt-3.5-turbo",), context_length=REFERENCE_CONTEXT_LENGTH)
+
+
+def embedded_reference(model: str = DEFAULT_MODEL, quirks: tuple[str, ...] = (),
+                       endpoints: tuple[Endpoint, ...] = tuple(Endpoint)) -> Provider:
     """The built-in reference provider, used when no providers file is needed (``relaycheck run``)."""
     return Provider(name="reference", embedded=True, model=model, quirks=quirks, concurrency=8, property_examples=40,
-                    cheaper_models=("babbage-002",), context_length=REFERENCE_CONTEXT_LENGTH)
+                    cheaper_models=("babbage-002",), context_length=REFERENCE_CONTEXT_LENGTH, chat=REFERENCE_CHAT,
+                    endpoints=endpoints, budget=REFERENCE_BUDGET)

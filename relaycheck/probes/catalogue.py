@@ -1,8 +1,9 @@
-"""The probes: every request the hand-written suite sends, declared once.
+"""The probes: every request the hand-written suite sends, declared once (what a probe is: ``probes/model.py``).
 
-A probe is a request and nothing else: no assertion lives here. Each is sent at most once per provider, and
-every check that needs its answer reads the same recording. Probes are cheap on purpose (temperature 0, a few
-tokens): the whole set stays under 80 requests and 1,500 completion tokens per provider. Every parameter
+These are Completions' (``POST /v1/completions``); chat's are in ``probes/chat.py``, and :data:`PROBES` holds
+both. Each is sent at most once per provider, and every check that needs its answer reads the same recording.
+Probes are cheap on purpose (temperature 0, a few tokens): Completions' stay under 80 requests and 1,500
+completion tokens per provider. Every parameter
 whose effect is checked has a streamed twin (`streamed`): the same body with ``stream: true``, judged by the same
 semantic check (see ``relaycheck.checks.modes``).
 
@@ -13,12 +14,23 @@ same text everywhere (39, 68, 75, 75, 78 is "Hello"; 13 is ".").
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Any
 
-from relaycheck.transport.client import COMPLETIONS, Auth, Method
-from relaycheck.transport.exchange import Exchange
+from relaycheck.endpoint import Endpoint
+from relaycheck.probes.chat import CHAT_PROBES
+from relaycheck.probes.model import (
+    Body,
+    PreconditionFailed,
+    Probe,
+    ProbeContext,
+    answer_text,
+    pick_stop,
+    streamed,
+)
+
+__all__ = ["COMPLETIONS_PROBES", "PROBES", "PreconditionFailed", "Probe", "ProbeContext", "pick_stop", "probes_by_id",
+           "probes_of", "streamed"]
 
 COUNTING = "1, 2, 3, 4,"
 TEST_PROMPT = "Say this is a test"
@@ -29,70 +41,11 @@ NEVER = "\u00a7\u00a7never\u00a7\u00a7"  # a stop sequence no completion contain
 UNKNOWN_PARAM = "relaycheck_no_such_parameter"  # no API has it: a relay that drops it drops real ones too
 
 
-class PreconditionFailed(Exception):
-    """A dependent probe cannot be built because the answer it derives from is unusable."""
-
-
-@dataclass(frozen=True)
-class ProbeContext:
-    model: str
-    done: Mapping[str, Exchange]  # the recordings of this probe's dependencies
-    cheaper_model: str | None = None  # a cheaper model the provider serves too (providers.yaml cheaper_models)
-    context_length: int | None = None  # the model's context window, when the provider states it
-
-
-Body = dict[str, Any] | str
-
-
-@dataclass(frozen=True)
-class Probe:
-    id: str
-    purpose: str
-    build: Callable[[ProbeContext], Body]
-    auth: Auth = "valid"
-    depends_on: tuple[str, ...] = ()
-    # The optional feature this probe exercises, as the request fields that make it up: a clean 4xx here means
-    # the provider does not support it (its refusable check grades `unsupported`), and any other request using
-    # those fields that is refused the same way is not failed again (relaycheck.checks.model.Recorded.excused).
-    optional: tuple[str, ...] = ()
-    streams: str | None = None  # the plain probe this one is the streamed twin of (same body, stream: true)
-    method: Method = "POST"
-    path: str = COMPLETIONS  # under the base URL: every probe but the model list asks for a completion
-
-    def is_error_probe(self) -> bool:
-        return self.id.startswith("error-")
-
-    def is_completion(self) -> bool:
-        """A request for a completion (POST /completions): an answer, a refusal, a stream."""
-        return self.method == "POST" and self.path == COMPLETIONS
-
-
 # -- dependent probes ------------------------------------------------------------------------------------------
 
 
 def greedy_text(ctx: ProbeContext) -> str:
-    ex = ctx.done.get("greedy")
-    body = ex.json() if ex is not None and ex.succeeded else None
-    try:
-        text = body["choices"][0]["text"]  # type: ignore[index]
-    except (TypeError, KeyError, IndexError):
-        raise PreconditionFailed("the temperature-0 generation ('greedy') gave no text") from None
-    if not isinstance(text, str) or len(text) < 3:
-        raise PreconditionFailed(f"the temperature-0 generation is too short to pick a stop sequence: {text!r}")
-    return text
-
-
-def pick_stop(text: str) -> tuple[str, int]:
-    """A stop sequence taken from the middle of ``text`` whose first occurrence is where it was taken.
-
-    Returns the sequence and the index where the text must end when it is honoured.
-    """
-    for start in [*range(len(text) // 2, len(text) - 1), *range(len(text) // 2 - 1, 0, -1)]:
-        for length in (2, 3, 4, 6):
-            candidate = text[start : start + length]
-            if len(candidate) == length and candidate.strip() and text.find(candidate) == start:
-                return candidate, start
-    raise PreconditionFailed(f"no usable stop sequence in {text!r}")
+    return answer_text(ctx, "greedy")
 
 
 def _greedy(ctx: ProbeContext, **extra: Any) -> dict[str, Any]:
@@ -112,24 +65,6 @@ def _stop_fifth(ctx: ProbeContext) -> dict[str, Any]:
     provider that accepts the list shows whether it honours all of it or cuts it to four silently."""
     never = [f"{NEVER}{i}" for i in range(1, 5)]
     return _greedy(ctx, stop=[*never, pick_stop(greedy_text(ctx))[0]])
-
-
-def streamed(plain: Probe, purpose: str = "", probe_id: str = "", **extra: Any) -> Probe:
-    """The streamed twin of ``plain``: its very body with ``stream: true`` (and ``extra``), paired by ``streams``.
-
-    Built from the plain probe's own builder, so the twins cannot drift apart when one is changed.
-    """
-
-    def build(ctx: ProbeContext) -> Body:
-        body = plain.build(ctx)
-        assert isinstance(body, dict)
-        return {**body, "stream": True, **extra}
-
-    # An optional feature streamed is that feature with stream; a plain probe of no optional feature gives none
-    # (stream itself is not optional).
-    optional = (*plain.optional, "stream") if plain.optional else ()
-    return Probe(probe_id or f"stream-{plain.id}", purpose or f"{plain.purpose}, streamed", build,
-                 plain.auth, plain.depends_on, optional, streams=plain.id)
 
 
 UNIT = "Say this is a test.\n"  # ends in a newline, so copies tokenise alike at their boundaries
@@ -212,7 +147,7 @@ SUFFIX = Probe("suffix", "suffix", lambda c: {
     "model": c.model, "prompt": "def add(a, b):", "suffix": "\n    return c", "max_tokens": 4, "temperature": 0},
     optional=("suffix",))
 
-PROBES: tuple[Probe, ...] = (
+COMPLETIONS_PROBES: tuple[Probe, ...] = (
     # Response shape and defaults
     Probe("basic", "the official example request", lambda c: {
         "model": c.model, "prompt": TEST_PROMPT, "max_tokens": 7, "temperature": 0}),
@@ -318,5 +253,12 @@ PROBES: tuple[Probe, ...] = (
 )
 
 
+PROBES: tuple[Probe, ...] = (*COMPLETIONS_PROBES, *CHAT_PROBES)  # every endpoint's
+
+
 def probes_by_id() -> dict[str, Probe]:
     return {p.id: p for p in PROBES}
+
+
+def probes_of(endpoint: Endpoint) -> tuple[Probe, ...]:
+    return tuple(p for p in PROBES if p.endpoint is endpoint)

@@ -19,7 +19,10 @@ no-done, usage-inflated, finish-reason-eos: 41 bad verdicts, 5 faults; ``tests/r
    - ``unjudged``: an ``error`` verdict (no verdict could be had) by the kind of failure, probe and numbers left
      out: a provider that times out on 30 probes is one fault, not 30.
 2. Verdicts sharing a clue are one fault (connected components).
-3. A fault is labelled with a known deviation: a status fault with the deviation whose entry defines it
+3. A fault is labelled with a known deviation, first by what its recorded exchanges show on the wire
+   (:func:`wire_deviation`: a missing route D90, a 2xx error or HTML page D40, an HTML error page D41, a 5xx D42,
+   an error event inside a 200 stream D34), whatever the failing check tests; else a status fault with the
+   deviation whose entry defines it
    (:data:`STATUS_DEVIATIONS`: 2xx D40, an HTML page D41, 5xx D42; another status, e.g. valid requests refused
    with a 400, is named by what was seen); any other fault with the id its checks cite most (ties: the one cited
    first in a check's list, which is the check's main deviation). Faults that get the same deviation are merged.
@@ -34,8 +37,9 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from relaycheck.checks.model import Grade
+from relaycheck.checks.model import Grade, error_envelope, route_missing
 from relaycheck.report.model import Report, VerdictRow
+from relaycheck.transport.exchange import Exchange
 
 # The deviation whose catalogue entry *is* the symptom "an answer came with a status the request did not call for":
 # a 2xx for a request that must be refused, an HTML page, a 5xx.
@@ -102,7 +106,7 @@ def causes(report: Report) -> Causes:
     if not bad:
         return Causes(())
     probes = set(report.by_probe) | {p for r in report.verdicts for p in r.verdict.probes}
-    clues = {r.id: _clues(r, probes) for r in bad}
+    clues = {r.id: _clues(r, probes) | _wire_clues(report, r) for r in bad}
     groups = _components(bad, clues)
     labelled: dict[str, list[VerdictRow]] = {}
     symptoms: dict[str, str] = {}
@@ -121,6 +125,33 @@ def causes(report: Report) -> Causes:
 
 
 # -- clues ----------------------------------------------------------------------------------------------------
+
+
+def wire_deviation(ex: Exchange) -> str | None:
+    """The deviation an exchange shows by itself on the wire, whatever was asked of it; None for an answer that is
+    the endpoint's own (a refusal with the envelope, a completion)."""
+    if ex.status is None:
+        return None
+    if route_missing(ex):
+        return "D90"
+    html = "html" in ex.content_type
+    if 200 <= ex.status < 300 and (html or error_envelope(ex) is not None):
+        return "D40"
+    if ex.status >= 500:
+        return "D42"
+    if html:
+        return "D41"
+    if ex.status == 200 and any(isinstance(c, dict) and isinstance(c.get("error"), dict) for c in ex.chunks):
+        return "D34"
+    return None
+
+
+def _wire_clues(report: Report, row: VerdictRow) -> set[str]:
+    """``wire:D90`` and the like: what the verdict's failing exchanges showed on the wire (only the one it names
+    when it names one: a check reading many probes fails on one of them)."""
+    if row.verdict.grade is Grade.ERROR:
+        return set()
+    return {f"wire:{d}" for ex in report.evidence(row)[:1] if (d := wire_deviation(ex))}
 
 
 def _clues(row: VerdictRow, probes: set[str]) -> set[str]:
@@ -191,6 +222,10 @@ def _label(group: list[VerdictRow], clues: dict[str, set[str]]) -> tuple[str, st
     unjudged = sorted({c for r in group for c in clues[r.id] if c.startswith("unjudged:")})
     if unjudged:  # no deviation explains a transport failure: the fault is what happened
         return unjudged[0], f"no verdict could be had: {group[0].verdict.message}"
+    seen = Counter(c.removeprefix("wire:") for r in group for c in clues[r.id] if c.startswith("wire:"))
+    if seen:  # what the exchanges showed, not what the checks that met it test
+        deviation = min(seen, key=lambda d: (-seen[d], d))
+        return deviation, f"{group[0].verdict.observed or group[0].verdict.message}"[:160]
     status = sorted({c.removeprefix("status:") for r in group for c in clues[r.id] if c.startswith("status:")})
     if status:
         codes = sorted({c.removeprefix("code:") for r in group for c in clues[r.id] if c.startswith("code:")})

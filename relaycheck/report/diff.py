@@ -68,8 +68,10 @@ def diff_reports(baseline: Report, current: Report, history: Sequence[Report] = 
     b_rev, c_rev = baseline.suite.catalogue_revision, current.suite.catalogue_revision
     if b_rev != c_rev:
         out.notes.append(f"catalogue revision {b_rev} → {c_rev}")
-    if baseline.provider.model != current.provider.model:
-        out.notes.append(f"model {baseline.provider.model} → {current.provider.model}")
+    for endpoint in dict.fromkeys(e.endpoint for e in (*baseline.provider.certified, *current.provider.certified)):
+        was, now = baseline.provider.model_on(endpoint), current.provider.model_on(endpoint)
+        if was != now:
+            out.notes.append(f"{endpoint.title} model {was or 'not certified'} → {now or 'not certified'}")
     swap = model_change(baseline, current)  # the model behind the name, apart from what the checks say
     if swap:
         out.notes.append(swap)
@@ -79,6 +81,7 @@ def diff_reports(baseline: Report, current: Report, history: Sequence[Report] = 
         out.notes.append(f"current run skipped: {current.skipped}")
     before = {r.id: r.verdict for r in baseline.verdicts}
     after = {r.id: r.verdict for r in current.verdicts}
+    _unserved(baseline, current, out, before, after)
     for check, b in before.items():
         if check not in after:
             out.removed.append(Change(check, b.grade, None, b.message))
@@ -105,6 +108,25 @@ def diff_reports(baseline: Report, current: Report, history: Sequence[Report] = 
         elif a.expectation is not None and a.expectation.stale and a.grade is not b.grade:
             out.expectations.append(f"{check}: {a.note}")
     return out
+
+
+def _unserved(baseline: Report, current: Report, out: ProviderDiff, before: dict[str, Verdict],
+              after: dict[str, Verdict]) -> None:
+    """An endpoint that was served and is not any more is one regression, said once: its route check carries it,
+    and its other checks (now skipped as not served) are left out of the lists rather than listed one by one."""
+    served_before = {e.info.endpoint: e.serving.served for e in baseline.endpoints()}
+    for result in current.endpoints():
+        endpoint = result.info.endpoint
+        if result.serving.served is not False or served_before.get(endpoint) is not True:
+            continue
+        route = next((r.id for r in current.verdicts if r.check.route_check_of(endpoint)), None)
+        b, a = before.get(route) if route else None, after.get(route) if route else None
+        out.regressed.append(Change(route or f"{endpoint.prefix}route.served", b.grade if b else None,
+                                    a.grade if a else None, result.serving.statement()))
+        for row in current.verdicts:
+            if row.check.endpoint is endpoint:
+                before.pop(row.id, None)
+                after.pop(row.id, None)
 
 
 def flaky_because(check: str, verdicts: Sequence[Verdict]) -> str:

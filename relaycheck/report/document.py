@@ -17,6 +17,7 @@ from relaycheck.checks.catalogue import Catalogue
 from relaycheck.report.model import (
     BudgetInfo,
     CheckInfo,
+    EndpointInfo,
     Latency,
     ProbeLatency,
     ProviderInfo,
@@ -35,7 +36,7 @@ def build_report(run: ProviderRun, catalogue: Catalogue) -> Report:
     verdicts = {v.check: v for v in run.verdicts}
     finished = run.finished or run.started
     return Report(
-        suite=SuiteInfo(__version__, catalogue.revision, len(catalogue.checks)),
+        suite=SuiteInfo(__version__, catalogue.revision, len(catalogue.for_endpoints(provider.endpoints).checks)),
         provider=ProviderInfo(
             name=provider.name,
             model=provider.model,
@@ -44,6 +45,9 @@ def build_report(run: ProviderRun, catalogue: Catalogue) -> Report:
             quirks=tuple(provider.quirks),
             expectations=str(provider.expectations) if provider.expectations else None,
             tokenizer=provider.tokenizer,
+            endpoints=tuple(EndpointInfo(e, provider.settings(e).model, provider.settings(e).tokenizer)
+                            for e in provider.endpoints),
+            discover_endpoints=provider.discover_endpoints,
         ),
         started=iso(run.started),
         finished=iso(finished),

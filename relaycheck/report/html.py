@@ -22,7 +22,7 @@ from relaycheck.report import escape
 from relaycheck.report.causes import Causes, Fault, causes, fields_named
 from relaycheck.report.charts import bars_svg, distribution_svg, distributions, shapes, spend_by_feature, timeline_svg
 from relaycheck.report.clauses import OFFICIAL_SOURCE, definitions
-from relaycheck.report.compare import Cell, Comparison, Figures, Probed, figures, seconds
+from relaycheck.report.compare import Cell, Comparison, Figures, Probed, endpoint_cell, endpoints_of, figures, seconds
 from relaycheck.report.deviations import lookup
 from relaycheck.report.markdown import OTHER
 from relaycheck.report.model import Report, VerdictRow
@@ -196,7 +196,7 @@ def _bar(value: Any) -> str:
 def provider_html(report: Report) -> str:
     found = causes(report)
     # faults first: what a reader needs in the first minute; the figures and the full list follow
-    parts = [_header(report), _banners(report), _counts(report, found), _problems(report, found),
+    parts = [_header(report), _banners(report), _endpoints(report), _counts(report, found), _problems(report, found),
              _features_table(report), _figures(report), _identity(report), _all_checks(report), _glossary(report)]
     return _page(f"relaycheck: {report.provider.name}", "\n".join(p for p in parts if p))
 
@@ -235,6 +235,15 @@ def _banners(report: Report) -> str:
     elif not report.skipped:
         parts.append("<div class=\"banner good\" id=\"status\"><b>No MUST failure.</b></div>")
     return "\n".join(parts)
+
+
+def _endpoints(report: Report) -> str:
+    """Which endpoint came out how, one line each (one that is not served says so plainly)."""
+    if report.skipped:
+        return ""
+    items = "".join(f"<li class=\"{'bad' if r.serving.served is False else ''}\">{e(r.line())}</li>"
+                    for r in report.endpoints())
+    return f"<ul id=\"endpoints\">{items}</ul>"
 
 
 def _counts(report: Report, found: Causes) -> str:
@@ -658,6 +667,12 @@ def _comparison_figures(comparison: Comparison, provider_heads: str) -> str:
             f"<td class=\"num\">{fn(f)}</td>" if not f.skipped or label in ("run", "suite")
             else f"<td class=\"skipped\">{badge('skipped')}</td>" for f in figs) + "</tr>"
         for label, fn in rows
+    )
+    body += "".join(  # each endpoint side by side: its score, or why it has none
+        f"<tr><th>{e(endpoint.title)}</th>" + "".join(
+            f"<td class=\"num\">{e(endpoint_cell(r, endpoint))}</td>" if not r.skipped
+            else f"<td class=\"skipped\">{badge('skipped')}</td>" for r in comparison.reports) + "</tr>"
+        for endpoint in endpoints_of(comparison.reports)
     )
     models = "".join(f"<td>{e(r.provider.model)}</td>" for r in comparison.reports)
     skipped = "".join(

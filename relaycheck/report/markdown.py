@@ -55,6 +55,7 @@ def provider_markdown(report: Report, *, compact: bool = False) -> str:
         f"{budget.completion_tokens} completion tokens.",
         "",
     ]
+    lines += [f"- {_cell(e.line(), None)}" for e in report.endpoints()] + [""]
     lines += _faults_markdown(found, report, compact)
     lines += [
         "",
@@ -159,6 +160,9 @@ def terminal_summary(reports: list[Report]) -> str:
         counts = ", ".join(f"{g.value} {s.count(g)}" for g in Grade if s.count(g))  # zero counts say nothing
         out.append(f"{name:<14} {status:<5} {counts or 'no check judged'} · {report.spend.requests} req, "
                    f"{report.spend.tokens_text()} · {report.duration_s}s")
+        endpoints = report.endpoints()
+        for result in endpoints if len(endpoints) > 1 or endpoints[0].serving.served is False else ():
+            out.append(f"    {escape.terminal(result.line(), 110)}")
         found = causes(report)
         if found.faults:
             out.append(f"    {escape.terminal(found.summary())}")

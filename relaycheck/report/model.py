@@ -17,7 +17,8 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from relaycheck.checks.model import Check, ExpectationOutcome, Grade, Level, Verdict
+from relaycheck.checks.model import Check, ExpectationOutcome, Grade, Level, Serving, Verdict, serving
+from relaycheck.endpoint import Endpoint
 from relaycheck.transport import safejson
 from relaycheck.transport.budget import Spend
 from relaycheck.transport.exchange import Exchange
@@ -54,11 +55,27 @@ class SuiteInfo:
 
 
 @dataclass(frozen=True)
+class EndpointInfo:
+    """One endpoint a provider was certified on, with the model it claims there and whose tokenizer counts it."""
+
+    endpoint: Endpoint
+    model: str
+    tokenizer: str | None = "auto"
+
+    def to_json(self) -> Json:
+        return {"endpoint": self.endpoint.value, "model": self.model, "tokenizer": self.tokenizer}
+
+    @classmethod
+    def from_json(cls, raw: Json) -> EndpointInfo:
+        return cls(Endpoint(raw["endpoint"]), str(raw.get("model") or ""), _opt_str(raw.get("tokenizer", "auto")))
+
+
+@dataclass(frozen=True)
 class ProviderInfo:
     """Who was certified. Deliberately has no key field."""
 
     name: str
-    model: str = ""
+    model: str = ""  # the Completions model (what reports said before chat)
     address: str = ""  # base URL, or a label for the embedded provider
     embedded: bool = False
     quirks: tuple[str, ...] = ()
@@ -66,16 +83,30 @@ class ProviderInfo:
     # The providers.yaml tokenizer setting ("auto", an encoding, None for none): the identity checks read it, so a
     # re-judged report must grade with the same one (a report from before it was recorded was judged with "auto").
     tokenizer: str | None = "auto"
+    # The endpoints certified, each with its model; empty in a report from before chat: Completions with the above.
+    endpoints: tuple[EndpointInfo, ...] = ()
+    discover_endpoints: bool = False  # nobody stated the endpoints: one not served is reported, not failed
+
+    @property
+    def certified(self) -> tuple[EndpointInfo, ...]:
+        """The endpoints certified, old reports included (they certified Completions alone)."""
+        return self.endpoints or (EndpointInfo(Endpoint.COMPLETIONS, self.model, self.tokenizer),)
+
+    def model_on(self, endpoint: Endpoint) -> str | None:
+        return next((e.model for e in self.certified if e.endpoint is endpoint), None)
 
     def to_json(self) -> Json:
         return {"name": self.name, "model": self.model, "address": self.address, "embedded": self.embedded,
-                "quirks": list(self.quirks), "expectations": self.expectations, "tokenizer": self.tokenizer}
+                "quirks": list(self.quirks), "expectations": self.expectations, "tokenizer": self.tokenizer,
+                "endpoints": [e.to_json() for e in self.certified], "discover_endpoints": self.discover_endpoints}
 
     @classmethod
     def from_json(cls, raw: Json) -> ProviderInfo:
         return cls(raw["name"], str(raw.get("model") or ""), str(raw.get("address") or ""),
                    bool(raw.get("embedded")), tuple(str(q) for q in raw.get("quirks") or ()),
-                   _opt_str(raw.get("expectations")), _opt_str(raw.get("tokenizer", "auto")))
+                   _opt_str(raw.get("expectations")), _opt_str(raw.get("tokenizer", "auto")),
+                   tuple(EndpointInfo.from_json(e) for e in raw.get("endpoints") or ()),
+                   bool(raw.get("discover_endpoints")))
 
 
 @dataclass(frozen=True)
@@ -161,6 +192,15 @@ class CheckInfo:
     deviations: tuple[str, ...] = ()
     refusable: bool = False
     fails_on: tuple[tuple[str, ...], ...] = ()
+
+    @property
+    def endpoint(self) -> Endpoint:
+        """The endpoint it judges, as its feature says (a report from before chat: Completions)."""
+        return Endpoint.of_feature(self.feature)
+
+    def route_check_of(self, endpoint: Endpoint) -> bool:
+        """It is the check that says whether ``endpoint`` is served (``route.served``, ``chat.route.served``)."""
+        return self.feature == f"{endpoint.prefix}route"
 
     @classmethod
     def of(cls, check: Check) -> CheckInfo:
@@ -270,14 +310,40 @@ class Summary:
 class Score:
     overall: Summary
     by_feature: Mapping[str, Summary]
+    by_endpoint: Mapping[Endpoint, Summary] = field(default_factory=dict)
 
     @classmethod
     def of(cls, rows: tuple[VerdictRow, ...]) -> Score:
         features = dict.fromkeys(r.check.feature for r in rows)  # catalogue order: rows come in it
-        return cls(Summary.of(rows), {f: Summary.of(r for r in rows if r.check.feature == f) for f in features})
+        endpoints = dict.fromkeys(r.check.endpoint for r in rows)
+        return cls(Summary.of(rows), {f: Summary.of(r for r in rows if r.check.feature == f) for f in features},
+                   {e: Summary.of(r for r in rows if r.check.endpoint is e) for e in endpoints})
 
     def to_json(self) -> Json:
-        return {"overall": self.overall.to_json(), "by_feature": {f: s.to_json() for f, s in self.by_feature.items()}}
+        return {"overall": self.overall.to_json(), "by_feature": {f: s.to_json() for f, s in self.by_feature.items()},
+                "by_endpoint": {e.value: s.to_json() for e, s in self.by_endpoint.items()}}
+
+
+@dataclass(frozen=True)
+class EndpointResult:
+    """How one certified endpoint came out: the model claimed there, whether it is served, its checks' summary."""
+
+    info: EndpointInfo
+    serving: Serving
+    summary: Summary
+
+    @property
+    def title(self) -> str:
+        return f"{self.info.endpoint.title} ({self.info.endpoint.route}, {self.info.model})"
+
+    def line(self) -> str:
+        """One plain line: ``Chat Completions (POST /v1/chat/completions, gpt-4): 98.2% of 60 judged`` or why not."""
+        if self.serving.served is False:
+            return f"{self.info.endpoint.title}: {self.serving.statement()}"
+        judged = sum(n for g, n in self.summary.counts.items() if g.judged)
+        score = "no check judged" if self.summary.percent is None else f"{self.summary.percent}% of {judged} judged"
+        must = f", {len(self.summary.must_failures)} MUST failing" if self.summary.must_failures else ""
+        return f"{self.title}: {score}{must}"
 
 
 # -- rejudge --------------------------------------------------------------------------------------------------
@@ -360,6 +426,13 @@ class Report:
 
     def features(self) -> list[str]:
         return list(dict.fromkeys(r.check.feature for r in self.verdicts))
+
+    def endpoints(self) -> list[EndpointResult]:
+        """Each endpoint certified, in order: served or not (from its first answer), and its score."""
+        empty = Summary.of(())
+        return [EndpointResult(info, serving(self.by_probe, info.endpoint),
+                               self.score.by_endpoint.get(info.endpoint, empty))
+                for info in self.provider.certified]
 
     def notable(self) -> list[VerdictRow]:
         """The verdicts a reader must see with their evidence, worst first."""

@@ -11,12 +11,13 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from relaycheck.checks.catalogue import Catalogue
-from relaycheck.config.providers import BudgetLimits, Provider
+from relaycheck.config.providers import BudgetLimits, EndpointSettings, Provider
+from relaycheck.endpoint import Endpoint
 from relaycheck.report.document import build_report, iso
 from relaycheck.report.model import GradeChange, RejudgeInfo, Report
 from relaycheck.runner.engine import ProviderRun, Target, judge_run
 from relaycheck.runner.expectations import load_expectations
-from relaycheck.spec import Contract
+from relaycheck.spec.contracts import Contracts
 from relaycheck.transport.budget import Spend
 
 
@@ -29,6 +30,7 @@ class Rejudged:
 
 def run_from_report(report: Report, expectations: Path | None = None) -> ProviderRun:
     p, budget = report.provider, report.budget
+    chat = next((e for e in p.certified if e.endpoint is Endpoint.CHAT), None)
     provider = Provider(
         name=p.name,
         model=p.model or "gpt-3.5-turbo-instruct",
@@ -38,6 +40,9 @@ def run_from_report(report: Report, expectations: Path | None = None) -> Provide
         budget=BudgetLimits(**{k: v for k, v in vars(budget).items() if v}),
         expectations=expectations,
         tokenizer=p.tokenizer,
+        chat=EndpointSettings(chat.model, chat.tokenizer) if chat else None,
+        endpoints=tuple(e.endpoint for e in p.certified),
+        discover_endpoints=p.discover_endpoints,
     )
     run = ProviderRun(provider, exchanges=dict(report.by_probe), spend=Spend(**vars(report.spend)),
                       skipped=report.skipped, stopped=report.stopped)
@@ -47,7 +52,7 @@ def run_from_report(report: Report, expectations: Path | None = None) -> Provide
 
 
 def rejudge(
-    original: Report, source: Path, catalogue: Catalogue, contract: Contract, expectations: Path | None = None
+    original: Report, source: Path, catalogue: Catalogue, contracts: Contracts, expectations: Path | None = None
 ) -> Rejudged:
     """Grade the stored exchanges again. ``expectations`` defaults to the file the original run applied, if any.
 
@@ -57,7 +62,7 @@ def rejudge(
         candidate = Path(original.provider.expectations)
         expectations = candidate if candidate.exists() else None
     run = run_from_report(original, expectations)
-    run.verdicts = judge_run(run, catalogue, contract, load_expectations(expectations))
+    run.verdicts = judge_run(run, catalogue, contracts, load_expectations(expectations))
     fresh = build_report(run, catalogue)
     before = {r.id: r.grade for r in original.verdicts}
     after = {r.id: r.grade for r in fresh.verdicts}

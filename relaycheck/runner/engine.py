@@ -20,8 +20,19 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from relaycheck.checks.catalogue import Catalogue
-from relaycheck.checks.model import RERUN_SUFFIX, Check, Grade, Recorded, Rerun, Verdict, judge
+from relaycheck.checks.model import (
+    RERUN_SUFFIX,
+    Check,
+    Claim,
+    Grade,
+    Recorded,
+    Rerun,
+    Verdict,
+    judge,
+    route_missing,
+)
 from relaycheck.config.providers import HeaderValue, Provider
+from relaycheck.endpoint import Endpoint
 from relaycheck.probes.catalogue import (
     PROBES,
     PreconditionFailed,
@@ -32,7 +43,7 @@ from relaycheck.probes.catalogue import (
 from relaycheck.property.cases import CaseCache
 from relaycheck.property.plan import PLAN_PROBE, parse_probe_id, worst_case_requests
 from relaycheck.runner.expectations import Expectation, apply_expectations, load_expectations
-from relaycheck.spec import Contract
+from relaycheck.spec.contracts import Contracts
 from relaycheck.transport.budget import Budget, Spend, overrun_bound, worst_case_tokens
 from relaycheck.transport.client import MAX_RETRY_AFTER, MAX_RETRY_WAIT_TOTAL, Outgoing, ProviderClient
 from relaycheck.transport.exchange import Exchange, RecordedRequest
@@ -122,9 +133,9 @@ async def record_provider(
     property_phase: bool = False,
     property_seed: int | None = None,
     rerun: RerunFn | None = None,
-    cases: CaseCache | None = None,
+    case_cache: CaseCache | None = None,
 ) -> None:
-    """``cases`` is the run's generated-case cache, shared by its providers (one of its own when left out)."""
+    """``case_cache`` holds the run's generated cases, shared by its providers (one of its own when left out)."""
     provider = run.provider
     run.spend.overrun_bound = overrun_bound(provider.concurrency, provider.limits.max_body_bytes)
     budget = Budget(provider.budget.requests, provider.budget.completion_tokens, spend=run.spend)
@@ -134,15 +145,21 @@ async def record_provider(
         from relaycheck.property import default_seed, prefetch
 
         seed = default_seed() if property_seed is None else property_seed
-        cases = cases or CaseCache()
-        prefetch(cases, provider.model, provider.property_examples, seed)  # drawn while the probes are in flight
+        case_cache = case_cache or CaseCache()
+        prefetch(case_cache, provider.model, provider.property_examples, seed)  # drawn while the probes are in flight
     async with ProviderClient.for_provider(provider, target.base_url, target.api_key, budget, redactor,
                                            target.headers) as client:
         done: dict[str, asyncio.Future[Exchange]] = {p.id: asyncio.get_running_loop().create_future() for p in probes}
 
+        closed: dict[Endpoint, str] = {}  # endpoints found not served: nothing more is sent there
+
         async def one(probe: Probe) -> None:
             deps = {d: await done[d] for d in probe.depends_on if d in done}
-            exchange = await _send_probe(client, provider, probe, deps)
+            if probe.endpoint in closed:
+                request = RecordedRequest(probe.method, client.url_for(probe.url_path), {}, "")
+                exchange = Exchange.unsent(probe.id, request, closed[probe.endpoint])
+            else:
+                exchange = await _send_probe(client, provider, probe, deps)
             run.exchanges[probe.id] = exchange
             done[probe.id].set_result(exchange)
             if run.stopped is None and (why := client.stop_reason()):
@@ -155,10 +172,14 @@ async def record_provider(
         async def all_probes() -> None:
             # The canary goes first and alone: if max_tokens is ignored, its cost raises the overrun factor
             # every later reservation is multiplied by, before a wave of requests can overspend.
-            first = _canary(probes)
-            if first is not None:
-                await one(first)
-            await asyncio.gather(*(one(p) for p in probes if p is not first))
+            # One canary per endpoint, together: each endpoint's first answer also says whether it is served.
+            firsts = [c for e in dict.fromkeys(p.endpoint for p in probes)
+                      if (c := _canary([p for p in probes if p.endpoint is e])) is not None]
+            await asyncio.gather(*(one(first) for first in firsts))
+            for first in firsts:
+                if why := route_missing(run.exchanges[first.id]):
+                    closed[first.endpoint] = f"not served: {first.endpoint.route} answered {why}"
+            await asyncio.gather(*(one(p) for p in probes if p not in firsts))
 
         try:  # a backstop only: the client's own run deadline has normally ended every request by then
             async with asyncio.timeout(provider.timeouts.run + RUN_GRACE):
@@ -174,11 +195,12 @@ async def record_provider(
         if property_phase:
             from relaycheck.property import PropertyPlan, record_property_phase
 
-            if why := client.stop_reason():
+            if why := client.stop_reason() or closed.get(Endpoint.COMPLETIONS):
                 plan = PropertyPlan(seed=seed, examples=provider.property_examples, not_run=why)
                 fuzzed = {PLAN_PROBE: plan.to_exchange(client.url)}
             else:
-                fuzzed = await record_property_phase(client, provider.model, provider.property_examples, seed, cases)
+                fuzzed = await record_property_phase(client, provider.model, provider.property_examples, seed,
+                                                     case_cache)
             run.probes_total += len(fuzzed)
             run.exchanges.update(fuzzed)
             if progress:
@@ -211,8 +233,9 @@ async def _rerun(
             exchange = replace(await _send_probe(client, run.provider, original, deps), probe=rerun_id)
         else:  # a generated case: the text first sent, as it was (a malformed case stays malformed)
             first = run.exchanges[original].request
-            tokens = max(1, worst_case_tokens(first.json()))
-            exchange = await client.send(Outgoing(rerun_id, first.body, "valid", tokens))
+            endpoint = Endpoint.of_probe(original)
+            tokens = max(1, worst_case_tokens(first.json(), endpoint))
+            exchange = await client.send(Outgoing(rerun_id, first.body, "valid", tokens, path=endpoint.path))
         run.exchanges[rerun_id] = exchange
         if progress:
             progress("probe", run)
@@ -220,25 +243,28 @@ async def _rerun(
     await asyncio.gather(*(again(p) for p in [*probes, *cases]))
 
 
-CANARY = "logprobs"  # max_tokens 4 with logprobs: the tokens returned show whether max_tokens is honoured
+# max_tokens 4 with logprobs: the tokens returned show whether max_tokens is honoured (chat's: the same idea)
+CANARIES = ("logprobs", "chat-logprobs")
 
 
 def _canary(probes: Sequence[Probe]) -> Probe | None:
-    """The probe sent before all others: the max_tokens canary if selected, else the first without dependencies
-    (any exchange that costs more than its max_tokens raises the overrun factor)."""
+    """The probe of one endpoint sent before all others: the max_tokens canary if selected, else the first without
+    dependencies (any exchange that costs more than its max_tokens raises the overrun factor)."""
     free = [p for p in probes if not p.depends_on]
-    return next((p for p in free if p.id == CANARY), free[0] if free else None)
+    return next((p for p in free if p.id in CANARIES), free[0] if free else None)
 
 
 async def _send_probe(client: ProviderClient, provider: Provider, probe: Probe, deps: dict[str, Exchange]) -> Exchange:
-    cheaper = provider.cheaper_models[0] if provider.cheaper_models else None
+    sells = provider.settings(probe.endpoint)
+    cheaper = sells.cheaper_models[0] if sells.cheaper_models else None
     try:
-        body = probe.build(ProbeContext(provider.model, deps, cheaper, provider.context_length))
+        body = probe.build(ProbeContext(sells.model, deps, cheaper, sells.context_length))
     except PreconditionFailed as why:
         return Exchange.unsent(probe.id, RecordedRequest("POST", client.url, {}, ""), f"precondition: {why}")
     if not probe.is_completion():  # no completion: nothing generated, nothing to reserve
-        return await client.send(Outgoing(probe.id, body, probe.auth, 0, probe.method, probe.path))
-    return await client.send(Outgoing(probe.id, body, probe.auth, worst_case_tokens(body)))
+        return await client.send(Outgoing(probe.id, body, probe.auth, 0, probe.method, probe.url_path))
+    return await client.send(Outgoing(probe.id, body, probe.auth, worst_case_tokens(body, probe.endpoint),
+                                      path=probe.url_path))
 
 
 # -- the stated time bound -----------------------------------------------------------------------------------------
@@ -283,12 +309,12 @@ def worst_case_seconds(provider: Provider, probes: Sequence[Probe] = PROBES, pro
 
 def run_worst_case(providers: Sequence[Provider], catalogue: Catalogue) -> float:
     """The bound for a whole ``certify`` call: providers are recorded in parallel, so the largest one."""
-    probes = _probes_for(catalogue)
-    fuzz = _wants_property_phase(catalogue)
-    return max(
-        (worst_case_seconds(p, probes, worst_case_requests(p.property_examples) if fuzz else 0) for p in providers),
-        default=0.0,
-    )
+    bounds = []
+    for provider in providers:
+        judged = provider_catalogue(provider, catalogue)
+        fuzz = worst_case_requests(provider.property_examples) if _wants_property_phase(judged) else 0
+        bounds.append(worst_case_seconds(provider, _probes_for(judged), fuzz))
+    return max(bounds, default=0.0)
 
 
 def _chain_depth(probes: Sequence[Probe]) -> int:
@@ -305,18 +331,20 @@ def _chain_depth(probes: Sequence[Probe]) -> int:
 
 
 def judge_run(
-    run: ProviderRun, catalogue: Catalogue, contract: Contract, expectations: Mapping[str, Expectation] | None
+    run: ProviderRun, catalogue: Catalogue, contracts: Contracts, expectations: Mapping[str, Expectation] | None
 ) -> list[Verdict]:
     """Grade a run's recordings against ``expectations`` ({} grades raw). Pure: reads nothing from disk.
 
-    A blocking MUST check whose probes were re-sent (``PROBE@rerun``) is graded on those.
+    Only the checks of the endpoints the provider is certified on are judged. A blocking MUST check whose probes
+    were re-sent (``PROBE@rerun``) is graded on those.
     """
     expectations = expectations or {}
+    catalogue = provider_catalogue(run.provider, catalogue)
     if run.fault:
         return fault_verdicts(catalogue, run.fault)
     if run.skipped:
         return apply_expectations([Verdict(c.id, Grade.SKIPPED, run.skipped) for c in catalogue.checks], expectations)
-    recorded = Recorded(run.exchanges, contract, run.provider.model, run.provider.tokenizer)
+    recorded = recorded_of(run.provider, run.exchanges, contracts)
     first = apply_expectations([judge(c, recorded) for c in catalogue.checks], expectations)
     blocking = {v.check for v in catalogue.blocking(first)}
     out = []
@@ -327,12 +355,26 @@ def judge_run(
             resent += sorted(p for p in run.exchanges
                              if p.endswith(RERUN_SUFFIX) and _case_kind(p.removesuffix(RERUN_SUFFIX)) in kinds)
         if check.id in blocking and resent:
-            verdict = _judged_again(check, verdict, resent, run, contract, expectations)
+            verdict = _judged_again(check, verdict, resent, run, contracts, expectations)
         out.append(verdict)
     return out
 
 
-def _judged_again(check: Check, first: Verdict, resent: list[str], run: ProviderRun, contract: Contract,
+def provider_catalogue(provider: Provider, catalogue: Catalogue) -> Catalogue:
+    """The checks ``provider`` is judged on: those of the endpoints it is certified on."""
+    return catalogue.for_endpoints(provider.endpoints)
+
+
+def recorded_of(provider: Provider, exchanges: Mapping[str, Exchange], contracts: Contracts) -> Recorded:
+    """The recordings seen from each endpoint the provider is certified on, with the model it claims there."""
+    claims = {}
+    for endpoint in provider.endpoints:
+        sells = provider.settings(endpoint)
+        claims[endpoint] = Claim(sells.model, sells.tokenizer, stated=not provider.discover_endpoints)
+    return Recorded.of(exchanges, contracts, claims)
+
+
+def _judged_again(check: Check, first: Verdict, resent: list[str], run: ProviderRun, contracts: Contracts,
                   expectations: Mapping[str, Expectation]) -> Verdict:
     """A failing MUST check judged on its re-sent probes; the first verdict stands if they could not be sent."""
     unsent = [run.exchanges[p].not_sent for p in resent if run.exchanges[p].not_sent]
@@ -340,7 +382,7 @@ def _judged_again(check: Check, first: Verdict, resent: list[str], run: Provider
         return replace(first, rerun=Rerun(first.grade, first.message, tuple(resent), sent=False),
                        note=first.note or f"rerun not sent: {unsent[0]}")
     again = {p.removesuffix(RERUN_SUFFIX): run.exchanges[p] for p in resent}
-    recorded = Recorded({**run.exchanges, **again}, contract, run.provider.model, run.provider.tokenizer)
+    recorded = recorded_of(run.provider, {**run.exchanges, **again}, contracts)
     (verdict,) = apply_expectations([judge(check, recorded)], expectations)
     note = verdict.note
     if note is None and verdict.grade is not first.grade:
@@ -350,7 +392,7 @@ def _judged_again(check: Check, first: Verdict, resent: list[str], run: Provider
     return replace(verdict, rerun=Rerun(first.grade, first.message, tuple(resent)), note=note)
 
 
-def _rerun_selector(catalogue: Catalogue, contract: Contract, provider: Provider,
+def _rerun_selector(catalogue: Catalogue, contracts: Contracts, provider: Provider,
                     expectations: Mapping[str, Expectation]) -> RerunFn:
     """Which probes to re-send: those of the MUST checks that block on what was recorded.
 
@@ -360,7 +402,7 @@ def _rerun_selector(catalogue: Catalogue, contract: Contract, provider: Provider
     by_id = probes_by_id()
 
     def select(exchanges: Mapping[str, Exchange]) -> list[str]:
-        recorded = Recorded(exchanges, contract, provider.model, provider.tokenizer)
+        recorded = recorded_of(provider, exchanges, contracts)
         verdicts = apply_expectations([judge(c, recorded) for c in catalogue.checks], expectations)
         blocking = catalogue.blocking(verdicts)
         failing = {v.check for v in blocking}
@@ -393,7 +435,7 @@ def _case_kinds(verdicts: Sequence[Verdict]) -> set[str]:
 def certify(
     providers: Sequence[Provider],
     catalogue: Catalogue,
-    contract: Contract,
+    contracts: Contracts,
     progress: ProgressFn | None = None,
     environ: Mapping[str, str] | None = None,
     expectations: Mapping[str, Mapping[str, Expectation]] | None = None,
@@ -408,10 +450,8 @@ def certify(
     if expectations is None:
         expectations = {p.name: load_expectations(p.expectations) for p in providers}
     expected = expectations
-    needed = _probes_for(catalogue)
-    fuzz = _wants_property_phase(catalogue)
     runs = [ProviderRun(p) for p in providers]
-    cases = CaseCache()  # the providers' generated cases: drawn once for all that ask for the same
+    case_cache = CaseCache()  # the providers' generated cases: drawn once for all that ask for the same
     with contextlib.ExitStack() as stack:
         targets = [_enter_target(stack, run, environ) for run in runs]
         redactor = Redactor.for_keys(s for t in targets if isinstance(t, Target) for s in t.secrets)
@@ -431,19 +471,21 @@ def certify(
                 run.target = target
                 if progress:
                     progress("start", run)
-                rerun = _rerun_selector(catalogue, contract, run.provider, expected.get(run.name) or {})
-                tasks.append(_isolated(run, record_provider(run, target, needed, progress, redactor,
-                                                            property_phase=fuzz, property_seed=property_seed,
-                                                            rerun=rerun, cases=cases)))
+                judged = provider_catalogue(run.provider, catalogue)
+                rerun = _rerun_selector(judged, contracts, run.provider, expected.get(run.name) or {})
+                tasks.append(_isolated(run, record_provider(run, target, _probes_for(judged), progress, redactor,
+                                                            property_phase=_wants_property_phase(judged),
+                                                            property_seed=property_seed, rerun=rerun,
+                                                            case_cache=case_cache)))
             await asyncio.gather(*tasks)
 
         asyncio.run(all_providers())
     for run in runs:
         try:
-            run.verdicts = judge_run(run, catalogue, contract, expected.get(run.name) or {})
+            run.verdicts = judge_run(run, catalogue, contracts, expected.get(run.name) or {})
         except Exception as exc:  # noqa: BLE001 - one provider's fault is its own: the others keep their verdicts
             run.fault = fault_reason("judging", exc)
-            run.verdicts = fault_verdicts(catalogue, run.fault)
+            run.verdicts = fault_verdicts(provider_catalogue(run.provider, catalogue), run.fault)
         if progress:
             progress("done", run)
     return runs

@@ -12,10 +12,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from relaycheck.checks import property as property_checks
 from relaycheck.checks.catalogue import Catalogue, load_catalogue
 from relaycheck.config.providers import (
+    DEFAULT_CHAT_MODEL,
     ConfigError,
     Provider,
     embedded_reference,
@@ -23,6 +25,7 @@ from relaycheck.config.providers import (
     load_providers,
     parse_providers,
 )
+from relaycheck.endpoint import ENDPOINTS, Endpoint
 from relaycheck.runner.engine import ProgressFn, ProviderRun, certify
 from relaycheck.runner.expectations import Expectation, expectations_yaml, leading_comment, load_expectations
 from relaycheck.transport.redact import Redactor
@@ -30,6 +33,9 @@ from relaycheck.transport.redact import Redactor
 DEFAULT_EXPECTATIONS_DIR = Path("expectations")
 DEFAULT_REPORT_DIR = Path("reports")
 ADHOC_NAME = "adhoc"
+# What `relaycheck run` certifies the embedded reference on by default, and a --base-url provider is tried on.
+REFERENCE_ENDPOINTS = ENDPOINTS
+ADHOC_ENDPOINTS = ENDPOINTS
 
 
 @dataclass(frozen=True)
@@ -43,6 +49,15 @@ class ProviderChoice:
     api_key_env: str | None = None
     name: str | None = None  # the ad-hoc provider's name (reports are NAME.json)
     quirks: tuple[str, ...] = ()  # switched on in the embedded reference provider
+    endpoints: tuple[Endpoint, ...] = ()  # --endpoint: the endpoints to certify (none given: what each states)
+    chat_model: str | None = None  # the ad-hoc provider's chat model
+
+
+def endpoints_option(value: str | None) -> tuple[Endpoint, ...]:
+    """``--endpoint chat|completions|all``, as both front-ends take it: the endpoints stated (none when not given)."""
+    if value is None:
+        return ()
+    return ENDPOINTS if value == "all" else (Endpoint.parse(value),)
 
 
 def select_providers(choice: ProviderChoice) -> list[Provider]:
@@ -51,23 +66,51 @@ def select_providers(choice: ProviderChoice) -> list[Provider]:
     if choice.base_url:
         if choice.names:
             raise ConfigError("use either --provider or --base-url, not both")
-        if not choice.api_key_env:
-            raise ConfigError("--base-url needs --api-key-env VAR (the variable holding the key)")
-        entry = {"name": choice.name or ADHOC_NAME, "base_url": choice.base_url, "api_key_env": choice.api_key_env}
-        if choice.model:
-            entry["model"] = choice.model
-        return list(parse_providers({"providers": [entry]}, "command line").providers)
-    if choice.model or choice.api_key_env or choice.name:
-        raise ConfigError("--model, --api-key-env and --name go with --base-url")
+        return [_adhoc(choice)]
+    if choice.model or choice.api_key_env or choice.name or choice.chat_model:
+        raise ConfigError("--model, --chat-model, --api-key-env and --name go with --base-url")
     if not choice.names:
-        return [embedded_reference(quirks=choice.quirks)]
+        reference = embedded_reference(quirks=choice.quirks)
+        return [_on_endpoints(reference.with_overrides(endpoints=REFERENCE_ENDPOINTS), choice.endpoints)]
     providers_file = load_providers(find_providers_file(choice.providers_file))
     names = [p.name for p in providers_file.providers] if "all" in choice.names else choice.names
     chosen = [providers_file.get(name) for name in dict.fromkeys(names)]
     if choice.quirks:
         chosen = [p.with_overrides(quirks=choice.quirks) if p.embedded else p for p in chosen]
     _check_quirks(q for p in chosen for q in p.quirks)  # a file's quirk list too: one line, before any request
-    return chosen
+    return [_on_endpoints(p, choice.endpoints) for p in chosen]
+
+
+def _adhoc(choice: ProviderChoice) -> Provider:
+    """The ``--base-url`` provider. Without ``--endpoint`` every endpoint is tried and one found not served is
+    reported, not failed; ``--model`` names the chat model when only chat is asked for."""
+    if not choice.api_key_env:
+        raise ConfigError("--base-url needs --api-key-env VAR (the variable holding the key)")
+    entry: dict[str, Any] = {"name": choice.name or ADHOC_NAME, "base_url": choice.base_url,
+                             "api_key_env": choice.api_key_env}
+    endpoints = choice.endpoints or ADHOC_ENDPOINTS
+    chat_model = choice.chat_model
+    if endpoints == (Endpoint.CHAT,) and choice.model and not chat_model:
+        chat_model = choice.model
+    elif choice.model:
+        entry["model"] = choice.model
+    if Endpoint.CHAT in endpoints:
+        entry["chat"] = {"model": chat_model or DEFAULT_CHAT_MODEL}
+    entry["endpoints"] = [e.value for e in endpoints]
+    (provider,) = parse_providers({"providers": [entry]}, "command line").providers
+    return provider.with_overrides(discover_endpoints=not choice.endpoints)
+
+
+def _on_endpoints(provider: Provider, endpoints: tuple[Endpoint, ...]) -> Provider:
+    """``provider`` certified on ``endpoints`` only (--endpoint), which it must be configured for."""
+    if not endpoints:
+        return provider
+    missing = [e for e in endpoints if e not in provider.endpoints and not provider.embedded]
+    if missing:
+        raise ConfigError(f"provider '{provider.name}' is not configured for {missing[0].route}: add "
+                          f"{'a chat: section (chat: {model: …})' if missing[0] is Endpoint.CHAT else 'completions'} "
+                          "to its endpoints in the providers file, or leave --endpoint out")
+    return provider.with_overrides(endpoints=endpoints)
 
 
 def _check_quirks(quirks: Iterable[str]) -> None:
@@ -158,14 +201,14 @@ def check_report_dir(report_dir: Path) -> None:
 def run_session(options: SessionOptions) -> SessionResult:
     """Certify, judge with the expectations that apply, redact and write the reports (and expectations)."""
     from relaycheck.report.writer import atomic_write, write_reports
-    from relaycheck.spec import load_contract
+    from relaycheck.spec.contracts import load_contracts
 
     check_report_dir(options.report_dir)
     if options.expectations and not options.update_expectations:
         providers, expected = applied_expectations(options.providers, options.expectations_dir)
     else:
         providers, expected = list(options.providers), {p.name: {} for p in options.providers}
-    runs = certify(providers, options.catalogue, load_contract(), progress=options.progress,
+    runs = certify(providers, options.catalogue, load_contracts(), progress=options.progress,
                    environ=options.environ, expectations=expected)
     # keys, and header values taken from the environment
     keys = [p.api_key(options.environ) for p in providers] + [s for r in runs if r.target for s in r.target.secrets]

@@ -1,14 +1,17 @@
-"""The reference provider: a Starlette app serving ``POST /v1/completions`` and ``GET /v1/models``.
+"""The reference provider: a Starlette app serving ``POST /v1/completions``, ``POST /v1/chat/completions`` and
+``GET /v1/models``.
 
 Per request: latency (middleware) -> rate limit -> auth -> JSON body -> ``on_body`` quirks -> validation
 -> ``on_request`` quirks -> model lookup -> generation -> ``on_payload`` quirks (and, for streams, the
 chunk/frame/byte hooks) -> the wire. Every error goes through :meth:`ReferenceServer.error_response`, where
-the error quirks apply.
+the error quirks apply. Both endpoints run this one pipeline; each runs only the quirks whose ``endpoints`` name it
+(``Quirk.endpoints``), and the model list and unknown paths run every active quirk.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hmac
 import html
 import json
@@ -27,10 +30,13 @@ from starlette.responses import HTMLResponse, Response, StreamingResponse
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from relaycheck.endpoint import Endpoint
 from relaycheck.server import errors, wobble
+from relaycheck.server.chat import build_chat_response, chat_stream_chunks, generation_request
+from relaycheck.server.chat_params import ChatRequest, parse_chat_request
 from relaycheck.server.config import ServerConfig
 from relaycheck.server.errors import ApiError
-from relaycheck.server.model import NGramModel, default_model, model_named
+from relaycheck.server.model import CHAT_MODEL_SPECS, NGramModel, chat_model, default_model, model_named
 from relaycheck.server.params import parse_request
 from relaycheck.server.protocol import (
     DONE,
@@ -39,6 +45,7 @@ from relaycheck.server.protocol import (
     dumps,
     encode_frame,
     frames,
+    new_id,
     stream_chunks,
 )
 from relaycheck.server.quirks import Quirk, all_quirks, get_quirk
@@ -75,6 +82,9 @@ class ReferenceServer:
             get_quirk(name)  # an unknown name raises KeyError (listing the known ones) here, not mid-request
         # Registry order, so combined quirks always apply the same way.
         self.quirks: tuple[Quirk, ...] = tuple(q for q in all_quirks() if q.name in self.quirk_names)
+        self._by_endpoint = {
+            endpoint: frozenset(q.name for q in self.quirks if endpoint in q.endpoints) for endpoint in Endpoint
+        }
         self.model = default_model()
         self._wobble = random.Random()  # faithful variation between calls (config.divergence, logprob_jitter)
         self.bucket = TokenBucket(config.rate_limit) if config.rate_limit else None
@@ -87,21 +97,33 @@ class ReferenceServer:
             ms += self.jitter.uniform(0, self.config.jitter_ms)
         await asyncio.sleep(ms / 1000 if ms > 0 else 0)  # sleep(0) still lets other requests run
 
-    def exchange(self) -> Exchange:
-        return Exchange(config=self.config, quirk_names=self.quirk_names, created=int(time.time()))
+    def exchange(self, endpoint: Endpoint | None = Endpoint.COMPLETIONS) -> Exchange:
+        """A new exchange; its quirks are those that apply to ``endpoint`` (None: all active quirks)."""
+        names = self.quirk_names if endpoint is None else self._by_endpoint[endpoint]
+        ident = new_id("chatcmpl-") if endpoint is Endpoint.CHAT else new_id()
+        return Exchange(
+            config=self.config, quirk_names=names, created=int(time.time()), endpoint=endpoint, id=ident
+        )
 
-    def json_response(self, obj: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-        indent = 2 if "pretty-json" in self.quirk_names else None
+    def hooks(self, ex: Exchange) -> tuple[Quirk, ...]:
+        """The quirks whose hooks run on this exchange, in registry order."""
+        return tuple(q for q in self.quirks if q.name in ex.quirk_names)
+
+    def json_response(
+        self, obj: Any, ex: Exchange, status: int = 200, headers: dict[str, str] | None = None
+    ) -> Response:
+        indent = 2 if ex.has("pretty-json") else None
         return Response(
             dumps(obj, indent), status_code=status, media_type="application/json", headers=headers
         )
 
     def error_response(self, err: ApiError, ex: Exchange) -> Response:
-        for quirk in self.quirks:
+        hooks = self.hooks(ex)
+        for quirk in hooks:
             if quirk.on_error:
                 err = quirk.on_error(err, ex)
         body = err.envelope()
-        for quirk in self.quirks:
+        for quirk in hooks:
             if quirk.on_error_body:
                 body = quirk.on_error_body(body, err)
         headers = dict(err.headers)
@@ -114,16 +136,16 @@ class ReferenceServer:
                 f"{html.escape(err.message)}</h1></center><hr><center>nginx</center></body></html>"
             )
             return HTMLResponse(page, status_code=err.status, headers=headers)
-        return self.json_response(body, err.status, headers)
+        return self.json_response(body, ex, err.status, headers)
 
-    def guard(self, request: Request) -> None:
+    def guard(self, request: Request, ex: Exchange) -> None:
         """Rate limit, then authentication (raises ApiError)."""
         if self.bucket is not None:
             wait = self.bucket.take()
             if wait is not None:
                 raise errors.rate_limited(wait, self.bucket.rate)
         key = self.config.api_key
-        if key is None or "no-auth" in self.quirk_names:
+        if key is None or ex.has("no-auth"):
             return
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
         token = token.strip()
@@ -135,16 +157,17 @@ class ReferenceServer:
     # -- endpoints -----------------------------------------------------------------------------------
 
     def listed_models(self) -> tuple[str, ...]:
-        """What GET /v1/models names: every model served, or with ``models-list-omits-claimed`` only the last (the
-        cheap one a substituting relay really has), while every name is still answered."""
+        """What GET /v1/models names: every model served (Completions' then chat's), or with
+        ``models-list-omits-claimed`` only the last of each (the cheap one a substituting relay really has), while
+        every name is still answered."""
         if "models-list-omits-claimed" in self.quirk_names:
-            return self.config.models[-1:]
-        return self.config.models
+            return self.config.models[-1:] + self.config.chat_models[-1:]
+        return self.config.models + self.config.chat_models
 
     async def models(self, request: Request) -> Response:
-        ex = self.exchange()
+        ex = self.exchange(None)
         try:
-            self.guard(request)
+            self.guard(request, ex)
             wanted = request.path_params.get("model")
             if wanted is not None and wanted not in self.listed_models():
                 raise errors.model_not_found(wanted)
@@ -155,46 +178,108 @@ class ReferenceServer:
             for m in self.listed_models()
         ]
         if wanted is not None:
-            return self.json_response(next(c for c in cards if c["id"] == wanted))
-        return self.json_response({"object": "list", "data": cards})
+            return self.json_response(next(c for c in cards if c["id"] == wanted), ex)
+        return self.json_response({"object": "list", "data": cards}, ex)
 
     async def completions(self, request: Request) -> Response:
-        ex = self.exchange()
+        ex = self.exchange(Endpoint.COMPLETIONS)
+        if missing := self.missing_route(Endpoint.COMPLETIONS):
+            return missing
+        hooks = self.hooks(ex)
         try:
-            self.guard(request)
+            self.guard(request, ex)
             body = await _json_body(request)
-            for quirk in self.quirks:
+            for quirk in hooks:
                 if quirk.on_body:
                     quirk.on_body(body, ex)
             ex.body = body
             model = self.model_for(ex, body.get("model") if isinstance(body, dict) else None)
             parsed = parse_request(body, model.tokenizer, self.config.context_length)
-            for quirk in self.quirks:
+            for quirk in hooks:
                 if quirk.on_request:
                     parsed = quirk.on_request(parsed, ex)
             if self.config.divergence and self._wobble.random() < self.config.divergence:
                 parsed = wobble.diverge(model, parsed, self._wobble)
             ex.request = parsed
             if parsed.model not in self.config.models:
+                if parsed.model in self.config.chat_models:
+                    raise errors.chat_model_on_completions(parsed.model)
                 raise errors.model_not_found(parsed.model)
         except ApiError as err:
             return self.error_response(err, ex)
         rng = random.Random(parsed.seed) if parsed.seed is not None else random.Random()
-        if parsed.stream and not ex.has("sse-as-json"):
+        return await self.answer(ex, rng, model)
+
+    async def chat_completions(self, request: Request) -> Response:
+        ex = self.exchange(Endpoint.CHAT)
+        if missing := self.missing_route(Endpoint.CHAT):
+            return missing
+        hooks = self.hooks(ex)
+        try:
+            self.guard(request, ex)
+            body = await _json_body(request)
+            for quirk in hooks:
+                if quirk.on_body:
+                    quirk.on_body(body, ex)
+            ex.body = body
+            model = self.model_for(ex, body.get("model"))
+            parsed: ChatRequest = parse_chat_request(body, model.tokenizer, self.config.context_length)
+            for quirk in hooks:
+                if quirk.on_request:
+                    parsed = quirk.on_request(parsed, ex)
+            if self.config.divergence and self._wobble.random() < self.config.divergence:
+                forced = wobble.diverge(model, generation_request(parsed), self._wobble).forced_prefix
+                parsed = dataclasses.replace(parsed, forced_prefix=forced)
+            ex.request = parsed
+            if parsed.model not in self.config.chat_models:
+                if parsed.model in self.config.models:
+                    raise errors.not_a_chat_model(parsed.model)
+                raise errors.model_not_found(parsed.model)
+        except ApiError as err:
+            return self.error_response(err, ex)
+        rng = random.Random(parsed.seed) if parsed.seed is not None else random.Random()
+        return await self.answer(ex, rng, model)
+
+    async def answer(self, ex: Exchange, rng: random.Random, model: NGramModel) -> Response:
+        """A validated request's answer: the stream, or the JSON body (each through its hooks)."""
+        assert ex.request is not None
+        chat = ex.endpoint is Endpoint.CHAT
+        if ex.request.stream and not ex.has("sse-as-json"):
+            chunks = chat_stream_chunks(ex, model, rng) if chat else stream_chunks(ex, model, rng)
             return StreamingResponse(
-                self.stream(ex, rng, model), media_type="text/event-stream", headers={"Cache-Control": "no-cache"}
+                self.stream(ex, chunks), media_type="text/event-stream", headers={"Cache-Control": "no-cache"}
             )
-        payload = await run_in_threadpool(build_response, ex, model, rng)
+        payload = await run_in_threadpool(build_chat_response if chat else build_response, ex, model, rng)
         self.apply_payload_hooks(payload, ex, "response")
         if ex.has("json-as-sse"):
             data = encode_frame([("data", dumps(payload).decode())]) + encode_frame([("data", DONE)])
             return Response(data, media_type="text/event-stream")
-        return self.json_response(payload)
+        return self.json_response(payload, ex)
+
+    def missing_route(self, endpoint: Endpoint) -> Response | None:
+        """The answer of a server that does not serve ``endpoint`` (quirks ``ENDPOINT-route-404|405|html``), as a
+        router gives it: before authentication, whatever the request."""
+        if f"{endpoint}-route-404" in self.quirk_names:
+            return Response(b'{"detail":"Not Found"}', 404, media_type="application/json")
+        if f"{endpoint}-route-405" in self.quirk_names:
+            return Response(b'{"detail":"Method Not Allowed"}', 405, media_type="application/json",
+                            headers={"Allow": "GET, HEAD"})
+        if f"{endpoint}-route-html" in self.quirk_names:
+            return HTMLResponse("<!doctype html><html><head><title>Welcome</title></head><body><h1>Our API "
+                                "portal</h1></body></html>")
+        return None
 
     def model_for(self, ex: Exchange, name: Any) -> NGramModel:
-        """The model that answers this request: the one of its name, unless a substitution quirk says otherwise."""
-        model = model_named(name) if isinstance(name, str) else self.model
-        for quirk in self.quirks:
+        """The model that answers this request: the one of its name, unless a substitution quirk says otherwise.
+
+        On chat, a name the reference does not serve is parsed with the default chat model's tokenizer (it is
+        refused after validation, as on Completions)."""
+        if ex.endpoint is Endpoint.CHAT:
+            served = name in self.config.chat_models and name in CHAT_MODEL_SPECS
+            model = chat_model(name if served else self.config.chat_models[0])
+        else:
+            model = model_named(name) if isinstance(name, str) else self.model
+        for quirk in self.hooks(ex):
             if quirk.on_model:
                 model = quirk.on_model(model, ex)
         return model
@@ -202,17 +287,17 @@ class ReferenceServer:
     def apply_payload_hooks(self, obj: dict[str, Any], ex: Exchange, kind: str) -> None:
         if self.config.logprob_jitter:
             wobble.jitter_logprobs(obj, self.config.logprob_jitter, self._wobble)
-        for quirk in self.quirks:
+        for quirk in self.hooks(ex):
             if quirk.on_payload:
                 quirk.on_payload(obj, ex, kind)
 
-    async def stream(self, ex: Exchange, rng: random.Random, model: NGramModel) -> AsyncIterator[bytes]:
-        chunks = stream_chunks(ex, model, rng)
-        for quirk in self.quirks:
+    async def stream(self, ex: Exchange, chunks: AsyncIterator[dict[str, Any]]) -> AsyncIterator[bytes]:
+        hooks = self.hooks(ex)
+        for quirk in hooks:
             if quirk.on_chunks:
                 chunks = quirk.on_chunks(chunks, ex)
         events = frames(self._payloads(chunks, ex))
-        for quirk in self.quirks:
+        for quirk in hooks:
             if quirk.on_frames:
                 events = quirk.on_frames(events, ex)
         first = True
@@ -222,7 +307,7 @@ class ReferenceServer:
                     await self.delay(self.config.chunk_delay_ms)
                 first = False
                 data = encode_frame(frame)
-                for quirk in self.quirks:
+                for quirk in hooks:
                     if quirk.on_bytes:
                         data = quirk.on_bytes(data)
                 yield data
@@ -238,7 +323,7 @@ class ReferenceServer:
             yield chunk
 
     async def internal_error(self, request: Request, exc: Exception) -> Response:
-        return self.error_response(_server_error(), self.exchange())
+        return self.error_response(_server_error(), self.exchange(None))
 
     async def http_error(self, request: Request, exc: Exception) -> Response:
         status = exc.status_code if isinstance(exc, HTTPException) else 500
@@ -247,7 +332,8 @@ class ReferenceServer:
         headers = dict(exc.headers or {}) if isinstance(exc, HTTPException) else {}
         if status == 405:
             message = f"Method not allowed: {request.method} {request.url.path}"
-        return self.error_response(ApiError(status, message, cause="not_found", headers=headers), self.exchange())
+        error = ApiError(status, message, cause="not_found", headers=headers)
+        return self.error_response(error, self.exchange(None))
 
 
 def _server_error() -> ApiError:
@@ -305,6 +391,7 @@ def create_app(config: ServerConfig) -> Starlette:
     server = ReferenceServer(config)
     routes = [
         Route("/v1/completions", server.completions, methods=["POST"]),
+        Route("/v1/chat/completions", server.chat_completions, methods=["POST"]),
         Route("/v1/models", server.models, methods=["GET"]),
         Route("/v1/models/{model:path}", server.models, methods=["GET"]),
     ]

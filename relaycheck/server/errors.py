@@ -70,6 +70,30 @@ def model_not_found(model: str) -> ApiError:
     )
 
 
+def chat_model_on_completions(model: str) -> ApiError:
+    """A chat model asked on /v1/completions: OpenAI's 404, param model, code null (quoted in
+    hegelai/prompttools#115 and RomanHotsiy/commitgpt#43)."""
+    return ApiError(
+        404,
+        "This is a chat model and not supported in the v1/completions endpoint. Did you mean to use "
+        "v1/chat/completions?",
+        param="model",
+        cause="model",
+    )
+
+
+def not_a_chat_model(model: str) -> ApiError:
+    """A Completions model asked on /v1/chat/completions: OpenAI's 404, param model, code null (quoted in
+    egoist/chatwise-releases#1256; HTTP 404 in SciSharp/BotSharp#959)."""
+    return ApiError(
+        404,
+        "This is not a chat model and thus not supported in the v1/chat/completions endpoint. Did you mean to use "
+        "v1/completions?",
+        param="model",
+        cause="model",
+    )
+
+
 def rate_limited(retry_after: int, limit: float) -> ApiError:
     return ApiError(
         429,

@@ -26,6 +26,11 @@ class Token:
     logprob: float | None  # None for the first echoed prompt token (nothing precedes it)
     top: dict[str, float] | None  # None when logprobs were not asked for, and for the first echoed token
     offset: int  # character offset in the choice text (echoed prompt included)
+    # What chat logprobs add (Completions ignore them): the id, its ``logprobs`` most likely alternatives as
+    # (id, logprob), and whether a stop sequence cut the token's text (then its bytes are the text's, not the id's).
+    token_id: int = -1
+    alternatives: tuple[tuple[int, float], ...] = ()
+    cut: bool = False
 
 
 @dataclass
@@ -34,6 +39,7 @@ class _Pending:
     text: str
     step: Step | None  # None for the first echoed token
     echo: bool
+    cut: bool = False
 
 
 class ChoiceRun:
@@ -169,6 +175,7 @@ class ChoiceRun:
         for pending in self._pending:
             if used >= limit:
                 break
+            pending.cut = len(pending.text) > limit - used
             pending.text = pending.text[: limit - used]
             used += len(pending.text)
             batch.append(self._finish(pending))
@@ -183,6 +190,9 @@ class ChoiceRun:
             logprob=pending.step.logprob if pending.step else None,
             top=self._top(pending),
             offset=self._offset,
+            token_id=pending.token,
+            alternatives=pending.step.top if pending.step else (),
+            cut=pending.cut,
         )
         self._offset += len(pending.text)
         return token

@@ -23,7 +23,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from relaycheck.server import corpus
-from relaycheck.server.tokenizer import Tokenizer, corpus_tokenizer, default_tokenizer
+from relaycheck.server.tokenizer import Tokenizer, corpus_tokenizer, default_tokenizer, encoding_tokenizer
 
 MAX_CANDIDATES = 64  # per context; everything else scores the floor
 UNIGRAM_CANDIDATES = 24  # most frequent tokens always considered, so unseen contexts still read like English
@@ -278,3 +278,24 @@ def salted_model(salt: int) -> NGramModel:
 def other_tokenizer_model() -> NGramModel:
     """A model with another vocabulary (the corpus tokenizer) from the same corpus."""
     return NGramModel(corpus_tokenizer(), corpus.documents())
+
+
+# The chat models the reference serves: each its own model over its real tokenizer, by (encoding, salt).
+# gpt-3.5-turbo is the default model itself (cl100k, unsalted); gpt-4 is "the expensive model" with another salt, so
+# identity checks can tell gpt-3.5-turbo served under the name gpt-4; the o200k pair exists only where the o200k
+# rank file is installed (the o200k extra).
+CHAT_MODEL_SPECS = {
+    "gpt-3.5-turbo": ("cl100k_base", 0),
+    "gpt-4": ("cl100k_base", 7),
+    "gpt-4o": ("o200k_base", 8),
+    "gpt-4o-mini": ("o200k_base", 9),
+}
+
+
+@functools.cache
+def chat_model(name: str) -> NGramModel:
+    """The model served under the chat name ``name`` (KeyError for a name the reference does not know)."""
+    encoding, salt = CHAT_MODEL_SPECS[name]
+    if encoding == "cl100k_base":
+        return salted_model(salt) if salt else default_model()
+    return NGramModel(encoding_tokenizer(encoding), corpus.documents(), salt=salt)

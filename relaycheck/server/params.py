@@ -103,7 +103,7 @@ def _prompts(prompt: Any, tokenizer: Tokenizer) -> tuple[tuple[int, ...], ...]:
     return tuple(tuple(ids) for ids in token_lists)
 
 
-def _logit_bias(raw: Mapping[str, int] | None, tokenizer: Tokenizer) -> dict[int, float]:
+def logit_bias_map(raw: Mapping[str, int] | None, tokenizer: Tokenizer) -> dict[int, float]:
     bias: dict[int, float] = {}
     for key, value in (raw or {}).items():
         token = int(key) if key.isascii() and key.isdigit() else -1
@@ -171,7 +171,7 @@ def parse_request(body: Any, tokenizer: Tokenizer, context_length: int) -> Compl
             top_p=float(_or(body.get("top_p"), 1.0)),
             presence_penalty=float(_or(body.get("presence_penalty"), 0.0)),
             frequency_penalty=float(_or(body.get("frequency_penalty"), 0.0)),
-            logit_bias=_logit_bias(body.get("logit_bias"), tokenizer),
+            logit_bias=logit_bias_map(body.get("logit_bias"), tokenizer),
         ),
         seed=None if body.get("seed") is None else int(body["seed"]),
         user=body.get("user"),

@@ -15,6 +15,8 @@ from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from relaycheck.endpoint import Endpoint
+from relaycheck.server.chat_params import ChatRequest
 from relaycheck.server.config import ServerConfig
 from relaycheck.server.generation import ChoiceRun, Token
 from relaycheck.server.model import NGramModel
@@ -34,14 +36,23 @@ def new_id(prefix: str = "cmpl-") -> str:
 
 @dataclass
 class Exchange:
-    """One request being answered: what the hooks get to look at."""
+    """One request being answered: what the hooks get to look at.
+
+    ``quirk_names`` are the active quirks that apply to this request's endpoint (all of them where the request has
+    none: the model list, an unknown path); ``endpoint`` is None there.
+    """
 
     config: ServerConfig
     quirk_names: frozenset[str]
     body: dict[str, Any] | None = None  # the parsed JSON body (after on_body hooks)
-    request: CompletionRequest | None = None  # the validated request (after on_request hooks)
+    request: CompletionRequest | ChatRequest | None = None  # the validated request (after on_request hooks)
     id: str = field(default_factory=new_id)
     created: int = 0
+    endpoint: Endpoint | None = Endpoint.COMPLETIONS
+
+    @property
+    def chat(self) -> bool:
+        return self.endpoint is Endpoint.CHAT
 
     def has(self, quirk: str) -> bool:
         return quirk in self.quirk_names
@@ -96,7 +107,7 @@ def _choice(
     return {"text": text, "index": index, "logprobs": logprobs, "finish_reason": finish_reason}
 
 
-def _fork(rng: random.Random) -> random.Random:
+def fork_rng(rng: random.Random) -> random.Random:
     """Each choice samples from its own generator, forked in choice order: a seeded request gives the same
     choices whether it is streamed (choices interleaved) or not."""
     return random.Random(rng.getrandbits(64))
@@ -109,7 +120,7 @@ def build_response(ex: Exchange, model: NGramModel, rng: random.Random) -> dict[
     choices: list[dict[str, Any]] = []
     completion_tokens = 0
     for p, prompt in enumerate(request.prompts):
-        runs = [ChoiceRun(model, prompt, request, _fork(rng)) for _ in range(request.best_of)]
+        runs = [ChoiceRun(model, prompt, request, fork_rng(rng)) for _ in range(request.best_of)]
         results = [(run, [token for batch in run for token in batch]) for run in runs]
         if request.best_of > request.n:
             results.sort(key=lambda item: -item[0].mean_logprob)  # stable: ties keep generation order
@@ -129,7 +140,7 @@ async def stream_chunks(ex: Exchange, model: NGramModel, rng: random.Random) -> 
     # With include_usage every chunk carries "usage": null, except the final usage chunk.
     tail: dict[str, Any] = {"usage": None} if request.include_usage else {}
     runs = [
-        (p * request.n + j, ChoiceRun(model, prompt, request, _fork(rng)))
+        (p * request.n + j, ChoiceRun(model, prompt, request, fork_rng(rng)))
         for p, prompt in enumerate(request.prompts)
         for j in range(request.n)
     ]

@@ -31,6 +31,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from relaycheck.endpoint import Endpoint
 from relaycheck.server.errors import ApiError
 from relaycheck.server.model import NGramModel, model_named, other_tokenizer_model, salted_model
 from relaycheck.server.params import CompletionRequest
@@ -53,12 +54,19 @@ def _hook() -> Any:
     return field(default=None, compare=False, repr=False)
 
 
+COMPLETIONS = frozenset({Endpoint.COMPLETIONS})
+BOTH = frozenset(Endpoint)
+CHAT = frozenset({Endpoint.CHAT})
+
+
 @dataclass(frozen=True)
 class Quirk:
     name: str
     description: str
     deviation: str  # "D18" (an entry of docs/deviations.md) or "benign"
     benign: bool = False
+    # The endpoints on whose requests the app runs this quirk (GET /v1/models and unknown paths run every quirk).
+    endpoints: frozenset[Endpoint] = COMPLETIONS
     on_body: BodyHook | None = _hook()
     on_request: RequestHook | None = _hook()
     on_chunks: ChunksHook | None = _hook()
@@ -997,6 +1005,17 @@ _QUIRKS: tuple[Quirk, ...] = (
     ),
     Quirk("errors-200", "errors are answered with HTTP 200", "D40", on_error=_error_status(200)),
     Quirk("errors-html", "errors are HTML pages (status kept)", "D41"),
+    # the route itself missing (the app answers these before anything else, as a router would)
+    Quirk("completions-route-404", "POST /v1/completions is not served: 404 {\"detail\":\"Not Found\"}", "D90"),
+    Quirk("completions-route-405", "POST /v1/completions is not served: 405 {\"detail\":\"Method Not Allowed\"}, "
+          "Allow: GET, HEAD (a FastAPI relay with a GET catch-all there)", "D90"),
+    Quirk("completions-route-html", "POST /v1/completions is answered 200 with a web site's HTML page", "D90"),
+    Quirk("chat-route-404", "POST /v1/chat/completions is not served: 404 {\"detail\":\"Not Found\"}", "D90",
+          endpoints=CHAT),
+    Quirk("chat-route-405", "POST /v1/chat/completions is not served: 405 {\"detail\":\"Method Not Allowed\"}, "
+          "Allow: GET, HEAD", "D90", endpoints=CHAT),
+    Quirk("chat-route-html", "POST /v1/chat/completions is answered 200 with a web site's HTML page", "D90",
+          endpoints=CHAT),
     Quirk(
         "errors-500",
         "every 4xx error becomes a 500",

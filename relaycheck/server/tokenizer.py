@@ -45,6 +45,7 @@ class Tokenizer:
     vocab_size: int  # how many ids are valid (ordinary tokens plus end-of-text)
     max_id: int
     dense_size: int  # every id below it is valid (cl100k: 100256; end-of-text lies beyond a gap)
+    encoding_name: str  # the public encoding's name (cl100k_base), or "corpus"
 
     def encode(self, text: str) -> list[int]:
         raise NotImplementedError
@@ -112,6 +113,7 @@ class EncodingTokenizer(Tokenizer):
 
     def __init__(self, encoding: tokens.Encoding) -> None:
         self.encoding = encoding
+        self.encoding_name = encoding.name
         self.eot_id = encoding.eot_token
         self._ids = _OrdinaryAndEot(encoding.n_ordinary, encoding.eot_token)
         self.vocab_size = len(self._ids)
@@ -144,6 +146,7 @@ class CorpusTokenizer(Tokenizer):
                 seen.add(raw)
                 pieces.append(raw)
         self._pieces: tuple[bytes, ...] = tuple(pieces)
+        self.encoding_name = "corpus"
         self.eot_id = len(pieces)
         self._ids = {piece: i for i, piece in enumerate(pieces)}
         self._max_len = max(len(p) for p in pieces)
@@ -215,6 +218,12 @@ def _corpus_words() -> list[str]:
 def default_tokenizer() -> Tokenizer:
     """The claimed model's tokenizer, cl100k_base (loaded once per process, about 0.2 s)."""
     return EncodingTokenizer(tokens.get_encoding("cl100k_base"))
+
+
+@functools.cache
+def encoding_tokenizer(name: str) -> Tokenizer:
+    """Another public encoding (o200k_base for the gpt-4o chat models), loaded once per process."""
+    return default_tokenizer() if name == "cl100k_base" else EncodingTokenizer(tokens.get_encoding(name))
 
 
 @functools.cache

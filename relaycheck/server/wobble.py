@@ -33,11 +33,18 @@ def diverge(model: NGramModel, request: CompletionRequest, rng: random.Random) -
 
 
 def jitter_logprobs(obj: dict[str, Any], sigma: float, rng: random.Random) -> None:
-    """Add Gaussian noise (standard deviation ``sigma``) to every reported logprob, keeping each at most 0."""
+    """Add Gaussian noise (standard deviation ``sigma``) to every reported logprob, keeping each at most 0
+    (the legacy arrays of Completions and the entries of chat's ``logprobs.content``)."""
+    def noisy(value: float) -> float:
+        return min(0.0, value + rng.gauss(0.0, sigma))
+
     for choice in obj.get("choices") or []:
         lp = choice.get("logprobs") if isinstance(choice, dict) else None
         if not isinstance(lp, dict):
             continue
+        for entry in lp.get("content") or [] if isinstance(lp.get("content"), list) else []:
+            for item in [entry, *(entry.get("top_logprobs") or [])]:
+                item["logprob"] = noisy(item["logprob"])
         values = lp.get("token_logprobs")
         if isinstance(values, list):
             lp["token_logprobs"] = [None if v is None else min(0.0, v + rng.gauss(0.0, sigma)) for v in values]

@@ -177,6 +177,14 @@ def bytes_of_label(label: str) -> bytes:
 _HEX_BYTE = re.compile("[0-9a-fA-F]{2}")
 
 
+def encoding_available(name: str) -> bool:
+    """Whether an installed package ships the rank file of ``name`` (checked without loading it)."""
+    spec = _SPECS.get(name)
+    if spec is None:
+        return False
+    return any((d / relative).is_file() for package, relative in spec.sources for d in _package_dirs(package))
+
+
 @functools.cache
 def get_encoding(name: str) -> Encoding:
     """The encoding called ``name`` (raises TokenizerUnavailable). Loading takes about 0.2 s, once per process."""

@@ -27,6 +27,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from relaycheck.endpoint import Endpoint
+
 # The count relaycheck makes itself is a lower bound, so that an honest provider is never charged more than it
 # billed, nor its stream cut: per choice (of a body, or of each stream chunk) the tokens it lists in logprobs, at
 # least one if it carries text, and one per BYTES_PER_TOKEN whole bytes of text. Real BPE tokenizers average about
@@ -166,14 +168,33 @@ def _count(value: Any) -> int:
 
 
 def choice_tokens(choice: Any) -> int:
-    """The lower-bound count of the completion tokens one choice (or one stream chunk's choice) carries."""
+    """The lower-bound count of the completion tokens one choice (or one stream chunk's choice) carries.
+
+    A Completions choice carries ``text`` and legacy logprobs ``tokens``; a chat choice its ``message`` (a stream
+    chunk's: ``delta``) with content, refusal and tool calls' names and arguments, and logprobs ``content`` entries.
+    """
     if not isinstance(choice, dict):
         return 0
-    text = choice.get("text")
-    size = len(text.encode("utf-8", errors="surrogatepass")) if isinstance(text, str) else 0
+    size = sum(len(piece.encode("utf-8", errors="surrogatepass")) for piece in _generated_strings(choice))
     logprobs = choice.get("logprobs")
-    listed = logprobs.get("tokens") if isinstance(logprobs, dict) else None
+    listed = None
+    if isinstance(logprobs, dict):
+        listed = logprobs.get("tokens") if "tokens" in logprobs else logprobs.get("content")
     return max(len(listed) if isinstance(listed, list) else 0, int(size > 0), size // BYTES_PER_TOKEN)
+
+
+def _generated_strings(choice: dict[str, Any]) -> list[str]:
+    """The strings a choice generated: its text, or its chat message's content, refusal and tool calls."""
+    message = choice.get("message") if isinstance(choice.get("message"), dict) else choice.get("delta")
+    if not isinstance(message, dict):
+        return [choice["text"]] if isinstance(choice.get("text"), str) else []
+    found = [message[key] for key in ("content", "refusal") if isinstance(message.get(key), str)]
+    calls = message.get("tool_calls")
+    for call in calls if isinstance(calls, list) else ():
+        function = call.get("function") if isinstance(call, dict) else None
+        if isinstance(function, dict):
+            found += [function[key] for key in ("name", "arguments") if isinstance(function.get(key), str)]
+    return found
 
 
 def delivered_tokens(payloads: Iterable[Any]) -> int:
@@ -201,21 +222,33 @@ def overrun_bound(concurrency: int, max_body_bytes: int) -> int:
 
 DEFAULT_MAX_TOKENS = 16  # CreateCompletionRequest.max_tokens: "Defaults to 16"
 UNREADABLE_BODY_TOKENS = DEFAULT_MAX_TOKENS  # a body that is not a JSON object generates nothing when refused
+# Chat has no default cap (the model's own limit applies): a chat request without one reserves this. relaycheck's
+# own chat requests always state a cap; this is for a generated or malformed case that states none.
+CHAT_UNCAPPED_TOKENS = 4096
 
 
-def worst_case_tokens(body: object) -> int:
+def worst_case_tokens(body: object, endpoint: Endpoint = Endpoint.COMPLETIONS) -> int:
     """The most completion tokens a request may cost: max_tokens × candidates × prompts, with the spec's defaults.
 
     Candidates are the larger of ``n`` and ``best_of`` (best_of candidates are generated, and billed, server-side);
-    a list of prompts multiplies everything, as each prompt gets its own choices.
+    a list of prompts multiplies everything, as each prompt gets its own choices. A chat request's cap is the
+    smaller of ``max_completion_tokens`` and ``max_tokens`` that it states (OpenAI honours either).
     """
     if not isinstance(body, dict):
         return UNREADABLE_BODY_TOKENS
-    max_tokens = body.get("max_tokens")
-    if not isinstance(max_tokens, int) or isinstance(max_tokens, bool):
+    if endpoint is Endpoint.CHAT:
+        caps = [v for v in (body.get("max_completion_tokens"), body.get("max_tokens")) if _is_int(v)]
+        max_tokens = min(caps) if caps else CHAT_UNCAPPED_TOKENS
+    else:
+        max_tokens = body.get("max_tokens")
+    if not _is_int(max_tokens):
         max_tokens = DEFAULT_MAX_TOKENS
     n = body.get("n") if isinstance(body.get("n"), int) else 1
     best_of = body.get("best_of") if isinstance(body.get("best_of"), int) else 1
     prompt = body.get("prompt")
     prompts = len(prompt) if isinstance(prompt, list) and prompt and isinstance(prompt[0], (str, list)) else 1
     return max(1, max_tokens) * max(1, n or 1, best_of or 1) * max(1, prompts)
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)

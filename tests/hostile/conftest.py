@@ -6,7 +6,7 @@ import pytest
 
 from hostile.helpers import KEY_ENV, PLANTED_KEY
 from relaycheck.checks.catalogue import Catalogue, load_catalogue
-from relaycheck.spec import Contract, load_contract
+from relaycheck.spec.contracts import Contracts, load_contracts
 
 
 @pytest.fixture(autouse=True)
@@ -21,5 +21,5 @@ def catalogue() -> Catalogue:
 
 
 @pytest.fixture(scope="session")
-def contract() -> Contract:
-    return load_contract()
+def contract() -> Contracts:
+    return load_contracts()

@@ -12,7 +12,7 @@ from typing import Any
 from relaycheck.checks.catalogue import Catalogue
 from relaycheck.config.providers import Provider, parse_providers
 from relaycheck.runner.engine import ProviderRun, certify, run_worst_case
-from relaycheck.spec import Contract
+from relaycheck.spec.contracts import Contracts
 
 KEY_ENV = "RELAYCHECK_HOSTILE_KEY"
 PLANTED_KEY = "sk-hostile-planted-7f3a9c2e5b1d40868e21"
@@ -37,7 +37,7 @@ def reference_provider() -> Provider:
     return parse_providers({"providers": [{"name": "reference", "embedded": True}]}).providers[0]
 
 
-def timed_certify(providers: list[Provider], catalogue: Catalogue, contract: Contract,
+def timed_certify(providers: list[Provider], catalogue: Catalogue, contract: Contracts,
                   progress: Any = None) -> tuple[list[ProviderRun], float, float]:
     """(runs, seconds taken, the bound stated before the run)."""
     bound = run_worst_case(providers, catalogue)

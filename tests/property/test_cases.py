@@ -14,7 +14,7 @@ from relaycheck.property.cases import CaseCache, CaseKey
 from relaycheck.runner.engine import certify
 from relaycheck.server.config import ServerConfig
 from relaycheck.server.running import serve_in_thread
-from relaycheck.spec import load_contract
+from relaycheck.spec.contracts import load_contracts
 
 KEY_ENV = "RELAYCHECK_CASES_TEST_KEY"
 MODEL = "gpt-3.5-turbo-instruct"
@@ -43,7 +43,7 @@ def test_providers_asking_for_the_same_cases_share_one_drawing(drawings) -> None
     with serve_in_thread(ServerConfig()) as server:
         one = Provider(name="one", base_url=server.base_url, api_key_env=KEY_ENV, property_examples=4)
         providers = [one, replace(one, name="two"), replace(one, name="three", property_examples=2)]
-        runs = certify(providers, catalogue, load_contract(), environ={KEY_ENV: server.config.api_key},
+        runs = certify(providers, catalogue, load_contracts(), environ={KEY_ENV: server.config.api_key},
                        property_seed=99)
     assert len(drawings) == 2  # one for the two providers at 4 examples, one for the provider at 2
     first, second, third = runs

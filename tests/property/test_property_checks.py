@@ -17,6 +17,7 @@ from relaycheck.runner.engine import certify
 from relaycheck.server.config import ServerConfig
 from relaycheck.server.running import RunningServer, serve_in_thread
 from relaycheck.spec import load_contract
+from relaycheck.spec.contracts import load_contracts
 from relaycheck.transport.exchange import Exchange
 
 SEED = 4321  # any seed; this one draws, among its 6 negative cases, a number out of range (about 3 in 4 seeds do)
@@ -49,7 +50,7 @@ def _findings(quirks: tuple[str, ...] = (), examples: int = EXAMPLES) -> tuple[d
     with serve_in_thread(ServerConfig(quirks=frozenset(quirks))) as server:
         provider = provider_for(server, budget=BudgetLimits(100, 5000), property_examples=examples)
         key = server.config.api_key
-        (run,) = certify([provider], catalogue, load_contract(), environ={KEY_ENV: key}, property_seed=SEED)
+        (run,) = certify([provider], catalogue, load_contracts(), environ={KEY_ENV: key}, property_seed=SEED)
     findings = []
     for verdict in run.verdicts:
         probe = verdict.probes[0] if len(verdict.probes) == 1 else None
@@ -106,7 +107,7 @@ def test_engine_runs_the_phase_and_rejudge_is_offline() -> None:
     catalogue = load_catalogue().select(("property", "shape.object"))
     with serve_in_thread(ServerConfig(quirks=frozenset({"chat-object"}))) as server:
         provider = provider_for(server, property_examples=6)
-        (run,) = certify([provider], catalogue, load_contract(), environ={KEY_ENV: server.config.api_key})
+        (run,) = certify([provider], catalogue, load_contracts(), environ={KEY_ENV: server.config.api_key})
     verdicts = {v.check: v for v in run.verdicts}
     assert verdicts["shape.object"].grade is Grade.FAIL
     failed = verdicts["property.positive-response-schema"]
@@ -122,7 +123,7 @@ def test_budget_holds_across_probes_and_fuzzing(counted_server) -> None:
     server, counter = counted_server
     catalogue = load_catalogue()  # 36 hand-written probes first: they alone would pass a budget of 12
     provider = provider_for(server, budget=BudgetLimits(requests=12, completion_tokens=10_000), property_examples=40)
-    (run,) = certify([provider], catalogue, load_contract(), environ={KEY_ENV: server.config.api_key})
+    (run,) = certify([provider], catalogue, load_contracts(), environ={KEY_ENV: server.config.api_key})
     assert counter.http <= 12
     assert run.spend.requests == counter.http
     fuzz = [ex for p, ex in run.exchanges.items() if p.startswith("property-") and p != PLAN_PROBE]
@@ -136,7 +137,7 @@ def test_budget_partly_spent_on_fuzzing(counted_server) -> None:
     """Only property checks selected: the budget goes to fuzzing, and stops there."""
     server, counter = counted_server
     provider = provider_for(server, budget=BudgetLimits(requests=9, completion_tokens=10_000), property_examples=30)
-    (run,) = certify([provider], load_catalogue().select(("property",)), load_contract(),
+    (run,) = certify([provider], load_catalogue().select(("property",)), load_contracts(),
                      environ={KEY_ENV: server.config.api_key})
     assert counter.http == 9 == run.spend.requests
     unsent = [ex for p, ex in run.exchanges.items() if p != PLAN_PROBE and ex.not_sent]
@@ -157,7 +158,7 @@ def test_checks_skip_when_the_phase_did_not_run() -> None:
 def test_zero_examples_means_no_phase(counted_server) -> None:
     server, counter = counted_server
     provider = provider_for(server, property_examples=0)
-    (run,) = certify([provider], load_catalogue().select(("property",)), load_contract(),
+    (run,) = certify([provider], load_catalogue().select(("property",)), load_contracts(),
                      environ={KEY_ENV: server.config.api_key})
     assert counter.http == 0
     assert all(v.grade is Grade.SKIPPED and "property_examples is 0" in v.message for v in run.verdicts)

@@ -12,7 +12,7 @@ from relaycheck.checks.catalogue import load_catalogue
 from relaycheck.config.providers import embedded_reference
 from relaycheck.report.writer import write_reports
 from relaycheck.runner.engine import certify
-from relaycheck.spec import load_contract
+from relaycheck.spec.contracts import load_contracts
 from relaycheck.transport.redact import Redactor
 
 # relay-a deviates in the protocol; relay-b answers like a chat model (its answers differ from the others')
@@ -29,7 +29,7 @@ def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
         embedded_reference(quirks=QUIRKS_B).with_overrides(name="relay-b"),
     ]
     catalogue = load_catalogue()
-    runs = certify(providers, catalogue, load_contract())
+    runs = certify(providers, catalogue, load_contracts())
     write_reports(runs, catalogue, out, Redactor())
     return out
 
@@ -63,6 +63,6 @@ def five_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
                                             api_key_env="RELAYCHECK_TEST_KEY_NEVER_SET"),
     ]
     catalogue = load_catalogue()
-    runs = certify(providers, catalogue, load_contract(), environ={})
+    runs = certify(providers, catalogue, load_contracts(), environ={})
     write_reports(runs, catalogue, out, Redactor())
     return out

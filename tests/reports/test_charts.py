@@ -38,7 +38,7 @@ def test_spend_per_feature_adds_up(run_dir: Path) -> None:
     sent = [x for x in report.exchanges if not x.not_sent]
     assert sum(f.completion_tokens for f in spend) == sum(exchange_tokens(x) for x in sent) > 0
     assert sum(f.requests for f in spend) == sum(max(x.attempts, 1) for x in sent)
-    assert [f.feature for f in spend][:2] == ["shape", "defaults"]  # catalogue order
+    assert [f.feature for f in spend][:2] == ["route", "shape"]  # catalogue order
 
 
 def test_charts_escape_labels_and_stay_light(run_dir: Path) -> None:

@@ -31,7 +31,7 @@ def test_matrix_and_unique_failures(run_dir: Path) -> None:
     unique = comparison.unique_failures()
     assert ("relay-a", "stream.done", "fail") in unique
     assert all(provider != "reference" for provider, _, _ in unique)
-    assert comparison.features[0] == "shape"
+    assert comparison.features[:2] == ["route", "shape"]
 
 
 def test_same_model_disagreement_is_flagged(run_dir: Path) -> None:

@@ -18,7 +18,7 @@ from relaycheck.report.diff import diff_reports
 from relaycheck.report.model import Report
 from relaycheck.runner.engine import certify
 from relaycheck.runner.expectations import apply_expectations, expectations_yaml, load_expectations
-from relaycheck.spec import load_contract
+from relaycheck.spec.contracts import load_contracts
 
 
 def write(path: Path, report: dict[str, Any]) -> Path:
@@ -112,7 +112,7 @@ def load_expectations_entry(check: str, grade: str, reason: str) -> Any:
 
 def test_expectations_round_trip_through_a_run(tmp_path: Path) -> None:
     catalogue = load_catalogue().select(("stream",))
-    contract = load_contract()
+    contract = load_contracts()
     quirky = embedded_reference(quirks=("no-done",)).with_overrides(name="relay")
     (first,) = certify([quirky], catalogue, contract)
     assert any(v.grade is Grade.FAIL for v in first.verdicts)

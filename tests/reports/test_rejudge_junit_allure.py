@@ -82,7 +82,7 @@ def test_junit(run_dir: Path, quirky_report: dict[str, Any]) -> None:
     assert len(cases) == len(quirky_report["verdicts"]) == int(relay.get("tests") or 0)
     for v in quirky_report["verdicts"]:
         case = cases[f"{v['feature']}.{v['check']}"]
-        assert case.get("classname") == "relay-a"
+        assert case.get("classname") == f"relay-a.{'chat' if v['check'].startswith('chat.') else 'completions'}"
         kinds = [child.tag for child in case if child.tag in ("failure", "error", "skipped")]
         expected = {"fail": ["failure"], "error": ["error"], "skipped": ["skipped"], "unsupported": ["skipped"],
                     "known": ["skipped"]}.get(v["grade"], [])
@@ -128,11 +128,11 @@ def _quirky_run(run_dir: Path) -> tuple[ProviderRun, Any]:
     from relaycheck.report.rejudge import run_from_report
     from relaycheck.runner.engine import judge_run
     from relaycheck.runner.expectations import load_expectations
-    from relaycheck.spec import load_contract
+    from relaycheck.spec.contracts import load_contracts
 
     catalogue = load_catalogue()
     run = run_from_report(Report.load(run_dir / "relay-a.json"))
-    run.verdicts = judge_run(run, catalogue, load_contract(), load_expectations(run.provider.expectations))
+    run.verdicts = judge_run(run, catalogue, load_contracts(), load_expectations(run.provider.expectations))
     return run, catalogue
 
 
@@ -149,7 +149,8 @@ def test_attach_verdict_labels_and_attaches_redacted_exchanges(run_dir: Path) ->
     verdict = next(v for v in run.verdicts if v.check == "stream.done")
     assert verdict.grade is Grade.FAIL
     secret = "sk-relaycheck-ALLURE-SECRET-0123456789"
-    stream = run.exchanges["stream"]
+    probe = verdict.probes[0]  # the stream it failed on: the re-sent one when the rerun failed too
+    stream = run.exchanges[probe]
     from dataclasses import replace
 
     from relaycheck.transport.exchange import RecordedRequest
@@ -160,7 +161,7 @@ def test_attach_verdict_labels_and_attaches_redacted_exchanges(run_dir: Path) ->
     listener = Listener()
     plugin_manager.register(listener, name="relaycheck-test-listener")
     try:
-        ok = attach_verdict(verdict, catalogue.get("stream.done"), {**run.exchanges, "stream": leaky},
+        ok = attach_verdict(verdict, catalogue.get("stream.done"), {**run.exchanges, probe: leaky},
                             Redactor.for_keys([secret]), provider="relay-a")
     finally:
         plugin_manager.unregister(name="relaycheck-test-listener")
@@ -170,9 +171,9 @@ def test_attach_verdict_labels_and_attaches_redacted_exchanges(run_dir: Path) ->
     assert labels["suite"] == ("stream",)
     assert labels["subSuite"] == ("stream.done",)
     names = [n for n, _ in listener.attachments]
-    assert "exchange stream" in names and any(n.startswith("verdict") for n in names)
+    assert f"exchange {probe}" in names and any(n.startswith("verdict") for n in names)
     assert all(secret not in body for _, body in listener.attachments)
-    exchange = json.loads(dict(listener.attachments)["exchange stream"])
+    exchange = json.loads(dict(listener.attachments)[f"exchange {probe}"])
     assert exchange["request"]["headers"]["Authorization"] == "<redacted>"
 
 
@@ -187,21 +188,21 @@ def test_rejudge_grades_with_the_runs_tokenizer_setting(tmp_path: Path) -> None:
     from relaycheck.report.rejudge import rejudge
     from relaycheck.report.writer import write_provider
     from relaycheck.runner.engine import certify
-    from relaycheck.spec import load_contract
+    from relaycheck.spec.contracts import load_contracts
 
     # usage-inflated: the tokenizer-exact checks would fail it, were they not skipped
     provider = replace(embedded_reference(quirks=("usage-inflated",)), tokenizer=None, property_examples=0)
     catalogue = load_catalogue().select(("identity.prompt-tokens", "identity.completion-tokens"))
-    (run,) = certify([provider], catalogue, load_contract())
+    (run,) = certify([provider], catalogue, load_contracts())
     path = write_provider(build_report(run, catalogue), tmp_path / "run", Redactor())
     original = Report.load(path)
     assert original.provider.tokenizer is None
     assert {v.id: v.grade for v in original.verdicts} == {
         "identity.prompt-tokens": Grade.SKIPPED, "identity.completion-tokens": Grade.SKIPPED}
-    again = rejudge(original, path, catalogue, load_contract())
+    again = rejudge(original, path, catalogue, load_contracts())
     assert again.changed == ()
     assert again.report.provider.tokenizer is None
     # and the same exchanges judged with `auto` do fail: the setting, not the exchanges, made them skipped
     auto = replace(original, provider=replace(original.provider, tokenizer="auto"))
-    grades = {c.check: c.after for c in rejudge(auto, path, catalogue, load_contract()).changed}
+    grades = {c.check: c.after for c in rejudge(auto, path, catalogue, load_contracts()).changed}
     assert Grade.FAIL in grades.values(), grades

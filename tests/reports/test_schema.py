@@ -47,11 +47,11 @@ def test_skipped_report_validates(validator: jsonschema.Draft202012Validator) ->
     from relaycheck.config.providers import parse_providers
     from relaycheck.report.document import build_report
     from relaycheck.runner.engine import certify
-    from relaycheck.spec import load_contract
+    from relaycheck.spec.contracts import load_contracts
 
     provider = parse_providers({"providers": [{"name": "absent", "base_url": "http://127.0.0.1:9/v1",
                                                "api_key_env": "RELAYCHECK_TEST_UNSET_KEY"}]}).providers[0]
-    runs = certify([provider], load_catalogue(), load_contract(), environ={})
+    runs = certify([provider], load_catalogue(), load_contracts(), environ={})
     report = build_report(runs[0], load_catalogue()).to_json()
     assert report["skipped"] and "RELAYCHECK_TEST_UNSET_KEY" in report["skipped"]
     assert all(v["grade"] == "skipped" for v in report["verdicts"])

@@ -9,6 +9,8 @@ from typing import Any
 import httpx
 import pytest
 
+from relaycheck.server.config import default_chat_models
+
 from .conftest import COUNTING, MODEL, Api, validate
 
 
@@ -167,7 +169,10 @@ def test_models(api: Api) -> None:
     assert listing.status_code == 200
     body = listing.json()
     assert body["object"] == "list"
-    assert [m["id"] for m in body["data"]] == ["gpt-3.5-turbo-instruct", "davinci-002", "babbage-002"]
+    # exactly what is served: the Completions models, then the chat models (gpt-4o's pair only with the o200k extra)
+    assert [m["id"] for m in body["data"]] == ["gpt-3.5-turbo-instruct", "davinci-002", "babbage-002",
+                                              *default_chat_models()]
+    assert default_chat_models()[:2] == ("gpt-3.5-turbo", "gpt-4")
     assert all(
         set(m) == {"id", "object", "created", "owned_by"} and m["object"] == "model" for m in body["data"]
     )

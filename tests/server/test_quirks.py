@@ -32,6 +32,7 @@ class Send:
     raw: bytes | None = None  # send these bytes instead of the JSON body
     auth: bool = True
     get: str | None = None  # GET this path instead (no body)
+    path: str = "/completions"  # where the request is POSTed
 
 
 @dataclass
@@ -39,6 +40,7 @@ class Wire:
     status: int
     content_type: str
     content: bytes
+    headers: dict[str, str] = field(default_factory=dict)
 
     @property
     def json(self) -> Any:
@@ -74,10 +76,11 @@ def send(api: Api, request: Send) -> Wire:
     if request.get is not None:
         response = api.client.get(request.get, headers=headers)
     elif request.raw is not None:
-        response = api.client.post("/completions", content=request.raw, headers=headers)
+        response = api.client.post(request.path, content=request.raw, headers=headers)
     else:
-        response = api.client.post("/completions", json=body, headers=headers)
-    return Wire(response.status_code, response.headers.get("content-type", ""), response.content)
+        response = api.client.post(request.path, json=body, headers=headers)
+    return Wire(response.status_code, response.headers.get("content-type", ""), response.content,
+                dict(response.headers))
 
 
 @dataclass(frozen=True)
@@ -125,6 +128,8 @@ OUT_OF_RANGE = [
 
 OPTIONS = [{"logprobs": 1}, {"echo": True}, {"suffix": "!"}]  # refused only when streamed by stream-rejects-options
 
+CHAT_BODY = {"model": "gpt-3.5-turbo", "messages": [{"role": "user", "content": "Say this is a test"}],
+             "max_completion_tokens": 3, "temperature": 0}
 CASES: dict[str, Case] = {
     # request side
     "drop-max-tokens": case(lambda w: _usage(w)["completion_tokens"] != 3, **{**GREEDY, "max_tokens": 3}),
@@ -308,6 +313,18 @@ CASES: dict[str, Case] = {
         Send(UNKNOWN_MODEL, model=False), lambda w: w.content_type.startswith("text/html")
     ),
     "errors-500": raw_case(Send(UNKNOWN_MODEL, model=False), lambda w: w.status == 500),
+    # the route itself missing: answered before authentication, whatever the request
+    "completions-route-404": raw_case(Send(GREEDY, auth=False), lambda w: w.status == 404
+                                      and w.json == {"detail": "Not Found"}),
+    "completions-route-405": raw_case(Send(GREEDY), lambda w: w.status == 405 and w.headers.get("allow") == "GET, HEAD"),
+    "completions-route-html": raw_case(Send(GREEDY), lambda w: w.status == 200
+                                       and w.content_type.startswith("text/html")),
+    "chat-route-404": raw_case(Send(CHAT_BODY, model=False, path="/chat/completions", auth=False),
+                               lambda w: w.status == 404 and w.json == {"detail": "Not Found"}),
+    "chat-route-405": raw_case(Send(CHAT_BODY, model=False, path="/chat/completions"),
+                               lambda w: w.status == 405 and w.headers.get("allow") == "GET, HEAD"),
+    "chat-route-html": raw_case(Send(CHAT_BODY, model=False, path="/chat/completions"),
+                                lambda w: w.status == 200 and w.content_type.startswith("text/html")),
     "errors-param-null": case(lambda w: w.json["error"]["param"] is None, prompt="x", temperature=5),
     # usage truth and parameter effects (issue 12, part 2); COUNTING is 11 cl100k tokens
     "prompt-list-usage-first": case(

@@ -8,6 +8,8 @@ import openai
 import pytest
 from openai import OpenAI
 
+from relaycheck.server.config import default_chat_models
+
 from .conftest import API_KEY, COUNTING, MODEL, Api
 
 
@@ -129,4 +131,5 @@ def test_rate_limit_error(api_for: Callable[..., Api]) -> None:
 
 
 def test_models_list(sdk: OpenAI) -> None:
-    assert [m.id for m in sdk.models.list()] == ["gpt-3.5-turbo-instruct", "davinci-002", "babbage-002"]
+    listed = [m.id for m in sdk.models.list()]
+    assert listed == ["gpt-3.5-turbo-instruct", "davinci-002", "babbage-002", *default_chat_models()]
