@@ -22,6 +22,7 @@ the working directory.
 from __future__ import annotations
 
 import contextlib
+import copy
 import functools
 import json
 import re
@@ -32,13 +33,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from relaycheck.property.clamp import MAX_TOKENS, clamp_negative, clamp_positive, sanitize
+from jsonschema.protocols import Validator
+
+from relaycheck.property.bounds import generation_document
+from relaycheck.property.clamp import MAX_TOKENS, Body, clamp_negative, clamp_positive, sanitize
 from relaycheck.property.plan import MAX_DOCUMENT_EXAMPLES
 from relaycheck.spec import load_contract
 from relaycheck.spec.contract import default_document_path
 from relaycheck.transport.budget import worst_case_tokens
 
-OPERATION_ID = "createCompletion"
+OPERATION_ID = "createCompletion"  # Completions; a case set is drawn for one operation of one document
 DRAWS_PER_CASE = 5  # Hypothesis draws per wanted case (duplicates and skipped cases are common)
 EXTRA_DRAWS = 10
 ROUND = 8  # draws per Hypothesis run (see _draw_rounds)
@@ -76,14 +80,56 @@ class Generated:
         self.skipped[reason] = self.skipped.get(reason, 0) + 1
 
 
-@functools.lru_cache(maxsize=4)
-def _operation(path: Path, base_url: str) -> Any:
-    import schemathesis
+@dataclass(frozen=True)
+class OperationRules:
+    """What drawing one operation's cases needs besides its document: the request schema every body is checked
+    against (valid positives, invalid negatives), the clamps that make a body cheap, and the document the cases
+    are drawn from (the contract bounded to what the clamps send). Another operation (chat's
+    ``createChatCompletion``) plugs in with its own entry in :data:`RULES`."""
 
-    schema = schemathesis.openapi.from_path(str(path))
-    schema.config.update(base_url=base_url)  # from_path ignores the server variable's default
-    schema.config.generation.update(with_security_parameters=False, allow_x00=False, codec="utf-8")
-    return schema.find_operation_by_id(OPERATION_ID)
+    request_schema: str
+    clamp_positive: Callable[[Any, str, Validator], Body | None]
+    clamp_negative: Callable[[Body, str, Validator], Body]
+    drawn_from: Callable[[dict[str, Any]], dict[str, Any]] = copy.deepcopy
+
+
+RULES = {
+    OPERATION_ID: OperationRules("CreateCompletionRequest", clamp_positive, clamp_negative, generation_document),
+}
+
+
+def rules_for(operation_id: str) -> OperationRules:
+    rules = RULES.get(operation_id)
+    if rules is None:
+        raise ValueError(f"no generation rules for operation {operation_id!r} (known: {', '.join(sorted(RULES))})")
+    return rules
+
+
+@functools.lru_cache(maxsize=4)
+def _operation(path: Path, operation_id: str) -> Any:
+    """The operation as schemathesis sees it, under a configuration that is all relaycheck's own.
+
+    The configuration is passed, never discovered: without one, schemathesis reads a ``schemathesis.toml`` from
+    the working directory or any parent up to a git root (``SchemathesisConfig.discover``), so running inside a
+    project that has one would change the cases. No base URL is needed: only bodies are drawn, and the requests go
+    through relaycheck's own client.
+
+    ``codec=None`` draws from every code point but the surrogates, which is exactly what UTF-8 can encode; the
+    default ``codec="utf-8"`` spells the same alphabet but has Hypothesis tabulate it by encoding all 1,114,112
+    code points (``intervals_from_codec``: about 1 s of CPU and 150 MB at peak), a table it would otherwise cache
+    under ``.hypothesis/``, which a hermetic draw does not keep (:func:`_hermetic_hypothesis`). schemathesis's
+    ``Alphabet`` (4.32) excludes category Cs when no codec is given: the same intervals, so the same cases.
+    schemathesis 4.27.4 (the lowest allowed) draws surrogates too without a codec; the clamps turn each into
+    U+FFFD (:func:`~relaycheck.property.clamp.sanitize`), so every case is still sendable, and still a function
+    of the seed and the package versions.
+    """
+    import schemathesis
+    from schemathesis.config import GenerationConfig, ProjectConfig, ProjectsConfig, SchemathesisConfig
+
+    generation = GenerationConfig(with_security_parameters=False, allow_x00=False, codec=None)
+    config = SchemathesisConfig(projects=ProjectsConfig(default=ProjectConfig(generation=generation)))
+    document = rules_for(operation_id).drawn_from(load_contract(path).document)
+    return schemathesis.openapi.from_dict(document, config=config).find_operation_by_id(operation_id)
 
 
 @contextlib.contextmanager
@@ -193,14 +239,16 @@ def generate_cases(
     model: str,
     *,
     examples: bool = True,
-    base_url: str = "http://127.0.0.1/v1",
     document: Path | None = None,
+    operation_id: str = OPERATION_ID,
 ) -> Generated:
-    """Draw, clamp, filter and deduplicate up to ``positive`` / ``negative`` cases (plus the document's examples)."""
+    """Draw, clamp, filter and deduplicate up to ``positive`` / ``negative`` cases (plus the document's examples)
+    for one operation of one document: a pure function of its arguments and the package versions."""
     from schemathesis import GenerationMode
 
+    rules = rules_for(operation_id)
     path = Path(document or default_document_path()).resolve()
-    validator = load_contract(path).validator("CreateCompletionRequest")
+    validator = load_contract(path).validator(rules.request_schema)
     out = Generated(seed)
     positives, negatives = _Picker("positive", positive, out), _Picker("negative", negative, out)
     offered = 0
@@ -212,7 +260,7 @@ def generate_cases(
             # Every other positive case is streamed: left alone, the generator rarely picks stream: true.
             raw = {**raw, "stream": True}
         offered += 1
-        body = clamp_positive(raw, model, validator)
+        body = rules.clamp_positive(raw, model, validator)
         if body is None:
             out.skip("positive: invalid once clamped")
         else:
@@ -220,13 +268,13 @@ def generate_cases(
         return positives.full
 
     def take_negative(case: Any) -> bool:
-        candidate = _negative(out, case, model, validator)
+        candidate = _negative(out, case, model, validator, rules)
         if candidate is not None:
             negatives.offer(candidate)
         return negatives.full
 
     with _LOCK, _hermetic_hypothesis():
-        op = _operation(path, base_url)
+        op = _operation(path, operation_id)
         if positive:
             _draw_rounds(op.as_strategy(generation_mode=GenerationMode.POSITIVE), positive, seed, take_positive)
         if negative:
@@ -238,7 +286,7 @@ def generate_cases(
             if strategies:
                 (drawn,) = _draw(st.tuples(*strategies), 1, seed)
                 for case in drawn:
-                    body = clamp_positive(case.body, model, validator)
+                    body = rules.clamp_positive(case.body, model, validator)
                     if body is None:
                         out.skip("example: invalid once clamped")
                     elif len(out.examples) >= MAX_DOCUMENT_EXAMPLES:
@@ -313,7 +361,7 @@ def _family(case: Case) -> str:
     return f"{body.get('stream') is True}|{shape}|{','.join(extra)}"
 
 
-def _negative(out: Generated, case: Any, model: str, validator: Any) -> Case | None:
+def _negative(out: Generated, case: Any, model: str, validator: Validator, rules: OperationRules) -> Case | None:
     """The case to send for a negative draw, or None (recorded in ``out.skipped``) when it must not be sent."""
     if not _body_only(case):
         out.skip("negative: breaks headers, not the body")
@@ -335,7 +383,7 @@ def _negative(out: Generated, case: Any, model: str, validator: Any) -> Case | N
         return None
     if not isinstance(case.body, dict):
         return Case("negative", json.dumps(sanitize(case.body)), why)
-    candidate = Case("negative", clamp_negative(case.body, model, validator), why)
+    candidate = Case("negative", rules.clamp_negative(case.body, model, validator), why)
     if candidate.worst_case_tokens > NEGATIVE_COST_CAP:
         out.skip("negative: too costly should the provider accept it")
         return None

@@ -5,14 +5,18 @@ to the hand-written probes, so the report holds them and ``relaycheck rejudge`` 
 entry, ``property-plan``, is not a request (``not_sent`` says so): its body is the plan as JSON (seed, counts,
 what generation dropped and why, what each case breaks), which is how the checks know the seed, or why the phase
 did not run.
+
+The cases come from the run's :class:`~relaycheck.property.cases.CaseCache`: drawn once for every provider that
+asks for the same ones, and drawn ahead (:func:`prefetch`) while the provider's probes are in flight.
 """
 
 from __future__ import annotations
 
 import asyncio
 
-from relaycheck.property.generate import Case, Generated, generate_cases
-from relaycheck.property.plan import PLAN_PROBE, PropertyPlan, probe_id, split
+from relaycheck.property.cases import CaseCache, CaseKey
+from relaycheck.property.generate import Case, Generated
+from relaycheck.property.plan import PLAN_PROBE, PropertyPlan, probe_id
 from relaycheck.transport.client import Outgoing, ProviderClient
 from relaycheck.transport.exchange import Exchange
 
@@ -40,19 +44,25 @@ def _order(generated: Generated) -> list[tuple[str, Case]]:
     return out
 
 
+def prefetch(cases: CaseCache, model: str, examples: int, seed: int) -> None:
+    """Start drawing the cases :func:`record_property_phase` will ask ``cases`` for (none when it sends none)."""
+    if examples > 0:
+        cases.start(CaseKey.for_phase(model, examples, seed))
+
+
 async def record_property_phase(
-    client: ProviderClient, model: str, examples: int, seed: int, *, document_examples: bool = True
+    client: ProviderClient, model: str, examples: int, seed: int, cases: CaseCache | None = None
 ) -> dict[str, Exchange]:
-    """Generate, send (each request reserving in ``client.budget``) and record; returns exchanges by probe id."""
+    """Send the generated cases (each request reserving in ``client.budget``) and record; exchanges by probe id.
+
+    ``cases`` is the run's cache (a provider certified alone may leave it out and draw its own).
+    """
     plan = PropertyPlan(seed=seed, examples=examples, tools=_tools())
     if examples <= 0:
         plan.not_run = "property_examples is 0"
         return {PLAN_PROBE: plan.to_exchange(client.url)}
-    positive, negative = split(examples)
     try:
-        generated = await asyncio.to_thread(
-            generate_cases, seed, positive, negative, model, examples=document_examples, base_url=client.base_url
-        )
+        generated = await (cases or CaseCache()).cases(CaseKey.for_phase(model, examples, seed))
     except Exception as exc:  # a harness fault: graded `error`, never a crash of the whole run
         plan.error = f"generation failed: {exc.__class__.__name__}: {exc}"
         return {PLAN_PROBE: plan.to_exchange(client.url)}

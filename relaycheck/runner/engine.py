@@ -42,6 +42,7 @@ from relaycheck.probes.catalogue import (
     ProbeContext,
     probes_by_id,
 )
+from relaycheck.property.cases import CaseCache
 from relaycheck.property.plan import PLAN_PROBE, parse_probe_id, worst_case_requests
 from relaycheck.runner.expectations import Expectation, apply_expectations, load_expectations
 from relaycheck.spec.contracts import Contracts
@@ -134,12 +135,20 @@ async def record_provider(
     property_phase: bool = False,
     property_seed: int | None = None,
     rerun: RerunFn | None = None,
+    case_cache: CaseCache | None = None,
 ) -> None:
+    """``case_cache`` holds the run's generated cases, shared by its providers (one of its own when left out)."""
     provider = run.provider
     run.spend.overrun_bound = overrun_bound(provider.concurrency, provider.limits.max_body_bytes)
     budget = Budget(provider.budget.requests, provider.budget.completion_tokens, spend=run.spend)
     run.target = target
     run.probes_total = len(probes)
+    if property_phase:
+        from relaycheck.property import default_seed, prefetch
+
+        seed = default_seed() if property_seed is None else property_seed
+        case_cache = case_cache or CaseCache()
+        prefetch(case_cache, provider.model, provider.property_examples, seed)  # drawn while the probes are in flight
     async with ProviderClient.for_provider(provider, target.base_url, target.api_key, budget, redactor,
                                            target.headers) as client:
         done: dict[str, asyncio.Future[Exchange]] = {p.id: asyncio.get_running_loop().create_future() for p in probes}
@@ -184,16 +193,16 @@ async def record_provider(
                     run.exchanges[probe.id] = Exchange(probe.id, RecordedRequest("POST", client.url, {}, ""),
                                                        time.time(), transport_error=why, attempts=0)
         # Property cases go after the probes, through the same client: same bounds, same budget; not at all once
-        # the provider is down or out of time (generation alone takes seconds, and nothing could be sent).
+        # the provider is down or out of time (nothing could be sent).
         if property_phase:
-            from relaycheck.property import PropertyPlan, default_seed, record_property_phase
+            from relaycheck.property import PropertyPlan, record_property_phase
 
-            seed = default_seed() if property_seed is None else property_seed
             if why := client.stop_reason() or closed.get(Endpoint.COMPLETIONS):
                 plan = PropertyPlan(seed=seed, examples=provider.property_examples, not_run=why)
                 fuzzed = {PLAN_PROBE: plan.to_exchange(client.url)}
             else:
-                fuzzed = await record_property_phase(client, provider.model, provider.property_examples, seed)
+                fuzzed = await record_property_phase(client, provider.model, provider.property_examples, seed,
+                                                     case_cache)
             run.probes_total += len(fuzzed)
             run.exchanges.update(fuzzed)
             if progress:
@@ -446,6 +455,7 @@ def certify(
         expectations = {p.name: load_expectations(p.expectations) for p in providers}
     expected = expectations
     runs = [ProviderRun(p) for p in providers]
+    case_cache = CaseCache()  # the providers' generated cases: drawn once for all that ask for the same
     with contextlib.ExitStack() as stack:
         targets = [_enter_target(stack, run, environ) for run in runs]
         redactor = Redactor.for_keys(s for t in targets if isinstance(t, Target) for s in t.secrets)
@@ -469,7 +479,8 @@ def certify(
                 rerun = _rerun_selector(judged, contracts, run.provider, expected.get(run.name) or {})
                 tasks.append(_isolated(run, record_provider(run, target, _probes_for(judged), progress, redactor,
                                                             property_phase=_wants_property_phase(judged),
-                                                            property_seed=property_seed, rerun=rerun)))
+                                                            property_seed=property_seed, rerun=rerun,
+                                                            case_cache=case_cache)))
             await asyncio.gather(*tasks)
 
         asyncio.run(all_providers())

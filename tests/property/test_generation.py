@@ -54,12 +54,21 @@ def test_cases_do_not_depend_on_what_else_is_loaded(generated, tmp_path) -> None
     assert _texts(again) == _texts(generated)
 
 
-def test_generation_leaves_nothing_in_the_working_directory(tmp_path) -> None:
-    """Hypothesis caches under ./.hypothesis by default; a generation (in a fresh process, whose working
-    directory Hypothesis takes at import) writes nothing there."""
-    code = "from relaycheck.property.generate import generate_cases; generate_cases(7, 4, 4, 'gpt-3.5-turbo-instruct')"
-    subprocess.run([sys.executable, "-c", code], cwd=tmp_path, check=True, timeout=120)
-    assert list(tmp_path.iterdir()) == []
+def test_generation_ignores_and_leaves_nothing_in_the_working_directory(tmp_path) -> None:
+    """Hypothesis caches under ./.hypothesis by default, and schemathesis reads a schemathesis.toml it finds in
+    the working directory (or above): a generation in a fresh process, in a folder whose schemathesis.toml
+    overrides the operation's generation settings, draws the cases it draws anywhere and writes nothing there."""
+    toml = tmp_path / "schemathesis.toml"
+    toml.write_text('[[operations]]\ninclude-operation-id = "createCompletion"\ngeneration.codec = "ascii"\n'
+                    "generation.allow-x00 = true\n", encoding="utf-8")
+    code = ("import json; from relaycheck.property.generate import generate_cases; "
+            "g = generate_cases(7, 4, 4, 'gpt-3.5-turbo-instruct'); "
+            "print(json.dumps([c.text for c in g.examples + g.positive + g.negative]))")
+    drawn = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, check=True, timeout=120, capture_output=True,
+                           text=True).stdout
+    here = generate_cases(7, 4, 4, MODEL)
+    assert json.loads(drawn) == _texts(here)
+    assert list(tmp_path.iterdir()) == [toml]
 
 
 def test_another_seed_other_cases(generated) -> None:

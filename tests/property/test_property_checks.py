@@ -20,7 +20,7 @@ from relaycheck.spec import load_contract
 from relaycheck.spec.contracts import load_contracts
 from relaycheck.transport.exchange import Exchange
 
-SEED = 1234
+SEED = 4321  # any seed; this one draws, among its 6 negative cases, a number out of range (about 3 in 4 seeds do)
 KEY_ENV = "RELAYCHECK_PROPERTY_TEST_KEY"
 EXAMPLES = 12
 PROPERTY_IDS = {c.id for c in property_checks.CHECKS}
