@@ -20,6 +20,7 @@ provider's deviation). Stream parity (the streamed calls equal the non-streamed 
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -77,11 +78,14 @@ def call_names(answer: Answer) -> list[Any]:
 
 
 def _served(r: Recorded, probes: tuple[str, ...]) -> Iterator[tuple[str, list[Answer]]]:
-    """Each probe's answers; a probe refused because of an optional feature the provider refused on that feature's
-    own probe is left out (its own check grades it once); any other refusal is this check's finding."""
+    """Each probe's answers. Left out: a probe not sent (budget, a narrow run), and one refused because of an optional
+    feature the provider refused on that feature's own probe (its own check grades it once); any other refusal is
+    this check's finding. Nothing at all to read is the caller's skip."""
     for probe in probes:
         try:
             yield probe, r.answers(probe)
+        except Skip:
+            continue
         except Refused as refused:
             if refused.excused is None:
                 raise
@@ -267,6 +271,8 @@ def _stream_deltas(r: Recorded, probe: str) -> _Deltas | None:
     """The tool-call deltas of a served stream (None when refused for an optional feature refused on its own probe)."""
     try:
         ex = r.stream(probe)
+    except Skip:
+        return None
     except Refused as refused:
         if refused.excused is None:
             raise
@@ -441,8 +447,10 @@ def _streamed_answers(r: Recorded, probe: str, plain: str) -> list[Answer]:
     fails_on=("tool-choice-named-ignored",),
 )
 def named(r: Recorded) -> Outcome:
-    for probe, answers in (("tools-named", r.answers("tools-named")),
-                           ("stream-tools-named", _streamed_answers(r, "stream-tools-named", "tools-named"))):
+    found = [("tools-named", r.answers("tools-named"))]
+    with contextlib.suppress(Skip):  # the stream not sent: the plain answer is the evidence
+        found.append(("stream-tools-named", _streamed_answers(r, "stream-tools-named", "tools-named")))
+    for probe, answers in found:
         wanted = _named_choice(r, probe)
         for answer in answers:
             if answer.problems:
@@ -472,6 +480,7 @@ def _named_choice(r: Recorded, probe: str) -> Any:
     fails_on=("tool-choice-required-ignored", "tool-required-500"),
 )
 def required(r: Recorded) -> Outcome:
+    r.answers("tools-required")  # its own probe must have come; the parallel one (required too) adds evidence
     for probe, answers in _served(r, ("tools-required", "tools-parallel")):
         for answer in answers:
             if not answer.tool_calls:

@@ -3,7 +3,7 @@
 A quirk is a frozen :class:`Quirk` (``quirk.py``) carrying small hook functions. The app calls every active quirk's
 hook at these points, in registry order, on the requests of the endpoints the quirk names (``Quirk.endpoints``:
 Completions by default; ``ANY_ENDPOINT`` below lists those that run on chat too; chat's own are in
-``chat_quirks.py``, registered here):
+``chat_quirks.py`` and the tool-call ones in ``quirks_tools.py``, registered here):
 
 ===============  ====================================================================================
 ``on_body``      the parsed JSON body, before validation: rewrite it in place or raise :class:`ApiError`
