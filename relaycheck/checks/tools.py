@@ -40,6 +40,7 @@ from relaycheck.checks.model import (
 )
 from relaycheck.checks.modes import refused_only_streamed
 from relaycheck.checks.structured import NotJson, cut_short, json_value, schema_violation
+from relaycheck.endpoint import Endpoint
 
 FEATURE = "chat.tools"
 SPEC = "openai-openapi@f85dbe22"
@@ -53,7 +54,7 @@ FORCED = ("tools-named", "tools-required", "tools-parallel", "tools-single")
 
 
 def _ids(*probes: str) -> tuple[str, ...]:
-    return tuple(f"chat-{p}" for p in probes)
+    return tuple(Endpoint.CHAT.probe_id(p) for p in probes)
 
 
 def declared_tools(r: Recorded, probe: str) -> dict[str, Any]:
@@ -173,25 +174,45 @@ def _call_problem(call: Any, declared: dict[str, Any], seen: set[str]) -> str | 
     fails_on=("tool-args-object",),
 )
 def arguments(r: Recorded) -> Outcome:
-    judged, cut = 0, None
+    tally = _Arguments()
     for probe, answers in _served(r, CALLING):
+        failed = tally.judge(r, probe, answers, "are not what its strict schema allows")
+        if failed is not None:
+            return failed
+    return tally.outcome("calls")
+
+
+@dataclass
+class _Arguments:
+    """The calls' arguments judged so far, over probes, and the first answer skipped as cut short."""
+
+    judged: int = 0
+    cut: Skip | None = None
+
+    def judge(self, r: Recorded, probe: str, answers: list[Answer], why: str) -> Fail | None:
+        """The first call of ``answers`` whose arguments are not a JSON object valid against its tool's schema."""
         declared = declared_tools(r, probe)
         for answer in answers:
+            if answer.problems:
+                continue  # deltas the client cannot assemble: chat.tools.stream-index's finding
             if answer.finish_reason == "length" and answer.tool_calls:
-                cut = cut or cut_short(probe, "the arguments were")
+                self.cut = self.cut or cut_short(probe, "the arguments were")
                 continue
             for call in answer.tool_calls:
                 name = _function(call).get("name")
                 if name not in declared:
-                    continue  # chat.tools.call-shape's finding
-                judged += 1
+                    continue  # a name no tool has: chat.tools.call-shape's (streamed: stream-call-head's) finding
+                self.judged += 1
                 problem = _argument_problem(_function(call).get("arguments"), declared[name])
                 if problem is not None:
-                    return Fail(f"the arguments of the {name} call are not what its strict schema allows", "a JSON "
-                                "string of an object valid against the tool's parameters", problem, probe)
-    if not judged:
-        raise cut or Skip("no answer called a declared tool")
-    return Pass(f"{judged} calls' arguments valid")
+                    return Fail(f"the arguments of the {name} call {why}", "a JSON string of an object valid against "
+                                "the tool's parameters", problem, probe)
+        return None
+
+    def outcome(self, what: str) -> Outcome:
+        if not self.judged:
+            raise self.cut or Skip(f"no {what} of a declared tool to judge")
+        return Pass(f"{self.judged} {what}' arguments valid")
 
 
 def _finish_problem(answer: Answer) -> str | None:
@@ -393,7 +414,7 @@ def stream_call_head(r: Recorded) -> Outcome:
     fails_on=("tool-args-last-delta-lost", "tool-args-empty-stream", "tool-args-null-stream", "tool-args-object"),
 )
 def stream_arguments(r: Recorded) -> Outcome:
-    judged, cut = 0, None
+    tally = _Arguments()
     for stream in _streams(r):
         for position, _, delta in stream.deltas:
             function = delta.get("function") if isinstance(delta, dict) else None
@@ -402,26 +423,10 @@ def stream_arguments(r: Recorded) -> Outcome:
                 return Fail("an arguments piece is not a string (the client cannot concatenate it)", "function."
                             "arguments: a string piece of JSON text", f"chunk {position}: {snippet(repr(delta), 160)}",
                             stream.probe)
-        declared = declared_tools(r, stream.probe)
-        for answer in r.answers(stream.probe):
-            if answer.problems:
-                continue  # chat.tools.stream-index's finding
-            if answer.finish_reason == "length" and answer.tool_calls:
-                cut = cut or cut_short(stream.probe, "the arguments were")
-                continue
-            for call in answer.tool_calls:
-                name = _function(call).get("name")
-                if name not in declared:
-                    continue  # a corrupted name: chat.tools.stream-call-head's or stream-index's finding
-                judged += 1
-                problem = _argument_problem(_function(call).get("arguments"), declared[name])
-                if problem is not None:
-                    return Fail(f"the streamed arguments of the {name} call, assembled, are lost, cut or invalid",
-                                "the pieces concatenate to a JSON object valid against the tool's parameters",
-                                problem, stream.probe)
-    if not judged:
-        raise cut or Skip("no streamed call of a declared tool to assemble")
-    return Pass(f"{judged} streamed calls' arguments valid")
+        failed = tally.judge(r, stream.probe, r.answers(stream.probe), "streamed, assembled, are lost, cut or invalid")
+        if failed is not None:
+            return failed
+    return tally.outcome("streamed calls")
 
 
 # -- tool_choice and parallel_tool_calls -------------------------------------------------------------------------------
