@@ -140,3 +140,13 @@ def test_required_refused_cleanly_is_unsupported() -> None:
                           "param": "tool_choice", "code": None}}
     assert _grade(tools.required, _error("chat-tools-required", 400, envelope),
                   _error("chat-tools-parallel", 400, envelope)) is Grade.UNSUPPORTED
+
+
+def test_a_head_split_over_two_deltas_is_assembled_as_one_call() -> None:
+    """Only index is required in a delta: id and type first, the name next, is one call to the accumulator."""
+    streamed = _stream("chat-stream-tools-named", [
+        {"role": "assistant", "content": None, "tool_calls": [{"index": 0, "id": "call_1", "type": "function"}]},
+        {"tool_calls": [{"index": 0, "function": {"name": "get_weather", "arguments": WEATHER}}]}])
+    for check in (tools.stream_call_head, tools.stream_index, tools.stream_arguments, tools.named):
+        assert _grade(check, streamed, _answer("chat-tools-named", {
+            "content": None, "tool_calls": [_call("get_weather", WEATHER)]}, "tool_calls")) is Grade.PASS, check.id

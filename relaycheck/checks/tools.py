@@ -272,12 +272,33 @@ def stream_finish_reason(r: Recorded) -> Outcome:
 
 
 @dataclass
-class _Opened:
-    """What the first delta of one (choice, index) said: the call it opened."""
+class _Head:
+    """What the deltas of one (choice, index) said of their call so far: its id and name, where each first came."""
 
-    id: Any
-    name: Any
-    chunk: int
+    id: Any = None
+    name: Any = None
+    id_chunk: int = -1
+    name_chunk: int = -1
+
+    def take(self, delta: dict[str, Any], position: int) -> list[str]:
+        """Record ``delta``'s id and name; what it sends again (the members the client would concatenate)."""
+        again = []
+        name = _delta_function(delta).get("name")
+        for member, value in (("id", delta.get("id")), ("function.name", name)):
+            if not _filled(value):
+                continue
+            if member == "id" and self.id is None:
+                self.id, self.id_chunk = value, position
+            elif member == "function.name" and self.name is None:
+                self.name, self.name_chunk = value, position
+            else:
+                again.append(member)
+        return again
+
+
+def _delta_function(delta: dict[str, Any]) -> dict[str, Any]:
+    function = delta.get("function")
+    return function if isinstance(function, dict) else {}
 
 
 @dataclass
@@ -341,28 +362,26 @@ def _streams(r: Recorded) -> list[_Deltas]:
 def stream_index(r: Recorded) -> Outcome:
     calls = 0
     for stream in _streams(r):
-        opened: dict[tuple[Any, int], _Opened] = {}
+        heads: dict[tuple[Any, int], _Head] = {}
         for position, choice, delta in stream.deltas:
             index = delta.get("index") if isinstance(delta, dict) else None
             if not _valid_index(index):
                 return Fail("a tool-call delta has no non-negative integer index (openai-python raises on it)",
                             "index: 0, 1, … on every tool-call delta", f"chunk {position}: {snippet(repr(delta), 160)}",
                             stream.probe)
-            function = delta.get("function") if isinstance(delta.get("function"), dict) else {}
-            first = opened.get((choice, index))
-            if first is None:
-                if not _filled(function.get("name")):
-                    return Fail(f"index {index} starts without a call: its first delta names no function (the "
-                                "name and the arguments of one call on different indexes?)", "the first delta of an "
-                                "index carries id, type and function.name", f"chunk {position}: "
-                                f"{snippet(repr(delta), 160)}", stream.probe)
-                opened[(choice, index)] = _Opened(delta.get("id"), function.get("name"), position)
-                calls += 1
-            elif _filled(function.get("name")) and (function.get("name"), delta.get("id")) != (first.name, first.id):
+            head = heads.setdefault((choice, index), _Head())
+            name = _delta_function(delta).get("name")
+            if head.name is not None and _filled(name) and name != head.name:
                 return Fail(f"a second call on index {index}: the client merges both into one", "each call on an "
-                            "index of its own (0, 1, …)", f"chunk {first.chunk} opened {first.name!r} "
-                            f"(id {first.id!r}); chunk {position} opens {function.get('name')!r} (id "
-                            f"{delta.get('id')!r})", stream.probe)
+                            "index of its own (0, 1, …)", f"chunk {head.name_chunk} named {head.name!r}; chunk "
+                            f"{position} names {name!r} (id {delta.get('id')!r})", stream.probe)
+            head.take(delta, position)
+        for (_, index), head in heads.items():
+            if head.name is None:
+                return Fail(f"index {index} carries no call of its own: no delta of it names a function (the name and "
+                            "the arguments of one call on different indexes?)", "id, type and function.name on the "
+                            "index whose deltas carry the call's arguments", f"index {index}: {head}", stream.probe)
+        calls += len(heads)
     return Pass(f"{calls} streamed calls, each on its own index")
 
 
@@ -379,27 +398,24 @@ def stream_index(r: Recorded) -> Outcome:
     fails_on=("tool-call-id-every-chunk", "tool-call-id-per-delta", "tool-call-id-empty"),
 )
 def stream_call_head(r: Recorded) -> Outcome:
-    heads = 0
+    calls = 0
     for stream in _streams(r):
-        opened: set[tuple[Any, Any]] = set()
+        heads: dict[tuple[Any, Any], _Head] = {}
         for position, choice, delta in stream.deltas:
             if not isinstance(delta, dict) or not _valid_index(delta.get("index")):
                 continue  # chat.tools.stream-index's finding
-            function = delta.get("function") if isinstance(delta.get("function"), dict) else {}
-            key = (choice, delta["index"])
-            if key not in opened:
-                opened.add(key)
-                heads += 1
-                if not isinstance(delta.get("id"), str) or not delta["id"]:
-                    return Fail(f"the call on index {delta['index']} has no id", "a non-empty id in the call's first "
-                                "delta", f"chunk {position}: {snippet(repr(delta), 160)}", stream.probe)
-                continue
-            again = [k for k, v in (("id", delta.get("id")), ("function.name", function.get("name"))) if _filled(v)]
+            again = heads.setdefault((choice, delta["index"]), _Head()).take(delta, position)
             if again:
                 return Fail(f"a later delta of index {delta['index']} sends {' and '.join(again)} again: the client "
-                            "concatenates them into a corrupted value", "id, type and function.name in the first "
-                            "delta of the index only", f"chunk {position}: {snippet(repr(delta), 160)}", stream.probe)
-    return Pass(f"{heads} calls, each id and name sent once")
+                            "concatenates them into a corrupted value", "id, type and function.name once per index "
+                            "(in its first delta, as OpenAI sends them)", f"chunk {position}: "
+                            f"{snippet(repr(delta), 160)}", stream.probe)
+        for (_, index), head in heads.items():
+            if head.id is None:
+                return Fail(f"the call on index {index} has no id (a tool message could not answer it)", "a "
+                            "non-empty id in the call's first delta", f"index {index}: {head}", stream.probe)
+        calls += len(heads)
+    return Pass(f"{calls} calls, each id and name sent once")
 
 
 @check(
