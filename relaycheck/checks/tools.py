@@ -380,7 +380,8 @@ def stream_index(r: Recorded) -> Outcome:
             if head.name is None:
                 return Fail(f"index {index} carries no call of its own: no delta of it names a function (the name and "
                             "the arguments of one call on different indexes?)", "id, type and function.name on the "
-                            "index whose deltas carry the call's arguments", f"index {index}: {head}", stream.probe)
+                            "index whose deltas carry the call's arguments",
+                            f"index {index}: id {head.id!r}, no function.name in any of its deltas", stream.probe)
         calls += len(heads)
     return Pass(f"{calls} streamed calls, each on its own index")
 
@@ -413,7 +414,8 @@ def stream_call_head(r: Recorded) -> Outcome:
         for (_, index), head in heads.items():
             if head.id is None:
                 return Fail(f"the call on index {index} has no id (a tool message could not answer it)", "a "
-                            "non-empty id in the call's first delta", f"index {index}: {head}", stream.probe)
+                            "non-empty id in the call's first delta", f"index {index}: function.name {head.name!r}, no "
+                            "non-empty id in any of its deltas", stream.probe)
         calls += len(heads)
     return Pass(f"{calls} calls, each id and name sent once")
 
