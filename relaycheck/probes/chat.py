@@ -29,8 +29,8 @@ NEVER = "\u00a7\u00a7never\u00a7\u00a7"  # a stop sequence no answer contains
 UNKNOWN_MODEL = "relaycheck-no-such-model-0"
 UNKNOWN_PARAM = "relaycheck_no_such_parameter"
 DOT_TOKEN = "13"  # "." in every GPT byte-level BPE (cl100k_base and o200k_base alike)
-TOOL_ROOM = 40  # completion tokens for a tool call's name and arguments
-JSON_ROOM = 32
+TOOL_ROOM = 64  # completion tokens for two tool calls' names and arguments (about 30 in cl100k), with room to spare
+JSON_ROOM = 48  # for {"answer": "yes"} (5 tokens) and the whitespace a grammar-constrained small model may add
 
 
 def user(text: str) -> list[dict[str, Any]]:
@@ -88,6 +88,9 @@ TIME = {
 }
 TOOLS = [WEATHER, TIME]
 ASK_WEATHER = "What is the weather in Paris? Use the get_weather tool."
+# A forced choice (named, required) is asked without naming a tool: a provider that treats it as auto may answer in
+# prose, which is the deviation its check looks for (a model on auto that calls anyway is not wrong there).
+ASK_PLAIN = "What is the weather in Paris?"
 ASK_BOTH = "What is the weather in Paris and what is the time in Tokyo? Call get_weather and get_time, both at once."
 NAMED = {"type": "function", "function": {"name": "get_weather"}}
 
@@ -187,8 +190,8 @@ STOP_LIST = probe("stop-list", "stop as a list", _stop_list, depends_on=("chat-g
 N = probe("n", "n=2 at temperature 1", lambda c: {**_chat(c, tokens=3), "temperature": 1, "n": 2}, optional=("n",))
 LOGPROBS = probe("logprobs", "logprobs with top_logprobs 2 (the max-tokens canary: sent first and alone)",
                  lambda c: _greedy(c, max_completion_tokens=4, logprobs=True, top_logprobs=2))
-TOOLS_NAMED = probe("tools-named", "tools with a named tool_choice: the call is forced", lambda c: _tools(
-    c, tool_choice=NAMED))
+TOOLS_NAMED = probe("tools-named", "tools with a named tool_choice: the call is forced, though the user names no tool",
+                    lambda c: _tools(c, ASK_PLAIN, tool_choice=NAMED), optional=("tools",))
 TOOLS_PARALLEL = probe("tools-parallel", "two tools, asked for both at once (parallel_tool_calls true)",
                        lambda c: _tools(c, ASK_BOTH, tool_choice="required", parallel_tool_calls=True))
 JSON_SCHEMA_PROBE = probe("json-schema", "response_format json_schema, strict", lambda c: _json(c, JSON_SCHEMA))
@@ -231,7 +234,8 @@ CHAT_PROBES: tuple[Probe, ...] = (
         **_chat(c, TEST, 4), "messages": [{"role": "user", "name": "tester", "content": TEST}]}),
     # Tools: forced (named, required), refused (none), chosen (auto), several at once, one at most, answered
     TOOLS_NAMED,
-    probe("tools-required", "tool_choice required", lambda c: _tools(c, tool_choice="required")),
+    probe("tools-required", "tool_choice required, though the user names no tool",
+          lambda c: _tools(c, ASK_PLAIN, tool_choice="required")),
     probe("tools-none", "tools given with tool_choice none: no call", lambda c: _tools(c, tool_choice="none")),
     probe("tools-auto", "tool_choice auto, asked to use a tool", lambda c: _tools(c, tool_choice="auto")),
     TOOLS_PARALLEL,

@@ -328,7 +328,8 @@ async def chat_stream_chunks(ex: Exchange, model: NGramModel, rng: random.Random
         for state in list(active):
             event = next(state.events, None)
             if isinstance(event, ToolCall):
-                first = {"index": state.calls, "id": event.id, "type": "function",
+                index = state.calls  # kept apart: a quirk may rewrite the delta it sends (index-missing pops it)
+                first = {"index": index, "id": event.id, "type": "function",
                          "function": {"name": event.name, "arguments": ""}}
                 state.calls += 1
                 delta: dict[str, Any] = {"tool_calls": [first]}
@@ -337,7 +338,7 @@ async def chat_stream_chunks(ex: Exchange, model: NGramModel, rng: random.Random
                     state.started = True
                 yield chunk(state.index, delta)
                 for piece in event.pieces:
-                    yield chunk(state.index, {"tool_calls": [{"index": first["index"], "function": {
+                    yield chunk(state.index, {"tool_calls": [{"index": index, "function": {
                         "arguments": piece}}]})
                 continue
             if not state.started:

@@ -3,7 +3,7 @@
 A quirk is a frozen :class:`Quirk` (``quirk.py``) carrying small hook functions. The app calls every active quirk's
 hook at these points, in registry order, on the requests of the endpoints the quirk names (``Quirk.endpoints``:
 Completions by default; ``ANY_ENDPOINT`` below lists those that run on chat too; chat's own are in
-``chat_quirks.py``, registered here):
+``chat_quirks.py`` and the tool-call ones in ``quirks_tools.py``, registered here):
 
 ===============  ====================================================================================
 ``on_body``      the parsed JSON body, before validation: rewrite it in place or raise :class:`ApiError`
@@ -58,6 +58,7 @@ from relaycheck.server.quirk import is_usage_chunk as _is_usage_chunk
 from relaycheck.server.quirk import logprobs_of as _logprobs
 from relaycheck.server.quirk import replace_fields as _replace
 from relaycheck.server.quirk import usages_of as _usages
+from relaycheck.server.quirks_tools import TOOL_QUIRKS
 from relaycheck.server.tokenizer import default_tokenizer
 from relaycheck.tokens.chat import content_text
 
@@ -1340,7 +1341,7 @@ ANY_ENDPOINT = frozenset({
 })
 _REGISTRY: tuple[Quirk, ...] = tuple(
     dataclasses.replace(q, endpoints=BOTH) if q.name in ANY_ENDPOINT else q for q in _QUIRKS + _IDENTITY_QUIRKS
-) + CHAT_QUIRKS
+) + CHAT_QUIRKS + TOOL_QUIRKS
 
 
 def all_quirks() -> tuple[Quirk, ...]:

@@ -281,6 +281,19 @@ OWN: dict[str, Case] = {
     "content-parts-rejected": chat_case(lambda w: w.status == 400, max_tokens=2, messages=[
         {"role": "user", "content": [{"type": "text", "text": "hi"}]}]),
     "first-delta-no-role": chat_stream(lambda w: not any("role" in c["delta"] for c in w.choices()), **CG),
+    # tool calls (relaycheck/server/quirks_tools.py)
+    "tool-call-id-empty": Case(
+        (Send(ONE_CALL, chat=True), Send(ONE_CALL, stream=True, chat=True)),
+        lambda ws: [c["id"] for c in _message(ws[0])["tool_calls"]] == [""]
+        and [d["id"] for d in _deltas(ws[1]) if "id" in d] == [""],
+    ),
+    "tool-args-null-stream": chat_stream(lambda w: bool(_deltas(w)) and all(
+        d["function"]["arguments"] is None for d in _deltas(w) if "arguments" in d.get("function", {})), **ONE_CALL),
+    "tool-call-head-with-args": chat_stream(lambda w: any(
+        "id" in d and d["function"]["arguments"] for d in _deltas(w)) and _parses(_streamed_arguments(w)[0]),
+        **ONE_CALL),
+    "tool-args-one-piece": chat_stream(lambda w: len(_deltas(w)) == 2 and _parses(_streamed_arguments(w)[0]),
+                                       **ONE_CALL),
     # the route itself missing: answered before authentication, whatever the request
     "chat-route-404": chat_raw(Send(CG, auth=False, chat=True), lambda w: w.status == 404
                                and w.json == {"detail": "Not Found"}),
