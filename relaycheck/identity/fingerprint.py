@@ -5,6 +5,11 @@ logprobs. It costs the identity probes (``identity-fp-*``, logprobs 5, a few tok
 already asked for (``basic``, ``greedy``, ``logprobs``). Nothing is stored apart from the exchanges: any report
 that keeps its exchanges has its fingerprint, old ones included.
 
+Each endpoint has its own: Chat Completions' is read the same way from its probes (``chat-identity-fp-*``, fixed
+one-message conversations at temperature 0 with ``top_logprobs: 5``, plus ``chat-logprobs``, ``chat-basic`` and
+``chat-greedy``), its first token's alternatives from ``logprobs.content[0].top_logprobs``, its prompt the
+conversation. The two are never mixed (another model answers each endpoint), and the rule below is the same.
+
 The rule, after logprob tracking (Chauvin et al., arXiv 2512.03816: first-token logprobs, compared statistically,
 not exactly, because they wobble between calls) and Model Equality Testing (Gao et al., arXiv 2410.20247: two
 samples, a distance, a threshold whose false-alarm rate is measured):
@@ -25,16 +30,21 @@ and temperature-0 divergence, and its detection of substitution.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from relaycheck.endpoint import ENDPOINTS, Endpoint
+from relaycheck.probes.chat import FINGERPRINT_PROMPTS as CHAT_PROMPTS
 from relaycheck.report.model import Report
 from relaycheck.transport.exchange import Exchange
 
 # probe -> what it contributes: the identity probes give both; the others are reused as they are.
 FINGERPRINT_PROBES = (*(f"identity-fp-{i}" for i in range(1, 9)), "logprobs", "basic", "greedy")
+CHAT_FINGERPRINT_PROBES = (*(f"chat-identity-fp-{i}" for i in range(1, len(CHAT_PROMPTS) + 1)), "chat-logprobs",
+                           "chat-basic", "chat-greedy")
 TV_WEAK = 0.1  # a prompt differs weakly: it takes two of them
 TV_STRONG = 0.25  # a prompt differs strongly: one is enough
 TEXT_PREFIX = 12
@@ -109,38 +119,70 @@ def _first_choice(body: Any) -> dict[str, Any] | None:
     return choice if isinstance(choice, dict) else None
 
 
+def fingerprint_probes(endpoint: Endpoint) -> tuple[str, ...]:
+    return CHAT_FINGERPRINT_PROBES if endpoint is Endpoint.CHAT else FINGERPRINT_PROBES
+
+
+def _first_alternatives(logprobs: Any) -> Any:
+    """The first position's alternatives: a legacy ``top_logprobs[0]`` mapping, or chat's
+    ``content[0].top_logprobs`` list of ``{token, logprob}`` as a mapping (the first of a repeated token kept)."""
+    if not isinstance(logprobs, dict):
+        return None
+    content = logprobs.get("content")
+    if isinstance(content, list):
+        first = content[0] if content and isinstance(content[0], dict) else {}
+        tops = first.get("top_logprobs")
+        items = [t for t in tops if isinstance(t, dict) and isinstance(t.get("token"), str)] if isinstance(
+            tops, list) else []
+        return {t["token"]: t.get("logprob") for t in reversed(items)}
+    tops = logprobs.get("top_logprobs")
+    return tops[0] if isinstance(tops, list) and tops else None
+
+
 def _top(choice: Mapping[str, Any]) -> dict[str, float] | None:
-    lp = choice.get("logprobs")
-    tops = lp.get("top_logprobs") if isinstance(lp, dict) else None
-    first = tops[0] if isinstance(tops, list) and tops else None
+    first = _first_alternatives(choice.get("logprobs"))
     if not isinstance(first, dict) or not first:
         return None
     values = {k: float(v) for k, v in first.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
     return values if values and all(math.isfinite(v) and v <= 1e-6 for v in values.values()) else None
 
 
-def fingerprint_from_bodies(bodies: Mapping[str, tuple[Any, Any]], model: str) -> Fingerprint:
-    """From (request JSON, response JSON or None) per probe id."""
+def _prompt_of(request: Any) -> str:
+    """What was asked: the Completions prompt, or the chat conversation (as canonical JSON)."""
+    if isinstance(request, dict) and "messages" in request:
+        return json.dumps(request.get("messages"), sort_keys=True, ensure_ascii=False)
+    return str(request.get("prompt") if isinstance(request, dict) else None)
+
+
+def _answer_text(choice: Mapping[str, Any]) -> str | None:
+    message = choice.get("message")
+    text = message.get("content") if isinstance(message, dict) else choice.get("text")
+    return text if isinstance(text, str) else None
+
+
+def fingerprint_from_bodies(bodies: Mapping[str, tuple[Any, Any]], model: str,
+                            endpoint: Endpoint = Endpoint.COMPLETIONS) -> Fingerprint:
+    """From (request JSON, response JSON or None) per probe id (the endpoint's fingerprint probes)."""
     prints: dict[str, PromptPrint] = {}
-    for probe in FINGERPRINT_PROBES:
+    for probe in fingerprint_probes(endpoint):
         request, response = bodies.get(probe, (None, None))
         choice = _first_choice(response)
         if choice is None:
             continue
-        prompt = request.get("prompt") if isinstance(request, dict) else None
-        text = choice.get("text")
-        prints[probe] = PromptPrint(probe, str(prompt), text if isinstance(text, str) else None, _top(choice))
+        prints[probe] = PromptPrint(probe, _prompt_of(request), _answer_text(choice), _top(choice))
     return Fingerprint(model, prints)
 
 
-def fingerprint_of(exchanges: Mapping[str, Exchange], model: str) -> Fingerprint:
+def fingerprint_of(exchanges: Mapping[str, Exchange], model: str,
+                   endpoint: Endpoint = Endpoint.COMPLETIONS) -> Fingerprint:
     """From a run's (or a stored report's) recorded exchanges: only successful answers count."""
+    wanted = fingerprint_probes(endpoint)
     bodies = {
         probe: (ex.request.json(), ex.json())
         for probe, ex in exchanges.items()
-        if probe in FINGERPRINT_PROBES and ex.status == 200 and not ex.not_sent and not ex.transport_error
+        if probe in wanted and ex.status == 200 and not ex.not_sent and not ex.transport_error
     }
-    return fingerprint_from_bodies(bodies, model)
+    return fingerprint_from_bodies(bodies, model, endpoint)
 
 
 def total_variation(a: Mapping[str, float], b: Mapping[str, float]) -> float:
@@ -163,7 +205,7 @@ def _compare_prompt(a: PromptPrint, b: PromptPrint) -> PromptDifference | None:
 
 def match(a: Fingerprint, b: Fingerprint) -> Match:
     prompts = []
-    for probe in FINGERPRINT_PROBES:
+    for probe in a.prints:  # in probe order, as built; an endpoint's prints carry its own probe ids
         if probe in a.prints and probe in b.prints and a.prints[probe].prompt == b.prints[probe].prompt:
             diff = _compare_prompt(a.prints[probe], b.prints[probe])
             if diff is not None:
@@ -179,52 +221,70 @@ def match(a: Fingerprint, b: Fingerprint) -> Match:
     return Match(sum(bool(p.texts_differ) for p in answered) < MIN_DIFFERING, tuple(prompts), "answers")
 
 
-def report_fingerprint(report: Report) -> Fingerprint:
-    """The fingerprint of a report (built from a run or read back from disk), from its recorded exchanges."""
-    return fingerprint_of(report.by_probe, report.provider.model)
+def report_fingerprint(report: Report, endpoint: Endpoint = Endpoint.COMPLETIONS) -> Fingerprint:
+    """The fingerprint of a report (built from a run or read back from disk) on one endpoint, from its recorded
+    exchanges; empty when the report did not certify that endpoint (an old report has no chat)."""
+    model = report.provider.model_on(endpoint)
+    return fingerprint_of(report.by_probe, model, endpoint) if model else Fingerprint("", {})
 
 
-def model_change(baseline: Report, current: Report) -> str | None:
-    """A line for ``diff`` when the two reports' fingerprints say different models; None when same or unknown."""
-    if baseline.provider.model != current.provider.model:
-        return None  # another model was asked for: the diff says so already
-    result = match(report_fingerprint(baseline), report_fingerprint(current))
+def _on(endpoint: Endpoint, model: str) -> str:
+    """How a line names the model: as before chat for Completions, with the endpoint for the others."""
+    return model if endpoint is Endpoint.COMPLETIONS else f"{model} on {endpoint.title}"
+
+
+def model_change(baseline: Report, current: Report, endpoint: Endpoint = Endpoint.COMPLETIONS) -> str | None:
+    """A line for ``diff`` when the two reports' fingerprints on ``endpoint`` say different models; None when same
+    or unknown (or the endpoint was not certified in both)."""
+    was, now = baseline.provider.model_on(endpoint), current.provider.model_on(endpoint)
+    if not was or was != now:
+        return None  # another model was asked for (the diff says so already), or nothing to compare
+    result = match(report_fingerprint(baseline, endpoint), report_fingerprint(current, endpoint))
     if result.same is not False:
         return None
     evidence = "; ".join(p.shown for p in result.differing)
-    return f"⚑ model fingerprint changed ({result.summary()}): the model behind the name changed? {evidence}"
+    what = "model fingerprint" if endpoint is Endpoint.COMPLETIONS else f"{endpoint.title} model fingerprint"
+    return f"⚑ {what} changed ({result.summary()}): the model behind the name changed? {evidence}"
 
 
 def baseline_matches(baseline: Report, reports: list[Report]) -> list[str]:
-    """One line per report claiming the pinned baseline's model: the same-model rule against the baseline."""
-    pinned = report_fingerprint(baseline)
+    """One line per report and endpoint claiming the pinned baseline's model there: the same-model rule against
+    the baseline's fingerprint on that endpoint."""
     name = baseline.provider.name
     lines = []
-    for report in reports:
-        if report.provider.model != pinned.model or _same_run(report, baseline):
+    for endpoint in ENDPOINTS:
+        pinned = report_fingerprint(baseline, endpoint)
+        if not pinned.model:
             continue
-        result = match(pinned, report_fingerprint(report))
-        flag = "⚑ " if result.same is False else ""
-        lines.append(f"{flag}{report.provider.name} vs pinned baseline {name} ({pinned.model}): {result.summary()}")
+        for report in reports:
+            if report.provider.model_on(endpoint) != pinned.model or _same_run(report, baseline):
+                continue
+            result = match(pinned, report_fingerprint(report, endpoint))
+            flag = "⚑ " if result.same is False else ""
+            lines.append(f"{flag}{report.provider.name} vs pinned baseline {name} ({_on(endpoint, pinned.model)}): "
+                         f"{result.summary()}")
     return lines
 
 
 CROSS_PROBES = ("identity-cross-1", "identity-cross-2", "identity-cross-3")  # identity-fp-1..3 under a cheaper name
 
 
-def cross_match(exchanges: Mapping[str, Exchange], model: str) -> Match:
-    """The claimed model against the cheaper model on the same provider, on the first three fingerprint prompts."""
+def cross_match(exchanges: Mapping[str, Exchange], model: str, endpoint: Endpoint = Endpoint.COMPLETIONS) -> Match:
+    """The claimed model against the cheaper model on the same provider, on the first three fingerprint prompts
+    (``exchanges`` by full probe id, or an endpoint's view that finds them by their short names)."""
+    claimed_probes = tuple(endpoint.probe_id(f"identity-fp-{i}") for i in range(1, len(CROSS_PROBES) + 1))
 
     def bodies(probes: tuple[str, ...]) -> dict[str, tuple[Any, Any]]:
         out = {}
-        for i, probe in enumerate(probes, 1):
+        for probe, as_probe in zip(probes, claimed_probes, strict=True):
             ex = exchanges.get(probe)
             if ex is not None and ex.status == 200 and not ex.not_sent and not ex.transport_error:
-                out[f"identity-fp-{i}"] = (ex.request.json(), ex.json())
+                out[as_probe] = (ex.request.json(), ex.json())
         return out
 
-    claimed = fingerprint_from_bodies(bodies(tuple(f"identity-fp-{i}" for i in range(1, 4))), model)
-    return match(claimed, fingerprint_from_bodies(bodies(CROSS_PROBES), model))
+    cross = tuple(endpoint.probe_id(p) for p in CROSS_PROBES)
+    claimed = fingerprint_from_bodies(bodies(claimed_probes), model, endpoint)
+    return match(claimed, fingerprint_from_bodies(bodies(cross), model, endpoint))
 
 
 def _same_run(a: Report, b: Report) -> bool:

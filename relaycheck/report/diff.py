@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from relaycheck.checks.model import Grade, Verdict
+from relaycheck.endpoint import ENDPOINTS
 from relaycheck.identity.fingerprint import model_change
 from relaycheck.report.model import Report, ReportError
 
@@ -72,9 +73,10 @@ def diff_reports(baseline: Report, current: Report, history: Sequence[Report] = 
         was, now = baseline.provider.model_on(endpoint), current.provider.model_on(endpoint)
         if was != now:
             out.notes.append(f"{endpoint.title} model {was or 'not certified'} → {now or 'not certified'}")
-    swap = model_change(baseline, current)  # the model behind the name, apart from what the checks say
-    if swap:
-        out.notes.append(swap)
+    for endpoint in ENDPOINTS:  # the model behind the name on each endpoint, apart from what the checks say
+        swap = model_change(baseline, current, endpoint)
+        if swap:
+            out.notes.append(swap)
     if baseline.provider.name != current.provider.name:
         out.notes.append(f"provider {baseline.provider.name} → {current.provider.name}")
     if current.skipped:
