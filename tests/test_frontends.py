@@ -70,7 +70,10 @@ def test_every_feature_has_a_conformance_module() -> None:
         for node in ast.parse(module.read_text()).body:
             if isinstance(node, ast.Assign) and any(getattr(t, "id", "") == "FEATURE" for t in node.targets):
                 declared.add(ast.literal_eval(node.value))
-    assert declared == set(load_catalogue().features)
+    # a module holds a feature on both endpoints (test_shape.py: shape and chat.shape)
+    from relaycheck.endpoint import Endpoint
+
+    assert declared == {f.removeprefix(Endpoint.of_feature(f).prefix) for f in load_catalogue().features}
 
 
 def test_allure_results_are_grouped_and_carry_the_exchange(tmp_path: Path) -> None:
@@ -98,7 +101,7 @@ def _pytest(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 
 def test_pytest_selection_decides_what_is_sent(tmp_path: Path) -> None:
     """-k / a file / -m: only the checks whose tests run are certified, so only their probes are sent."""
-    result = _pytest(str(REPO / "conformance" / "test_stream.py"), "-k", "stream.done", "-q",
+    result = _pytest(str(REPO / "conformance" / "test_stream.py"), "-k", "stream.done", "-m", "completions", "-q",
                      "--report-dir", str(tmp_path / "r"), cwd=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "1 passed" in result.stdout
@@ -116,7 +119,10 @@ def test_pytest_selection_decides_what_is_sent(tmp_path: Path) -> None:
     ids = [line for line in must.stdout.splitlines() if "::" in line]
     levels = {i: c["level"] for i, c in listed.items()}
     assert ids and all(levels[i.rsplit("::", 1)[1].rstrip("]")] == "MUST" for i in ids)
-    assert all("reference::errors." in i for i in ids)
+    assert all("reference::errors." in i or "reference::chat.errors." in i for i in ids)
+    assert any("reference::chat.errors." in i for i in ids)  # both endpoints, one module
+    chat = _pytest("--pyargs", "conformance", "-m", "chat and errors", "-q", "--co", cwd=tmp_path)
+    assert all("reference::chat.errors." in i for i in chat.stdout.splitlines() if "::" in i)
 
 
 def test_pytest_markers_are_registered_and_a_bad_provider_is_one_line(tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ from disk), so it serves both ``relaycheck run -p a -p b`` and ``relaycheck comp
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -110,6 +111,24 @@ class Comparison:
                 if cell.unique and cell.grade is not None:
                     out.append((name, row.check, cell.grade))
         return out
+
+
+def endpoints_of(reports: Sequence[Report]) -> list[Endpoint]:
+    """Every endpoint any of the reports certified, in order: one comparison row each."""
+    return list(dict.fromkeys(e.endpoint for r in reports for e in r.provider.certified))
+
+
+def endpoint_cell(report: Report, endpoint: Endpoint) -> str:
+    """How ``report`` came out on ``endpoint``, in a few words: its score, not served (and how), not certified."""
+    result = next((e for e in report.endpoints() if e.info.endpoint is endpoint), None)
+    if result is None:
+        return "not certified"
+    if result.serving.served is False:
+        status = re.match(r"HTTP \d+", result.serving.evidence)
+        return f"not served ({status.group() if status else 'not the API'})"
+    percent = result.summary.percent
+    must = len(result.summary.must_failures)
+    return ("–" if percent is None else f"{percent}%") + (f", {must} MUST failing" if must else "")
 
 
 def compare(reports: list[Report]) -> Comparison:
@@ -370,6 +389,9 @@ def comparison_markdown(comparison: Comparison) -> str:
     for label, fn in rows:
         shown = [fn(f) if not f.skipped or label in ("run", "suite") else "skipped" for f in figs]
         lines.append(f"| {label} | " + " | ".join(shown) + " |")
+    for endpoint in endpoints_of(comparison.reports):
+        shown = [_md(endpoint_cell(r, endpoint), 80) if not r.skipped else "skipped" for r in comparison.reports]
+        lines.append(f"| {endpoint.title} | " + " | ".join(shown) + " |")
     for name, report in zip(names, comparison.reports, strict=True):
         if report.skipped:
             lines += ["", f"- **{_md(name, 64)}** skipped: {_md(report.skipped, 200)}"]

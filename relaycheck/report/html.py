@@ -22,7 +22,7 @@ from relaycheck.report import escape
 from relaycheck.report.causes import Causes, Fault, causes, fields_named
 from relaycheck.report.charts import bars_svg, distribution_svg, distributions, shapes, spend_by_feature, timeline_svg
 from relaycheck.report.clauses import OFFICIAL_SOURCE, definitions
-from relaycheck.report.compare import Cell, Comparison, Figures, Probed, figures, seconds
+from relaycheck.report.compare import Cell, Comparison, Figures, Probed, endpoint_cell, endpoints_of, figures, seconds
 from relaycheck.report.deviations import lookup
 from relaycheck.report.markdown import OTHER
 from relaycheck.report.model import Report, VerdictRow
@@ -667,6 +667,12 @@ def _comparison_figures(comparison: Comparison, provider_heads: str) -> str:
             f"<td class=\"num\">{fn(f)}</td>" if not f.skipped or label in ("run", "suite")
             else f"<td class=\"skipped\">{badge('skipped')}</td>" for f in figs) + "</tr>"
         for label, fn in rows
+    )
+    body += "".join(  # each endpoint side by side: its score, or why it has none
+        f"<tr><th>{e(endpoint.title)}</th>" + "".join(
+            f"<td class=\"num\">{e(endpoint_cell(r, endpoint))}</td>" if not r.skipped
+            else f"<td class=\"skipped\">{badge('skipped')}</td>" for r in comparison.reports) + "</tr>"
+        for endpoint in endpoints_of(comparison.reports)
     )
     models = "".join(f"<td>{e(r.provider.model)}</td>" for r in comparison.reports)
     skipped = "".join(

@@ -71,7 +71,9 @@ def _properties(props: ET.Element, report: Report) -> None:
 
 
 def _testcase(suite: ET.Element, row: VerdictRow, provider: str) -> None:
-    case = ET.SubElement(suite, "testcase", name=_x(f"{row.check.feature}.{row.id}"), classname=_x(provider), time="0")
+    # classname provider.endpoint: CI test reporters group a provider's checks by endpoint
+    case = ET.SubElement(suite, "testcase", name=_x(f"{row.check.feature}.{row.id}"),
+                         classname=_x(f"{provider}.{row.check.endpoint.value}"), time="0")
     grade, outcome = row.grade, row.grade.test_outcome
     text = _x(_evidence(row))
     message = _x(escape.clip(f"{grade.value}: {row.verdict.message or ''}", 500))

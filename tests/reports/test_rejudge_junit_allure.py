@@ -82,7 +82,7 @@ def test_junit(run_dir: Path, quirky_report: dict[str, Any]) -> None:
     assert len(cases) == len(quirky_report["verdicts"]) == int(relay.get("tests") or 0)
     for v in quirky_report["verdicts"]:
         case = cases[f"{v['feature']}.{v['check']}"]
-        assert case.get("classname") == "relay-a"
+        assert case.get("classname") == f"relay-a.{'chat' if v['check'].startswith('chat.') else 'completions'}"
         kinds = [child.tag for child in case if child.tag in ("failure", "error", "skipped")]
         expected = {"fail": ["failure"], "error": ["error"], "skipped": ["skipped"], "unsupported": ["skipped"],
                     "known": ["skipped"]}.get(v["grade"], [])
