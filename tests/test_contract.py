@@ -10,16 +10,15 @@ from __future__ import annotations
 import copy
 import json
 import pathlib
-import re
-import textwrap
 from typing import Any
 
 import jsonschema
 import openapi_spec_validator
 import pytest
-import requests
 import schemathesis
 import yaml
+from contract_helpers import ABSENT, assert_self_contained, keyword_paths, normalise, sse, st_response
+from contract_helpers import official_schemas as read_official_schemas
 from hypothesis import HealthCheck, given, settings
 from schemathesis import Response
 
@@ -110,34 +109,10 @@ ERROR_BODY = {
 }
 
 
-# --------------------------------------------------------------------------------------------
-# The official excerpt: YAML fragments, each under a "# ---- <what> (lines a-b) ----" header.
-# --------------------------------------------------------------------------------------------
-
-_HEADER = re.compile(r"^# ---- (?P<title>.+?) ----\s*$", re.MULTILINE)
-
-
-def _excerpt_sections() -> dict[str, str]:
-    text = OFFICIAL_EXCERPT.read_text(encoding="utf-8")
-    headers = list(_HEADER.finditer(text))
-    assert headers, "no '# ---- ... ----' section headers in the official excerpt"
-    return {
-        match.group("title"): text[match.end() : nxt.start() if nxt else len(text)]
-        for match, nxt in zip(headers, [*headers[1:], None], strict=True)
-    }
-
-
 @pytest.fixture(scope="module")
 def official_schemas() -> dict[str, Any]:
     """components.schemas of the official excerpt, merged from every 'components.schemas' fragment."""
-    schemas: dict[str, Any] = {}
-    for title, body in _excerpt_sections().items():
-        if not title.startswith("components.schemas"):
-            continue
-        parsed = yaml.safe_load(textwrap.dedent(body))
-        assert isinstance(parsed, dict), title
-        # A fragment ends with the (empty) key that follows it in the full file; drop those.
-        schemas.update({name: schema for name, schema in parsed.items() if schema is not None})
+    schemas = read_official_schemas(OFFICIAL_EXCERPT)
     for name in (
         "CreateCompletionRequest",
         "CreateCompletionResponse",
@@ -151,87 +126,10 @@ def official_schemas() -> dict[str, Any]:
     return schemas
 
 
-def test_official_excerpt_keeps_its_provenance_header() -> None:
+def test_contract_helpers_keeps_its_provenance_header() -> None:
     first = OFFICIAL_EXCERPT.read_text(encoding="utf-8").splitlines()[0]
     assert "github.com/openai/openai-openapi" in first
     assert "f85dbe223d40e1a31cba812ab2d755c7e98a92a3" in first
-
-
-# --------------------------------------------------------------------------------------------
-# Normalising 3.0 (nullable) and 3.1 (null types) schemas into one comparable shape.
-# --------------------------------------------------------------------------------------------
-
-_ABSENT = "<absent>"
-_COMPARED = ("minimum", "maximum", "minItems", "maxItems", "format", "const")
-
-
-def _resolve(schema: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
-    """Merge a local components/schemas $ref into its siblings (3.1 allows siblings of $ref)."""
-    ref = schema.get("$ref")
-    if ref is None:
-        return schema
-    target = defs[ref.rsplit("/", 1)[-1]]
-    merged = dict(_resolve(target, defs))
-    merged.update({k: v for k, v in schema.items() if k != "$ref"})
-    return merged
-
-
-def _types(schema: dict[str, Any]) -> set[str]:
-    declared = schema.get("type")
-    if declared is None:
-        return set()
-    return set(declared) if isinstance(declared, list) else {declared}
-
-
-def normalise(schema: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
-    """Types, nullability, bounds, defaults, enum, items, properties and branches of a schema.
-
-    3.0 ``nullable: true``, a 3.1 ``"null"`` in ``type``, a ``{type: "null"}`` branch, a nullable
-    branch and ``None`` in ``enum`` all become ``nullable: True`` on the schema. A 3.0-era
-    ``default: null`` on a non-null branch is hoisted to the schema (in 3.1 it belongs there).
-    ``example``/``description`` and ``x-`` annotations are ignored.
-    """
-    schema = _resolve(schema, defs)
-    types = _types(schema)
-    nullable = bool(schema.get("nullable")) or "null" in types
-    types.discard("null")
-    default = schema.get("default", _ABSENT)
-
-    branches = []
-    for raw in schema.get("oneOf", []) + schema.get("anyOf", []):
-        if _resolve(raw, defs).get("type") == "null":
-            nullable = True
-            continue
-        branch = normalise(raw, defs)
-        nullable = nullable or branch["nullable"]
-        if branch["default"] is None and default == _ABSENT:
-            default = None
-        if branch["default"] is None:
-            branch["default"] = _ABSENT
-        branch["nullable"] = False
-        branches.append(branch)
-
-    enum = schema.get("enum")
-    if enum is not None:
-        nullable = nullable or None in enum
-        enum = sorted(value for value in enum if value is not None)
-
-    out: dict[str, Any] = {
-        "types": sorted(types),
-        "nullable": nullable,
-        "default": default,
-        "enum": enum,
-        **{key: schema.get(key, _ABSENT) for key in _COMPARED},
-        "branches": sorted(branches, key=lambda b: json.dumps(b, sort_keys=True)),
-    }
-    if isinstance(schema.get("items"), dict):
-        out["items"] = normalise(schema["items"], defs)
-    if isinstance(schema.get("properties"), dict):
-        out["properties"] = {k: normalise(v, defs) for k, v in schema["properties"].items()}
-    if isinstance(schema.get("additionalProperties"), dict):
-        # Only the value type: our logit_bias also encodes the -100..100 range given in prose.
-        out["additionalProperties"] = sorted(_types(_resolve(schema["additionalProperties"], defs)))
-    return out
 
 
 def test_normalise_treats_30_and_31_nullability_alike() -> None:
@@ -307,16 +205,7 @@ def test_document_shape(contract: Contract) -> None:
 
 
 def test_no_30_nullable_keyword_anywhere(contract: Contract) -> None:
-    def walk(node: Any, path: str) -> None:
-        if isinstance(node, dict):
-            assert "nullable" not in node, f"3.0 'nullable' keyword at {path}"
-            for key, value in node.items():
-                walk(value, f"{path}/{key}")
-        elif isinstance(node, list):
-            for index, value in enumerate(node):
-                walk(value, f"{path}/{index}")
-
-    walk(contract.document, "#")
+    assert list(keyword_paths(contract.document, "nullable")) == []
 
 
 def test_packaged_copy_is_a_symlink_to_the_single_source() -> None:
@@ -358,13 +247,7 @@ def test_schemathesis_generated_bodies_satisfy_the_contract(st_schema: Any, cont
 
 
 def _st_response(status: int, body: bytes | dict[str, Any], content_type: str = "application/json") -> Response:
-    content = body if isinstance(body, bytes) else json.dumps(body).encode()
-    request = requests.Request("POST", "http://relay.test:8000/v1/completions", json={}).prepare()
-    return Response(status, {"content-type": [content_type]}, content, request, 0.01, True)
-
-
-def _sse(*payloads: str) -> bytes:
-    return "".join(f"data: {payload}\n\n" for payload in payloads).encode()
+    return st_response("http://relay.test:8000/v1/completions", status, body, content_type)
 
 
 @pytest.mark.parametrize(
@@ -375,14 +258,14 @@ def _sse(*payloads: str) -> bytes:
         ("error envelope", 401, ERROR_BODY, "application/json", True),
         ("vllm error", 400, {"object": "error", "message": "m", "type": "BadRequestError", "code": 400},
          "application/json", False),
-        ("stream", 200, _sse(json.dumps(OFFICIAL_STREAM_CHUNK), json.dumps(USAGE_CHUNK), "[DONE]"),
+        ("stream", 200, sse(json.dumps(OFFICIAL_STREAM_CHUNK), json.dumps(USAGE_CHUNK), "[DONE]"),
          "text/event-stream", True),
         ("stream eos", 200,
-         _sse(json.dumps({**OFFICIAL_STREAM_CHUNK, "choices": [{**OFFICIAL_STREAM_CHUNK["choices"][0],
+         sse(json.dumps({**OFFICIAL_STREAM_CHUNK, "choices": [{**OFFICIAL_STREAM_CHUNK["choices"][0],
                                                                   "finish_reason": "eos"}]}), "[DONE]"),
          "text/event-stream", False),
-        ("stream not json", 200, _sse("hello", "[DONE]"), "text/event-stream", False),
-        ("stream error", 200, _sse(json.dumps(ERROR_BODY)), "text/event-stream", True),
+        ("stream not json", 200, sse("hello", "[DONE]"), "text/event-stream", False),
+        ("stream error", 200, sse(json.dumps(ERROR_BODY)), "text/event-stream", True),
     ],
 )  # fmt: skip
 def test_schemathesis_validates_responses_against_the_contract(
@@ -438,7 +321,7 @@ def _without_prompt_bounds(prompt: dict[str, Any]) -> dict[str, Any]:
         ("best_of", ["integer"], True, 1, {"minimum": 0, "maximum": 20}),
         ("frequency_penalty", ["number"], True, 0, {"minimum": -2, "maximum": 2}),
         ("presence_penalty", ["number"], True, 0, {"minimum": -2, "maximum": 2}),
-        ("user", ["string"], False, _ABSENT, {}),
+        ("user", ["string"], False, ABSENT, {}),
         ("prompt", [], True, "<|endoftext|>", {}),
     ],
 )
@@ -697,12 +580,7 @@ def test_error_validation(contract: Contract, body: dict[str, Any], valid: bool)
 
 @pytest.mark.parametrize("name", sorted(REQUIRED_SCHEMAS))
 def test_schemas_are_self_contained(contract: Contract, name: str) -> None:
-    schema = contract.schema(name)
-    assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
-    assert "#/components/" not in json.dumps(schema)
-    jsonschema.Draft202012Validator.check_schema(schema)
-    for ref in re.findall(r'"\$ref": "#/\$defs/([^"]+)"', json.dumps(schema)):
-        assert ref in schema["$defs"]
+    assert_self_contained(contract.schema(name))
 
 
 def test_schema_copies_and_cached_validators(contract: Contract) -> None:

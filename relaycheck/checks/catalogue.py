@@ -12,7 +12,7 @@ from functools import cached_property
 from relaycheck.checks import defaults, errors, identity, logprobs, messages, params, route, shape, stream, usage
 from relaycheck.checks import property as property_checks
 from relaycheck.checks.model import Check, Level, Verdict
-from relaycheck.endpoint import Endpoint
+from relaycheck.endpoint import ENDPOINTS, Endpoint
 
 AREAS = (route, shape, defaults, params, stream, messages, logprobs, errors, usage, property_checks, identity)
 
@@ -80,4 +80,6 @@ class Catalogue:
 
 
 def load_catalogue() -> Catalogue:
-    return Catalogue(tuple(c for area in AREAS for c in area.CHECKS))
+    """Every check: Completions' first, then chat's, each endpoint's by area (reports list them in this order)."""
+    checks = [c for area in AREAS for c in area.CHECKS]
+    return Catalogue(tuple(sorted(checks, key=lambda c: ENDPOINTS.index(c.endpoint))))

@@ -1,8 +1,12 @@
-"""The relaycheck OpenAPI contract for POST /v1/completions, served as JSON Schema.
+"""The relaycheck OpenAPI contracts (POST /v1/completions, POST /v1/chat/completions), served as JSON Schema.
 
+>>> from relaycheck.endpoint import Endpoint
 >>> from relaycheck.spec import load_contract
 >>> contract = load_contract()
 >>> contract.validator("CreateCompletionRequest").is_valid({"model": "m", "prompt": "hi"})
+True
+>>> chat = load_contract(endpoint=Endpoint.CHAT)
+>>> chat.validator(chat.operation.request).is_valid({"model": "m", "messages": [{"role": "user", "content": "hi"}]})
 True
 """
 
@@ -12,7 +16,9 @@ from relaycheck.spec.contract import (
     Contract,
     ContractError,
     Disagreement,
+    Operation,
     SeedPage,
+    contract_path,
     default_document_path,
     load_contract,
 )
@@ -23,7 +29,9 @@ __all__ = [
     "Contract",
     "ContractError",
     "Disagreement",
+    "Operation",
     "SeedPage",
+    "contract_path",
     "default_document_path",
     "load_contract",
 ]

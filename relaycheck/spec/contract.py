@@ -1,4 +1,9 @@
-"""Load the OpenAPI contract (``openapi/completions.yaml``) and serve its schemas as JSON Schema."""
+"""Load an endpoint's OpenAPI contract (``openapi/completions.yaml``, ``openapi/chat.yaml``) and serve its schemas.
+
+Each document has one operation; the request, response and chunk schemas are the ones that operation names (its
+request body, its 200 ``application/json`` body, its 200 ``text/event-stream`` ``x-sse-data-schema``), so the
+same :class:`Contract` serves both endpoints.
+"""
 
 from __future__ import annotations
 
@@ -14,13 +19,17 @@ import jsonschema
 import yaml
 from jsonschema.protocols import Validator
 
+from relaycheck.endpoint import Endpoint
+
 __all__ = [
     "JSON_SCHEMA_DIALECT",
     "PAGE_KEYS",
     "Contract",
     "ContractError",
     "Disagreement",
+    "Operation",
     "SeedPage",
+    "contract_path",
     "default_document_path",
     "load_contract",
 ]
@@ -49,13 +58,36 @@ _FIELD_BASE: Mapping[str, str] = MappingProxyType(
 )
 
 
+# The packaged document of each endpoint (a symlink to openapi/<name> in a source checkout).
+_DOCUMENTS: Mapping[Endpoint, str] = MappingProxyType(
+    {Endpoint.COMPLETIONS: "completions.yaml", Endpoint.CHAT: "chat.yaml"}
+)
+
+
 class ContractError(ValueError):
     """The contract document is malformed or a schema name is unknown."""
 
 
+def contract_path(endpoint: Endpoint) -> pathlib.Path:
+    """The packaged contract of ``endpoint`` (a symlink to ``openapi/<name>.yaml`` in a source checkout)."""
+    return pathlib.Path(__file__).with_name(_DOCUMENTS[endpoint])
+
+
 def default_document_path() -> pathlib.Path:
-    """The packaged contract (a symlink to ``openapi/completions.yaml`` in a source checkout)."""
-    return pathlib.Path(__file__).with_name("completions.yaml")
+    """The packaged Completions contract, the default of every caller written before chat."""
+    return contract_path(Endpoint.COMPLETIONS)
+
+
+@dataclass(frozen=True)
+class Operation:
+    """The document's one operation and the components it names."""
+
+    path: str  # "/completions", "/chat/completions"
+    method: str  # "post"
+    operation_id: str  # "createCompletion", "createChatCompletion"
+    request: str  # component of the application/json request body
+    response: str  # component of the 200 application/json body
+    chunk: str | None  # component of one SSE data payload (x-sse-data-schema), None if the operation never streams
 
 
 @dataclass(frozen=True)
@@ -77,6 +109,42 @@ class SeedPage:
     url: str
     endpoint: str
     seed: str
+
+
+def _component_name(node: Any, where: str) -> str:
+    ref = node.get("$ref") if isinstance(node, Mapping) else None
+    if not isinstance(ref, str) or not ref.startswith(COMPONENT_PREFIX):
+        raise ContractError(f"{where} is not a components/schemas $ref")
+    return ref[len(COMPONENT_PREFIX) :]
+
+
+def _operation(document: Mapping[str, Any]) -> Operation:
+    found = [
+        (path, method, op)
+        for path, item in (document.get("paths") or {}).items()
+        if isinstance(item, Mapping)
+        for method, op in item.items()
+        if isinstance(op, Mapping) and "operationId" in op
+    ]
+    if len(found) != 1:
+        raise ContractError(f"a contract has exactly one operation, this one has {len(found)}")
+    path, method, op = found[0]
+    where = f"{method.upper()} {path}"
+    try:
+        body = op["requestBody"]["content"]["application/json"]["schema"]
+        ok = op["responses"]["200"]["content"]
+        json_body = ok["application/json"]["schema"]
+    except (KeyError, TypeError):
+        raise ContractError(f"{where} lacks a JSON request body or a 200 application/json response") from None
+    stream = ok.get("text/event-stream")
+    return Operation(
+        path=path,
+        method=method,
+        operation_id=op["operationId"],
+        request=_component_name(body, f"{where} request body"),
+        response=_component_name(json_body, f"{where} 200 application/json"),
+        chunk=_component_name(stream["x-sse-data-schema"], f"{where} x-sse-data-schema") if stream else None,
+    )
 
 
 def _walk_refs(node: Any) -> Iterator[str]:
@@ -117,11 +185,29 @@ class Contract:
             raise ContractError("document has no components/schemas")
         self.document = document
         self.path = path
+        self._operation: Operation | None = None
         self._schemas: dict[str, dict[str, Any]] = {}
         self._validators: dict[str, Validator] = {}
 
     def __repr__(self) -> str:
         return f"Contract(path={str(self.path)!r})"
+
+    # -- the operation -------------------------------------------------------------------------
+
+    @property
+    def operation(self) -> Operation:
+        """The document's one operation (read once, on first use)."""
+        if self._operation is None:
+            self._operation = _operation(self.document)
+        return self._operation
+
+    @property
+    def endpoint(self) -> Endpoint:
+        """The endpoint whose path the operation is (``/chat/completions`` is :attr:`Endpoint.CHAT`)."""
+        for endpoint in Endpoint:
+            if self.operation.path == f"/{endpoint.path}":
+                return endpoint
+        raise ContractError(f"{self.operation.path!r} is no endpoint relaycheck certifies")
 
     # -- schemas -------------------------------------------------------------------------------
 
@@ -182,15 +268,17 @@ class Contract:
 
     @property
     def request_schema(self) -> dict[str, Any]:
-        return self.schema("CreateCompletionRequest")
+        return self.schema(self.operation.request)
 
     @property
     def response_schema(self) -> dict[str, Any]:
-        return self.schema("CreateCompletionResponse")
+        return self.schema(self.operation.response)
 
     @property
     def chunk_schema(self) -> dict[str, Any]:
-        return self.schema("CreateCompletionChunk")
+        if self.operation.chunk is None:
+            raise ContractError(f"{self.operation.operation_id} declares no text/event-stream x-sse-data-schema")
+        return self.schema(self.operation.chunk)
 
     @property
     def error_schema(self) -> dict[str, Any]:
@@ -213,16 +301,14 @@ class Contract:
         return node
 
     def request_fields(self) -> dict[str, dict[str, Any]]:
-        """Property name -> schema of ``CreateCompletionRequest``, with component refs inlined."""
-        request = self._component("CreateCompletionRequest")
-        return {
-            name: self._inline(prop, ("CreateCompletionRequest",))
-            for name, prop in request.get("properties", {}).items()
-        }
+        """Property name -> schema of the request body's component, with component refs inlined."""
+        name = self.operation.request
+        properties = self._component(name).get("properties", {})
+        return {field: self._inline(prop, (name,)) for field, prop in properties.items()}
 
     @property
     def required_request_fields(self) -> list[str]:
-        return list(self._component("CreateCompletionRequest").get("required", []))
+        return list(self._component(self.operation.request).get("required", []))
 
     # -- seed-page annotations -----------------------------------------------------------------
 
@@ -283,6 +369,8 @@ def _load(resolved: pathlib.Path) -> Contract:
     return Contract(document, resolved)
 
 
-def load_contract(path: pathlib.Path | None = None) -> Contract:
-    """Parse the contract at ``path`` (default: :func:`default_document_path`), cached per path."""
-    return _load(pathlib.Path(path or default_document_path()).resolve())
+def load_contract(path: pathlib.Path | None = None, *, endpoint: Endpoint | None = None) -> Contract:
+    """Parse the contract at ``path``, or the packaged one of ``endpoint`` (default: Completions), cached per path."""
+    if path is not None and endpoint is not None:
+        raise ValueError("load_contract takes a path or an endpoint, not both")
+    return _load(pathlib.Path(path or contract_path(endpoint or Endpoint.COMPLETIONS)).resolve())

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from relaycheck.endpoint import ENDPOINTS, Endpoint
-from relaycheck.spec.contract import Contract, ContractError, default_document_path, load_contract
+from relaycheck.spec.contract import Contract, ContractError, load_contract
 
 
 @dataclass(frozen=True)
@@ -21,10 +21,5 @@ class Contracts:
 
 
 def load_contracts() -> Contracts:
-    """Every endpoint's packaged contract (``completions.yaml``, ``chat.yaml``; each loaded once per process)."""
-    found = {}
-    for endpoint in ENDPOINTS:
-        path = default_document_path().with_name(f"{endpoint.value}.yaml")
-        if path.exists():
-            found[endpoint] = load_contract(path)
-    return Contracts(found)
+    """Every endpoint's packaged contract (each loaded once per process)."""
+    return Contracts({endpoint: load_contract(endpoint=endpoint) for endpoint in ENDPOINTS})

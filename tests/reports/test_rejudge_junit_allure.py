@@ -149,7 +149,8 @@ def test_attach_verdict_labels_and_attaches_redacted_exchanges(run_dir: Path) ->
     verdict = next(v for v in run.verdicts if v.check == "stream.done")
     assert verdict.grade is Grade.FAIL
     secret = "sk-relaycheck-ALLURE-SECRET-0123456789"
-    stream = run.exchanges["stream"]
+    probe = verdict.probes[0]  # the stream it failed on: the re-sent one when the rerun failed too
+    stream = run.exchanges[probe]
     from dataclasses import replace
 
     from relaycheck.transport.exchange import RecordedRequest
@@ -160,7 +161,7 @@ def test_attach_verdict_labels_and_attaches_redacted_exchanges(run_dir: Path) ->
     listener = Listener()
     plugin_manager.register(listener, name="relaycheck-test-listener")
     try:
-        ok = attach_verdict(verdict, catalogue.get("stream.done"), {**run.exchanges, "stream": leaky},
+        ok = attach_verdict(verdict, catalogue.get("stream.done"), {**run.exchanges, probe: leaky},
                             Redactor.for_keys([secret]), provider="relay-a")
     finally:
         plugin_manager.unregister(name="relaycheck-test-listener")
@@ -170,9 +171,9 @@ def test_attach_verdict_labels_and_attaches_redacted_exchanges(run_dir: Path) ->
     assert labels["suite"] == ("stream",)
     assert labels["subSuite"] == ("stream.done",)
     names = [n for n, _ in listener.attachments]
-    assert "exchange stream" in names and any(n.startswith("verdict") for n in names)
+    assert f"exchange {probe}" in names and any(n.startswith("verdict") for n in names)
     assert all(secret not in body for _, body in listener.attachments)
-    exchange = json.loads(dict(listener.attachments)["exchange stream"])
+    exchange = json.loads(dict(listener.attachments)[f"exchange {probe}"])
     assert exchange["request"]["headers"]["Authorization"] == "<redacted>"
 
 
