@@ -9,7 +9,9 @@ import pytest
 
 from relaycheck.checks.catalogue import load_catalogue
 from relaycheck.config.providers import embedded_reference
+from relaycheck.endpoint import Endpoint
 from relaycheck.identity.fingerprint import (
+    CHAT_FINGERPRINT_PROBES,
     FINGERPRINT_PROBES,
     Fingerprint,
     fingerprint_from_bodies,
@@ -113,7 +115,7 @@ def test_compare_and_a_pinned_baseline_flag_a_swapped_model() -> None:
     from relaycheck.report.compare import compare
 
     trusted, faithful, swapped = _report(), _report(), _report(("model-salted",))
-    (group,) = compare([trusted, faithful, swapped]).groups
+    (group,) = [g for g in compare([trusted, faithful, swapped]).groups if g.endpoint is Endpoint.COMPLETIONS]
     assert list(group.flagged) == ["reference #3"]
     assert any("model fingerprint differs" in reason for reason in group.flagged["reference #3"])
     assert "same model" in group.fingerprint["reference #2"]
@@ -130,3 +132,66 @@ def test_billing_failures_say_what_the_difference_looks_like(quirk: str, pattern
     catalogue = load_catalogue().select(("identity.prompt-tokens",))
     (run,) = certify([embedded_reference(quirks=(quirk,))], catalogue, load_contracts())
     assert pattern in run.verdicts[0].message
+
+
+# -- Chat Completions: its own fingerprint, the same rule ----------------------------------------------------------
+
+CHAT_MODEL = "gpt-4"
+
+
+def _chat_fingerprint(client: httpx.Client, base_url: str) -> Fingerprint:
+    bodies = {}
+    for probe_id in CHAT_FINGERPRINT_PROBES:
+        body = probes_by_id()[probe_id].build(ProbeContext(CHAT_MODEL, {}))
+        r = client.post(f"{base_url}/chat/completions", json=body,
+                        headers={"Authorization": f"Bearer {DEFAULT_API_KEY}"})
+        bodies[probe_id] = (body, r.json())
+    return fingerprint_from_bodies(bodies, CHAT_MODEL, Endpoint.CHAT)
+
+
+@pytest.fixture(scope="module")
+def chat_prints():  # type: ignore[no-untyped-def]
+    wobbly = ServerConfig(logprob_jitter=0.05, divergence=0.3)
+    configs = {"a": wobbly, "b": wobbly, "salted": dataclasses.replace(wobbly, quirks=frozenset({"model-salted"}))}
+    running = {name: serve_in_thread(c) for name, c in configs.items()}
+    try:
+        with httpx.Client(timeout=10) as client:
+            yield {name: _chat_fingerprint(client, s.base_url) for name, s in running.items()}
+    finally:
+        for s in running.values():
+            s.stop()
+
+
+def test_chat_fingerprint_reads_chat_answers_and_tells_a_swap(chat_prints) -> None:  # type: ignore[no-untyped-def]
+    a = chat_prints["a"]
+    assert set(a.prints) == set(CHAT_FINGERPRINT_PROBES)
+    with_logprobs = [p for p in a.prints.values() if p.top]
+    assert len(with_logprobs) == len(CHAT_FINGERPRINT_PROBES) - 2  # chat-basic and chat-greedy ask none
+    assert all(p.text and p.prompt.startswith("[{") for p in a.prints.values())  # the content; the conversation
+    same = match(a, chat_prints["b"])
+    assert same.same is True and same.basis == "logprobs", same.summary()
+    swapped = match(a, chat_prints["salted"])
+    assert swapped.same is False, swapped.summary()
+
+
+def _chat_report(quirks: tuple[str, ...] = ()) -> Report:
+    catalogue = load_catalogue().select(("chat.identity",))
+    (run,) = certify([embedded_reference(quirks=quirks)], catalogue, load_contracts())
+    return build_report(run, catalogue)
+
+
+def test_diff_compare_and_a_pinned_baseline_tell_a_swapped_chat_model() -> None:
+    from relaycheck.identity.fingerprint import baseline_matches
+    from relaycheck.report.compare import compare
+
+    trusted, faithful, swapped = _chat_report(), _chat_report(), _chat_report(("model-salted",))
+    assert len(report_fingerprint(trusted, Endpoint.CHAT).prints) == len(CHAT_FINGERPRINT_PROBES)
+    assert not report_fingerprint(trusted).prints  # no Completions probe was sent: nothing mixed in
+    assert model_change(trusted, faithful, Endpoint.CHAT) is None
+    line = model_change(trusted, swapped, Endpoint.CHAT)
+    assert line is not None and "Chat Completions model fingerprint changed" in line
+    (group,) = [g for g in compare([trusted, faithful, swapped]).groups if g.endpoint is Endpoint.CHAT]
+    assert group.label == "gpt-4 (Chat Completions)" and list(group.flagged) == ["reference #3"]
+    assert any("model fingerprint differs" in reason for reason in group.flagged["reference #3"])
+    lines = [x for x in baseline_matches(trusted, [faithful, swapped]) if "Chat Completions" in x]
+    assert len(lines) == 2 and not lines[0].startswith("⚑") and lines[1].startswith("⚑ ")

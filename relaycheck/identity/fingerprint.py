@@ -254,7 +254,7 @@ def baseline_matches(baseline: Report, reports: list[Report]) -> list[str]:
     lines = []
     for endpoint in ENDPOINTS:
         pinned = report_fingerprint(baseline, endpoint)
-        if not pinned.model:
+        if not pinned:  # not certified there, or nothing of the fingerprint recorded: nothing to match against
             continue
         for report in reports:
             if report.provider.model_on(endpoint) != pinned.model or _same_run(report, baseline):
