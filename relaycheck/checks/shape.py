@@ -396,7 +396,7 @@ MESSAGE_PROBES = tuple(CHAT.probe_id(p) for p in ("basic", "greedy", "n", "tools
     level=Level.MUST,
     feature=f"{CHAT.prefix}{FEATURE}",
     probes=MESSAGE_PROBES,
-    fails_on=("refusal-missing",),
+    fails_on=("chat-refusal-missing",),
     deviations=("D63",),
 )
 def message(r: Recorded) -> Outcome:

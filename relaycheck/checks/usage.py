@@ -309,6 +309,11 @@ CHECKS = (completion_bounds, prompt_tokens, linear, stream_matches)
 CHAT_USAGE = 'CompletionUsage (CreateChatCompletionResponse.usage): prompt_tokens "Number of tokens in the prompt", ' \
     'completion_tokens "Number of tokens in the generated completion", total_tokens "(prompt + completion)"'
 CACHE_MINIMUM = 1024  # OpenAI prompt caching: "enabled automatically for prompts that are 1024 tokens or longer"
+BREAKDOWNS = (  # (details object, member, the total that includes it, what exceeding it suggests)
+    ("prompt_tokens_details", "cached_tokens", "prompt_tokens", "an upstream's uncached count reported as the prompt?"),
+    ("completion_tokens_details", "reasoning_tokens", "completion_tokens",
+     "reasoning reported apart from the completion?"),
+)
 
 
 def _details(usage: dict[str, Any] | None, name: str, member: str) -> Any:
@@ -357,30 +362,24 @@ def chat_total(r: Recorded) -> Outcome:
 def chat_details(r: Recorded) -> Outcome:
     judged = 0
     for b in _all_billed(r):
-        cached = _details(b.usage, "prompt_tokens_details", "cached_tokens")
-        reasoning = _details(b.usage, "completion_tokens_details", "reasoning_tokens")
-        for value, name in ((cached, "cached_tokens"), (reasoning, "reasoning_tokens")):
-            if value is not None and not (_int(value) and value >= 0):
-                return Fail(f"{name} is not a non-negative integer", "an integer >= 0", f"{b}, {name} {value!r}",
+        for details, member, total, why in BREAKDOWNS:
+            value = _details(b.usage, details, member)
+            if value is None:
+                continue
+            if not (_int(value) and value >= 0):
+                return Fail(f"{member} is not a non-negative integer", "an integer >= 0", f"{b}, {member} {value!r}",
                             b.probe)
-        if cached is not None:
             judged += 1
-            if cached > b.prompt_tokens:
-                return Fail("cached_tokens exceeds prompt_tokens, which includes them (an upstream's uncached count "
-                            "reported as the prompt?)", f"cached_tokens <= {b.prompt_tokens}",
-                            f"{b}, cached_tokens {cached}", b.probe)
-            if cached and b.prompt_tokens < CACHE_MINIMUM:
-                return Fail(f"cached_tokens reported for a prompt below the {CACHE_MINIMUM} tokens caching starts at",
-                            "cached_tokens 0", f"{b}, cached_tokens {cached}", b.probe)
-        if reasoning is not None:
-            judged += 1
-            if reasoning > b.completion_tokens:
-                return Fail("reasoning_tokens exceeds completion_tokens, which includes them (reasoning billed apart "
-                            "from the completion?)", f"reasoning_tokens <= {b.completion_tokens}",
-                            f"{b}, reasoning_tokens {reasoning}", b.probe)
+            if value > getattr(b, total):
+                return Fail(f"{member} exceeds {total}, which includes them ({why})",
+                            f"{member} <= {getattr(b, total)}", f"{b}, {member} {value}", b.probe)
+        cached = _details(b.usage, "prompt_tokens_details", "cached_tokens")
+        if cached and b.prompt_tokens < CACHE_MINIMUM:
+            return Fail(f"cached_tokens reported for a prompt below the {CACHE_MINIMUM} tokens caching starts at",
+                        "cached_tokens 0", f"{b}, cached_tokens {cached}", b.probe)
     if not judged:
         return Pass("no answer reported a usage breakdown (optional): nothing to hold")
-    return Pass(f"{judged} breakdowns, each within its total")
+    return Pass(f"{judged} breakdown figures, each within its total")
 
 
 @check(
