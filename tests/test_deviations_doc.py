@@ -29,12 +29,16 @@ def test_every_cited_deviation_has_an_entry() -> None:
 # it (the benign quirk `extra-fields` proves none does); D43 (429/5xx retry semantics) is how the transport retries,
 # not a property of an answer.
 NOT_A_CHECK = {"D26", "D43"}
+# Chat's entries (section F), reproduced by the reference provider's chat quirks; the chat checks written on top of
+# that server cite them. An id leaves this set when a check detects it (and the test below says so).
+AWAITING_CHAT_CHECKS = {f"D{n}" for n in range(50, 68)} - {"D63"}
 
 
 def test_every_entry_is_detected_or_knowingly_not() -> None:
     """A new entry no check detects is a gap to see: it must be detected, or listed above with why."""
     cited = {d for c in load_catalogue().checks for d in c.deviations}
-    assert _entries() - cited == NOT_A_CHECK
+    assert _entries() - cited == NOT_A_CHECK | (AWAITING_CHAT_CHECKS - cited)
+    assert not AWAITING_CHAT_CHECKS & cited, f"detected now, drop from AWAITING_CHAT_CHECKS: {AWAITING_CHAT_CHECKS & cited}"
 
 
 RESEARCH_NOTES = Path(__file__).resolve().parents[2] / "shared" / "reference" / "known-deviations.md"

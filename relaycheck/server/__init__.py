@@ -1,4 +1,4 @@
-"""The reference provider: a conformant OpenAI legacy Completions server with switchable quirks.
+"""The reference provider: a conformant OpenAI Completions and Chat Completions server with switchable quirks.
 
 >>> from relaycheck.server import ServerConfig, serve_in_thread
 >>> with serve_in_thread(ServerConfig(quirks=frozenset({"no-done"}))) as server:

@@ -182,8 +182,15 @@ class ReferenceServer:
         return self.json_response({"object": "list", "data": cards}, ex)
 
     async def completions(self, request: Request) -> Response:
-        ex = self.exchange(Endpoint.COMPLETIONS)
-        if missing := self.missing_route(Endpoint.COMPLETIONS):
+        return await self.serve(request, Endpoint.COMPLETIONS)
+
+    async def chat_completions(self, request: Request) -> Response:
+        return await self.serve(request, Endpoint.CHAT)
+
+    async def serve(self, request: Request, endpoint: Endpoint) -> Response:
+        """One request of ``endpoint``, through the pipeline of the module docstring."""
+        ex = self.exchange(endpoint)
+        if missing := self.missing_route(endpoint):
             return missing
         hooks = self.hooks(ex)
         try:
@@ -194,51 +201,37 @@ class ReferenceServer:
                     quirk.on_body(body, ex)
             ex.body = body
             model = self.model_for(ex, body.get("model") if isinstance(body, dict) else None)
-            parsed = parse_request(body, model.tokenizer, self.config.context_length)
+            parse = parse_chat_request if endpoint is Endpoint.CHAT else parse_request
+            parsed = parse(body, model.tokenizer, self.config.context_length)
             for quirk in hooks:
                 if quirk.on_request:
                     parsed = quirk.on_request(parsed, ex)
             if self.config.divergence and self._wobble.random() < self.config.divergence:
-                parsed = wobble.diverge(model, parsed, self._wobble)
+                parsed = self.diverge(model, parsed)
             ex.request = parsed
-            if parsed.model not in self.config.models:
-                if parsed.model in self.config.chat_models:
-                    raise errors.chat_model_on_completions(parsed.model)
-                raise errors.model_not_found(parsed.model)
+            self.check_served(parsed.model, endpoint)
         except ApiError as err:
             return self.error_response(err, ex)
         rng = random.Random(parsed.seed) if parsed.seed is not None else random.Random()
         return await self.answer(ex, rng, model)
 
-    async def chat_completions(self, request: Request) -> Response:
-        ex = self.exchange(Endpoint.CHAT)
-        if missing := self.missing_route(Endpoint.CHAT):
-            return missing
-        hooks = self.hooks(ex)
-        try:
-            self.guard(request, ex)
-            body = await _json_body(request)
-            for quirk in hooks:
-                if quirk.on_body:
-                    quirk.on_body(body, ex)
-            ex.body = body
-            model = self.model_for(ex, body.get("model"))
-            parsed: ChatRequest = parse_chat_request(body, model.tokenizer, self.config.context_length)
-            for quirk in hooks:
-                if quirk.on_request:
-                    parsed = quirk.on_request(parsed, ex)
-            if self.config.divergence and self._wobble.random() < self.config.divergence:
-                forced = wobble.diverge(model, generation_request(parsed), self._wobble).forced_prefix
-                parsed = dataclasses.replace(parsed, forced_prefix=forced)
-            ex.request = parsed
-            if parsed.model not in self.config.chat_models:
-                if parsed.model in self.config.models:
-                    raise errors.not_a_chat_model(parsed.model)
-                raise errors.model_not_found(parsed.model)
-        except ApiError as err:
-            return self.error_response(err, ex)
-        rng = random.Random(parsed.seed) if parsed.seed is not None else random.Random()
-        return await self.answer(ex, rng, model)
+    def check_served(self, name: str, endpoint: Endpoint) -> None:
+        """404 for a model the endpoint does not serve; the other endpoint's models get OpenAI's own message."""
+        chat = endpoint is Endpoint.CHAT
+        served, other = (self.config.chat_models, self.config.models) if chat else (
+            self.config.models, self.config.chat_models)
+        if name in served:
+            return
+        if name in other:
+            raise errors.not_a_chat_model(name) if chat else errors.chat_model_on_completions(name)
+        raise errors.model_not_found(name)
+
+    def diverge(self, model: NGramModel, parsed: Any) -> Any:
+        """A faithful provider's temperature-0 divergence (wobble.py); a chat answer diverges the same way."""
+        if isinstance(parsed, ChatRequest):
+            forced = wobble.diverge(model, generation_request(parsed), self._wobble).forced_prefix
+            return dataclasses.replace(parsed, forced_prefix=forced)
+        return wobble.diverge(model, parsed, self._wobble)
 
     async def answer(self, ex: Exchange, rng: random.Random, model: NGramModel) -> Response:
         """A validated request's answer: the stream, or the JSON body (each through its hooks)."""

@@ -21,6 +21,22 @@ are: a stream and a non-streamed answer to the same request share everything but
 
 A choice that calls tools has ``content: null`` and ``finish_reason: "tool_calls"``.
 
+**The wire** follows OpenAI's definition and its observed answers: ``message`` has ``role``, ``content``,
+``refusal: null`` and ``annotations: []`` (``ChatCompletionResponseMessage``; recorded answers in
+openai/openai-python:tests/lib/chat/test_completions.py); ``logprobs`` is ``null`` unless asked, else
+``{content, refusal: null}`` (``content`` null when the message's is); usage carries its details
+(``CompletionUsage``). A stream opens each choice with ``{"role": "assistant", "content": "", "refusal": null}`` or,
+when it calls a tool, ``{"role": "assistant", "content": null, "tool_calls": [...], "refusal": null}`` (OpenAI's
+chunks as quoted in langwatch/langwatch#6196 and tensorzero/tensorzero#1265); every chunk choice carries
+``logprobs`` (null unless asked) and ``finish_reason``; the last chunk of a choice has an empty delta. ``usage`` is
+on the chunks only with ``include_usage`` ("An optional field that will only be present when you set
+stream_options: {include_usage: true}", ``CreateChatCompletionStreamResponse``): ``null`` on each, then the usage
+chunk with ``choices: []``. What the definition leaves open is served as benign quirks (chat_quirks.py): ``usage:
+null`` without include_usage (OpenAI's own chunk in tensorzero#1265 has it), chunks without ``logprobs`` (a chunk
+choice requires only ``delta``, ``finish_reason`` and ``index``; an answer's choice requires ``logprobs``, so its
+absence there stays D24), no ``system_fingerprint`` (not required), the finish_reason on the last content chunk, an
+empty delta, and ``obfuscation`` (which OpenAI adds by default and the reference omits: it is optional).
+
 **completion_tokens** counts what was generated: the content's tokens (end-of-text excluded, as on Completions), or,
 for tool calls, the tokens of each call's name and of its arguments text. ``max_tokens`` (or
 ``max_completion_tokens``) bounds that count: content ends with ``length``, and calls are cut too (the arguments
@@ -200,12 +216,16 @@ def _pieces(tokenizer: Tokenizer, ids: Sequence[int]) -> list[str]:
 
 
 def _head(ex: Exchange, obj: str) -> dict[str, Any]:
+    """The members before ``choices``, in OpenAI's order (the chunk quoted in tensorzero/tensorzero#1265)."""
     assert ex.request is not None
-    return {"id": ex.id, "object": obj, "created": ex.created, "model": ex.request.model}
-
-
-def _tail() -> dict[str, Any]:
-    return {"service_tier": SERVICE_TIER, "system_fingerprint": SYSTEM_FINGERPRINT}
+    return {
+        "id": ex.id,
+        "object": obj,
+        "created": ex.created,
+        "model": ex.request.model,
+        "service_tier": SERVICE_TIER,
+        "system_fingerprint": SYSTEM_FINGERPRINT,
+    }
 
 
 def chat_usage(prompt_tokens: int, completion_tokens: int) -> dict[str, Any]:
@@ -273,7 +293,7 @@ def build_chat_response(ex: Exchange, model: NGramModel, rng: random.Random) -> 
         logprobs = _logprobs(model.tokenizer, request, None if run.content is None else run.tokens)
         choices.append({"index": index, "message": message, "logprobs": logprobs, "finish_reason": run.finish_reason})
     usage = chat_usage(request.prompt_tokens, sum(r.completion_tokens for r in runs))
-    return {**_head(ex, "chat.completion"), "choices": choices, "usage": usage, **_tail()}
+    return {**_head(ex, "chat.completion"), "choices": choices, "usage": usage}
 
 
 @dataclass
@@ -295,7 +315,7 @@ async def chat_stream_chunks(ex: Exchange, model: NGramModel, rng: random.Random
     assert isinstance(request, ChatRequest)
     tokenizer = model.tokenizer
     head = _head(ex, "chat.completion.chunk")
-    tail = {**_tail(), **({"usage": None} if request.include_usage else {})}
+    tail = {"usage": None} if request.include_usage else {}
 
     def chunk(index: int, delta: dict[str, Any], logprobs: Any = None, finish: str | None = None) -> dict[str, Any]:
         choice = {"index": index, "delta": delta, "logprobs": logprobs, "finish_reason": finish}
@@ -330,5 +350,5 @@ async def chat_stream_chunks(ex: Exchange, model: NGramModel, rng: random.Random
                 yield chunk(state.index, {}, None, state.run.finish_reason)
     if request.include_usage:
         usage = chat_usage(request.prompt_tokens, sum(r.completion_tokens for r in runs))
-        yield {**head, "choices": [], "usage": usage, **_tail()}
+        yield {**head, "choices": [], "usage": usage}
 

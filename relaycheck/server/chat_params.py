@@ -50,6 +50,7 @@ from relaycheck.server.chat_template import RenderedPrompt, render_prompt
 from relaycheck.server.errors import ApiError, invalid
 from relaycheck.server.model import Sampling
 from relaycheck.server.params import logit_bias_map
+from relaycheck.server.structured import unserved_keyword
 from relaycheck.server.tokenizer import Tokenizer
 from relaycheck.tokens.chat import content_text
 
@@ -199,23 +200,23 @@ def _is_number(value: Any) -> bool:
 
 
 def _integer(body: Mapping[str, Any], name: str, low: int | None = None, high: int | None = None) -> int | None:
-    value = body.get(name)
-    if value is None:
-        return None
-    if not _is_int(value):
-        raise _type_error(name, "an integer", value)
-    _range(name, value, low, high, "integer")
-    return int(value)
+    value = _numeric(body, name, low, high, "integer")
+    return None if value is None else int(value)
 
 
 def _decimal(body: Mapping[str, Any], name: str, low: float, high: float) -> float | None:
+    value = _numeric(body, name, low, high, "decimal")
+    return None if value is None else float(value)
+
+
+def _numeric(body: Mapping[str, Any], name: str, low: float | None, high: float | None, kind: str) -> float | None:
     value = body.get(name)
     if value is None:
         return None
-    if not _is_number(value):
-        raise _type_error(name, "a decimal", value)
-    _range(name, value, low, high, "decimal")
-    return float(value)
+    if not (_is_int(value) if kind == "integer" else _is_number(value)):
+        raise _type_error(name, f"an {kind}" if kind == "integer" else f"a {kind}", value)
+    _range(name, value, low, high, kind)
+    return value
 
 
 def _range(path: str, value: float, low: float | None, high: float | None, kind: str) -> None:
@@ -353,7 +354,7 @@ def _role_order(messages: Sequence[Mapping[str, Any]]) -> None:
         if role == "tool":
             if message["tool_call_id"] not in pending:
                 raise invalid("Invalid parameter: messages with role 'tool' must be a response to a preceeding "
-                              "message with 'tool_calls'.", f"messages.[{i}].role")
+                              "message with 'tool_calls'.", f"messages.[{i}].role", cause="role_order")
             del pending[message["tool_call_id"]]
             continue
         if pending:
@@ -368,7 +369,7 @@ def _role_order(messages: Sequence[Mapping[str, Any]]) -> None:
 def _unanswered(caller: int, pending: Mapping[str, None]) -> ApiError:
     return invalid("An assistant message with 'tool_calls' must be followed by tool messages responding to each "
                    "'tool_call_id'. The following tool_call_ids did not have response messages: "
-                   f"{', '.join(pending)}", f"messages.[{caller}].role")
+                   f"{', '.join(pending)}", f"messages.[{caller}].role", cause="role_order")
 
 
 # -- tools, tool_choice, response_format ---------------------------------------------------------------
@@ -380,6 +381,9 @@ def _schema_problem(schema: Mapping[str, Any], strict: bool) -> str | None:
         jsonschema.Draft202012Validator.check_schema(schema)
     except jsonschema.SchemaError as exc:
         return exc.message
+    keyword = unserved_keyword(schema)
+    if keyword:
+        return f"the relaycheck reference provider cannot generate output constrained by '{keyword}'."
     return _strict_problem(schema, ()) if strict else None
 
 

@@ -9,6 +9,7 @@ import sys
 
 import uvicorn
 
+from relaycheck.endpoint import Endpoint
 from relaycheck.server.app import create_app
 from relaycheck.server.config import DEFAULT_API_KEY, ServerConfig
 from relaycheck.server.quirks import all_quirks, get_quirk
@@ -51,12 +52,14 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def quirk_table() -> str:
+    """One line per quirk: its name, the deviation it reproduces, the endpoints it applies to, what it does."""
     quirks = all_quirks()
     width = max(len(q.name) for q in quirks)
-    lines = [f"{'NAME':<{width}}  {'DEVIATION':<9}  DESCRIPTION"]
+    lines = [f"{'NAME':<{width}}  {'DEVIATION':<9}  {'ENDPOINTS':<16}  DESCRIPTION"]
     for q in quirks:
         description = f"{q.description} (benign: the spec allows it)" if q.benign else q.description
-        lines.append(f"{q.name:<{width}}  {q.deviation:<9}  {description}")
+        endpoints = ",".join(e.value for e in Endpoint if e in q.endpoints)
+        lines.append(f"{q.name:<{width}}  {q.deviation:<9}  {endpoints:<16}  {description}")
     return "\n".join(lines)
 
 

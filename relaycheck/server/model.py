@@ -269,9 +269,10 @@ def model_named(name: str) -> NGramModel:
 
 
 @functools.cache
-def salted_model(salt: int) -> NGramModel:
+def salted_model(salt: int, encoding: str = "cl100k_base") -> NGramModel:
     """Another model with the claimed model's tokenizer (a cheaper model served under the claimed name)."""
-    return NGramModel(default_tokenizer(), corpus.documents(), salt=salt)
+    tokenizer = default_tokenizer() if encoding == "cl100k_base" else encoding_tokenizer(encoding)
+    return NGramModel(tokenizer, corpus.documents(), salt=salt)
 
 
 @functools.cache
@@ -296,6 +297,6 @@ CHAT_MODEL_SPECS = {
 def chat_model(name: str) -> NGramModel:
     """The model served under the chat name ``name`` (KeyError for a name the reference does not know)."""
     encoding, salt = CHAT_MODEL_SPECS[name]
-    if encoding == "cl100k_base":
-        return salted_model(salt) if salt else default_model()
-    return NGramModel(encoding_tokenizer(encoding), corpus.documents(), salt=salt)
+    if encoding == "cl100k_base" and not salt:
+        return default_model()
+    return salted_model(salt, encoding)

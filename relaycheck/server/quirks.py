@@ -1,17 +1,20 @@
 """Named quirks: switches that make the reference server reproduce one real-world deviation each.
 
-A quirk is a frozen :class:`Quirk` carrying small hook functions. The app calls every active quirk's hook
-at these points, in registry order:
+A quirk is a frozen :class:`Quirk` (``quirk.py``) carrying small hook functions. The app calls every active quirk's
+hook at these points, in registry order, on the requests of the endpoints the quirk names (``Quirk.endpoints``:
+Completions by default; ``ANY_ENDPOINT`` below lists those that run on chat too; chat's own are in
+``chat_quirks.py``, registered here):
 
 ===============  ====================================================================================
 ``on_body``      the parsed JSON body, before validation: rewrite it in place or raise :class:`ApiError`
-``on_request``   the validated :class:`CompletionRequest`: return a changed copy
+``on_request``   the validated :class:`CompletionRequest` (chat: :class:`ChatRequest`): return a changed copy
 ``on_chunks``    the stream's chunk dicts as an async iterator: return a new iterator (merge, drop, move)
 ``on_payload``   each finished object in place: ``kind`` is ``"response"`` (non-stream) or ``"chunk"``
 ``on_frames``    the stream's SSE frames (lists of ``(field, value)`` lines): return a new iterator
 ``on_bytes``     each encoded SSE frame: return the bytes to send
 ``on_error``     an :class:`ApiError` before rendering: return a changed copy (status, param, body)
 ``on_error_body`` the rendered error body: return the body to send
+``on_model``     which model answers (the substitution quirks)
 ===============  ====================================================================================
 
 A few quirks change how the app answers rather than what it sends (``no-auth``, ``json-as-sse``,
@@ -27,91 +30,34 @@ import dataclasses
 import math
 import random
 import re
-from collections.abc import AsyncIterator, Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-from relaycheck.endpoint import Endpoint
+from relaycheck.server.chat_params import KNOWN as CHAT_MEMBERS
+from relaycheck.server.chat_quirks import CHAT_QUIRKS
 from relaycheck.server.errors import ApiError
-from relaycheck.server.model import NGramModel, model_named, other_tokenizer_model, salted_model
+from relaycheck.server.model import NGramModel, chat_model, model_named, other_tokenizer_model, salted_model
 from relaycheck.server.params import CompletionRequest
 from relaycheck.server.protocol import DONE, Exchange, Frame, new_id
+from relaycheck.server.quirk import (
+    BOTH,
+    CHAT,
+    ErrorHook,
+    FramesHook,
+    Json,
+    PayloadHook,
+    Quirk,
+    RequestHook,
+)
+from relaycheck.server.quirk import choices_of as _choices
+from relaycheck.server.quirk import clamp as _clamp
+from relaycheck.server.quirk import is_number as _is_number
+from relaycheck.server.quirk import is_usage_chunk as _is_usage_chunk
+from relaycheck.server.quirk import logprobs_of as _logprobs
+from relaycheck.server.quirk import replace_fields as _replace
+from relaycheck.server.quirk import usages_of as _usages
 from relaycheck.server.tokenizer import default_tokenizer
-
-Json = dict[str, Any]
-BodyHook = Callable[[Json, Exchange], None]
-RequestHook = Callable[[CompletionRequest, Exchange], CompletionRequest]
-ChunksHook = Callable[[AsyncIterator[Json], Exchange], AsyncIterator[Json]]
-PayloadHook = Callable[[Json, Exchange, str], None]
-FramesHook = Callable[[AsyncIterator[Frame], Exchange], AsyncIterator[Frame]]
-BytesHook = Callable[[bytes], bytes]
-ErrorHook = Callable[[ApiError, Exchange], ApiError]
-ErrorBodyHook = Callable[[Json, ApiError], Json]
-ModelHook = Callable[[NGramModel, Exchange], NGramModel]  # which model answers this request
-
-
-def _hook() -> Any:
-    return field(default=None, compare=False, repr=False)
-
-
-COMPLETIONS = frozenset({Endpoint.COMPLETIONS})
-BOTH = frozenset(Endpoint)
-CHAT = frozenset({Endpoint.CHAT})
-
-
-@dataclass(frozen=True)
-class Quirk:
-    name: str
-    description: str
-    deviation: str  # "D18" (an entry of docs/deviations.md) or "benign"
-    benign: bool = False
-    # The endpoints on whose requests the app runs this quirk (GET /v1/models and unknown paths run every quirk).
-    endpoints: frozenset[Endpoint] = COMPLETIONS
-    on_body: BodyHook | None = _hook()
-    on_request: RequestHook | None = _hook()
-    on_chunks: ChunksHook | None = _hook()
-    on_payload: PayloadHook | None = _hook()
-    on_frames: FramesHook | None = _hook()
-    on_bytes: BytesHook | None = _hook()
-    on_error: ErrorHook | None = _hook()
-    on_error_body: ErrorBodyHook | None = _hook()
-    on_model: ModelHook | None = _hook()
-
-
-# -- helpers ---------------------------------------------------------------------------------------
-
-
-def _choices(obj: Json) -> list[Json]:
-    choices = obj.get("choices")
-    return choices if isinstance(choices, list) else []
-
-
-def _logprobs(obj: Json) -> Iterator[Json]:
-    for choice in _choices(obj):
-        if isinstance(choice.get("logprobs"), dict):
-            yield choice["logprobs"]
-
-
-def _usages(obj: Json) -> Iterator[Json]:
-    if isinstance(obj.get("usage"), dict):
-        yield obj["usage"]
-
-
-def _is_usage_chunk(chunk: Json) -> bool:
-    return not chunk.get("choices") and isinstance(chunk.get("usage"), dict)
-
-
-def _replace(**changes: Any) -> RequestHook:
-    return lambda request, ex: dataclasses.replace(request, **changes)
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-def _clamp(value: float, low: float, high: float) -> float:
-    return min(max(value, low), high)
-
+from relaycheck.tokens.chat import content_text
 
 # -- request side ----------------------------------------------------------------------------------
 
@@ -147,7 +93,8 @@ def _no_best_of_n_rule(body: Json, ex: Exchange) -> None:
 
 
 def _reject_explicit_defaults(body: Json, ex: Exchange) -> None:
-    for name in ("best_of", "suffix"):
+    # on chat, members a translator has no field for even at their default (n, logit_bias: one-api's D04 pattern)
+    for name in ("n", "logit_bias") if ex.chat else ("best_of", "suffix"):
         if name in body:
             raise ApiError(400, f"Unsupported param: {name}", param=name, cause="quirk")
 
@@ -193,11 +140,14 @@ _RANGES = {
     "presence_penalty": (-2, 2),
     "frequency_penalty": (-2, 2),
 }
+# On chat, logprobs is a boolean, top_logprobs counts the alternatives, and a bound is at least 1.
+_CHAT_RANGES = {**{k: v for k, v in _RANGES.items() if k not in ("best_of", "logprobs")}, "top_logprobs": (0, 20),
+                "max_tokens": (1, float("inf")), "max_completion_tokens": (1, float("inf"))}
 
 
 def _accept_out_of_range(body: Json, ex: Exchange) -> None:
     # No range validation: whatever comes is clamped into what the model can do, silently.
-    for name, (low, high) in _RANGES.items():
+    for name, (low, high) in (_CHAT_RANGES if ex.chat else _RANGES).items():
         if _is_number(body.get(name)):
             body[name] = type(body[name])(_clamp(body[name], low, high))
     if isinstance(body.get("stop"), list):
@@ -219,15 +169,20 @@ def _prompt_list_first_only(request: CompletionRequest, ex: Exchange) -> Complet
     )
 
 
+def _served_models(ex: Exchange) -> tuple[str, ...]:
+    return ex.config.chat_models if ex.chat else ex.config.models
+
+
 def _default_model_when_missing(body: Json, ex: Exchange) -> None:
-    body.setdefault("model", ex.config.models[0])
+    body.setdefault("model", _served_models(ex)[0])
 
 
 def _drop_unknown_params(body: Json, ex: Exchange) -> None:
-    """As a relay that re-serialises the request through its own struct: what it does not know is gone."""
+    """As a relay that re-serialises the request through its own struct: what it does not know is gone (on chat,
+    Portkey 1.15.2 rebuilds the body from its field list, Portkey-AI/gateway:src/providers/openai/chatComplete.ts)."""
     from relaycheck.spec import load_contract
 
-    known = load_contract().request_fields()
+    known = CHAT_MEMBERS if ex.chat else load_contract().request_fields()
     for name in [k for k in body if k not in known]:
         del body[name]
 
@@ -246,8 +201,8 @@ def _refuse_suffix(body: Json, ex: Exchange) -> None:
 
 
 def _model_fallback(body: Json, ex: Exchange) -> None:
-    if isinstance(body.get("model"), str) and body["model"] not in ex.config.models:
-        body["model"] = ex.config.models[0]
+    if isinstance(body.get("model"), str) and body["model"] not in _served_models(ex):
+        body["model"] = _served_models(ex)[0]
 
 
 # -- logprobs shape --------------------------------------------------------------------------------
@@ -303,7 +258,11 @@ def _set(key: str, value: Any, kinds: tuple[str, ...] = ("response", "chunk")) -
 
 
 def _chatcmpl_id(obj: Json, ex: Exchange, kind: str) -> None:
-    obj["id"] = "chatcmpl-" + str(obj["id"]).removeprefix("cmpl-")
+    """The other endpoint's id prefix: chatcmpl- on Completions (llama.cpp, new-api), cmpl- on chat."""
+    if ex.chat:
+        obj["id"] = "cmpl-" + str(obj["id"]).removeprefix("chatcmpl-")
+    else:
+        obj["id"] = "chatcmpl-" + str(obj["id"]).removeprefix("cmpl-")
 
 
 def _finish_reason_eos(obj: Json, ex: Exchange, kind: str) -> None:
@@ -350,9 +309,17 @@ def _created_millis(obj: Json, ex: Exchange, kind: str) -> None:
 # -- streaming -------------------------------------------------------------------------------------
 
 
+def _id_prefix(ex: Exchange) -> str:
+    return "chatcmpl-" if ex.chat else "cmpl-"
+
+
 def _chunk_ids_vary(obj: Json, ex: Exchange, kind: str) -> None:
     if kind == "chunk":
-        obj["id"] = new_id()
+        obj["id"] = new_id(_id_prefix(ex))
+
+
+def _id_reused(obj: Json, ex: Exchange, kind: str) -> None:
+    obj["id"] = _id_prefix(ex) + "relaycheck0"
 
 
 def _stream_no_finish_reason(obj: Json, ex: Exchange, kind: str) -> None:
@@ -393,12 +360,35 @@ def _single_choice(chunk: Json) -> Json | None:
     return choices[0] if len(choices) == 1 else None
 
 
+def _merge_pieces(merged: Json, choice: Json, chat: bool) -> bool:
+    """Append ``choice``'s piece (text, or a chat delta's content) and logprobs to ``merged``; False if it has none
+    (a chat role or tool-call delta, which stays a chunk of its own)."""
+    if chat:
+        delta = choice.get("delta") or {}
+        if set(delta) - {"content"} or not isinstance(delta.get("content"), str):
+            return False
+        merged["delta"]["content"] += delta["content"]
+        if isinstance(merged["logprobs"], dict) and isinstance(choice.get("logprobs"), dict):
+            merged["logprobs"]["content"].extend(choice["logprobs"]["content"] or [])
+        return True
+    merged["text"] += choice["text"]
+    if isinstance(merged["logprobs"], dict):
+        for key, values in merged["logprobs"].items():
+            values.extend(choice["logprobs"][key])
+    return True
+
+
+def _is_piece(choice: Json, chat: bool) -> bool:
+    delta = choice.get("delta") or {}
+    return not chat or (set(delta) == {"content"} and isinstance(delta["content"], str))
+
+
 async def _stream_buffered(chunks: AsyncIterator[Json], ex: Exchange) -> AsyncIterator[Json]:
     # Hold every content chunk of a choice, merged into one, until that choice's final chunk.
     held: dict[int, Json] = {}
     async for chunk in chunks:
         choice = _single_choice(chunk)
-        if choice is None:
+        if choice is None or (choice["finish_reason"] is None and not _is_piece(choice, ex.chat)):
             yield chunk
         elif choice["finish_reason"] is None:
             first = held.get(choice["index"])
@@ -407,10 +397,7 @@ async def _stream_buffered(chunks: AsyncIterator[Json], ex: Exchange) -> AsyncIt
                 continue
             merged = _single_choice(first)
             assert merged is not None
-            merged["text"] += choice["text"]
-            if isinstance(merged["logprobs"], dict):
-                for key, values in merged["logprobs"].items():
-                    values.extend(choice["logprobs"][key])
+            _merge_pieces(merged, choice, ex.chat)
         else:
             if choice["index"] in held:
                 yield held.pop(choice["index"])
@@ -421,7 +408,8 @@ async def _stream_drops_first_token(chunks: AsyncIterator[Json], ex: Exchange) -
     started: set[int] = set()
     async for chunk in chunks:
         choice = _single_choice(chunk)
-        if choice is not None and choice["finish_reason"] is None and choice["index"] not in started:
+        first_piece = choice is not None and _is_piece(choice, ex.chat) and (not ex.chat or choice["delta"]["content"])
+        if first_piece and choice is not None and choice["finish_reason"] is None and choice["index"] not in started:
             started.add(choice["index"])
             continue
         yield chunk
@@ -703,7 +691,7 @@ _QUIRKS: tuple[Quirk, ...] = (
     Quirk("no-best-of-n-rule", "best_of smaller than n is accepted", "D05", on_body=_no_best_of_n_rule),
     Quirk(
         "reject-explicit-defaults",
-        "a best_of or suffix key is rejected even at its default value",
+        "a best_of or suffix key (chat: n or logit_bias) is rejected even at its default value",
         "D04",
         on_body=_reject_explicit_defaults,
     ),
@@ -811,7 +799,8 @@ _QUIRKS: tuple[Quirk, ...] = (
         on_payload=_set("object", "chat.completion", ("response",)),
     ),
     Quirk("empty-id", "id is the empty string", "D19", on_payload=_set("id", "")),
-    Quirk("chatcmpl-id", "id has the chatcmpl- prefix", "D19", on_payload=_chatcmpl_id),
+    Quirk("chatcmpl-id", "id has the other endpoint's prefix (chatcmpl- on Completions, cmpl- on chat)", "D19",
+          on_payload=_chatcmpl_id),
     Quirk("finish-reason-eos", 'finish_reason is "eos_token"', "D20", on_payload=_finish_reason_eos),
     Quirk(
         "logprobs-key-omitted",
@@ -847,6 +836,8 @@ _QUIRKS: tuple[Quirk, ...] = (
         on_payload=_set("object", "chat.completion.chunk", ("chunk",)),
     ),
     Quirk("chunk-ids-vary", "every chunk has a new id", "D19", on_payload=_chunk_ids_vary),
+    Quirk("chat-chunk-ids-vary", "every chat chunk has a new chatcmpl- id (LiteLLM's Responses bridge)", "D19",
+          endpoints=CHAT, on_payload=_chunk_ids_vary),
     Quirk("sse-as-json", "a stream request is answered with one application/json body", "D37"),
     Quirk("no-done", "the stream ends without data: [DONE]", "D28", on_frames=_no_done),
     Quirk("data-after-done", "another data event follows data: [DONE]", "D28", on_frames=_data_after_done),
@@ -963,7 +954,7 @@ _QUIRKS: tuple[Quirk, ...] = (
         "D44",
         on_request=_prompt_list_swapped,
     ),
-    Quirk("id-reused", "every response carries the same id", "D19", on_payload=_set("id", "cmpl-relaycheck0")),
+    Quirk("id-reused", "every response carries the same id", "D19", on_payload=_id_reused),
     Quirk(
         "chunk-model-upstream",
         "stream chunks name the upstream model, not the one asked for (the JSON body is rewritten, chunks not)",
@@ -1122,11 +1113,16 @@ USAGE_FACTOR = 1.3
 
 
 def _another_model(model: NGramModel, ex: Exchange) -> NGramModel:
-    return salted_model(ex.config.substitute_salt)
+    # the same tokenizer, another salt: on chat, the claimed model's encoding (gpt-4o's o200k stays o200k)
+    return salted_model(ex.config.substitute_salt, model.tokenizer.encoding_name)
 
 
 def _cheapest_for_all(model: NGramModel, ex: Exchange) -> NGramModel:
-    return model_named("babbage-002")
+    if not ex.chat:
+        return model_named("babbage-002")
+    # on chat, the cheapest model of the claimed one's tokenizer: gpt-3.5-turbo for gpt-4, gpt-4o-mini for gpt-4o
+    cheap = "gpt-4o-mini" if model.tokenizer.encoding_name == "o200k_base" else "gpt-3.5-turbo"
+    return chat_model(cheap)
 
 
 def _another_tokenizer(model: NGramModel, ex: Exchange) -> NGramModel:
@@ -1135,7 +1131,8 @@ def _another_tokenizer(model: NGramModel, ex: Exchange) -> NGramModel:
 
 def _partial_substitution(model: NGramModel, ex: Exchange) -> NGramModel:
     # Independent per request (the system's entropy, no shared state): which requests get it is unpredictable.
-    return salted_model(ex.config.substitute_salt) if random.SystemRandom().random() < PARTIAL_SHARE else model
+    another = salted_model(ex.config.substitute_salt, model.tokenizer.encoding_name)
+    return another if random.SystemRandom().random() < PARTIAL_SHARE else model
 
 
 def _retotal(usage: Json) -> None:
@@ -1143,7 +1140,7 @@ def _retotal(usage: Json) -> None:
 
 
 def _hidden_prefix(obj: Json, ex: Exchange, kind: str) -> None:
-    prompts = len(ex.request.prompts) if ex.request is not None else 1
+    prompts = len(ex.request.prompts) if isinstance(ex.request, CompletionRequest) else 1
     for usage in _usages(obj):
         usage["prompt_tokens"] += HIDDEN_PREFIX_TOKENS * prompts
         _retotal(usage)
@@ -1165,14 +1162,17 @@ def _prompt_characters(prompt: Any) -> int:
 
 
 def _usage_from_characters(obj: Json, ex: Exchange, kind: str) -> None:
-    """One token per four characters, as relays estimate when the upstream gives no usage (non-stream answers)."""
+    """One token per four characters, as relays estimate when the upstream gives no usage (non-stream answers; on
+    chat, the messages' content and the answer's)."""
     choices = _choices(obj)
-    if not choices or not all(isinstance(c.get("text"), str) for c in choices):
+    texts = [c.get("text") if not ex.chat else (c.get("message") or {}).get("content") or "" for c in choices]
+    if not choices or not all(isinstance(t, str) for t in texts):
         return
-    prompt = (ex.body or {}).get("prompt")
+    body = ex.body or {}
+    prompt = [content_text(m.get("content")) for m in body.get("messages") or []] if ex.chat else body.get("prompt")
     for usage in _usages(obj):
         usage["prompt_tokens"] = math.ceil(_prompt_characters(prompt) / 4)
-        usage["completion_tokens"] = sum(math.ceil(len(c["text"]) / 4) for c in choices)
+        usage["completion_tokens"] = sum(math.ceil(len(t) / 4) for t in texts)
         _retotal(usage)
 
 
@@ -1218,8 +1218,44 @@ _IDENTITY_QUIRKS: tuple[Quirk, ...] = (
 )
 
 
+# The quirks above whose class of deviation applies to any endpoint, and whose hooks work on chat payloads (some
+# generalised: ids keep the endpoint's prefix, the default and fallback model is the endpoint's, buffering merges chat
+# deltas, the identity quirks keep the claimed model's tokenizer). The rest are Completions' own (echo, best_of,
+# suffix, prompt lists, the legacy logprobs arrays and text_completion shape, a default of 16 tokens), or, like
+# refuse-greedy-n, a benign rule chat probes need not plan around. Chat's own quirks are in chat_quirks.py.
+ANY_ENDPOINT = frozenset({
+    # parameters ignored, defaults, validation
+    "drop-max-tokens", "drop-stop", "stop-included", "drop-n", "logprobs-default-on", "drop-logit-bias",
+    "ignore-seed", "logprobs-zero-null",
+    "reject-explicit-defaults", "chatcmpl-id", "logprobs-too-many-top", "integer-temperature", "accept-out-of-range",
+    "default-model-when-missing", "drop-unknown-params", "malformed-json-500", "stop-list-cut-to-four",
+    "ignore-penalties", "stop-partial-left",
+    # response shape and usage
+    "empty-id", "finish-reason-eos", "logprobs-key-omitted", "usage-missing", "usage-zero", "usage-total-wrong",
+    "usage-inflated", "created-float", "created-millis", "model-substituted", "json-as-sse", "id-reused",
+    "finish-reason-always-stop",
+    # streaming
+    "sse-as-json", "no-done", "data-after-done", "non-json-data-line", "stream-no-finish-reason",
+    "finish-reason-every-chunk", "stream-buffered", "stream-drops-first-token", "usage-chunk-missing",
+    "usage-on-last-content-chunk", "usage-zeros-every-chunk", "usage-chunk-forced", "usage-zeros-unasked",
+    "usage-chunk-no-choices", "sse-error-field", "stream-n-index-wrong", "stream-drop-stop", "stream-drop-logprobs",
+    "stream-rejects-options", "chunk-model-upstream", "stream-error-200", "stream-usage-counts-end",
+    # errors and models
+    "no-auth", "models-list-omits-claimed", "unknown-model-503", "model-fallback", "errors-flat", "errors-int-code",
+    "errors-200", "errors-html", "errors-500", "errors-param-null", "errors-traceback",
+    # benign
+    "sse-comments", "sse-crlf", "sse-no-space", "sse-fields", "extra-fields", "pretty-json",
+    # identity and billing
+    "model-salted", "tokenizer-swapped", "partial-substitution", "cheap-model-under-name", "hidden-prompt-prefix",
+    "usage-multiplied", "usage-from-characters",
+})
+_REGISTRY: tuple[Quirk, ...] = tuple(
+    dataclasses.replace(q, endpoints=BOTH) if q.name in ANY_ENDPOINT else q for q in _QUIRKS + _IDENTITY_QUIRKS
+) + CHAT_QUIRKS
+
+
 def all_quirks() -> tuple[Quirk, ...]:
-    return _QUIRKS + _IDENTITY_QUIRKS
+    return _REGISTRY
 
 
 def get_quirk(name: str) -> Quirk:

@@ -9,14 +9,17 @@ temperature 0, never between calls:
   before it, so two strings differ), printable ASCII kept, cut at a quote or a line break, without leading or
   trailing punctuation (the key itself when nothing is left), fitted to minLength/maxLength;
 - an enum item (and a boolean, ``true``/``false``) is the one whose first token the model likes best;
-- a number or integer is derived from the token the model would write next, within minimum/maximum.
+- a number or integer is derived from the token the model would write next, within minimum/maximum (a decimal
+  strictly inside exclusive bounds).
 
 Keywords served: ``type`` (one or a list), ``properties``, ``required``, ``additionalProperties``, ``items``,
 ``prefixItems``, ``minItems``/``maxItems``, ``enum``, ``const``, ``anyOf``/``oneOf`` (the first branch that is
 not ``null``), ``allOf`` (merged), ``$ref`` into ``$defs``/``definitions``, ``minLength``/``maxLength``,
 ``minimum``/``maximum`` (exclusive too), ``multipleOf`` for integers, and the ``date``, ``date-time``, ``time``,
 ``email``, ``uuid`` and ``uri`` formats. Every property an object defines is written (strict schemas require them
-all; for others it is allowed), so the output validates against the whole schema.
+all; for others it is allowed), so the output validates against the whole schema. A schema that needs what the
+generator cannot promise (:data:`UNSERVED_KEYWORDS`, or ``uniqueItems`` with ``minItems`` above 1) is refused when
+the request is validated (:func:`unserved_keyword`), never answered with JSON that fails it.
 """
 
 from __future__ import annotations
@@ -31,7 +34,8 @@ from typing import Any
 from relaycheck.server.model import NGramModel, Sampling
 
 STRING_TOKENS = 4
-MAX_DEPTH = 8  # recursive schemas ($ref to itself) stop here with the smallest value their type allows
+ARRAY_DEPTH = 3  # deeper arrays get only their minItems: recursive schemas ($ref to themselves) end
+MAX_DEPTH = 32  # a schema that recurses through required members alone has no finite value: stop with null
 DEFAULT_SPAN = 100  # integers without bounds lie in 0..99
 _PRINTABLE = re.compile(r"[^ -~]")
 _LEADING = " .,;:!?-"  # what a value does not start or end with
@@ -43,6 +47,11 @@ _FORMATS = {
     "uuid": "00000000-0000-4000-8000-000000000000",
     "uri": "https://example.com/",
 }
+UNSERVED_KEYWORDS = (
+    "pattern", "patternProperties", "propertyNames", "not", "if", "then", "else", "dependentSchemas",
+    "dependentRequired", "contains", "minContains", "maxContains", "minProperties", "maxProperties",
+    "unevaluatedProperties", "unevaluatedItems",
+)
 JSON_OBJECT_SCHEMA: Mapping[str, Any] = {
     "type": "object",
     "properties": {"answer": {"type": "string"}},
@@ -71,7 +80,7 @@ class JsonGenerator:
     # -- schema walking --------------------------------------------------------------------------
 
     def _resolve(self, schema: Any) -> Any:
-        for _ in range(MAX_DEPTH):
+        for _ in range(16):  # a $ref to a $ref to ...: the chain is short in any real schema
             ref = schema.get("$ref") if isinstance(schema, Mapping) else None
             if not isinstance(ref, str):
                 return schema
@@ -83,6 +92,8 @@ class JsonGenerator:
         return schema
 
     def value(self, schema: Any, hint: str, depth: int) -> Any:
+        if depth > MAX_DEPTH:
+            return None
         schema = self._resolve(schema)
         if schema is True or not isinstance(schema, Mapping):
             schema = {"type": "string"}
@@ -115,7 +126,7 @@ class JsonGenerator:
         if kind == "integer":
             return self.integer(schema)
         if kind == "number":
-            return float(self.integer(schema)) if "multipleOf" not in schema else self.integer(schema)
+            return self.number(schema) if "multipleOf" not in schema else self.integer(schema)
         if kind == "array":
             return self.array(schema, hint, depth)
         if kind == "object":
@@ -124,7 +135,7 @@ class JsonGenerator:
 
     def object(self, schema: Mapping[str, Any], depth: int) -> dict[str, Any]:
         properties = schema.get("properties")
-        if not isinstance(properties, Mapping) or depth >= MAX_DEPTH:
+        if not isinstance(properties, Mapping):
             required = [k for k in schema.get("required") or [] if isinstance(k, str)]
             return {k: self.value({}, k, depth + 1) for k in required}
         return {key: self.value(sub, key, depth + 1) for key, sub in properties.items()}
@@ -134,7 +145,7 @@ class JsonGenerator:
         minimum = int(schema.get("minItems", 0) or 0)
         maximum = schema.get("maxItems")
         count = max(minimum, len(prefix), 1 if maximum is None or maximum >= 1 else 0)
-        if depth >= MAX_DEPTH:
+        if depth >= ARRAY_DEPTH:
             count = max(minimum, len(prefix))
         items = schema.get("items", {})
         out = []
@@ -185,6 +196,22 @@ class JsonGenerator:
                 value -= multiple
         return value
 
+    def number(self, schema: Mapping[str, Any]) -> float:
+        """A decimal strictly inside the bounds (exclusive or not), at a point the model's next token picks."""
+        lows = [schema[k] for k in ("minimum", "exclusiveMinimum") if _is_number(schema.get(k))]
+        highs = [schema[k] for k in ("maximum", "exclusiveMaximum") if _is_number(schema.get(k))]
+        low = float(max(lows)) if lows else None
+        high = float(min(highs)) if highs else None
+        if low is None:
+            low = 0.0 if high is None or high > 0 else high - DEFAULT_SPAN
+        if high is None:
+            high = low + DEFAULT_SPAN
+        if low >= high:
+            return low
+        step = self.model.step(self.context, self.sampling, self.rng, {})
+        value = round(low + (high - low) * (step.token % 99 + 1) / 100, 3)
+        return value if low < value < high else (low + high) / 2
+
     def string(self, schema: Mapping[str, Any], hint: str) -> str:
         fmt = schema.get("format")
         if isinstance(fmt, str) and fmt in _FORMATS:
@@ -221,6 +248,34 @@ class JsonGenerator:
         if isinstance(high, int) and len(text) > high:
             text = text[:high]
         return text
+
+
+def unserved_keyword(schema: Any) -> str | None:
+    """The first keyword of ``schema`` (at any depth) the generator cannot satisfy, or None."""
+    if isinstance(schema, list):
+        return next((k for k in map(unserved_keyword, schema) if k), None)
+    if not isinstance(schema, Mapping):
+        return None
+    for keyword in UNSERVED_KEYWORDS:
+        if keyword in schema and not (keyword in ("if", "then", "else", "not") and "properties" in schema
+                                      and keyword in schema["properties"]):
+            return keyword
+    if schema.get("uniqueItems") is True and (schema.get("minItems") or 0) > 1:
+        return "uniqueItems"
+    for key, value in schema.items():
+        if key in ("properties", "$defs", "definitions") and isinstance(value, Mapping):
+            found = next((k for k in map(unserved_keyword, value.values()) if k), None)
+        elif key in ("items", "prefixItems", "anyOf", "oneOf", "allOf", "additionalProperties"):
+            found = unserved_keyword(value)
+        else:
+            continue
+        if found:
+            return found
+    return None
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def _type_of(schema: Mapping[str, Any]) -> str:

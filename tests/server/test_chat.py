@@ -290,21 +290,21 @@ def test_invalid_requests(chat: ChatApi, body: dict[str, Any], param: str, code:
         assert streamed.status_code == 400 and streamed.headers["content-type"].startswith("application/json")
 
 
-@pytest.mark.parametrize(("messages", "at"), [
-    ([{"role": "user", "content": "x"}, {"role": "tool", "tool_call_id": "call_1", "content": "42"}], 1),
-    ([{"role": "user", "content": "x"},
-      {"role": "assistant", "content": None, "tool_calls": [
-          {"id": "call_1", "type": "function", "function": {"name": "get_time", "arguments": "{}"}}]},
-      {"role": "user", "content": "and?"}], 1),
-    ([{"role": "assistant", "content": None, "tool_calls": [
-        {"id": "call_1", "type": "function", "function": {"name": "get_time", "arguments": "{}"}}]},
-      {"role": "tool", "tool_call_id": "call_2", "content": "42"}], 1),
+CALL_1 = {"role": "assistant", "content": None, "tool_calls": [
+    {"id": "call_1", "type": "function", "function": {"name": "get_time", "arguments": "{}"}}]}
+NO_CALL = "must be a response to a preceeding message with 'tool_calls'"
+UNANSWERED = "did not have response messages: call_1"
+
+
+@pytest.mark.parametrize(("messages", "param", "phrase"), [
+    ([*user("x"), {"role": "tool", "tool_call_id": "call_1", "content": "42"}], "messages.[1].role", NO_CALL),
+    ([*user("x"), CALL_1, *user("and?")], "messages.[1].role", UNANSWERED),
+    ([CALL_1, {"role": "tool", "tool_call_id": "call_2", "content": "42"}], "messages.[1].role", NO_CALL),
+    ([*user("x"), CALL_1], "messages.[1].role", UNANSWERED),
 ])
-def test_role_order(chat: ChatApi, messages: list[dict[str, Any]], at: int) -> None:
+def test_role_order(chat: ChatApi, messages: list[dict[str, Any]], param: str, phrase: str) -> None:
     error = _error(chat, 400, messages=messages, tools=TOOLS)
-    at = 0 if "did not have response messages" in error["message"] and messages[0]["role"] == "assistant" else at
-    assert error["param"] == f"messages.[{at}].role"
-    assert "preceeding message with 'tool_calls'" in error["message"] or "call_1" in error["message"]
+    assert error["param"] == param and phrase in error["message"]
 
 
 def test_models_and_auth(chat: ChatApi, api: Api) -> None:

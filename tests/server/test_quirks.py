@@ -18,9 +18,11 @@ import openai
 import pytest
 from openai import OpenAI
 
+from relaycheck.endpoint import Endpoint
 from relaycheck.server import all_quirks, get_quirk
 from relaycheck.transport.sse import parse_sse
 
+from .chat_api import CHAT_MODEL
 from .conftest import API_KEY, COUNTING, MODEL, Api, validate
 
 
@@ -32,7 +34,7 @@ class Send:
     raw: bytes | None = None  # send these bytes instead of the JSON body
     auth: bool = True
     get: str | None = None  # GET this path instead (no body)
-    path: str = "/completions"  # where the request is POSTed
+    chat: bool = False  # POST /chat/completions (with the default chat model) instead of /completions
 
 
 @dataclass
@@ -69,16 +71,18 @@ class Wire:
 
 
 def send(api: Api, request: Send) -> Wire:
-    body = {"model": MODEL, **request.body} if request.model else dict(request.body)
+    model = CHAT_MODEL if request.chat else MODEL
+    body = {"model": model, **request.body} if request.model else dict(request.body)
     if request.stream:
         body["stream"] = True
     headers = {} if request.auth else {"Authorization": ""}
+    path = "/chat/completions" if request.chat else "/completions"
     if request.get is not None:
         response = api.client.get(request.get, headers=headers)
     elif request.raw is not None:
-        response = api.client.post(request.path, content=request.raw, headers=headers)
+        response = api.client.post(path, content=request.raw, headers=headers)
     else:
-        response = api.client.post(request.path, json=body, headers=headers)
+        response = api.client.post(path, json=body, headers=headers)
     return Wire(response.status_code, response.headers.get("content-type", ""), response.content,
                 dict(response.headers))
 
@@ -128,8 +132,6 @@ OUT_OF_RANGE = [
 
 OPTIONS = [{"logprobs": 1}, {"echo": True}, {"suffix": "!"}]  # refused only when streamed by stream-rejects-options
 
-CHAT_BODY = {"model": "gpt-3.5-turbo", "messages": [{"role": "user", "content": "Say this is a test"}],
-             "max_completion_tokens": 3, "temperature": 0}
 CASES: dict[str, Case] = {
     # request side
     "drop-max-tokens": case(lambda w: _usage(w)["completion_tokens"] != 3, **{**GREEDY, "max_tokens": 3}),
@@ -319,12 +321,6 @@ CASES: dict[str, Case] = {
     "completions-route-405": raw_case(Send(GREEDY), lambda w: w.status == 405 and w.headers.get("allow") == "GET, HEAD"),
     "completions-route-html": raw_case(Send(GREEDY), lambda w: w.status == 200
                                        and w.content_type.startswith("text/html")),
-    "chat-route-404": raw_case(Send(CHAT_BODY, model=False, path="/chat/completions", auth=False),
-                               lambda w: w.status == 404 and w.json == {"detail": "Not Found"}),
-    "chat-route-405": raw_case(Send(CHAT_BODY, model=False, path="/chat/completions"),
-                               lambda w: w.status == 405 and w.headers.get("allow") == "GET, HEAD"),
-    "chat-route-html": raw_case(Send(CHAT_BODY, model=False, path="/chat/completions"),
-                                lambda w: w.status == 200 and w.content_type.startswith("text/html")),
     "errors-param-null": case(lambda w: w.json["error"]["param"] is None, prompt="x", temperature=5),
     # usage truth and parameter effects (issue 12, part 2); COUNTING is 11 cl100k tokens
     "prompt-list-usage-first": case(
@@ -394,9 +390,10 @@ def test_quirk_shows_on_the_wire(name: str, api: Api, api_for: Callable[..., Api
 
 
 def test_every_quirk_has_a_case() -> None:
+    """Every quirk that runs on Completions has a case here (chat's: tests/server/test_chat_quirks.py)."""
     names = [q.name for q in all_quirks()]
     assert len(names) == len(set(names))
-    assert set(names) == set(CASES)
+    assert {q.name for q in all_quirks() if Endpoint.COMPLETIONS in q.endpoints} == set(CASES)
 
 
 def test_registry_entries() -> None:
@@ -408,6 +405,7 @@ def test_registry_entries() -> None:
         assert quirk.benign == (quirk.deviation == "benign"), quirk.name
         if not quirk.benign:
             assert re.fullmatch(r"D\d\d", quirk.deviation), quirk.name
+        assert quirk.endpoints and quirk.endpoints <= set(Endpoint), quirk.name
     assert get_quirk("no-done").deviation == "D28"
     with pytest.raises(KeyError, match="no-done"):
         get_quirk("no-such-quirk")
@@ -435,7 +433,7 @@ def test_stream_quirks_keep_the_stream_parseable(api_for: Callable[..., Api]) ->
     assert moved.chunks[-1]["usage"]["total_tokens"] == 17
 
 
-BENIGN = [q.name for q in all_quirks() if q.benign]
+BENIGN = [q.name for q in all_quirks() if q.benign and Endpoint.COMPLETIONS in q.endpoints]
 
 
 @pytest.mark.parametrize("name", BENIGN)

@@ -98,11 +98,12 @@ def test_list_quirks(capsys: pytest.CaptureFixture[str]) -> None:
     assert run_serve(_parse("--list-quirks")) == 0
     out = capsys.readouterr().out
     lines = out.splitlines()
-    assert lines[0].split() == ["NAME", "DEVIATION", "DESCRIPTION"]
+    assert lines[0].split() == ["NAME", "DEVIATION", "ENDPOINTS", "DESCRIPTION"]
     for quirk in all_quirks():
         (line,) = [line for line in lines if line.split()[0] == quirk.name]
         assert quirk.deviation in line and quirk.description in line
-        assert ("benign" in line.split(None, 2)[2]) == quirk.benign
+        assert set(line.split()[2].split(",")) == set(quirk.endpoints)
+        assert ("benign" in line.split(None, 3)[3]) == quirk.benign
 
 
 def test_unknown_quirk_is_one_line_and_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
