@@ -95,7 +95,7 @@ CHECKS = (max_tokens, n, echo, logprobs)
 
 CHAT_SPEC = "openai-openapi@f85dbe22 CreateChatCompletionRequest"
 CHAT_CHECKS = (
-    on_endpoint(n, CHAT, probes=("basic",), fails_on=("n-default-2",), clause=f"{CHAT_SPEC}.n: default 1"),
+    on_endpoint(n, CHAT, probes=("basic",), fails_on=("chat-n-default-2",), clause=f"{CHAT_SPEC}.n: default 1"),
     on_endpoint(logprobs, CHAT, probes=("basic",), fails_on=("logprobs-default-on",),
                 clause=f"{CHAT_SPEC}.logprobs: default false (choices[].logprobs null)",
                 title="logprobs defaults to false: logprobs null"),

@@ -39,7 +39,7 @@ from relaycheck.checks.usage import billed, fit
 from relaycheck.endpoint import Endpoint
 from relaycheck.identity.fingerprint import CROSS_PROBES, cross_match
 from relaycheck.probes.chat import FINGERPRINT_PROMPTS as CHAT_FINGERPRINT_PROMPTS
-from relaycheck.tokens.chat import REPLY_PRIMING, TOKENS_PER_MESSAGE, chat_prompt_tokens
+from relaycheck.tokens.chat import REPLY_PRIMING, TOKENS_PER_MESSAGE, chat_prompt_tokens, content_text
 from relaycheck.tokens.encoding import bytes_of_label
 
 FEATURE = "identity"
@@ -448,8 +448,9 @@ def message_overhead(r: Recorded) -> Outcome:
         raise Skip("the repeated request carries no message to count")
     per_message = chat_prompt_tokens(enc, messages[:1]) - REPLY_PRIMING
     if slope != per_message:
-        why = (": the per-message overhead is not billed (content and role only)"
-               if slope == per_message - TOKENS_PER_MESSAGE else "")
+        content = enc.count(content_text(messages[0].get("content")))
+        why = (": the content alone is billed (no per-message overhead, no role)" if slope == content
+               else ": the per-message overhead is not billed" if slope == per_message - TOKENS_PER_MESSAGE else "")
         return Fail(f"each copy of the message is billed {slope} tokens where {enc.name} and the Cookbook's rule "
                     f"count {per_message}{why}",
                     f"{per_message} per copy ({TOKENS_PER_MESSAGE} per message, its role and its content)",

@@ -1,4 +1,4 @@
-"""Chat quirks for the message, logprobs, roles and usage checks (docs/deviations.md D29, D30, D45, D56, D68, D69),
+"""Chat quirks for the message, logprobs, roles and usage checks (docs/deviations.md D15, D29, D30, D45, D56, D68, D69),
 and the benign variations those checks must pass.
 
 Each runs on /v1/chat/completions only. Registered in ``quirks.all_quirks()`` beside ``chat_quirks.CHAT_QUIRKS``.
@@ -28,6 +28,11 @@ def _entries(obj: Json) -> list[Json]:
     """Every chat logprobs entry of an answer or chunk."""
     return [e for lp in logprobs_of(obj) if isinstance(lp.get("content"), list) for e in lp["content"]
             if isinstance(e, dict)]
+
+
+def _n_default_2(request: Any, ex: Exchange) -> Any:
+    """Two choices when n is omitted (D15), on chat (Completions' n-default-2 sets best_of too)."""
+    return dataclasses.replace(request, n=2) if ex.body is not None and "n" not in ex.body else request
 
 
 # -- usage of streams (D29, D30) -------------------------------------------------------------------------------
@@ -173,6 +178,7 @@ def _ties_reordered(obj: Json, ex: Exchange, kind: str) -> None:
 
 
 CHAT_BILLING_QUIRKS: tuple[Quirk, ...] = tuple(dataclasses.replace(q, endpoints=CHAT) for q in (
+    Quirk("chat-n-default-2", "two choices when n is omitted", "D15", on_request=_n_default_2),
     Quirk("usage-chunk-zeros", "the include_usage chunk reports every count as 0", "D29",
           on_payload=_usage_chunk_zeros),
     Quirk("stream-usage-first-choice", "the usage chunk of an n > 1 stream counts one choice's share", "D30",
