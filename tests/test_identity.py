@@ -195,3 +195,19 @@ def test_diff_compare_and_a_pinned_baseline_tell_a_swapped_chat_model() -> None:
     assert any("model fingerprint differs" in reason for reason in group.flagged["reference #3"])
     lines = [x for x in baseline_matches(trusted, [faithful, swapped]) if "Chat Completions" in x]
     assert len(lines) == 2 and not lines[0].startswith("⚑") and lines[1].startswith("⚑ ")
+
+
+def test_the_report_section_shows_chat_billing_and_its_fingerprint() -> None:
+    text = "\n".join(identity_markdown(_chat_report()))
+    assert "chat.identity.prompt-tokens" in text and "chat.identity.message-overhead" in text
+    assert "Chat Completions: 9 conversations (7 with first-token logprobs)" in text
+
+
+@pytest.mark.parametrize(("quirk", "pattern"), [
+    ("hidden-system-prompt", "10 tokens more than the prompt are billed on every request: a hidden system prompt?"),
+    ("usage-content-only", "the content alone is billed (no per-message overhead, no role)"),
+])
+def test_chat_billing_failures_say_what_the_slope_and_intercept_show(quirk: str, pattern: str) -> None:
+    catalogue = load_catalogue().select(("chat.identity.message-overhead",))
+    (run,) = certify([embedded_reference(quirks=(quirk,))], catalogue, load_contracts())
+    assert pattern in run.verdicts[0].message
