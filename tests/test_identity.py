@@ -15,7 +15,9 @@ from relaycheck.checks.catalogue import load_catalogue
 from relaycheck.checks.model import Grade, Recorded, judge, unreliable_answer
 from relaycheck.cli.main import main
 from relaycheck.config.providers import embedded_reference
+from relaycheck.endpoint import Endpoint
 from relaycheck.identity.fingerprint import (
+    CHAT_FINGERPRINT_PROBES,
     FINGERPRINT_PROBES,
     Fingerprint,
     fingerprint_from_bodies,
@@ -123,7 +125,7 @@ def test_compare_and_a_pinned_baseline_flag_a_swapped_model() -> None:
     from relaycheck.report.compare import compare
 
     trusted, faithful, swapped = _report(), _report(), _report(("model-salted",))
-    (group,) = compare([trusted, faithful, swapped]).groups
+    (group,) = [g for g in compare([trusted, faithful, swapped]).groups if g.endpoint is Endpoint.COMPLETIONS]
     assert list(group.flagged) == ["reference #3"]
     assert any("model fingerprint differs" in reason for reason in group.flagged["reference #3"])
     assert "same model" in group.fingerprint["reference #2"]
@@ -250,3 +252,82 @@ def test_what_counts_as_no_answer_of_the_endpoint() -> None:
     assert unreliable_answer(_got(200, "application/json", b'{"choices": []}')) is None  # wrong, but the endpoint's
     assert unreliable_answer(_got(200, "text/event-stream", b"", events=(SSEEvent("[DONE]", 0.0),))) is None
     assert unreliable_answer(_got(200, "application/json", b'{"cut', truncated=True)) is None  # our bound
+
+
+# -- Chat Completions: its own fingerprint, the same rule ----------------------------------------------------------
+
+CHAT_MODEL = "gpt-4"
+
+
+def _chat_fingerprint(client: httpx.Client, base_url: str) -> Fingerprint:
+    bodies = {}
+    for probe_id in CHAT_FINGERPRINT_PROBES:
+        body = probes_by_id()[probe_id].build(ProbeContext(CHAT_MODEL, {}))
+        r = client.post(f"{base_url}/chat/completions", json=body,
+                        headers={"Authorization": f"Bearer {DEFAULT_API_KEY}"})
+        bodies[probe_id] = (body, r.json())
+    return fingerprint_from_bodies(bodies, CHAT_MODEL, Endpoint.CHAT)
+
+
+@pytest.fixture(scope="module")
+def chat_prints():  # type: ignore[no-untyped-def]
+    wobbly = ServerConfig(logprob_jitter=0.05, divergence=0.3)
+    configs = {"a": wobbly, "b": wobbly, "salted": dataclasses.replace(wobbly, quirks=frozenset({"model-salted"}))}
+    running = {name: serve_in_thread(c) for name, c in configs.items()}
+    try:
+        with httpx.Client(timeout=10) as client:
+            yield {name: _chat_fingerprint(client, s.base_url) for name, s in running.items()}
+    finally:
+        for s in running.values():
+            s.stop()
+
+
+def test_chat_fingerprint_reads_chat_answers_and_tells_a_swap(chat_prints) -> None:  # type: ignore[no-untyped-def]
+    a = chat_prints["a"]
+    assert set(a.prints) == set(CHAT_FINGERPRINT_PROBES)
+    with_logprobs = [p for p in a.prints.values() if p.top]
+    assert len(with_logprobs) == len(CHAT_FINGERPRINT_PROBES) - 2  # chat-basic and chat-greedy ask none
+    assert all(p.text and p.prompt.startswith("[{") for p in a.prints.values())  # the content; the conversation
+    same = match(a, chat_prints["b"])
+    assert same.same is True and same.basis == "logprobs", same.summary()
+    swapped = match(a, chat_prints["salted"])
+    assert swapped.same is False, swapped.summary()
+
+
+def _chat_report(quirks: tuple[str, ...] = ()) -> Report:
+    catalogue = load_catalogue().select(("chat.identity",))
+    (run,) = certify([embedded_reference(quirks=quirks)], catalogue, load_contracts())
+    return build_report(run, catalogue)
+
+
+def test_diff_compare_and_a_pinned_baseline_tell_a_swapped_chat_model() -> None:
+    from relaycheck.identity.fingerprint import baseline_matches
+    from relaycheck.report.compare import compare
+
+    trusted, faithful, swapped = _chat_report(), _chat_report(), _chat_report(("model-salted",))
+    assert len(report_fingerprint(trusted, Endpoint.CHAT).prints) == len(CHAT_FINGERPRINT_PROBES)
+    assert not report_fingerprint(trusted).prints  # no Completions probe was sent: nothing mixed in
+    assert model_change(trusted, faithful, Endpoint.CHAT) is None
+    change = model_change(trusted, swapped, Endpoint.CHAT)
+    assert change is not None and "Chat Completions model fingerprint changed" in change.line()
+    (group,) = [g for g in compare([trusted, faithful, swapped]).groups if g.endpoint is Endpoint.CHAT]
+    assert group.label == "gpt-4 (Chat Completions)" and list(group.flagged) == ["reference #3"]
+    assert any("model fingerprint differs" in reason for reason in group.flagged["reference #3"])
+    lines = [x.line() for x in baseline_matches(trusted, [faithful, swapped]) if x.endpoint is Endpoint.CHAT]
+    assert len(lines) == 2 and not lines[0].startswith("⚑") and lines[1].startswith("⚑ ")
+
+
+def test_the_report_section_shows_chat_billing_and_its_fingerprint() -> None:
+    text = "\n".join(identity_markdown(_chat_report()))
+    assert "chat.identity.prompt-tokens" in text and "chat.identity.message-overhead" in text
+    assert "Chat Completions: 9 conversations (7 with first-token logprobs)" in text
+
+
+@pytest.mark.parametrize(("quirk", "pattern"), [
+    ("hidden-system-prompt", "10 tokens more than the prompt are billed on every request: a hidden system prompt?"),
+    ("usage-content-only", "the content alone is billed (no per-message overhead, no role)"),
+])
+def test_chat_billing_failures_say_what_the_slope_and_intercept_show(quirk: str, pattern: str) -> None:
+    catalogue = load_catalogue().select(("chat.identity.message-overhead",))
+    (run,) = certify([embedded_reference(quirks=(quirk,))], catalogue, load_contracts())
+    assert pattern in run.verdicts[0].message

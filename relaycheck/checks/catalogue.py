@@ -9,12 +9,26 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cached_property
 
-from relaycheck.checks import defaults, errors, identity, params, route, shape, stream, structured, tools, usage
+from relaycheck.checks import (
+    defaults,
+    errors,
+    identity,
+    logprobs,
+    messages,
+    params,
+    route,
+    shape,
+    stream,
+    structured,
+    tools,
+    usage,
+)
 from relaycheck.checks import property as property_checks
 from relaycheck.checks.model import Check, Level, Verdict
 from relaycheck.endpoint import ENDPOINTS, Endpoint
 
-AREAS = (route, shape, defaults, params, stream, errors, usage, property_checks, identity, tools, structured)
+AREAS = (route, shape, defaults, params, stream, messages, logprobs, errors, usage, property_checks, identity, tools,
+         structured)
 
 
 @dataclass(frozen=True)

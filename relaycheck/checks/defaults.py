@@ -1,13 +1,24 @@
-"""Defaults: what a request that leaves optional fields out must get (CreateCompletionRequest defaults)."""
+"""Defaults: what a request that leaves optional fields out must get (CreateCompletionRequest defaults).
+
+On Chat Completions ``chat-basic`` is the request that leaves them out (no n, logprobs, stream or tools): the n and
+logprobs checks judge it there too (``chat.defaults.*``, CreateChatCompletionRequest's defaults are the same).
+"""
 
 from __future__ import annotations
 
-from relaycheck.checks.model import Level, Outcome, Recorded, check, expect
+from relaycheck.checks.model import Level, Outcome, Recorded, check, expect, on_endpoint
 from relaycheck.checks.shape import usage_of
+from relaycheck.endpoint import Endpoint
 from relaycheck.probes.catalogue import COUNTING
 
 FEATURE = "defaults"
 SPEC = "openai-openapi@f85dbe22 CreateCompletionRequest"
+CHAT = Endpoint.CHAT
+
+
+def _defaults_probe(r: Recorded) -> str:
+    """The request that sets none of the optional fields: Completions' ``defaults``, chat's ``basic``."""
+    return "basic" if r.endpoint is CHAT else "defaults"
 
 
 @check(
@@ -40,7 +51,7 @@ def max_tokens(r: Recorded) -> Outcome:
     deviations=("D15",),
 )
 def n(r: Recorded) -> Outcome:
-    count = len(r.choices("defaults"))
+    count = len(r.choices(_defaults_probe(r)))
     return expect(count == 1, "more than one choice without n", "1 choice", f"{count} choices")
 
 
@@ -73,9 +84,20 @@ def echo(r: Recorded) -> Outcome:
     deviations=("D15",),
 )
 def logprobs(r: Recorded) -> Outcome:
-    value = r.choices("defaults")[0].get("logprobs")
+    value = r.choices(_defaults_probe(r))[0].get("logprobs")
     return expect(value is None, "log probabilities returned although not asked for", "logprobs: null",
                   repr(value)[:120])
 
 
 CHECKS = (max_tokens, n, echo, logprobs)
+
+# -- the same on Chat Completions ---------------------------------------------------------------------------------
+
+CHAT_SPEC = "openai-openapi@f85dbe22 CreateChatCompletionRequest"
+CHAT_CHECKS = (
+    on_endpoint(n, CHAT, probes=("basic",), fails_on=("chat-n-default-2",), clause=f"{CHAT_SPEC}.n: default 1"),
+    on_endpoint(logprobs, CHAT, probes=("basic",), fails_on=("logprobs-default-on",),
+                clause=f"{CHAT_SPEC}.logprobs: default false (choices[].logprobs null)",
+                title="logprobs defaults to false: logprobs null"),
+)
+CHECKS += CHAT_CHECKS

@@ -7,6 +7,11 @@ davinci-002, babbage-002: cl100k_base); a model with no public tokenizer skips t
 What they prove: a bill that does not match the claimed model's tokenizer on prompts relaycheck chose, and tokens
 that are not that tokenizer's. What they cannot: a substitute model sharing the tokenizer (that is the model
 fingerprint's job, in the reports), or billing on prompts other than these.
+
+On Chat Completions the same functions judge chat's probes (``chat.identity.*``, at the end): a conversation's
+prompt tokens by the OpenAI Cookbook's message rule (``relaycheck.tokens.chat``: 3 per message and its values, 1 per
+name, 3 for the reply, the tools rule), the slope and intercept of repeated messages, completion tokens of content
+and tool calls, and the tokenizer behind chat logprobs' tokens and their ``bytes``.
 """
 
 from __future__ import annotations
@@ -15,10 +20,27 @@ from dataclasses import dataclass
 from typing import Any
 
 from relaycheck import tokens
-from relaycheck.checks.model import Fail, Inconclusive, Level, Outcome, Pass, Recorded, Refused, Skip, check, snippet
+from relaycheck.checks.model import (
+    Answer,
+    Fail,
+    Inconclusive,
+    Level,
+    Outcome,
+    Pass,
+    Recorded,
+    Refused,
+    Skip,
+    check,
+    on_endpoint,
+    snippet,
+)
+from relaycheck.checks.usage import billed, fit
+from relaycheck.endpoint import Endpoint
 from relaycheck.identity.fingerprint import CROSS_PROBES, cross_match
 from relaycheck.identity.known import LENGTH_ZERO_SOURCE, known_limits
+from relaycheck.probes.chat import FINGERPRINT_PROMPTS as CHAT_FINGERPRINT_PROMPTS
 from relaycheck.probes.model_list import MODELS_PROBE, model_cards, names_model, published_window
+from relaycheck.tokens.chat import REPLY_PRIMING, TOKENS_PER_MESSAGE, chat_prompt_tokens, content_text
 from relaycheck.tokens.encoding import bytes_of_label
 
 FEATURE = "identity"
@@ -31,6 +53,23 @@ FINGERPRINT = tuple(f"identity-fp-{i}" for i in range(1, 9))
 COMPLETION_PROBES = ("basic", "greedy", "logprobs", "logprobs-zero", *FINGERPRINT)
 LOGPROBS_PROBES = ("logprobs", "logprobs-zero", *FINGERPRINT)
 MIN_RESPLIT = 2  # answers split otherwise than the tokenizer would, at the least, for that to be evidence
+
+# Chat's, by their short names: one message, a system message, a name, tools (with tool_choice auto, the default
+# the Cookbook's tool figures were measured with), and the repeated messages.
+CHAT = Endpoint.CHAT
+REPEATS = ("usage-repeat-1", "usage-repeat-2", "usage-repeat-3")
+CHAT_PROMPT_PROBES = ("basic", "system", "name", "tools-auto", *REPEATS)
+CHAT_FINGERPRINT = tuple(f"identity-fp-{i}" for i in range(1, len(CHAT_FINGERPRINT_PROMPTS) + 1))
+# One choice each: content (its tokens, listed by logprobs where asked) or tool calls (their arguments).
+CHAT_COMPLETION_PROBES = ("basic", "greedy", "logprobs", *CHAT_FINGERPRINT, "tools-named", "json-schema")
+CHAT_LOGPROBS_PROBES = ("logprobs", *CHAT_FINGERPRINT)
+# What a tool call may cost beyond its arguments' tokens: its name's tokens plus this. OpenAI publishes no rule for
+# the completion tokens of a call (openai-chat-facts §4); the arguments are a lower bound, the allowance is stated.
+TOOL_CALL_OVERHEAD = 8
+_PROBES = {  # endpoint: (prompt, completion, logprobs) probes, by short name
+    Endpoint.COMPLETIONS: (PROMPT_PROBES, COMPLETION_PROBES, LOGPROBS_PROBES),
+    CHAT: (CHAT_PROMPT_PROBES, CHAT_COMPLETION_PROBES, CHAT_LOGPROBS_PROBES),
+}
 
 
 def encoding_of(r: Recorded) -> tokens.Encoding:
@@ -97,14 +136,14 @@ class Foreign:
 
 def foreign_tokens(r: Recorded, enc: tokens.Encoding) -> Foreign | None:
     """The first logprobs answer that lists tokens (or alternatives) the claimed tokenizer does not have."""
-    for probe in LOGPROBS_PROBES:
-        labels = _labels(r, probe)
-        if labels is None:
+    for probe in _PROBES[r.endpoint][2]:
+        found = _listed(r, probe)
+        if found is None:
             continue
-        listed, alternatives = labels
-        foreign = sorted({t for t in listed + alternatives if t and enc.token_id(bytes_of_label(t)) is None})
+        listed, alternatives = found
+        foreign = sorted({label for label, data in listed + alternatives if data and enc.token_id(data) is None})
         if foreign:
-            return Foreign(probe, tuple(foreign), enc.name)
+            return Foreign(r.exchanges.key(probe), tuple(foreign), enc.name)
     return None
 
 
@@ -153,16 +192,27 @@ def _pattern(rows: list[Billed], what: str) -> str:
 def prompt_tokens(r: Recorded) -> Outcome:
     enc = encoding_of(r)
     rows = []
-    for probe in PROMPT_PROBES:
+    for probe in _PROBES[r.endpoint][0]:
         reported = _usage_field(r, probe, "prompt_tokens")
         body = r.exchanges[probe].request.json() if probe in r.exchanges else None
-        counts = tokens.prompt_token_counts(enc, body.get("prompt")) if isinstance(body, dict) else None
-        if reported is None or counts is None:
+        counted = _prompt_count(enc, body, r.endpoint) if isinstance(body, dict) else None
+        if reported is None or counted is None:
             continue
-        counted = sum(counts)
-        rows.append(Billed(probe, reported, counted, counted, counted, f"{enc.name}, {len(counts)} prompt(s)",
-                           len(counts)))
+        counts, how = counted
+        rows.append(Billed(probe, reported, sum(counts), sum(counts), sum(counts), how, len(counts)))
     return _verdict(rows, "prompt_tokens", foreign_tokens(r, enc))
+
+
+def _prompt_count(enc: tokens.Encoding, body: dict[str, Any], endpoint: Endpoint) -> tuple[list[int], str] | None:
+    """The exact token count of each prompt of a request, and how it was had; None when it is malformed."""
+    if endpoint is CHAT:
+        messages, tools = body.get("messages"), body.get("tools")
+        if not isinstance(messages, list) or not all(isinstance(m, dict) for m in messages):
+            return None
+        rule = "the Cookbook's message rule" + (" and its tools rule" if tools else "")
+        return [chat_prompt_tokens(enc, messages, tools if isinstance(tools, list) else None)], f"{enc.name}, {rule}"
+    counts = tokens.prompt_token_counts(enc, body.get("prompt"))
+    return None if counts is None else (counts, f"{enc.name}, {len(counts)} prompt(s)")
 
 
 def _only_choice(r: Recorded, probe: str) -> dict[str, Any] | None:
@@ -171,6 +221,15 @@ def _only_choice(r: Recorded, probe: str) -> dict[str, Any] | None:
     except (Skip, Refused, Fail, Inconclusive):
         return None
     return choices[0] if len(choices) == 1 and isinstance(choices[0].get("text"), str) else None
+
+
+def _only_answer(r: Recorded, probe: str) -> Answer | None:
+    """The one choice of a successful chat answer (content or tool calls), or None."""
+    try:
+        answers = r.answers(probe)
+    except (Skip, Refused, Fail, Inconclusive):
+        return None
+    return answers[0] if len(answers) == 1 and (isinstance(answers[0].content, str) or answers[0].tool_calls) else None
 
 
 @check(
@@ -186,32 +245,89 @@ def _only_choice(r: Recorded, probe: str) -> dict[str, Any] | None:
 def completion_tokens(r: Recorded) -> Outcome:
     enc = encoding_of(r)
     rows = []
-    for probe in COMPLETION_PROBES:
+    for probe in _PROBES[r.endpoint][1]:
         reported = _usage_field(r, probe, "completion_tokens")
-        choice = _only_choice(r, probe)
-        if reported is None or choice is None:
-            continue
-        stop = 1 if choice.get("finish_reason") == "stop" else 0
-        listed = r.returned_tokens(probe)
-        if listed is not None and all(isinstance(t, str) for t in listed):
-            # The tokens the answer itself lists: exact, whatever tokenization the model chose.
-            counted, slack, how = len(listed), 0, "tokens listed in logprobs"
-        else:
-            # Re-encoding gives the canonical tokenization; a model may emit a non-canonical one (one more).
-            counted, slack, how = enc.count(choice["text"]), 1, f"{enc.name} re-encoding of the text"
-        rows.append(Billed(probe, reported, counted, counted, counted + slack + stop, how))
+        row = _chat_completion_row(r, enc, probe) if r.endpoint is CHAT else _completion_row(r, enc, probe)
+        if reported is not None and row is not None:
+            counted, low, high, how = row
+            rows.append(Billed(probe, reported, counted, low, high, how))
     return _verdict(rows, "completion_tokens", foreign_tokens(r, enc))
 
 
-def _labels(r: Recorded, probe: str) -> tuple[list[str], list[str]] | None:
-    """The token labels a logprobs answer lists, and its top_logprobs alternatives."""
+Counted = tuple[int, int, int, str]  # counted, lowest and highest allowed, how
+
+
+def _completion_row(r: Recorded, enc: tokens.Encoding, probe: str) -> Counted | None:
+    choice = _only_choice(r, probe)
+    if choice is None:
+        return None
+    return _text_row(enc, choice["text"], r.returned_tokens(probe), choice.get("finish_reason"), "text")
+
+
+def _text_row(enc: tokens.Encoding, text: str, listed: list[Any] | None, finish: Any, what: str) -> Counted:
+    stop = 1 if finish == "stop" else 0
+    if listed is not None and all(isinstance(t, str) for t in listed):
+        # The tokens the answer itself lists: exact, whatever tokenization the model chose.
+        return len(listed), len(listed), len(listed) + stop, "tokens listed in logprobs"
+    # Re-encoding gives the canonical tokenization; a model may emit a non-canonical one (one more).
+    counted = enc.count(text)
+    return counted, counted, counted + 1 + stop, f"{enc.name} re-encoding of the {what}"
+
+
+def _chat_completion_row(r: Recorded, enc: tokens.Encoding, probe: str) -> Counted | None:
+    """A chat answer's content as Completions' text; its tool calls by their arguments' tokens (a lower bound), with
+    each call's name and TOOL_CALL_OVERHEAD allowed on top (no published rule)."""
+    answer = _only_answer(r, probe)
+    if answer is None:
+        return None
+    if not answer.tool_calls:
+        return _text_row(enc, answer.content or "", answer.logprob_tokens(), answer.finish_reason, "content")
+    functions = [c.get("function") if isinstance(c, dict) else None for c in answer.tool_calls]
+    texts = [(f.get("name"), f.get("arguments")) for f in functions if isinstance(f, dict)]
+    if len(texts) != len(functions) or not all(isinstance(n, str) and isinstance(a, str) for n, a in texts):
+        return None  # a call without a string name and arguments (chat.tools judges it): nothing to count
+    low = enc.count(answer.content or "") + sum(enc.count(a) for _, a in texts)
+    allowance = sum(enc.count(n) + TOOL_CALL_OVERHEAD for n, _ in texts)
+    return low, low, low + allowance + 1, (f"{enc.name}: {len(texts)} call(s)' arguments, their names and "
+                                           f"{TOOL_CALL_OVERHEAD} more each allowed")
+
+
+TokenSeen = tuple[str, bytes]  # how an answer labels a token, and the bytes it stands for
+
+
+def _listed(r: Recorded, probe: str) -> tuple[list[TokenSeen], list[TokenSeen]] | None:
+    """The tokens a logprobs answer lists, and its top_logprobs alternatives (chat: ``logprobs.content``)."""
+    if r.endpoint is CHAT:
+        answer = _only_answer(r, probe)
+        content = answer.logprobs.get("content") if answer and isinstance(answer.logprobs, dict) else None
+        if not isinstance(content, list):
+            return None
+        entries = [e for e in content if isinstance(e, dict) and isinstance(e.get("token"), str)]
+        tops = [t for e in entries if isinstance(e.get("top_logprobs"), list) for t in e["top_logprobs"]]
+        return [_chat_token(e) for e in entries], [_chat_token(t) for t in tops
+                                                   if isinstance(t, dict) and isinstance(t.get("token"), str)]
     choice = _only_choice(r, probe)
     lp = choice.get("logprobs") if choice else None
     if not isinstance(lp, dict) or not isinstance(lp.get("tokens"), list):
         return None
     listed = [t for t in lp["tokens"] if isinstance(t, str)]
     alternatives = [k for top in lp.get("top_logprobs") or [] if isinstance(top, dict) for k in top]
-    return listed, alternatives
+    return [(t, bytes_of_label(t)) for t in listed], [(t, bytes_of_label(t)) for t in alternatives]
+
+
+def _chat_token(entry: dict[str, Any]) -> TokenSeen:
+    """A chat logprobs entry as the bytes it stands for: its ``bytes`` where they are the token's (its UTF-8, or a
+    piece of a character only bytes can say), else its label (bytes that disagree with their token are
+    chat.logprobs.truth's finding, not the tokenizer's)."""
+    token, raw = entry["token"], entry.get("bytes")
+    if not isinstance(raw, list) or not all(isinstance(b, int) and not isinstance(b, bool) and 0 <= b < 256
+                                            for b in raw):
+        return token, bytes_of_label(token)
+    data = bytes(raw)
+    try:
+        return token, data if data.decode("utf-8") == token else bytes_of_label(token)
+    except UnicodeDecodeError:
+        return token, data
 
 
 @check(
@@ -234,16 +350,20 @@ def tokenizer(r: Recorded) -> Outcome:
                     observed=f"{foreign.probe}: {foreign.quoted()}", probe=foreign.probe)
     seen, answers = 0, 0
     resplit: list[tuple[str, list[str], list[str]]] = []  # (probe, listed, the tokenizer's own split)
-    for probe in LOGPROBS_PROBES:
-        labels = _labels(r, probe)
-        if labels is None:
+    for probe in _PROBES[r.endpoint][2]:
+        found = _listed(r, probe)
+        if found is None:
             continue
-        listed, alternatives = labels
-        ids = [enc.token_id(bytes_of_label(t)) for t in listed]
-        text = b"".join(bytes_of_label(t) for t in listed).decode("utf-8", "replace")
+        listed, alternatives = found
+        ids = [enc.token_id(data) for _, data in listed]
+        joined = b"".join(data for _, data in listed)
+        try:
+            text = joined.decode("utf-8")
+        except UnicodeDecodeError:  # the answer ends inside a character: its split cannot be re-made from text
+            text = None
         answers += 1
-        if "" not in listed and enc.encode(text) != ids:
-            resplit.append((probe, listed, [enc.label(i) for i in enc.encode(text)]))
+        if text is not None and all(data for _, data in listed) and enc.encode(text) != ids:
+            resplit.append((probe, [label for label, _ in listed], [enc.label(i) for i in enc.encode(text)]))
         seen += len(listed) + len(alternatives)
     if not seen:
         raise Skip("no logprobs answer listed tokens")
@@ -251,11 +371,11 @@ def tokenizer(r: Recorded) -> Outcome:
     # temperature-0 flip: the reference provider's faithful `divergence`); another tokenizer splits most answers
     # its own way. So a split is evidence only when most answers show one.
     if len(resplit) >= max(MIN_RESPLIT, answers / 2):
-        probe, listed, own = resplit[0]
+        probe, listed_labels, own = resplit[0]
         return Fail(
             f"the tokens listed are not {enc.name}'s split of their own text, in {len(resplit)} of {answers} answers",
             expected=f"{enc.name}: {own}",
-            observed=f"{probe}: {listed}",
+            observed=f"{probe}: {listed_labels}",
             probe=probe,
         )
     odd = f"; {len(resplit)} of {answers} answers split otherwise (a model may sample such a split: not judged)" \
@@ -281,7 +401,7 @@ def cheaper_model(r: Recorded) -> Outcome:
         except Refused as refused:
             raise Skip(f"the provider does not serve the cheaper model: {refused.message}") from None
     cheaper = r.exchange(CROSS_PROBES[0]).request.json() or {}
-    result = cross_match(r.exchanges, r.model)
+    result = cross_match(r.exchanges, r.model, r.endpoint)
     if result.same is None:
         raise Skip(result.summary())
     observed = f"{r.model} vs {cheaper.get('model')}: {result.summary()}; " + "; ".join(p.shown for p in result.prompts)
@@ -424,3 +544,79 @@ def known_model_limits(r: Recorded) -> Outcome:
 
 CHECKS = (prompt_tokens, completion_tokens, tokenizer, cheaper_model, model_listed, response_cache,
           known_model_limits)
+
+
+# -- the same on Chat Completions, and the message overhead ----------------------------------------------------
+
+COOKBOOK = ('OpenAI Cookbook "How to count tokens with tiktoken" (num_tokens_from_messages, num_tokens_for_tools): '
+            "3 tokens per message plus the tokens of its values, 1 per name, 3 priming the reply; the tools rule")
+
+
+@check(
+    "chat.identity.message-overhead",
+    title="each copy of a user message adds one message as the Cookbook counts it, on top of the 3 that prime the "
+    "reply: the per-message overhead billed, no hidden system prompt",
+    clause=f'CompletionUsage.prompt_tokens: "Number of tokens in the prompt"; {COOKBOOK}',
+    level=Level.MUST,
+    feature=f"{CHAT.prefix}{FEATURE}",
+    probes=tuple(CHAT.probe_id(p) for p in REPEATS),
+    fails_on=("hidden-system-prompt", "usage-content-only"),
+    deviations=("D60", "D61", "D45"),
+)
+def message_overhead(r: Recorded) -> Outcome:
+    """The slope and intercept of prompt_tokens over 1, 2 and 3 copies of one user message (TrueLLMs' slope test,
+    with the exact rule): the slope is one message (3 + its role and content), the intercept the reply priming.
+    A hidden system prompt shows as a larger intercept; usage counted from the content alone as a smaller slope."""
+    enc = encoding_of(r)
+    points = [(k, b) for k, probe in enumerate(REPEATS, 1) if (b := billed(r, probe)) is not None]
+    if len(points) < len(REPEATS):
+        raise Skip("the repeated messages did not all come back with usage")
+    shown = "; ".join(str(b) for _, b in points)
+    slope, intercept = fit(points)
+    k3, b3 = points[2]
+    if b3.prompt_tokens != intercept + slope * k3:
+        return Fail("prompt_tokens does not grow linearly with the copies of a message",
+                    f"{intercept} + {slope} x {k3} = {intercept + slope * k3}", shown, b3.probe)
+    messages = points[0][1].body.get("messages")
+    if not isinstance(messages, list) or not messages or not isinstance(messages[0], dict):
+        raise Skip("the repeated request carries no message to count")
+    per_message = chat_prompt_tokens(enc, messages[:1]) - REPLY_PRIMING
+    if slope != per_message:
+        content = enc.count(content_text(messages[0].get("content")))
+        why = (": the content alone is billed (no per-message overhead, no role)" if slope == content
+               else ": the per-message overhead is not billed" if slope == per_message - TOKENS_PER_MESSAGE else "")
+        return Fail(f"each copy of the message is billed {slope} tokens where {enc.name} and the Cookbook's rule "
+                    f"count {per_message}{why}",
+                    f"{per_message} per copy ({TOKENS_PER_MESSAGE} per message, its role and its content)",
+                    f"{slope} per copy: {shown}", points[1][1].probe)
+    if intercept != REPLY_PRIMING:
+        more = intercept - REPLY_PRIMING
+        why = (f"{more} tokens more than the prompt are billed on every request: a hidden system prompt?" if more > 0
+               else f"{-more} tokens fewer than the prompt's are billed on every request (the reply priming missed?)")
+        return Fail(why, f"intercept {REPLY_PRIMING} (the tokens that prime the reply)", f"intercept {intercept}: "
+                    f"{shown}", points[0][1].probe)
+    return Pass(f"{slope} tokens per copy of the message, intercept {intercept}", observed=shown)
+
+
+_CHAT_SHARED = {  # check: (short probe names on chat, the quirks that prove it there, its deviations)
+    prompt_tokens: (CHAT_PROMPT_PROBES, ("hidden-system-prompt", "usage-content-only", "usage-multiplied"),
+                    ("D45", "D60", "D61")),
+    completion_tokens: (CHAT_COMPLETION_PROBES, ("usage-inflated", "usage-multiplied"), ("D45",)),
+    tokenizer: (CHAT_LOGPROBS_PROBES, ("tokenizer-swapped",), ("D47",)),
+    cheaper_model: (None, ("cheap-model-under-name",), ("D47",)),
+    model_listed: (None, ("models-list-omits-claimed",), ("D47",)),
+}
+_CHAT_CLAUSES = {
+    prompt_tokens: f'CompletionUsage.prompt_tokens: "Number of tokens in the prompt"; {COOKBOOK}',
+    completion_tokens: f"{USAGE_CLAUSE} Content is counted as Completions' text (one more allowed at a stop); a tool "
+    f"call by its arguments' tokens, with its name's and {TOOL_CALL_OVERHEAD} more allowed (no published rule, "
+    "openai-chat-facts §4)",
+    tokenizer: "CreateChatCompletionResponse.model names the model that answered; ChatCompletionTokenLogprob.bytes "
+    '"the UTF-8 bytes representation of the token": the claimed model\'s tokenizer defines which can be listed',
+}
+CHAT_CHECKS = (
+    *(on_endpoint(c, CHAT, probes=probes, fails_on=quirks, deviations=deviations, clause=_CHAT_CLAUSES.get(c))
+      for c, (probes, quirks, deviations) in _CHAT_SHARED.items()),
+    message_overhead,
+)
+CHECKS += CHAT_CHECKS

@@ -941,5 +941,6 @@ def judge(check: Check, recorded: Recorded) -> Verdict:
     if isinstance(outcome, Pass):
         return Verdict(check.id, Grade.PASS, outcome.message, observed=outcome.observed, probes=check.probes)
     grade = Grade.FAIL if check.level is Level.MUST else Grade.WARN
-    probes = (outcome.probe,) if outcome.probe else check.probes
+    # a chat check names its probe by its short name, as it reads it: the exchange is the endpoint's own
+    probes = (check.endpoint.probe_id(outcome.probe),) if outcome.probe else check.probes
     return Verdict(check.id, grade, outcome.message, outcome.expected, outcome.observed, probes)

@@ -48,9 +48,13 @@ def twin(
     refusable: bool = False,
     plain_id: str | None = None,
     streamed_id: str | None = None,
+    feature: str | None = None,
 ) -> Callable[[Semantic], Twins]:
     """Declare a semantic check in both modes. ``plain`` and ``streamed`` list the probes, position by position
-    twins (a probe both modes share, such as the temperature-0 baseline, appears in both at the same place)."""
+    twins (a probe both modes share, such as the temperature-0 baseline, appears in both at the same place).
+
+    ``feature`` puts both halves in one feature of their own (``chat.logprobs.NAME`` and
+    ``chat.logprobs.stream-NAME``) instead of ``params.NAME`` and ``stream.NAME``."""
     assert len(plain) == len(streamed), "twin probes go in pairs"
 
     def wrap(func: Semantic) -> Twins:
@@ -67,11 +71,13 @@ def twin(
 
         common = {"title": title, "clause": clause, "level": level, "seeds": seeds, "deviations": deviations,
                   "refusable": refusable}
+        plain_feature, streamed_feature = (feature, feature) if feature else (PLAIN, STREAM)
+        streamed_name = f"stream-{name}" if feature else name
         return Twins(
-            check(plain_id or f"{PLAIN}.{name}", feature=PLAIN, probes=plain, fails_on=fails_on,
+            check(plain_id or f"{plain_feature}.{name}", feature=plain_feature, probes=plain, fails_on=fails_on,
                   **common)(judge_plain),  # type: ignore[arg-type]
-            check(streamed_id or f"{STREAM}.{name}", feature=STREAM, probes=tuple(dict.fromkeys((*streamed, *plain))),
-                  fails_on=fails_streamed_on,
+            check(streamed_id or f"{streamed_feature}.{streamed_name}", feature=streamed_feature,
+                  probes=tuple(dict.fromkeys((*streamed, *plain))), fails_on=fails_streamed_on,
                   **{**common, "title": f"{title} (streamed)"})(judge_streamed),  # type: ignore[arg-type]
         )
 

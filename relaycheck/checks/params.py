@@ -25,7 +25,7 @@ from relaycheck.checks.modes import Twins, twin
 from relaycheck.endpoint import Endpoint
 from relaycheck.probes.catalogue import TEST_PROMPT, PreconditionFailed, greedy_text, pick_stop
 from relaycheck.probes.model_list import MODELS_PROBE, published_window
-from relaycheck.transport.budget import worst_case_tokens
+from relaycheck.transport.budget import choice_tokens, worst_case_tokens
 
 FEATURE = "params"
 SPEC = "openai-openapi@f85dbe22 CreateCompletionRequest"
@@ -838,3 +838,34 @@ CHAT_CHECKS = tuple(on_endpoint(c, CHAT, fails_on=quirks, clause=_CLAUSES.get(c)
 # catalogued with the stream checks, as the Completions halves are
 CHAT_STREAMED = tuple(on_endpoint(c, CHAT, fails_on=quirks) for c, quirks in _SHARED_STREAMED.items())
 CHECKS += CHAT_CHECKS
+
+
+@check(
+    "chat.params.max-tokens-deprecated",
+    title="the deprecated max_tokens still caps a chat completion (max_completion_tokens not sent)",
+    clause='CreateChatCompletionRequest.max_tokens: "The maximum number of tokens that can be generated in the chat '
+    'completion" (deprecated in favor of max_completion_tokens, still served: OpenAI translates it for every model '
+    "that takes it)",
+    level=Level.MUST,
+    feature=f"{CHAT.prefix}{FEATURE}",
+    probes=(CHAT.probe_id("max-tokens"),),
+    deviations=("D56", "D02"),
+    fails_on=("max-tokens-ignored",),
+)
+def max_tokens_deprecated(r: Recorded) -> Outcome:
+    limit = max_tokens_asked(r, "max-tokens")
+    choice = r.choices("max-tokens")[0]
+    # What came back costs at least this much whatever the provider bills (budget.choice_tokens: a lower bound).
+    returned = choice_tokens(choice)
+    if returned > limit:
+        return Fail(f"max_tokens {limit} was not honoured", f"at most {limit} tokens",
+                    f"at least {returned} tokens returned: {snippet(repr(r.text('max-tokens')), 120)}", "max-tokens")
+    usage = r.usage("max-tokens")
+    billed = usage.get("completion_tokens") if isinstance(usage, dict) else None
+    if isinstance(billed, int) and billed > limit:
+        return Fail(f"max_tokens {limit} was not honoured, or usage is inflated", f"completion_tokens <= {limit}",
+                    f"completion_tokens {billed}", "max-tokens")
+    return Pass(observed=f"completion_tokens {billed!r}, finish_reason {choice.get('finish_reason')!r}")
+
+
+CHECKS += (max_tokens_deprecated,)

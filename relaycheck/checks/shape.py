@@ -381,3 +381,49 @@ _DEVIATIONS = {schema: (*schema.deviations, "D63"), object_: (*object_.deviation
 CHAT_CHECKS = tuple(on_endpoint(c, CHAT, fails_on=quirks, clause=c.clause.replace(SPEC, CHAT_SPEC),
                                 title=_TITLES.get(c), deviations=_DEVIATIONS.get(c)) for c, quirks in _SHARED.items())
 CHECKS += CHAT_CHECKS
+
+MESSAGE_PROBES = tuple(CHAT.probe_id(p) for p in ("basic", "greedy", "n", "tools-named"))
+
+
+@check(
+    "chat.shape.message",
+    title="every choice's message is the assistant's: role assistant, a refusal member (null or a string), content "
+    "a string unless it called tools",
+    clause=f"{CHAT_SPEC}.choices[].message: ChatCompletionResponseMessage requires role (enum [assistant]), content "
+    "and refusal (both nullable); content is null when the message carries tool_calls (or a refusal) instead",
+    level=Level.MUST,
+    feature=f"{CHAT.prefix}{FEATURE}",
+    probes=MESSAGE_PROBES,
+    fails_on=("chat-refusal-missing",),
+    deviations=("D63",),
+)
+def message(r: Recorded) -> Outcome:
+    judged = 0
+    for probe, body in _ok_bodies(r, MESSAGE_PROBES):
+        for choice in body.get("choices") or []:
+            found = choice.get("message") if isinstance(choice, dict) else None
+            if not isinstance(found, dict):
+                return Fail("a choice has no message object", "message {role, content, refusal}",
+                            snippet(repr(choice)), probe)
+            problem = _message_problem(found)
+            if problem is not None:
+                return Fail(problem, '{"role": "assistant", "content": "…", "refusal": null}', snippet(repr(found)),
+                            probe)
+            judged += 1
+    return Pass(f"{judged} messages")
+
+
+def _message_problem(message: dict[str, Any]) -> str | None:
+    if message.get("role") != "assistant":
+        return f"the message's role is {message.get('role')!r}, not \"assistant\""
+    if "refusal" not in message:
+        return "the message has no refusal member (required, null when the model did not refuse)"
+    refusal, content = message["refusal"], message.get("content")
+    if refusal is not None and not isinstance(refusal, str):
+        return f"refusal is {type(refusal).__name__}, not a string or null"
+    if message.get("tool_calls") or isinstance(refusal, str):
+        return None if content is None or isinstance(content, str) else "content is neither a string nor null"
+    return None if isinstance(content, str) else f"content is {content!r} without tool calls: a string was due"
+
+
+CHECKS += (message,)

@@ -517,3 +517,34 @@ _DEVIATIONS = {chunk_schema: (*chunk_schema.deviations, "D63"), object_: (*objec
 CHAT_CHECKS = tuple(on_endpoint(c, CHAT, fails_on=quirks, probes=_chat_streams(c), title=_TITLES.get(c),
                                 deviations=_DEVIATIONS.get(c)) for c, quirks in _SHARED.items())
 CHECKS += (*CHAT_CHECKS, *CHAT_STREAMED)
+
+
+@check(
+    "chat.stream.first-delta-role",
+    title='each choice\'s first delta carries role "assistant"',
+    clause='ChatCompletionStreamResponseDelta.role: "The role of the author of this message"; OpenAI opens each '
+    'choice\'s stream with {"role": "assistant", "content": ""} (docs/deviations.md D66): clients that key the message '
+    "on its role lose it without (optional in the schema: SHOULD)",
+    level=Level.SHOULD,
+    feature=f"{CHAT.prefix}{FEATURE}",
+    probes=streams_of(CHAT),
+    fails_on=("first-delta-no-role",),
+    deviations=("D66",),
+)
+def first_delta_role(r: Recorded) -> Outcome:
+    judged = 0
+    for ex in _streams(r):
+        firsts: dict[Any, Any] = {}
+        for chunk in _dict_chunks(ex):
+            for choice in _choices(chunk):
+                firsts.setdefault(choice.get("index"), choice.get("delta"))
+        for index, delta in firsts.items():
+            role = delta.get("role") if isinstance(delta, dict) else None
+            if role != "assistant":
+                return Fail(f"choice {index}'s first delta has no assistant role", '{"role": "assistant", …}',
+                            snippet(repr(delta), 160), ex.probe)
+            judged += 1
+    return Pass(f"{judged} streamed choices open with the assistant role")
+
+
+CHECKS += (first_delta_role,)

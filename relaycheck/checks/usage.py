@@ -5,27 +5,63 @@ the same recordings fix. A choice that stopped at ``length`` generated exactly m
 have a known length; the same prompt has one count; a list of prompts is the sum of its members; k copies of a
 prompt cost k times one copy. Where only an inconsistency can be seen, the verdict names both numbers and both
 probes.
+
+Chat Completions is judged by the same functions on its own probes (``chat.usage.*``, at the end), where a chat
+request differs: its cap is ``max_completion_tokens`` (or the deprecated ``max_tokens``, no default), a choice may
+answer with tool calls instead of content, one conversation (messages, tools, response format) has one count, and
+the intercept of repeated messages is the 3 tokens that prime the reply. Chat adds what its usage carries: the
+breakdowns (``cached_tokens`` within ``prompt_tokens``, ``reasoning_tokens`` within ``completion_tokens``) and the
+usage of a streamed ``n=2``, which covers both choices.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from relaycheck.checks.model import Answer, Fail, Inconclusive, Level, Outcome, Pass, Recorded, Refused, Skip, check
-from relaycheck.probes.catalogue import COMPLETIONS_PROBES, HELLO_TOKENS
+from relaycheck.checks.model import (
+    Answer,
+    Fail,
+    Inconclusive,
+    Level,
+    Outcome,
+    Pass,
+    Recorded,
+    Refused,
+    Skip,
+    check,
+    on_endpoint,
+)
+from relaycheck.endpoint import Endpoint
+from relaycheck.probes.catalogue import HELLO_TOKENS, probes_of
+from relaycheck.tokens.chat import REPLY_PRIMING
 
 FEATURE = "usage"
 USAGE = 'CompletionUsage: prompt_tokens "Number of tokens in the prompt", completion_tokens "Number of tokens in the ' \
     'generated completion"'
 DEFAULT_MAX_TOKENS = 16
 SPECIAL_TOKENS = 1  # a begin-of-sequence token some engines add (llama.cpp): tolerated once per prompt
-# Every probe whose answer carries usage (the error probes and the overflow probe expect a refusal; a length-0
-# completion is judged on its own, by params.max-tokens-zero: what it bills is that check's finding, once).
+CHAT = Endpoint.CHAT
+# The intercept of prompt_tokens over repeated messages: nothing on Completions; on chat the 3 tokens that prime the
+# reply (the Cookbook's rule), within what a server's own template may add or save (a begin-of-sequence token, a
+# newline): a hidden system prompt costs more than that (its 3-token frame and role alone are 4).
+INTERCEPT = {Endpoint.COMPLETIONS: (0, SPECIAL_TOKENS), CHAT: (REPLY_PRIMING, 2)}
+
+
+# A length-0 completion is judged on its own, by params.max-tokens-zero: what it bills is that check's finding, once.
 JUDGED_APART = ("context-overflow", "max-tokens-zero")
-ANSWERING = tuple(p.id for p in COMPLETIONS_PROBES
-                  if p.is_completion() and not p.is_error_probe() and p.id not in JUDGED_APART)
+
+
+def answering(endpoint: Endpoint) -> tuple[str, ...]:
+    """Every probe of ``endpoint`` whose answer carries usage (the error and overflow probes expect a refusal)."""
+    apart = {endpoint.probe_id(p) for p in JUDGED_APART}
+    return tuple(p.id for p in probes_of(endpoint) if p.is_completion() and not p.is_error_probe()
+                 and p.id not in apart)
+
+
+ANSWERING = answering(Endpoint.COMPLETIONS)
 
 
 @dataclass(frozen=True)
@@ -37,6 +73,8 @@ class Billed:
     completion_tokens: int
     body: dict[str, Any]  # the request sent
     answers: tuple[Answer, ...]  # per choice, a stream assembled the way a client does
+    usage: dict[str, Any] | None = None  # the usage object as it came (its breakdowns included)
+    endpoint: Endpoint = Endpoint.COMPLETIONS
 
     def __str__(self) -> str:
         return f"'{self.probe}': prompt_tokens {self.prompt_tokens}, completion_tokens {self.completion_tokens}"
@@ -68,17 +106,22 @@ def billed(r: Recorded, probe: str) -> Billed | None:
         return None  # an unusable answer: the shape and stream checks grade it
     if not isinstance(usage, dict) or not (_int(usage.get("prompt_tokens")) and _int(usage.get("completion_tokens"))):
         return None
-    return Billed(probe, usage["prompt_tokens"], usage["completion_tokens"], body, tuple(answers))
+    return Billed(probe, usage["prompt_tokens"], usage["completion_tokens"], body, tuple(answers), usage, r.endpoint)
 
 
 def _all_billed(r: Recorded) -> Iterator[Billed]:
-    for probe in ANSWERING:
+    for probe in answering(r.endpoint):
         found = billed(r, probe)
         if found is not None:
             yield found
 
 
-def _max_tokens(body: dict[str, Any]) -> int:
+def _max_tokens(body: dict[str, Any], endpoint: Endpoint = Endpoint.COMPLETIONS) -> int | None:
+    """The cap per choice a request sets: max_tokens (default 16); on chat the smaller of max_completion_tokens and
+    the deprecated max_tokens, None when it sets neither (no default: the model's own limit)."""
+    if endpoint is CHAT:
+        caps = [v for v in (body.get("max_completion_tokens"), body.get("max_tokens")) if _int(v)]
+        return min(caps) if caps else None
     value = body.get("max_tokens")
     return value if _int(value) else DEFAULT_MAX_TOKENS
 
@@ -91,23 +134,29 @@ def _prompt_count(body: dict[str, Any]) -> int:
 def completion_range(b: Billed) -> tuple[int, int]:
     """The fewest and the most completion tokens the answer can have cost, from the choices that came back.
 
-    A choice that ended at ``length`` generated exactly max_tokens tokens; any other choice with text at least
-    one and at most max_tokens; best_of candidates that were not returned between none and max_tokens each.
+    A choice that ended at ``length`` generated exactly max_tokens tokens; any other choice with text (chat: or
+    tool calls) at least one and at most max_tokens; best_of candidates that were not returned between none and
+    max_tokens each. A chat request without a cap has no upper bound here.
     """
-    mt = _max_tokens(b.body)
+    mt = _max_tokens(b.body, b.endpoint)
     n = b.body.get("n") if _int(b.body.get("n")) else 1
     best_of = b.body.get("best_of") if _int(b.body.get("best_of")) else n
     low = sum(choice_floor(b, answer) for answer in b.answers)
-    high = mt * max(n, best_of, 1) * _prompt_count(b.body)
+    high = UNBOUNDED if mt is None else mt * max(n, best_of, 1) * _prompt_count(b.body)
     return low, high
 
 
+UNBOUNDED = 2**62
+
+
 def choice_floor(b: Billed, answer: Answer) -> int:
-    """The fewest completion tokens one returned choice can have cost: max_tokens if it ended at ``length``, one if
-    it has text of its own (an echoed text starts with the prompt: it tells nothing of the completion), else none."""
-    if answer.finish_reason == "length":
-        return _max_tokens(b.body)
-    return int(bool(answer.text) and b.body.get("echo") is not True)
+    """The fewest completion tokens one returned choice can have cost: its cap if it ended at ``length``, one if it
+    has text (chat: or tool calls) of its own (an echoed text starts with the prompt: it tells nothing of the
+    completion), else none."""
+    mt = _max_tokens(b.body, b.endpoint)
+    if answer.finish_reason == "length" and mt is not None:
+        return mt
+    return int(bool(answer.text or answer.tool_calls) and b.body.get("echo") is not True)
 
 
 @check(
@@ -134,8 +183,16 @@ def completion_bounds(r: Recorded) -> Outcome:
     return Pass(f"{judged} answers billed within what their choices show")
 
 
+# What a chat prompt is made of: the model too (the cheaper model's probes ask the same conversations of another
+# model, whose tokenizer may differ).
+CONVERSATION = ("model", "messages", "tools", "tool_choice", "parallel_tool_calls", "response_format")
+
+
 def _prompt_key(body: dict[str, Any]) -> str | None:
-    """The prompt as a comparable key: only single prompts, and no suffix (the suffix is model input too)."""
+    """The prompt as a comparable key: only single prompts, and no suffix (the suffix is model input too); a chat
+    request's conversation with everything that may be rendered into its prompt (tools, response format)."""
+    if "messages" in body:
+        return json.dumps({k: body.get(k) for k in CONVERSATION}, sort_keys=True)
     prompt = body.get("prompt")
     if body.get("suffix") or not isinstance(prompt, str):
         return None
@@ -178,7 +235,7 @@ def prompt_tokens(r: Recorded) -> Outcome:
                 + (", the list summed" if listed else ""))
 
 
-def _fit(points: list[tuple[int, Billed]]) -> tuple[int, int]:
+def fit(points: list[tuple[int, Billed]]) -> tuple[int, int]:
     """Slope and intercept through the first two points (copies, prompt_tokens)."""
     (k1, b1), (k2, b2) = points[:2]
     slope = (b2.prompt_tokens - b1.prompt_tokens) // (k2 - k1)
@@ -201,24 +258,28 @@ def linear(r: Recorded) -> Outcome:
             if (b := billed(r, probe)) is not None]
     if len(text) < 3:
         raise Skip("the repeated prompts did not all come back with usage")
-    slope, intercept = _fit(text)
+    slope, intercept = fit(text)
     k3, b3 = text[2]
     if b3.prompt_tokens != intercept + slope * k3:
         return Fail("prompt_tokens does not grow linearly with the copies of a prompt",
                     f"{intercept} + {slope} x {k3} = {intercept + slope * k3}",
                     f"{text[0][1]}; {text[1][1]}; {b3}", b3.probe)
-    if abs(intercept) > SPECIAL_TOKENS:
-        return Fail(f"every request is billed {intercept} tokens that are not in its prompt (a hidden prefix?)",
-                    f"prompt_tokens = {slope} per copy, intercept at most {SPECIAL_TOKENS}",
+    expected, slack = INTERCEPT[r.endpoint]
+    if abs(intercept - expected) > slack:
+        extra = intercept - expected
+        why = (f"every request is billed {extra} tokens that are not in its prompt (a hidden prefix?)" if extra > 0
+               else f"every request is billed {-extra} tokens fewer than its prompt has (an overhead not billed?)")
+        return Fail(why, f"prompt_tokens = {slope} per copy, intercept {expected} (± {slack})",
                     f"intercept {intercept}: {text[0][1]}; {text[1][1]}", text[0][1].probe)
     ids = [(k, b) for k, probe in ((1, "prompt-tokens"), (3, "usage-tokens-x3")) if (b := billed(r, probe))]
     if len(ids) == 2:
-        per_copy, _ = _fit(ids)
+        per_copy, _ = fit(ids)
         if per_copy != len(HELLO_TOKENS):
             return Fail(f"{len(HELLO_TOKENS)} more token ids were billed as {per_copy} tokens (a multiplier?)",
                         f"prompt_tokens + {len(HELLO_TOKENS)} per copy of {HELLO_TOKENS}",
                         f"{ids[0][1]}; {ids[1][1]}", ids[1][1].probe)
-    note = f"; token ids one each ({len(HELLO_TOKENS)} per copy)" if len(ids) == 2 else "; token-id prompts not served"
+    note = (f"; token ids one each ({len(HELLO_TOKENS)} per copy)" if len(ids) == 2
+            else "" if r.endpoint is CHAT else "; token-id prompts not served")
     return Pass(f"{slope} tokens per copy, intercept {intercept}{note}")
 
 
@@ -279,3 +340,135 @@ def stream_every_choice(r: Recorded) -> Outcome:
 
 
 CHECKS = (completion_bounds, prompt_tokens, linear, stream_matches, stream_every_choice)
+
+
+# -- the same on Chat Completions, and what chat's usage adds ----------------------------------------------------
+
+CHAT_USAGE = 'CompletionUsage (CreateChatCompletionResponse.usage): prompt_tokens "Number of tokens in the prompt", ' \
+    'completion_tokens "Number of tokens in the generated completion", total_tokens "(prompt + completion)"'
+CACHE_MINIMUM = 1024  # OpenAI prompt caching: "enabled automatically for prompts that are 1024 tokens or longer"
+BREAKDOWNS = (  # (details object, member, the total that includes it, what exceeding it suggests)
+    ("prompt_tokens_details", "cached_tokens", "prompt_tokens", "an upstream's uncached count reported as the prompt?"),
+    ("completion_tokens_details", "reasoning_tokens", "completion_tokens",
+     "reasoning reported apart from the completion?"),
+)
+
+
+def _details(usage: dict[str, Any] | None, name: str, member: str) -> Any:
+    details = usage.get(name) if isinstance(usage, dict) else None
+    return details.get(member) if isinstance(details, dict) else None
+
+
+@check(
+    "chat.usage.total",
+    title="in every answer's usage (a stream's usage chunk too), total_tokens = prompt_tokens + completion_tokens",
+    clause=CHAT_USAGE,
+    level=Level.MUST,
+    feature=f"{CHAT.prefix}{FEATURE}",
+    probes=answering(CHAT),
+    deviations=("D25", "D45"),
+    fails_on=("usage-total-wrong",),
+)
+def chat_total(r: Recorded) -> Outcome:
+    judged = 0
+    for b in _all_billed(r):
+        total = b.usage.get("total_tokens") if b.usage else None
+        judged += 1
+        if total != b.prompt_tokens + b.completion_tokens:
+            return Fail("total_tokens is not prompt_tokens + completion_tokens",
+                        f"total_tokens {b.prompt_tokens + b.completion_tokens}", f"{b}, total_tokens {total!r}",
+                        b.probe)
+    if not judged:
+        raise Skip("no answer reported usage (see chat.shape.usage-present)")
+    return Pass(f"{judged} answers, each total the sum of its counts")
+
+
+@check(
+    "chat.usage.details",
+    title="the usage breakdowns fit their totals: cached_tokens within prompt_tokens (0 below 1,024 prompt tokens), "
+    "reasoning_tokens within completion_tokens",
+    clause="CompletionUsage.prompt_tokens_details.cached_tokens: \"Cached tokens present in the prompt\" "
+    "(prompt_tokens includes them); completion_tokens_details.reasoning_tokens: \"Tokens generated by the model "
+    "for reasoning\" (part of completion_tokens); OpenAI prompt caching starts at 1,024 prompt tokens. Absent "
+    "breakdowns are allowed (optional members)",
+    level=Level.MUST,
+    feature=f"{CHAT.prefix}{FEATURE}",
+    probes=answering(CHAT),
+    deviations=("D45",),
+    fails_on=("cached-tokens-above-prompt", "reasoning-tokens-above-completion"),
+)
+def chat_details(r: Recorded) -> Outcome:
+    judged = 0
+    for b in _all_billed(r):
+        for details, member, total, why in BREAKDOWNS:
+            value = _details(b.usage, details, member)
+            if value is None:
+                continue
+            if not (_int(value) and value >= 0):
+                return Fail(f"{member} is not a non-negative integer", "an integer >= 0", f"{b}, {member} {value!r}",
+                            b.probe)
+            judged += 1
+            if value > getattr(b, total):
+                return Fail(f"{member} exceeds {total}, which includes them ({why})",
+                            f"{member} <= {getattr(b, total)}", f"{b}, {member} {value}", b.probe)
+        cached = _details(b.usage, "prompt_tokens_details", "cached_tokens")
+        if cached and b.prompt_tokens < CACHE_MINIMUM:
+            return Fail(f"cached_tokens reported for a prompt below the {CACHE_MINIMUM} tokens caching starts at",
+                        "cached_tokens 0", f"{b}, cached_tokens {cached}", b.probe)
+    if not judged:
+        return Pass("no answer reported a usage breakdown (optional): nothing to hold")
+    return Pass(f"{judged} breakdown figures, each within its total")
+
+
+@check(
+    "chat.usage.stream-choices",
+    title="the usage chunk of a streamed n=2 covers both choices",
+    clause='ChatCompletionStreamOptions.include_usage: the usage chunk "shows the token usage statistics for the '
+    'entire request"; n: "How many chat completion choices to generate" (each is billed)',
+    level=Level.MUST,
+    feature=f"{CHAT.prefix}{FEATURE}",
+    probes=(CHAT.probe_id("stream-n"),),
+    deviations=("D30", "D45"),
+    fails_on=("stream-usage-first-choice",),
+)
+def chat_stream_choices(r: Recorded) -> Outcome:
+    try:
+        answers = r.answers("stream-n")
+    except Refused as refused:
+        raise Skip(f"the streamed n=2 was refused (HTTP {refused.status}): see chat.stream.n") from None
+    b = billed(r, "stream-n")
+    if b is None:
+        raise Skip("the streamed n=2 reported no usage (see chat.stream.usage-chunk)")
+    if len(answers) < 2:
+        raise Skip(f"the streamed n=2 carried {len(answers)} choice(s) (see chat.stream.n)")
+    low, high = completion_range(b)
+    shown = "; ".join(f"choice {a.index}: finish_reason {a.finish_reason!r}, {len(a.text)} characters" for a in answers)
+    if b.completion_tokens < low:
+        return Fail("completion_tokens counts fewer tokens than the choices streamed (one choice billed?)",
+                    f"completion_tokens >= {low} for {len(answers)} choices", f"{b}; {shown}", b.probe)
+    if b.completion_tokens > high:
+        return Fail("completion_tokens is more than n x max_completion_tokens allows", f"<= {high}", str(b), b.probe)
+    return Pass(f"{b} for {len(answers)} choices", observed=shown)
+
+
+_CHAT_SHARED = {  # check: (the quirks that prove it on chat, title)
+    completion_bounds: (("usage-zero", "stream-usage-first-choice"),
+                        "completion_tokens covers every choice returned (content or tool calls), and no more than "
+                        "max_completion_tokens allows"),
+    prompt_tokens: (("stream-prompt-tokens-inflated",),
+                    "one conversation is counted the same everywhere, streamed or not, whatever else is asked"),
+    linear: (("hidden-system-prompt", "usage-content-only"),
+             "prompt_tokens grows by one message per copy of a repeated message, from the 3 tokens that prime the "
+             "reply: no hidden system prompt, the message overhead billed"),
+    stream_matches: (("stream-prompt-tokens-inflated", "usage-chunk-zeros"), None),
+}
+_CHAT_DEVIATIONS = {completion_bounds: ("D25", "D30", "D45"), linear: ("D45", "D60", "D61"),
+                    prompt_tokens: ("D45", "D59"), stream_matches: ("D29", "D45", "D59")}
+_CHAT_PROBES = {completion_bounds: answering(CHAT), prompt_tokens: answering(CHAT),
+                linear: tuple(f"usage-repeat-{k}" for k in (1, 2, 3))}  # stream_matches reads the same short names
+CHAT_CHECKS = (
+    *(on_endpoint(c, CHAT, fails_on=quirks, title=title, probes=_CHAT_PROBES.get(c),
+                  deviations=_CHAT_DEVIATIONS.get(c)) for c, (quirks, title) in _CHAT_SHARED.items()),
+    chat_total, chat_details, chat_stream_choices,
+)
+CHECKS += CHAT_CHECKS

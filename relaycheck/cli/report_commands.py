@@ -87,7 +87,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         _say(f"  only {provider}: {check} {grade.value}")
     for group in comparison.groups:
         for provider, reasons in group.flagged.items():
-            _say(f"  ⚑ {provider} (model {group.model}): {'; '.join(dict.fromkeys(reasons))}")
+            _say(f"  ⚑ {provider} (model {group.label}): {'; '.join(dict.fromkeys(reasons))}")
     changed = []
     if args.baseline is not None:
         try:

@@ -5,6 +5,11 @@ logprobs. It costs the identity probes (``identity-fp-*``, logprobs 5, a few tok
 already asked for (``basic``, ``greedy``, ``logprobs``). Nothing is stored apart from the exchanges: any report
 that keeps its exchanges has its fingerprint, old ones included.
 
+Each endpoint has its own: Chat Completions' is read the same way from its probes (``chat-identity-fp-*``, fixed
+one-message conversations at temperature 0 with ``top_logprobs: 5``, plus ``chat-logprobs``, ``chat-basic`` and
+``chat-greedy``), its first token's alternatives from ``logprobs.content[0].top_logprobs``, its prompt the
+conversation. The two are never mixed (another model answers each endpoint), and the rule below is the same.
+
 The rule, after logprob tracking (Chauvin et al., arXiv 2512.03816: first-token logprobs, compared statistically,
 not exactly, because they wobble between calls) and Model Equality Testing (Gao et al., arXiv 2410.20247: two
 samples, a distance, a threshold whose false-alarm rate is measured):
@@ -37,16 +42,21 @@ and temperature-0 divergence, and its detection of substitution.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from relaycheck.endpoint import ENDPOINTS, Endpoint
+from relaycheck.probes.chat import FINGERPRINT_PROMPTS as CHAT_PROMPTS
 from relaycheck.report.model import Report
 from relaycheck.transport.exchange import Exchange
 
 # probe -> what it contributes: the identity probes give both; the others are reused as they are.
 FINGERPRINT_PROBES = (*(f"identity-fp-{i}" for i in range(1, 9)), "logprobs", "basic", "greedy")
+CHAT_FINGERPRINT_PROBES = (*(f"chat-identity-fp-{i}" for i in range(1, len(CHAT_PROMPTS) + 1)), "chat-logprobs",
+                           "chat-basic", "chat-greedy")
 TV_WEAK = 0.1  # a prompt differs weakly (it moved): it takes two of them
 TV_STRONG = 0.25  # a prompt differs strongly: one is enough
 LOGPROB_MOVED = 0.5  # nats: a first-token logprob gap past this, the prompt moved (weakly)
@@ -151,38 +161,70 @@ def _first_choice(body: Any) -> dict[str, Any] | None:
     return choice if isinstance(choice, dict) else None
 
 
+def fingerprint_probes(endpoint: Endpoint) -> tuple[str, ...]:
+    return CHAT_FINGERPRINT_PROBES if endpoint is Endpoint.CHAT else FINGERPRINT_PROBES
+
+
+def _first_alternatives(logprobs: Any) -> Any:
+    """The first position's alternatives: a legacy ``top_logprobs[0]`` mapping, or chat's
+    ``content[0].top_logprobs`` list of ``{token, logprob}`` as a mapping (the first of a repeated token kept)."""
+    if not isinstance(logprobs, dict):
+        return None
+    content = logprobs.get("content")
+    if isinstance(content, list):
+        first = content[0] if content and isinstance(content[0], dict) else {}
+        tops = first.get("top_logprobs")
+        items = [t for t in tops if isinstance(t, dict) and isinstance(t.get("token"), str)] if isinstance(
+            tops, list) else []
+        return {t["token"]: t.get("logprob") for t in reversed(items)}
+    tops = logprobs.get("top_logprobs")
+    return tops[0] if isinstance(tops, list) and tops else None
+
+
 def _top(choice: Mapping[str, Any]) -> dict[str, float] | None:
-    lp = choice.get("logprobs")
-    tops = lp.get("top_logprobs") if isinstance(lp, dict) else None
-    first = tops[0] if isinstance(tops, list) and tops else None
+    first = _first_alternatives(choice.get("logprobs"))
     if not isinstance(first, dict) or not first:
         return None
     values = {k: float(v) for k, v in first.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
     return values if values and all(math.isfinite(v) and v <= 1e-6 for v in values.values()) else None
 
 
-def fingerprint_from_bodies(bodies: Mapping[str, tuple[Any, Any]], model: str) -> Fingerprint:
-    """From (request JSON, response JSON or None) per probe id."""
+def _prompt_of(request: Any) -> str:
+    """What was asked: the Completions prompt, or the chat conversation (as canonical JSON)."""
+    if isinstance(request, dict) and "messages" in request:
+        return json.dumps(request.get("messages"), sort_keys=True, ensure_ascii=False)
+    return str(request.get("prompt") if isinstance(request, dict) else None)
+
+
+def _answer_text(choice: Mapping[str, Any]) -> str | None:
+    message = choice.get("message")
+    text = message.get("content") if isinstance(message, dict) else choice.get("text")
+    return text if isinstance(text, str) else None
+
+
+def fingerprint_from_bodies(bodies: Mapping[str, tuple[Any, Any]], model: str,
+                            endpoint: Endpoint = Endpoint.COMPLETIONS) -> Fingerprint:
+    """From (request JSON, response JSON or None) per probe id (the endpoint's fingerprint probes)."""
     prints: dict[str, PromptPrint] = {}
-    for probe in FINGERPRINT_PROBES:
+    for probe in fingerprint_probes(endpoint):
         request, response = bodies.get(probe, (None, None))
         choice = _first_choice(response)
         if choice is None:
             continue
-        prompt = request.get("prompt") if isinstance(request, dict) else None
-        text = choice.get("text")
-        prints[probe] = PromptPrint(probe, str(prompt), text if isinstance(text, str) else None, _top(choice))
+        prints[probe] = PromptPrint(probe, _prompt_of(request), _answer_text(choice), _top(choice))
     return Fingerprint(model, prints)
 
 
-def fingerprint_of(exchanges: Mapping[str, Exchange], model: str) -> Fingerprint:
+def fingerprint_of(exchanges: Mapping[str, Exchange], model: str,
+                   endpoint: Endpoint = Endpoint.COMPLETIONS) -> Fingerprint:
     """From a run's (or a stored report's) recorded exchanges: only successful answers count."""
+    wanted = fingerprint_probes(endpoint)
     bodies = {
         probe: (ex.request.json(), ex.json())
         for probe, ex in exchanges.items()
-        if probe in FINGERPRINT_PROBES and ex.status == 200 and not ex.not_sent and not ex.transport_error
+        if probe in wanted and ex.status == 200 and not ex.not_sent and not ex.transport_error
     }
-    return fingerprint_from_bodies(bodies, model)
+    return fingerprint_from_bodies(bodies, model, endpoint)
 
 
 def total_variation(a: Mapping[str, float], b: Mapping[str, float]) -> float:
@@ -218,7 +260,7 @@ def _compare_prompt(a: PromptPrint, b: PromptPrint) -> PromptDifference | None:
 
 def match(a: Fingerprint, b: Fingerprint) -> Match:
     prompts = []
-    for probe in FINGERPRINT_PROBES:
+    for probe in a.prints:  # in probe order, as built; an endpoint's prints carry its own probe ids
         if probe in a.prints and probe in b.prints and a.prints[probe].prompt == b.prints[probe].prompt:
             diff = _compare_prompt(a.prints[probe], b.prints[probe])
             if diff is not None:
@@ -234,19 +276,33 @@ def match(a: Fingerprint, b: Fingerprint) -> Match:
     return Match(sum(bool(p.texts_differ) for p in answered) < MIN_DIFFERING, tuple(prompts), "answers")
 
 
-def report_fingerprint(report: Report) -> Fingerprint:
-    """The fingerprint of a report (built from a run or read back from disk), from its recorded exchanges."""
-    return fingerprint_of(report.by_probe, report.provider.model)
+def report_fingerprint(report: Report, endpoint: Endpoint = Endpoint.COMPLETIONS) -> Fingerprint:
+    """The fingerprint of a report (built from a run or read back from disk) on one endpoint, from its recorded
+    exchanges; empty when the report did not certify that endpoint (an old report has no chat)."""
+    model = report.provider.model_on(endpoint)
+    return fingerprint_of(report.by_probe, model, endpoint) if model else Fingerprint("", {})
+
+
+def _on(endpoint: Endpoint, model: str) -> str:
+    """How a line names the model: as before chat for Completions, with the endpoint for the others."""
+    return model if endpoint is Endpoint.COMPLETIONS else f"{model} on {endpoint.title}"
 
 
 @dataclass(frozen=True)
 class ModelChange:
-    """The same-model rule's "different models" for one provider's model against a trusted report of it: a
-    regression for ``diff`` and ``compare --baseline`` (the model behind the name is not the one it was)."""
+    """The same-model rule's "different models" for one provider's model on one endpoint against a trusted report
+    of it: a regression for ``diff`` and ``compare --baseline`` (the model behind the name is not the one it was)."""
 
     provider: str
     against: str  # what it is matched against: "the baseline", "pinned baseline NAME"
     match: Match
+    endpoint: Endpoint = Endpoint.COMPLETIONS
+
+    @property
+    def what(self) -> str:
+        """The fingerprint's name in a line: ``model fingerprint``, ``Chat Completions model fingerprint``."""
+        chat = self.endpoint is not Endpoint.COMPLETIONS
+        return f"{self.endpoint.title} model fingerprint" if chat else "model fingerprint"
 
     @property
     def reading(self) -> str:
@@ -259,61 +315,76 @@ class ModelChange:
         return f"{self.match.evidence()}; moved: " + "; ".join(p.shown for p in moved[:SHOWN_MOVED]) + more
 
     def line(self) -> str:
-        return f"model fingerprint changed against {self.against}: {self.reading}. {self.evidence()}"
+        return f"{self.what} changed against {self.against}: {self.reading}. {self.evidence()}"
 
 
-def model_change(baseline: Report, current: Report) -> ModelChange | None:
-    """The change ``diff`` reports when the two reports' fingerprints say different models; None when the rule
-    says the same model, or cannot tell (too few prompts in common), or another model was asked for."""
-    if baseline.provider.model != current.provider.model:
-        return None  # another model was asked for: the diff says so already
-    result = match(report_fingerprint(baseline), report_fingerprint(current))
-    return ModelChange(current.provider.name, "the baseline", result) if result.same is False else None
+def model_change(baseline: Report, current: Report, endpoint: Endpoint = Endpoint.COMPLETIONS) -> ModelChange | None:
+    """The change ``diff`` reports when the two reports' fingerprints on ``endpoint`` say different models; None
+    when the rule says the same model or cannot tell, when another model was asked for (the diff says so already),
+    or when the endpoint was not certified in both."""
+    was, now = baseline.provider.model_on(endpoint), current.provider.model_on(endpoint)
+    if not was or was != now:
+        return None
+    result = match(report_fingerprint(baseline, endpoint), report_fingerprint(current, endpoint))
+    return ModelChange(current.provider.name, "the baseline", result, endpoint) if result.same is False else None
 
 
 @dataclass(frozen=True)
 class BaselineMatch:
-    """One report claiming a pinned baseline's model, matched against it by the same-model rule."""
+    """One report claiming a pinned baseline's model on an endpoint, matched against it by the same-model rule."""
 
     provider: str
     baseline: str
     model: str
     match: Match
+    endpoint: Endpoint = Endpoint.COMPLETIONS
 
     @property
     def change(self) -> ModelChange | None:
         against = f"pinned baseline {self.baseline}"
-        return ModelChange(self.provider, against, self.match) if self.match.same is False else None
+        return ModelChange(self.provider, against, self.match, self.endpoint) if self.match.same is False else None
 
     def line(self) -> str:
         flag = "⚑ " if self.match.same is False else ""
-        return f"{flag}{self.provider} vs pinned baseline {self.baseline} ({self.model}): {self.match.summary()}"
+        return (f"{flag}{self.provider} vs pinned baseline {self.baseline} ({_on(self.endpoint, self.model)}): "
+                f"{self.match.summary()}")
 
 
 def baseline_matches(baseline: Report, reports: list[Report]) -> list[BaselineMatch]:
-    """Every report claiming the pinned baseline's model (the baseline itself left out), matched against it."""
-    pinned = report_fingerprint(baseline)
-    return [BaselineMatch(report.provider.name, baseline.provider.name, pinned.model,
-                          match(pinned, report_fingerprint(report)))
-            for report in reports if report.provider.model == pinned.model and not _same_run(report, baseline)]
+    """Every report claiming the pinned baseline's model on an endpoint (the baseline itself left out), matched
+    against the baseline's fingerprint there."""
+    found = []
+    for endpoint in ENDPOINTS:
+        pinned = report_fingerprint(baseline, endpoint)
+        if not pinned:  # not certified there, or nothing of the fingerprint recorded: nothing to match against
+            continue
+        for report in reports:
+            if report.provider.model_on(endpoint) != pinned.model or _same_run(report, baseline):
+                continue
+            found.append(BaselineMatch(report.provider.name, baseline.provider.name, pinned.model,
+                                       match(pinned, report_fingerprint(report, endpoint)), endpoint))
+    return found
 
 
 CROSS_PROBES = ("identity-cross-1", "identity-cross-2", "identity-cross-3")  # identity-fp-1..3 under a cheaper name
 
 
-def cross_match(exchanges: Mapping[str, Exchange], model: str) -> Match:
-    """The claimed model against the cheaper model on the same provider, on the first three fingerprint prompts."""
+def cross_match(exchanges: Mapping[str, Exchange], model: str, endpoint: Endpoint = Endpoint.COMPLETIONS) -> Match:
+    """The claimed model against the cheaper model on the same provider, on the first three fingerprint prompts
+    (``exchanges`` by full probe id, or an endpoint's view that finds them by their short names)."""
+    claimed_probes = tuple(endpoint.probe_id(f"identity-fp-{i}") for i in range(1, len(CROSS_PROBES) + 1))
 
     def bodies(probes: tuple[str, ...]) -> dict[str, tuple[Any, Any]]:
         out = {}
-        for i, probe in enumerate(probes, 1):
+        for probe, as_probe in zip(probes, claimed_probes, strict=True):
             ex = exchanges.get(probe)
             if ex is not None and ex.status == 200 and not ex.not_sent and not ex.transport_error:
-                out[f"identity-fp-{i}"] = (ex.request.json(), ex.json())
+                out[as_probe] = (ex.request.json(), ex.json())
         return out
 
-    claimed = fingerprint_from_bodies(bodies(tuple(f"identity-fp-{i}" for i in range(1, 4))), model)
-    return match(claimed, fingerprint_from_bodies(bodies(CROSS_PROBES), model))
+    cross = tuple(endpoint.probe_id(p) for p in CROSS_PROBES)
+    claimed = fingerprint_from_bodies(bodies(claimed_probes), model, endpoint)
+    return match(claimed, fingerprint_from_bodies(bodies(cross), model, endpoint))
 
 
 def _same_run(a: Report, b: Report) -> bool:

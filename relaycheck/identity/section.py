@@ -5,11 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from relaycheck.endpoint import Endpoint
 from relaycheck.identity.fingerprint import report_fingerprint
 from relaycheck.report import escape
 from relaycheck.report.model import Report
 
-BILLING_CHECKS = ("identity.prompt-tokens", "identity.completion-tokens", "identity.tokenizer")
+BILLING_CHECKS = ("identity.prompt-tokens", "identity.completion-tokens", "identity.tokenizer",
+                  "chat.identity.prompt-tokens", "chat.identity.message-overhead", "chat.identity.completion-tokens",
+                  "chat.identity.tokenizer")
 
 
 @dataclass(frozen=True)
@@ -83,21 +86,28 @@ class IdentitySection:
     fingerprint_with_logprobs: int = 0
     can_prove: str = CAN_PROVE
     cannot_prove: str = CANNOT_PROVE
+    chat_fingerprint: tuple[int, int] | None = None  # Chat Completions' prompts and those with logprobs
 
     @property
     def fingerprint_line(self) -> str | None:
-        if self.fingerprint_prompts is None:
+        if self.fingerprint_prompts is None and self.chat_fingerprint is None:
             return None
-        return (f"{self.fingerprint_prompts} prompts recorded ({self.fingerprint_with_logprobs} with first-token "
-                "logprobs); `relaycheck compare` and `diff` match it against other vendors and a pinned baseline.")
+        parts = [] if self.fingerprint_prompts is None else [
+            f"{self.fingerprint_prompts} prompts recorded ({self.fingerprint_with_logprobs} with first-token logprobs)"]
+        if self.chat_fingerprint is not None:
+            parts.append(f"Chat Completions: {self.chat_fingerprint[0]} conversations ({self.chat_fingerprint[1]} with "
+                         "first-token logprobs)")
+        return "; ".join(parts) + ("; `relaycheck compare` and `diff` match each endpoint's against other vendors and "
+                                   "a pinned baseline.")
 
 
 def identity_section(report: Report) -> IdentitySection | None:
     """The section for a report, or None when the report has none of its evidence."""
     rows = [report.by_check[c].verdict for c in BILLING_CHECKS if c in report.by_check]
     fingerprint = report_fingerprint(report)
+    chat = report_fingerprint(report, Endpoint.CHAT)
     behaviours = known_behaviour(report)
-    if not rows and not fingerprint and not behaviours:
+    if not rows and not fingerprint and not chat and not behaviours:
         return None
     prints = fingerprint.prints if fingerprint else None
     return IdentitySection(
@@ -105,6 +115,7 @@ def identity_section(report: Report) -> IdentitySection | None:
         tuple(behaviours),
         len(prints) if prints is not None else None,
         sum(p.top is not None for p in prints.values()) if prints is not None else 0,
+        chat_fingerprint=(len(chat.prints), sum(p.top is not None for p in chat.prints.values())) if chat else None,
     )
 
 

@@ -253,7 +253,8 @@ CHAT_PROBES: tuple[Probe, ...] = (
              stream_options={"include_usage": True}),
     streamed(STOP_STRING),
     streamed(STOP_LIST),
-    streamed(N),
+    # n=2 streamed with include_usage: its usage chunk must cover both choices
+    streamed(N, "n=2 at temperature 1, streamed with include_usage", stream_options={"include_usage": True}),
     streamed(LOGPROBS),
     streamed(TOOLS_NAMED),
     streamed(TOOLS_PARALLEL),

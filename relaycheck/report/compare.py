@@ -15,17 +15,22 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from relaycheck.checks.model import Grade
-from relaycheck.endpoint import Endpoint
+from relaycheck.endpoint import ENDPOINTS, Endpoint
 from relaycheck.identity.fingerprint import match, report_fingerprint
 from relaycheck.report import escape
 from relaycheck.report.causes import causes
 from relaycheck.report.model import CheckInfo, Report, VerdictRow
 from relaycheck.transport.exchange import Exchange
 
-# temperature-0 probes whose answers must agree between providers serving the same model
+# temperature-0 probes whose answers must agree between providers serving the same model (by endpoint: chat's
+# are its twins of these, and it has no defaults probe)
 ANSWER_PROBES = ("greedy", "basic", "defaults", "stream")
+CHAT_ANSWER_PROBES = ("chat-greedy", "chat-basic", "chat-stream")
 # probes whose prompt must be billed the same (usage.prompt_tokens) by providers serving the same model
 BILLING_PROBES = ("basic", "greedy")
+CHAT_BILLING_PROBES = ("chat-basic", "chat-greedy")
+_PROBES = {Endpoint.COMPLETIONS: (ANSWER_PROBES, BILLING_PROBES), Endpoint.CHAT: (CHAT_ANSWER_PROBES,
+                                                                                   CHAT_BILLING_PROBES)}
 
 
 @dataclass(frozen=True)
@@ -66,12 +71,18 @@ class ModelGroup:
 
     model: str
     providers: list[str]
+    endpoint: Endpoint = Endpoint.COMPLETIONS  # the endpoint on which they claim it
     answers: dict[str, dict[str, Probed]] = field(default_factory=dict)  # probe -> provider -> answer
     billing: dict[str, dict[str, Probed]] = field(default_factory=dict)  # probe -> provider -> prompt_tokens
     # probe -> provider -> completion_tokens, compared only among providers whose answers agree (the same text
     # must cost the same tokens; a different answer may cost anything)
     completion: dict[str, dict[str, Probed]] = field(default_factory=dict)
     served: dict[str, dict[str, Probed]] = field(default_factory=dict)  # probe -> provider -> response `model`
+
+    @property
+    def label(self) -> str:
+        """The model as pages name it: with its endpoint, for any but Completions (named alone, as before chat)."""
+        return self.model if self.endpoint is Endpoint.COMPLETIONS else f"{self.model} ({self.endpoint.title})"
 
     def tables(self) -> list[tuple[str, dict[str, dict[str, Probed]]]]:
         """What is compared, in the order pages show it."""
@@ -161,45 +172,51 @@ def _mark_unique(cells: list[Cell]) -> list[Cell]:
 
 
 def model_groups(reports: list[Report], names: list[str]) -> list[ModelGroup]:
-    by_model: dict[str, list[int]] = {}
-    for i, report in enumerate(reports):
-        if report.skipped:
-            continue
-        by_model.setdefault(report.provider.model, []).append(i)
+    """Providers claiming the same model on the same endpoint, for each endpoint."""
     groups = []
-    for model, members in by_model.items():
-        if len(members) < 2:
-            continue
-        group = ModelGroup(model, [names[i] for i in members])
-        exchanges = [reports[i].by_probe for i in members]
-        for probe in ANSWER_PROBES:
-            answers = [_answer(ex.get(probe)) for ex in exchanges]
-            group.answers[probe] = _agreement(group, answers, f"answer to '{probe}' differs (possible model "
-                                                              "substitution)", _show_answer)
-        for probe in BILLING_PROBES:
-            billed = [_prompt_tokens(ex.get(probe)) for ex in exchanges]
-            group.billing[probe] = _agreement(group, billed, f"prompt_tokens for '{probe}' differ (possible usage "
-                                                             "inflation)", str)
-        for probe in ANSWER_PROBES:
-            agreed = group.answers[probe]
-            # a provider whose answer disagrees (or is unreadable) has no completion count to hold to the others'
-            tokens = [_usage(ex.get(probe), "completion_tokens") if agreed[name].agrees is not False else None
-                      for name, ex in zip(group.providers, exchanges, strict=True)]
-            group.completion[probe] = _agreement(group, tokens, f"completion_tokens for the same answer to '{probe}' "
-                                                                "differ (possible usage inflation)", str)
-        for probe in BILLING_PROBES:
-            served = [_served_model(ex.get(probe)) for ex in exchanges]
-            group.served[probe] = _agreement(group, served, f"the response to '{probe}' names another model", str)
-        _fingerprints(group, [reports[i] for i in members])
-        groups.append(group)
+    for endpoint in ENDPOINTS:
+        by_model: dict[str, list[int]] = {}
+        for i, report in enumerate(reports):
+            model = report.provider.model_on(endpoint)
+            if not report.skipped and model:
+                by_model.setdefault(model, []).append(i)
+        groups += [_group(endpoint, model, [reports[i] for i in members], [names[i] for i in members])
+                   for model, members in by_model.items() if len(members) >= 2]
     return groups
 
 
+def _group(endpoint: Endpoint, model: str, reports: list[Report], names: list[str]) -> ModelGroup:
+    group = ModelGroup(model, names, endpoint)
+    answer_probes, billing_probes = _PROBES[endpoint]
+    exchanges = [report.by_probe for report in reports]
+    for probe in answer_probes:
+        answers = [_answer(ex.get(probe)) for ex in exchanges]
+        group.answers[probe] = _agreement(group, answers, f"answer to '{probe}' differs (possible model "
+                                                          "substitution)", _show_answer)
+    for probe in billing_probes:
+        billed = [_prompt_tokens(ex.get(probe)) for ex in exchanges]
+        group.billing[probe] = _agreement(group, billed, f"prompt_tokens for '{probe}' differ (possible usage "
+                                                         "inflation)", str)
+    for probe in answer_probes:
+        agreed = group.answers[probe]
+        # a provider whose answer disagrees (or is unreadable) has no completion count to hold to the others'
+        tokens = [_usage(ex.get(probe), "completion_tokens") if agreed[name].agrees is not False else None
+                  for name, ex in zip(group.providers, exchanges, strict=True)]
+        group.completion[probe] = _agreement(group, tokens, f"completion_tokens for the same answer to '{probe}' "
+                                                            "differ (possible usage inflation)", str)
+    for probe in billing_probes:
+        served = [_served_model(ex.get(probe)) for ex in exchanges]
+        group.served[probe] = _agreement(group, served, f"the response to '{probe}' names another model", str)
+    _fingerprints(group, reports)
+    return group
+
+
 def _fingerprints(group: ModelGroup, reports: list[Report]) -> None:
-    """The model-fingerprint rule (relaycheck/identity/fingerprint.py), each provider against the first one."""
-    first = report_fingerprint(reports[0])
+    """The model-fingerprint rule (relaycheck/identity/fingerprint.py), each provider against the first one, on
+    the group's endpoint."""
+    first = report_fingerprint(reports[0], group.endpoint)
     for name, report in zip(group.providers[1:], reports[1:], strict=True):
-        result = match(first, report_fingerprint(report))
+        result = match(first, report_fingerprint(report, group.endpoint))
         group.fingerprint[name] = f"vs {group.providers[0]}: {result.summary()}"
         if result.same is False:
             group.flagged.setdefault(name, []).append(f"model fingerprint differs from {group.providers[0]}'s "
@@ -238,15 +255,21 @@ def _answer(ex: Exchange | None) -> list[str] | None:
     if ex.events:
         for chunk in ex.chunks:  # the data events before [DONE]; one that is not JSON is None
             for choice in _choices(chunk):
-                texts[_index(choice)] = texts.get(_index(choice), "") + str(choice.get("text") or "")
+                texts[_index(choice)] = texts.get(_index(choice), "") + str(_text_of(choice, "delta") or "")
     else:
         body = ex.json()
         if body is None:
             return None
         for choice in _choices(body):
-            if isinstance(choice.get("text"), str):
-                texts[_index(choice)] = choice["text"]
+            if isinstance(_text_of(choice, "message"), str):
+                texts[_index(choice)] = _text_of(choice, "message")
     return [texts[i] for i in sorted(texts)] or None
+
+
+def _text_of(choice: dict[str, Any], member: str) -> Any:
+    """A choice's text: Completions' ``text``, or a chat choice's ``message`` (``delta``, streamed) content."""
+    inner = choice.get(member)
+    return inner.get("content") if isinstance(inner, dict) else choice.get("text")
 
 
 def _choices(obj: Any) -> list[dict[str, Any]]:
@@ -382,7 +405,7 @@ def comparison_markdown(comparison: Comparison) -> str:
         lines += ["", "## Same model, same answers?", ""]
         for group in comparison.groups:
             claimed = ", ".join(_md(p, 64) for p in group.providers)
-            lines += [f"Model `{_md(group.model, 80)}` claimed by {claimed}.", ""]
+            lines += [f"Model `{_md(group.label, 80)}` claimed by {claimed}.", ""]
             lines += ["| probe | " + " | ".join(_md(p, 64) for p in group.providers) + " |",
                       "|" + "---|" * (len(group.providers) + 1)]
             for kind, table in group.tables():

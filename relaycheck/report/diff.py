@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Literal
 
 from relaycheck.checks.model import Grade, Verdict
+from relaycheck.endpoint import ENDPOINTS
 from relaycheck.identity.fingerprint import ModelChange, model_change
 from relaycheck.report.model import Report, ReportError
 
@@ -56,12 +57,12 @@ class ProviderDiff:
     removed: list[Change] = field(default_factory=list)
     expectations: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # suite/catalogue changes, skipped runs
-    model_change: ModelChange | None = None  # the fingerprint says another model answers under the name
+    model_changes: list[ModelChange] = field(default_factory=list)  # a fingerprint says another model answers
 
     @property
     def empty(self) -> bool:
         return not (self.regressed or self.fixed or self.changed or self.flaky or self.new or self.removed
-                    or self.expectations or self.model_change)
+                    or self.expectations or self.model_changes)
 
 
 @dataclass
@@ -73,7 +74,7 @@ class Diff:
 
     @property
     def model_changes(self) -> list[ModelChange]:
-        return [p.model_change for p in self.providers if p.model_change is not None]
+        return [c for p in self.providers for c in p.model_changes]
 
     @property
     def regressions(self) -> int:
@@ -92,7 +93,8 @@ def diff_reports(baseline: Report, current: Report, history: Sequence[Report] = 
         was, now = baseline.provider.model_on(endpoint), current.provider.model_on(endpoint)
         if was != now:
             out.notes.append(f"{endpoint.title} model {was or 'not certified'} → {now or 'not certified'}")
-    out.model_change = model_change(baseline, current)  # the model behind the name, apart from the checks
+    # the model behind the name on each endpoint, apart from what the checks say
+    out.model_changes = [c for e in ENDPOINTS if (c := model_change(baseline, current, e)) is not None]
     if baseline.provider.name != current.provider.name:
         out.notes.append(f"provider {baseline.provider.name} → {current.provider.name}")
     if current.skipped:
@@ -215,13 +217,13 @@ def format_diff(diff: Diff) -> str:
                   (len(p.changed), "changed"), (len(p.new), "new"), (len(p.removed), "removed"),
                   (len(p.expectations), "expectation changes")]
         said = [f"{n} {what}" for n, what in counts if n]
-        if p.model_change:
+        if p.model_changes:
             said.insert(0, "model changed" + ("" if fails else " (warning)"))
         lines.append(f"{p.provider}: " + (", ".join(said) or "no change"))
-        if p.model_change:
+        for change in p.model_changes:
             title = "REGRESSED" if fails else "WARNING"
-            lines.append(f"  {title:<9} {'model fingerprint':<34} {_short(p.model_change.reading, 200)}")
-            lines.append(f"  note: model fingerprint against the baseline: {p.model_change.evidence()}")
+            lines.append(f"  {title:<9} {change.what:<34} {_short(change.reading, 200)}")
+            lines.append(f"  note: {change.what} against the baseline: {change.evidence()}")
         lines += [f"  note: {n}" for n in p.notes]
         for title, items in (("REGRESSED", p.regressed), ("fixed", p.fixed), ("flaky", p.flaky),
                              ("changed", p.changed), ("new", p.new), ("removed", p.removed)):

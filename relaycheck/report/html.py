@@ -738,7 +738,7 @@ def _agreement(comparison: Comparison) -> str:
             for provider, reasons in group.flagged.items()
         )
         parts.append(
-            f"<h3>model <code>{e(group.model)}</code></h3><table class=\"agreement\"><thead><tr><th></th>{heads}"
+            f"<h3>model <code>{e(group.label)}</code></h3><table class=\"agreement\"><thead><tr><th></th>{heads}"
             f"</tr></thead><tbody>{''.join(rows)}</tbody></table>"
             + (f"<ul>{flags}</ul>" if flags else "<p class=\"agree-yes\">All agree.</p>")
         )

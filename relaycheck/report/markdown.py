@@ -21,6 +21,7 @@ from relaycheck.report.model import Report, VerdictRow
 
 GITHUB_STEP_SUMMARY_LIMIT = 1024 * 1024  # bytes per step, GitHub's hard limit
 SUMMARY_BUDGET = 900 * 1024  # what one Markdown file may take: the nightly job's diff goes into the same step
+MUST_LISTED = 30  # MUST failures named in the headline; a provider failing everywhere has them all listed below
 
 OTHER = (Grade.UNSUPPORTED, Grade.KNOWN, Grade.SKIPPED, Grade.ERROR)  # the feature table's "other" column
 
@@ -42,7 +43,9 @@ def provider_markdown(report: Report, *, compact: bool = False) -> str:
     if report.skipped:
         return "\n".join([*lines, f"**Skipped**: {_cell(report.skipped, None)}", ""])
     must = overall.must_failures
-    verdict = "❌ MUST checks failed or unjudged: " + ", ".join(must) if must else "✅ no MUST failure"
+    listed = ", ".join(must[:MUST_LISTED]) + (f" and {len(must) - MUST_LISTED} more (every one is in the checks "
+                                               "below)" if len(must) > MUST_LISTED else "")
+    verdict = f"❌ MUST checks failed or unjudged ({len(must)}): {listed}" if must else "✅ no MUST failure"
     spend, budget = report.spend, report.budget
     found = causes(report)
     lines += [

@@ -58,6 +58,7 @@ from relaycheck.server.quirk import is_usage_chunk as _is_usage_chunk
 from relaycheck.server.quirk import logprobs_of as _logprobs
 from relaycheck.server.quirk import replace_fields as _replace
 from relaycheck.server.quirk import usages_of as _usages
+from relaycheck.server.quirks_chat_billing import CHAT_BILLING_QUIRKS
 from relaycheck.server.quirks_tools import TOOL_QUIRKS
 from relaycheck.server.tokenizer import default_tokenizer
 from relaycheck.tokens.chat import content_text
@@ -1341,7 +1342,7 @@ ANY_ENDPOINT = frozenset({
 })
 _REGISTRY: tuple[Quirk, ...] = tuple(
     dataclasses.replace(q, endpoints=BOTH) if q.name in ANY_ENDPOINT else q for q in _QUIRKS + _IDENTITY_QUIRKS
-) + CHAT_QUIRKS + TOOL_QUIRKS
+) + CHAT_QUIRKS + TOOL_QUIRKS + CHAT_BILLING_QUIRKS
 
 
 def all_quirks() -> tuple[Quirk, ...]:

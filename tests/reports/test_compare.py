@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from relaycheck.cli.main import main
+from relaycheck.endpoint import Endpoint
 from relaycheck.report.compare import Comparison, comparison_markdown
 from relaycheck.report.compare import compare as compare_reports
 from relaycheck.report.model import Report
@@ -36,7 +37,11 @@ def test_matrix_and_unique_failures(run_dir: Path) -> None:
 
 def test_same_model_disagreement_is_flagged(run_dir: Path) -> None:
     comparison = compare(reports(run_dir))
-    (group,) = comparison.groups
+    group, chat = comparison.groups  # one per endpoint: the model each claims there
+    assert (group.endpoint, chat.endpoint) == (Endpoint.COMPLETIONS, Endpoint.CHAT)
+    assert chat.label == "gpt-4 (Chat Completions)" and chat.providers == group.providers
+    assert "completion_tokens for the same answer to 'chat-greedy' differ (possible usage inflation)" in chat.flagged[
+        "relay-a"]
     assert group.providers == ["reference", "relay-a", "relay-b"]
     # relay-b answers like a chat model: the odd one out; the other two agree with each other on the answers, and
     # relay-a (usage-inflated) bills those same answers twice the completion tokens: with two, no majority says who
@@ -65,7 +70,7 @@ def test_prompt_token_inflation_is_flagged(run_dir: Path) -> None:
             body["usage"]["prompt_tokens"] += 40
             x["body"]["text"] = json.dumps(body)
     comparison = compare([data[0], inflated, data[0] | {"provider": {**data[0]["provider"], "name": "ref2"}}])
-    (group,) = comparison.groups
+    group, _ = comparison.groups
     assert group.flagged["relay-a"][0] == "prompt_tokens for 'basic' differ (possible usage inflation)"
     md = comparison_markdown(comparison)
     assert "usage inflation" in md
@@ -73,7 +78,7 @@ def test_prompt_token_inflation_is_flagged(run_dir: Path) -> None:
 
 def test_two_disagreeing_providers_are_both_flagged(run_dir: Path) -> None:
     data = reports(run_dir)
-    (group,) = compare([data[0], data[2]]).groups
+    group, _ = compare([data[0], data[2]]).groups
     assert set(group.flagged) == {"reference", "relay-b"}
 
 
@@ -81,6 +86,11 @@ def test_different_models_are_not_compared(run_dir: Path) -> None:
     data = reports(run_dir)
     other = copy.deepcopy(data[2])
     other["provider"]["model"] = "davinci-002"
+    for endpoint in other["provider"]["endpoints"]:
+        endpoint["model"] = {"completions": "davinci-002", "chat": endpoint["model"]}[endpoint["endpoint"]]
+    assert [g.endpoint for g in compare([data[0], other]).groups] == [Endpoint.CHAT]  # the same chat model only
+    for endpoint in other["provider"]["endpoints"]:
+        endpoint["model"] = "davinci-002" if endpoint["endpoint"] == "completions" else "gpt-4o"
     assert compare([data[0], other]).groups == []
 
 

@@ -309,7 +309,47 @@ OWN: dict[str, Case] = {
     "chunk-logprobs-omitted": chat_stream(lambda w: any("logprobs" not in c for c in w.choices()), **CG),
     "stream-obfuscation": chat_stream(lambda w: all("obfuscation" in c for c in w.chunks), **CG),
 }
-CHAT_CASES = {**SHARED, **OWN}
+def _lp(w: Wire) -> list[dict[str, Any]]:
+    return w.json["choices"][0]["logprobs"]["content"]
+
+
+def _streamed_lp(w: Wire) -> list[dict[str, Any]]:
+    return [e for c in w.choices() for e in (c.get("logprobs") or {}).get("content") or []]
+
+
+LOGPROBS = {**CG, "logprobs": True, "top_logprobs": 2}
+PRIMED = [{"role": "developer", "content": "Be brief."}, *user("hi")]
+
+# relaycheck/server/quirks_chat_billing.py: the message, logprobs, roles and usage quirks
+BILLING: dict[str, Case] = {
+    "chat-n-default-2": chat_case(lambda w: len(w.json["choices"]) == 2, **CG),
+    "usage-chunk-zeros": chat_stream(lambda w: _stream_usage(w)["prompt_tokens"] == 0, **CG, **USAGE),
+    "stream-usage-first-choice": chat_stream(lambda w: _stream_usage(w)["completion_tokens"] == 6, n=2, **CG,
+                                             **USAGE),
+    "logprobs-bytes-bpe-raw": chat_case(lambda w: any(bytes(e["bytes"]).decode() != e["token"] for e in _lp(w)),
+                                        **LOGPROBS),
+    "logprobs-top-repeated": Case(
+        (Send(LOGPROBS, chat=True), Send(LOGPROBS, stream=True, chat=True)),
+        lambda ws: all(len({json.dumps(e["top_logprobs"]) for e in entries}) == 1
+                       for entries in (_lp(ws[0]), _streamed_lp(ws[1]))),
+    ),
+    "developer-role-refused": chat_case(lambda w: w.status == 400, messages=PRIMED, max_tokens=1),
+    "name-refused": chat_case(lambda w: w.status == 400, messages=[{"role": "user", "name": "tester", "content": "hi"}],
+                              max_tokens=1),
+    "max-tokens-ignored": chat_case(lambda w: _usage(w)["completion_tokens"] > 6, **CG),
+    "cached-tokens-above-prompt": chat_case(
+        lambda w: _usage(w)["prompt_tokens_details"]["cached_tokens"] > _usage(w)["prompt_tokens"], **CG),
+    "reasoning-tokens-above-completion": chat_case(
+        lambda w: _usage(w)["completion_tokens_details"]["reasoning_tokens"] > _usage(w)["completion_tokens"], **CG),
+    # benign
+    "usage-details-absent": chat_case(lambda w: set(_usage(w)) == {"prompt_tokens", "completion_tokens",
+                                                                    "total_tokens"}, **CG),
+    "refusal-null-every-delta": chat_stream(lambda w: all(c["delta"].get("refusal", 0) is None for c in w.choices()),
+                                            **CG),
+    "top-logprobs-ties-reordered": chat_case(
+        lambda w: all(e["top_logprobs"][0]["logprob"] == e["top_logprobs"][1]["logprob"] for e in _lp(w)), **LOGPROBS),
+}
+CHAT_CASES = {**SHARED, **OWN, **BILLING}
 
 
 @pytest.mark.parametrize("name", sorted(CHAT_CASES))
@@ -324,7 +364,7 @@ def test_quirk_shows_on_chat(name: str, api: Api, api_for: Callable[..., Api]) -
 def test_every_chat_quirk_has_a_case() -> None:
     on_chat = {q.name for q in all_quirks() if Endpoint.CHAT in q.endpoints}
     assert on_chat == set(CHAT_CASES)
-    assert set(OWN) == {q.name for q in all_quirks() if q.endpoints == {Endpoint.CHAT}}
+    assert set(OWN) | set(BILLING) == {q.name for q in all_quirks() if q.endpoints == {Endpoint.CHAT}}
     # chat's own catalogue entries are D50-D79 (its quirks may also reproduce an older entry whose class is chat's too)
     assert all(q.deviation == "benign" or "D50" <= q.deviation <= "D79" or q.deviation in ("D13",)
                for q in CHAT_QUIRKS)
