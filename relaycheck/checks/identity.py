@@ -123,6 +123,7 @@ class Foreign:
     probe: str
     tokens: tuple[str, ...]
     encoding: str
+    endpoint: Endpoint = Endpoint.COMPLETIONS
 
     def quoted(self) -> str:
         return ", ".join(repr(t) for t in self.tokens[:8])
@@ -131,7 +132,7 @@ class Foreign:
         """The one fault this is, in words every verdict it explains repeats (the report groups them by it)."""
         return (f"another tokenizer answers: {len(self.tokens)} token string(s) its logprobs list are not tokens of "
                 f"{self.encoding} ({self.quoted()}), so the counts follow its vocabulary; one fault with "
-                "identity.tokenizer")
+                f"{self.endpoint.prefix}identity.tokenizer")
 
 
 def foreign_tokens(r: Recorded, enc: tokens.Encoding) -> Foreign | None:
@@ -143,7 +144,7 @@ def foreign_tokens(r: Recorded, enc: tokens.Encoding) -> Foreign | None:
         listed, alternatives = found
         foreign = sorted({label for label, data in listed + alternatives if data and enc.token_id(data) is None})
         if foreign:
-            return Foreign(r.exchanges.key(probe), tuple(foreign), enc.name)
+            return Foreign(r.exchanges.key(probe), tuple(foreign), enc.name, r.endpoint)
     return None
 
 
@@ -581,6 +582,9 @@ def message_overhead(r: Recorded) -> Outcome:
     if not isinstance(messages, list) or not messages or not isinstance(messages[0], dict):
         raise Skip("the repeated request carries no message to count")
     per_message = chat_prompt_tokens(enc, messages[:1]) - REPLY_PRIMING
+    if slope != per_message and (foreign := foreign_tokens(r, enc)):
+        return Fail(f"each copy of the message is billed {slope} tokens where {enc.name} counts {per_message}: "
+                    f"{foreign.cause()}", f"{per_message} per copy", f"{slope} per copy: {shown}", points[1][1].probe)
     if slope != per_message:
         content = enc.count(content_text(messages[0].get("content")))
         why = (": the content alone is billed (no per-message overhead, no role)" if slope == content
@@ -600,8 +604,8 @@ def message_overhead(r: Recorded) -> Outcome:
 
 _CHAT_SHARED = {  # check: (short probe names on chat, the quirks that prove it there, its deviations)
     prompt_tokens: (CHAT_PROMPT_PROBES, ("hidden-system-prompt", "usage-content-only", "usage-multiplied"),
-                    ("D45", "D60", "D61")),
-    completion_tokens: (CHAT_COMPLETION_PROBES, ("usage-inflated", "usage-multiplied"), ("D45",)),
+                    ("D45", "D47", "D60", "D61")),
+    completion_tokens: (CHAT_COMPLETION_PROBES, ("usage-inflated", "usage-multiplied"), ("D45", "D47")),
     tokenizer: (CHAT_LOGPROBS_PROBES, ("tokenizer-swapped",), ("D47",)),
     cheaper_model: (None, ("cheap-model-under-name",), ("D47",)),
     model_listed: (None, ("models-list-omits-claimed",), ("D47",)),

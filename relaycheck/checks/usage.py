@@ -428,7 +428,7 @@ def chat_details(r: Recorded) -> Outcome:
     level=Level.MUST,
     feature=f"{CHAT.prefix}{FEATURE}",
     probes=(CHAT.probe_id("stream-n"),),
-    deviations=("D30", "D45"),
+    deviations=("D81", "D30", "D45"),
     fails_on=("stream-usage-first-choice",),
 )
 def chat_stream_choices(r: Recorded) -> Outcome:
@@ -462,7 +462,7 @@ _CHAT_SHARED = {  # check: (the quirks that prove it on chat, title)
              "reply: no hidden system prompt, the message overhead billed"),
     stream_matches: (("stream-prompt-tokens-inflated", "usage-chunk-zeros"), None),
 }
-_CHAT_DEVIATIONS = {completion_bounds: ("D25", "D30", "D45"), linear: ("D45", "D60", "D61"),
+_CHAT_DEVIATIONS = {completion_bounds: ("D25", "D81", "D30", "D45"), linear: ("D45", "D60", "D61"),
                     prompt_tokens: ("D45", "D59"), stream_matches: ("D29", "D45", "D59")}
 _CHAT_PROBES = {completion_bounds: answering(CHAT), prompt_tokens: answering(CHAT),
                 linear: tuple(f"usage-repeat-{k}" for k in (1, 2, 3))}  # stream_matches reads the same short names

@@ -55,7 +55,7 @@ _FIELD = re.compile(r"\b[a-z]+(?:_[a-z]+)+\b")  # snake_case response fields: fi
 _SCHEMA_PATH = re.compile(r"\b(?:choices|usage|logprobs)/(?:\d+/)?([a-z_]+)")
 _QUOTED = re.compile(r"'([^'\n]{1,60})'")
 _ENUM = re.compile(r"is not one of \[[^\]]*\]")  # a schema message's list of allowed values: not what was sent
-_NAMED_FAULT = re.compile(r"\bone fault with ([a-z]+\.[a-z0-9-]+)")  # a verdict naming the check that explains it
+_NAMED_FAULT = re.compile(r"\bone fault with ([a-z]+(?:\.[a-z0-9-]+)+)")  # a verdict naming the check that explains it
 # words of the check's own prose that look like fields but name no response field
 _NOT_FIELDS = frozenset({"max_tokens", "include_usage", "stream_options", "logit_bias", "best_of", "top_p",
                          "cl100k_base", "o200k_base", "non_json"})
@@ -248,6 +248,12 @@ def _label(group: list[VerdictRow], clues: dict[str, set[str]]) -> tuple[str, st
     cited = _cited(group)
     shared = sorted({c for r in group for c in clues[r.id] if not c.startswith("fault:")})
     symptom = _symptom(shared)
+    # a check the others name as the fault that explains them: its own deviation is the fault's
+    named = {c.removeprefix("fault:") for r in group for c in clues[r.id]
+             if c.startswith("fault:") and c != f"fault:{r.id}"}
+    explaining = [r for r in group if r.id in named and r.check.deviations]
+    if explaining:
+        return explaining[0].check.deviations[0], symptom
     if cited:
         return cited[0], symptom
     return (shared[0] if shared else f"check:{group[0].id}"), symptom

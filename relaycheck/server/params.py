@@ -55,7 +55,6 @@ class CompletionRequest:
     forced_prefix: tuple[int, ...] = ()  # tokens every completion starts with
     extra_alternatives: int = 0  # report logprobs + this many alternatives per position
     bill_candidates: bool = True  # usage counts every best_of candidate, not only the n returned
-    stream_usage_first_choice: bool = False  # a stream's usage chunk counts the first choice's tokens only
 
 
 def _param_of(error: ValidationError) -> str | None:

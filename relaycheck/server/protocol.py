@@ -191,8 +191,7 @@ async def stream_chunks(ex: Exchange, model: NGramModel, rng: random.Random) -> 
                 text = "".join(t.text for t in batch)
                 yield {**head, "choices": [_choice(index, text, logprobs, None)], **tail}
     if request.include_usage:
-        counted = runs[:1] if request.stream_usage_first_choice else runs
-        total = sum(run.completion_tokens for _, run in counted)
+        total = sum(run.completion_tokens for _, run in runs)
         yield {**head, "choices": [], "usage": _usage(request, total)}
 
 

@@ -58,7 +58,7 @@ from relaycheck.server.quirk import is_usage_chunk as _is_usage_chunk
 from relaycheck.server.quirk import logprobs_of as _logprobs
 from relaycheck.server.quirk import replace_fields as _replace
 from relaycheck.server.quirk import usages_of as _usages
-from relaycheck.server.quirks_chat_billing import CHAT_BILLING_QUIRKS
+from relaycheck.server.quirks_chat_billing import CHAT_BILLING_QUIRKS, usage_first_choice
 from relaycheck.server.quirks_tools import TOOL_QUIRKS
 from relaycheck.server.tokenizer import default_tokenizer
 from relaycheck.tokens.chat import content_text
@@ -1130,9 +1130,9 @@ _QUIRKS: tuple[Quirk, ...] = (
     ),
     Quirk(
         "stream-usage-first-choice",
-        "with n > 1 the stream's usage chunk counts the first choice's completion tokens only",
+        "with n > 1 the stream's usage chunk counts one choice's share of the completion tokens",
         "D81",
-        on_request=_replace(stream_usage_first_choice=True),
+        on_payload=usage_first_choice,  # the usage chunk's own figures: the same on both endpoints
     ),
     Quirk(
         "served-model-limits",
@@ -1338,7 +1338,7 @@ ANY_ENDPOINT = frozenset({
     "sse-comments", "sse-crlf", "sse-no-space", "sse-fields", "extra-fields", "pretty-json",
     # identity and billing
     "model-salted", "tokenizer-swapped", "partial-substitution", "cheap-model-under-name", "hidden-prompt-prefix",
-    "usage-multiplied", "usage-from-characters",
+    "usage-multiplied", "usage-from-characters", "stream-usage-first-choice",
 })
 _REGISTRY: tuple[Quirk, ...] = tuple(
     dataclasses.replace(q, endpoints=BOTH) if q.name in ANY_ENDPOINT else q for q in _QUIRKS + _IDENTITY_QUIRKS

@@ -46,7 +46,7 @@ def _usage_chunk_zeros(obj: Json, ex: Exchange, kind: str) -> None:
             obj["usage"][key] = 0
 
 
-def _usage_first_choice(obj: Json, ex: Exchange, kind: str) -> None:
+def usage_first_choice(obj: Json, ex: Exchange, kind: str) -> None:
     """The usage chunk counts one choice's share of an n > 1 stream (vLLM's usage chunk was not aggregated across
     the n choices before vllm-project/vllm#9475)."""
     n = getattr(ex.request, "n", 1)
@@ -181,8 +181,6 @@ CHAT_BILLING_QUIRKS: tuple[Quirk, ...] = tuple(dataclasses.replace(q, endpoints=
     Quirk("chat-n-default-2", "two choices when n is omitted", "D15", on_request=_n_default_2),
     Quirk("usage-chunk-zeros", "the include_usage chunk reports every count as 0", "D29",
           on_payload=_usage_chunk_zeros),
-    Quirk("stream-usage-first-choice", "the usage chunk of an n > 1 stream counts one choice's share", "D30",
-          on_payload=_usage_first_choice),
     Quirk("logprobs-bytes-bpe-raw", "logprobs bytes are the UTF-8 of the token's vocabulary string (space as Ġ)",
           "D69", on_payload=_bytes_bpe_raw),
     Quirk("logprobs-top-repeated", "every logprobs position lists the first position's top_logprobs", "D69",

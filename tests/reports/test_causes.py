@@ -166,9 +166,11 @@ def test_another_tokenizer_is_one_fault_and_hides_no_other_usage_finding() -> No
     """Issue 24: a tokenizer that is not the claimed model's fails the billing checks, as one fault (D47), while the
     usage checks that compare counts with each other still judge, and find what else is wrong."""
     swapped = causes(_certified(("tokenizer-swapped",)))
+    # both endpoints: one fault, the tokenizer's, however many billing checks of either endpoint it fails
     assert [(f.deviation, f.checks) for f in swapped.faults] == [
         ("D47", ("identity.prompt-tokens", "identity.completion-tokens", "identity.tokenizer",
-                 "identity.cheaper-model"))]
+                 "identity.cheaper-model", "chat.identity.prompt-tokens", "chat.identity.completion-tokens",
+                 "chat.identity.tokenizer", "chat.identity.cheaper-model", "chat.identity.message-overhead"))]
     both = _certified(("tokenizer-swapped", "stream-usage-first-choice"))
     grades = {r.id: r.grade for r in both.verdicts}
     assert grades["usage.stream-every-choice"] is Grade.FAIL

@@ -105,6 +105,8 @@ def _stream_usage(w: Wire) -> dict[str, Any]:
 
 
 SHARED: dict[str, Case] = {
+    "stream-usage-first-choice": chat_stream(lambda w: _stream_usage(w)["completion_tokens"] == 6, n=2, **CG,
+                                             **USAGE),
     # parameters ignored, defaults, validation
     "drop-max-tokens": chat_case(lambda w: _usage(w)["completion_tokens"] != 3, **{**CG, "max_tokens": 3}),
     "drop-stop": chat_case(lambda w: " 7" in _content(w), stop=" 7", **CG8),
@@ -324,8 +326,6 @@ PRIMED = [{"role": "developer", "content": "Be brief."}, *user("hi")]
 BILLING: dict[str, Case] = {
     "chat-n-default-2": chat_case(lambda w: len(w.json["choices"]) == 2, **CG),
     "usage-chunk-zeros": chat_stream(lambda w: _stream_usage(w)["prompt_tokens"] == 0, **CG, **USAGE),
-    "stream-usage-first-choice": chat_stream(lambda w: _stream_usage(w)["completion_tokens"] == 6, n=2, **CG,
-                                             **USAGE),
     "logprobs-bytes-bpe-raw": chat_case(lambda w: any(bytes(e["bytes"]).decode() != e["token"] for e in _lp(w)),
                                         **LOGPROBS),
     "logprobs-top-repeated": Case(
