@@ -40,24 +40,31 @@ def hand_written() -> Catalogue:
     return Catalogue(tuple(c for c in load_catalogue().checks if c.feature != "property"))
 
 
-def providers_for(urls: list[str], concurrency: int) -> list[Provider]:
+# What the reference serves on each endpoint: the bench certifies both by default, as `relaycheck run` does.
+ENDPOINT_ENTRY = {"completions": {}, "chat": {"chat": {"model": "gpt-4"}}}
+
+
+def providers_for(urls: list[str], concurrency: int, endpoints: tuple[str, ...] = ("completions", "chat"),
+                  ) -> list[Provider]:
     entries = [
         {"name": f"bench-{i}", "base_url": url, "api_key_env": KEY_VAR, "concurrency": concurrency,
-         "budget": {"requests": 500, "completion_tokens": 50000}}
+         "budget": {"requests": 500, "completion_tokens": 50000}, "endpoints": list(endpoints),
+         **{k: v for e in endpoints for k, v in ENDPOINT_ENTRY[e].items()}}
         for i, url in enumerate(urls)
     ]
     return list(parse_providers({"providers": entries}, "bench").providers)
 
 
-def run_certify(urls: list[str], concurrency: int, catalogue: Catalogue,
-                env: dict[str, str]) -> tuple[float, list[ProviderRun]]:
+def run_certify(urls: list[str], concurrency: int, catalogue: Catalogue, env: dict[str, str],
+                endpoints: tuple[str, ...] = ("completions", "chat")) -> tuple[float, list[ProviderRun]]:
     started = time.perf_counter()
-    runs = certify(providers_for(urls, concurrency), catalogue, load_contracts(), environ=env)
+    runs = certify(providers_for(urls, concurrency, endpoints), catalogue, load_contracts(), environ=env)
     return time.perf_counter() - started, runs
 
 
-def run(urls: list[str], concurrency: int) -> tuple[float, list[ProviderRun]]:
-    return run_certify(urls, concurrency, hand_written(), {**os.environ, KEY_VAR: DEFAULT_API_KEY})
+def run(urls: list[str], concurrency: int, endpoints: tuple[str, ...] = ("completions", "chat"),
+        ) -> tuple[float, list[ProviderRun]]:
+    return run_certify(urls, concurrency, hand_written(), {**os.environ, KEY_VAR: DEFAULT_API_KEY}, endpoints)
 
 
 def lower_bound(structure: ProviderRun, latency: float, chunk_delay: float, concurrency: int) -> dict[str, float]:
@@ -100,19 +107,22 @@ def main() -> int:
     parser.add_argument("--chunk-delay-ms", type=float, default=20)
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--providers", type=int, default=4)
+    parser.add_argument("--endpoint", choices=("completions", "chat", "all"), default="all",
+                        help="which endpoints the providers are certified on (default both)")
     parser.add_argument("--out", type=Path, default=Path("bench/results/certify.json"))
     args = parser.parse_args()
+    endpoints = ("completions", "chat") if args.endpoint == "all" else (args.endpoint,)
     latency, chunk_delay = args.latency_ms / 1000, args.chunk_delay_ms / 1000
 
     with serve_in_thread(ServerConfig()) as server:
-        _, (structure,) = run([server.base_url], args.concurrency)
+        _, (structure,) = run([server.base_url], args.concurrency, endpoints)
     bound = lower_bound(structure, latency, chunk_delay, args.concurrency)
 
     slow = ServerConfig(latency_ms=args.latency_ms, chunk_delay_ms=args.chunk_delay_ms)
     with ExitStack() as stack:
         servers = [stack.enter_context(serve_in_thread(slow)) for _ in range(args.providers)]
-        one_wall, (one,) = run([servers[0].base_url], args.concurrency)
-        many_wall, many = run([s.base_url for s in servers], args.concurrency)
+        one_wall, (one,) = run([servers[0].base_url], args.concurrency, endpoints)
+        many_wall, many = run([s.base_url for s in servers], args.concurrency, endpoints)
     overhead = harness_overhead(args.concurrency)
 
     result = {
