@@ -733,6 +733,15 @@ class Answer:
     refusal: Any = None  # chat: the refusal, if any
     tool_calls: tuple[Any, ...] = ()  # chat: the tool calls (a stream's accumulated by index)
     problems: tuple[str, ...] = ()  # a stream's deltas openai-python's accumulator cannot take (and why)
+    # A stream's tool calls with each id and function.name as its index first sent them: what the calls are, where
+    # ``tool_calls`` is what the client made of them (a head sent again is doubled there: chat.tools.stream-call-head
+    # grades that, once). None: the same as ``tool_calls`` (a JSON body, or no head repeated).
+    sent_calls: tuple[Any, ...] | None = None
+
+    @property
+    def calls(self) -> tuple[Any, ...]:
+        """The tool calls as the provider sent them (``sent_calls`` when a stream repeated a head)."""
+        return self.tool_calls if self.sent_calls is None else self.sent_calls
 
     def logprob_tokens(self) -> list[Any] | None:
         """The tokens its logprobs list: legacy ``tokens``, or chat ``content[].token``; None when none."""
@@ -794,6 +803,8 @@ class _Assembly:
     content: Any = None
     refusal: Any = None
     calls: dict[int, dict[str, Any]] = field(default_factory=dict)  # tool calls by their delta index
+    heads: dict[int, dict[str, Any]] = field(default_factory=dict)  # each index's id and name as first sent
+    repeated: bool = False  # a later delta of an index sent its id or name again
     problems: list[str] = field(default_factory=list)
 
     def add(self, choice: dict[str, Any]) -> None:
@@ -827,10 +838,23 @@ class _Assembly:
                 self.problems.append(f"a tool-call delta without a non-negative integer index: "
                                      f"{snippet(repr(call), 120)}")
                 continue
+            self._take_head(index, call)
             if index in self.calls:
                 accumulate(self.calls[index], call)
             else:
                 self.calls[index] = copy.deepcopy(call)
+
+    def _take_head(self, index: int, call: dict[str, Any]) -> None:
+        function = call.get("function")
+        sent = {"id": call.get("id"), "name": function.get("name") if isinstance(function, dict) else None}
+        head = self.heads.setdefault(index, {})
+        for member, value in sent.items():
+            if value is None or value == "":
+                continue
+            if member in head:
+                self.repeated = True
+            else:
+                head[member] = value
 
     def _add_logprobs(self, lp: Any) -> None:
         if _is_legacy(lp):
@@ -850,7 +874,16 @@ class _Assembly:
         logprobs = self.odd_logprobs if self.odd_logprobs is not None else self.logprobs
         calls = tuple(self.calls[i] for i in sorted(self.calls))
         return Answer(self.index, self.text, self.finish_reason, logprobs, self.finishes, self.pieces, self.role,
-                      self.content, self.refusal, calls, tuple(self.problems))
+                      self.content, self.refusal, calls, tuple(self.problems),
+                      tuple(self._as_sent(i) for i in sorted(self.calls)) if self.repeated else None)
+
+    def _as_sent(self, index: int) -> dict[str, Any]:
+        call, head = copy.deepcopy(self.calls[index]), self.heads.get(index, {})
+        if "id" in head:
+            call["id"] = head["id"]
+        if "name" in head and isinstance(call.get("function"), dict):
+            call["function"]["name"] = head["name"]
+        return call
 
 
 def accumulate(acc: dict[str, Any], delta: dict[str, Any]) -> dict[str, Any]:

@@ -2,7 +2,7 @@
 it (LiteLLM, openai-forward, the Portkey gateway) and, opt-in, vLLM.
 
     bash scripts/live/setup.sh [--with-vllm]       # once: installs the servers under .cache/live/ (docs/live.md)
-    python scripts/live/run_live.py [--with-vllm] [--with-chat]  # any Python >= 3.11; relaycheck runs from .venv
+    python scripts/live/run_live.py [--with-vllm] [--completions-only]  # any Python >= 3.11; relaycheck from .venv
 
 What it does, in order:
 
@@ -18,10 +18,10 @@ What it does, in order:
    * the Portkey AI gateway (scripts/live/portkey_serve.mjs: its app on 127.0.0.1 only), routed to llama by the
      request headers x-portkey-provider / x-portkey-custom-host that the providers file sets per provider;
    * with --with-vllm: vLLM's OpenAI server on the tiny model's Hugging Face twin (same weights, tokenizer and chat
-     template), served as ``gpt-3.5-turbo-instruct`` and ``tiny-chat``, with the Hermes tool parser;
-   * with --with-chat: one more llama-cpp-python, certified as ``llama-cpp-functions`` on chat only;
+     template), served as ``gpt-3.5-turbo-instruct`` on both endpoints, with the Hermes tool parser;
+   * one more llama-cpp-python, certified as ``llama-cpp-functions`` on chat only (not with --completions-only);
 3. waits for each to answer (bounded), writes a temporary providers file (llama-cpp, litellm, openai-forward and
-   the embedded reference; with --with-chat each also gets ``endpoints`` and its ``chat`` model) and runs
+   the embedded reference, each with ``endpoints`` and its ``chat`` model unless --completions-only) and runs
    ``relaycheck run ... --report-dir reports/live``;
 4. stops every server it started (always), copies their logs (keys redacted) to reports/live/logs/;
 5. judges the JSON reports itself, stricter than relaycheck's own exit code:
@@ -58,10 +58,12 @@ MODEL = "gpt-3.5-turbo-instruct"
 CHAT_MODEL = "tiny-chat"  # llama-cpp-python: the GGUF's own chat template (Jinja2ChatFormatter), its default handler
 CHAT_FUNCTIONS_MODEL = "tiny-chat-functions"  # llama-cpp-python: chat_format chatml-function-calling (adds "auto")
 CHAT_CONTEXT_LENGTH = 2048  # n_ctx of llama-cpp-python, --max-model-len of vLLM
+# vLLM's chat model: its only served name, the Completions one (it answers any alias under its first served name)
+VLLM_CHAT_MODEL = MODEL
 REFERENCE_CHAT_MODEL = "gpt-3.5-turbo"  # the embedded reference's chat model: cl100k, as its Completions model
 PROVIDERS = ("llama-cpp", "litellm", "openai-forward", "portkey")
 OPTIONAL_PROVIDERS = ("vllm",)  # --with-vllm (a 3.5 GB install; the nightly job runs it)
-# --with-chat: llama-cpp-python's tool-calling chat format, certified on chat only, on its own llama instance.
+# llama-cpp-python's tool-calling chat format, certified on chat only, on its own llama instance.
 CHAT_ONLY_PROVIDERS = ("llama-cpp-functions",)
 KEY_ENV = {
     "llama-cpp": "RELAYCHECK_LIVE_LLAMA_KEY",
@@ -270,7 +272,10 @@ def vllm_server(work: Path, model_dir: Path, key: str) -> Server:
     return Server(
         name="vllm",
         argv=[str(venv_bin("venv-vllm", "python", "--with-vllm")), "-m", "vllm.entrypoints.openai.api_server",
-              "--model", model_dir.name, "--served-model-name", MODEL, CHAT_MODEL, "--host", HOST, "--port", str(port),
+              # one name for both endpoints: vLLM answers every request under its first served name
+              # (vllm/entrypoints/openai/models/serving.py model_name: base_model_paths[0].name), so a second alias
+              # for chat would come back as the first and read as a substituted model (VLLM_CHAT_MODEL)
+              "--model", model_dir.name, "--served-model-name", VLLM_CHAT_MODEL, "--host", HOST, "--port", str(port),
               "--api-key", key, "--max-model-len", str(CHAT_CONTEXT_LENGTH),
               # chat: vLLM 0.32 refuses every tool_choice but "none" without a tool parser; Hermes-style
               # <tool_call>{...}</tool_call> is how the tiny model's template writes past calls
@@ -317,7 +322,7 @@ def litellm_server(name: str, work: Path, upstream: Server, upstream_key: str, m
 
 
 def build_servers(work: Path, model: Path, keys: dict[str, str], with_vllm: bool = False,
-                  with_chat: bool = False) -> list[Server]:
+                  with_chat: bool = True) -> list[Server]:
     """llama-cpp, and the two relays each in front of its own llama-cpp-python instance.
 
     One llama per certified provider: llama-cpp-python serves one request at a time and, by default
@@ -362,21 +367,20 @@ def build_servers(work: Path, model: Path, keys: dict[str, str], with_vllm: bool
 
 
 def chat_lines(name: str) -> list[str]:
-    """A provider's chat settings (``--with-chat``): the endpoints it is certified on and the chat model it sells.
+    """A provider's chat settings: the endpoints it is certified on and the chat model it sells.
 
-    The shape of issue 23's providers.yaml (``endpoints``, ``chat: {model, context_length}``); relaycheck refuses
-    these keys until it certifies chat, so they are written only when asked for.
+    ``tokenizer: none`` as on Completions (a chat section names its own: the tiny model's 577-token BPE is no
+    public tokenizer, and vLLM's chat model has a name OpenAI's table would give cl100k_base).
     """
     if name == "reference":
         return ["    endpoints: [completions, chat]", f"    chat: {{model: {REFERENCE_CHAT_MODEL}}}"]
-    if name in CHAT_ONLY_PROVIDERS:
-        return ["    endpoints: [chat]",
-                f"    chat: {{model: {CHAT_FUNCTIONS_MODEL}, context_length: {CHAT_CONTEXT_LENGTH}}}"]
-    return ["    endpoints: [completions, chat]",
-            f"    chat: {{model: {CHAT_MODEL}, context_length: {CHAT_CONTEXT_LENGTH}}}"]
+    model = {"vllm": VLLM_CHAT_MODEL, **dict.fromkeys(CHAT_ONLY_PROVIDERS, CHAT_FUNCTIONS_MODEL)}.get(name, CHAT_MODEL)
+    endpoints = "[chat]" if name in CHAT_ONLY_PROVIDERS else "[completions, chat]"
+    return [f"    endpoints: {endpoints}",
+            f"    chat: {{model: {model}, context_length: {CHAT_CONTEXT_LENGTH}, tokenizer: none}}"]
 
 
-def providers_yaml(servers: dict[str, Server], with_chat: bool = False) -> str:  # noqa: C901 - flat on purpose
+def providers_yaml(servers: dict[str, Server], with_chat: bool = True) -> str:  # noqa: C901 - flat on purpose
     def chat(name: str) -> list[str]:
         return chat_lines(name) if with_chat else []
 
@@ -388,7 +392,10 @@ def providers_yaml(servers: dict[str, Server], with_chat: bool = False) -> str: 
         "  concurrency: 1          # llama-cpp-python serves one request at a time",
         "  retries: 1",
         "  timeouts: {connect: 5, read: 60, total: 120}",
-        "  budget: {requests: 200, completion_tokens: 20000}",
+        # Both endpoints: about 80 Completions and 70 chat requests, property cases and the reruns of failing MUST
+        # checks. llama-cpp-python ignores max_completion_tokens, so relaycheck reserves a multiple of every chat
+        # cap it sends (its overrun factor): a free local model, so the ceiling is set far above what is spent.
+        "  budget: {requests: 400, completion_tokens: 400000}",
         "  property_examples: 10",
         # The tiny model's 577-token BPE is no public tokenizer: the identity checks have nothing to hold its usage
         # and logprobs to (skipped, saying so), rather than failing by construction.
@@ -572,11 +579,11 @@ def main(argv: list[str] | None = None) -> int:
                         "hand-written reasons and each file's header comment are kept); verify every new entry by hand")
     parser.add_argument("--with-vllm", action="store_true",
                         help="also certify vLLM (needs `bash scripts/live/setup.sh --with-vllm`, 3.5 GB)")
-    parser.add_argument("--with-chat", action="store_true",
-                        help="also certify Chat Completions: each provider's `endpoints` and `chat` model in the "
-                        "providers file, and llama-cpp-functions (llama-cpp-python's chatml-function-calling format, "
-                        "chat only); needs a relaycheck that certifies chat")
+    parser.add_argument("--completions-only", action="store_true",
+                        help="certify Completions alone (by default every server is certified on both endpoints, and "
+                        "llama-cpp-functions, llama-cpp-python's chatml-function-calling format, on chat)")
     args = parser.parse_args(argv)
+    args.with_chat = not args.completions_only
     report_dir = args.report_dir.resolve()
     names = ["reference", *PROVIDERS, *(CHAT_ONLY_PROVIDERS if args.with_chat else ()),
              *(OPTIONAL_PROVIDERS if args.with_vllm else ())]
