@@ -26,7 +26,7 @@ def test_an_unjudged_must_check_blocks_like_a_failed_one() -> None:
     assert [v.check for v in run.must_failures(catalogue)] == ["stream.done"]  # what makes `run` exit 1
     assert report["score"]["overall"]["must_failures"] == ["stream.done"]
     assert "FAIL" in terminal_summary([built]).splitlines()[0]
-    assert "MUST checks failed or unjudged: stream.done" in provider_markdown(built)
+    assert "MUST checks failed or unjudged (1): stream.done" in provider_markdown(built)
 
 
 def test_should_warnings_and_errors_do_not_block() -> None:

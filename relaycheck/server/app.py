@@ -161,10 +161,11 @@ class ReferenceServer:
 
     def listed_models(self) -> tuple[str, ...]:
         """What GET /v1/models names: every model served (Completions' then chat's), or with
-        ``models-list-omits-claimed`` only the last of each (the cheap one a substituting relay really has), while
-        every name is still answered."""
+        ``models-list-omits-claimed`` only the cheap one a substituting relay really has (the last Completions
+        model, babbage-002), while every name on both endpoints is still answered. No chat model is listed, so no
+        claim on chat is, whichever tokenizers are installed (which chat models are served depends on them)."""
         if "models-list-omits-claimed" in self.quirk_names:
-            return self.config.models[-1:] + self.config.chat_models[-1:]
+            return self.config.models[-1:]
         return self.config.models + self.config.chat_models
 
     def window(self) -> int:
