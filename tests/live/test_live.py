@@ -174,21 +174,24 @@ def _servers(run_live, tmp_path: Path, names: list[str]) -> dict:
             for port, name in enumerate(names, start=40000)}
 
 
-def test_chat_settings_are_written_only_with_chat(tmp_path: Path) -> None:
-    """Today's relaycheck refuses `endpoints` and `chat`: without --with-chat the providers file has neither."""
+def test_chat_settings_are_written_unless_completions_only(tmp_path: Path) -> None:
+    """Every server is certified on both endpoints by default; --completions-only writes neither key."""
     import yaml
 
     run_live = _run_live_module()
     servers = _servers(run_live, tmp_path, ["llama-cpp", "litellm", "openai-forward", "portkey",
                                             "llama-cpp-behind-portkey", "llama-cpp-functions", "vllm",
                                             "litellm-other"])
-    plain = yaml.safe_load(run_live.providers_yaml(servers))["providers"]
+    plain = yaml.safe_load(run_live.providers_yaml(servers, with_chat=False))["providers"]
     assert all("endpoints" not in p and "chat" not in p for p in plain)
 
-    chat = {p["name"]: p for p in yaml.safe_load(run_live.providers_yaml(servers, with_chat=True))["providers"]}
-    for name in ("llama-cpp", "litellm", "openai-forward", "portkey", "vllm", "litellm-other"):
+    chat = {p["name"]: p for p in yaml.safe_load(run_live.providers_yaml(servers))["providers"]}
+    tiny = {"context_length": 2048, "tokenizer": "none"}
+    for name in ("llama-cpp", "litellm", "openai-forward", "portkey", "litellm-other"):
         assert chat[name]["endpoints"] == ["completions", "chat"]
-        assert chat[name]["chat"] == {"model": "tiny-chat", "context_length": 2048}
+        assert chat[name]["chat"] == {"model": "tiny-chat", **tiny}
+    # vLLM answers under its first served name only: one name for both endpoints
+    assert chat["vllm"]["chat"] == {"model": run_live.MODEL, **tiny}
     assert chat["llama-cpp-functions"]["endpoints"] == ["chat"]
     assert chat["llama-cpp-functions"]["chat"]["model"] == "tiny-chat-functions"
     assert chat["reference"]["chat"] == {"model": run_live.REFERENCE_CHAT_MODEL}
