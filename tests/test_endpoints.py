@@ -214,3 +214,27 @@ def test_a_fault_is_labelled_by_what_its_exchanges_showed() -> None:
                      catalogue, load_contracts())
     (fault,) = causes(build_report(run, catalogue)).faults
     assert fault.deviation == "D90" and fault.checks == ("route.served",)
+
+
+def test_spend_is_stated_per_endpoint_from_what_each_endpoint_s_exchanges_cost() -> None:
+    """What certifying chat adds is counted, not estimated: the tallies add up to the totals, a JSON report round
+    trips them, and each endpoint's line says its own."""
+    from relaycheck.report.document import build_report
+    from relaycheck.report.model import Report
+
+    catalogue = load_catalogue().excluding("property")
+    (run,) = certify([embedded_reference()], catalogue, load_contracts())
+    spend = run.spend
+    tallies = spend.by_endpoint
+    assert set(tallies) == {Endpoint.COMPLETIONS, Endpoint.CHAT}
+    assert sum(t.requests for t in tallies.values()) == spend.requests
+    assert sum(t.completion_tokens for t in tallies.values()) == spend.completion_tokens
+    assert sum(t.prompt_tokens for t in tallies.values()) == spend.prompt_tokens
+    sent = {e: sum(x.attempts for x in run.exchanges.values() if Endpoint.of_probe(x.probe) is e) for e in Endpoint}
+    assert {e: t.requests for e, t in tallies.items()} == sent
+    assert tallies[Endpoint.CHAT].requests <= 70 and tallies[Endpoint.CHAT].completion_tokens <= 2500  # issue 22
+    report = build_report(run, catalogue)
+    again = Report.from_json(json.loads(json.dumps(report.to_json())))
+    assert again.spend.by_endpoint == tallies
+    chat_line = next(r.line() for r in again.endpoints() if r.info.endpoint is Endpoint.CHAT)
+    assert f"· {tallies[Endpoint.CHAT].requests} requests, " in chat_line

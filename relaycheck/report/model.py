@@ -21,7 +21,7 @@ from relaycheck.checks.model import Check, ExpectationOutcome, Grade, Level, Ser
 from relaycheck.endpoint import Endpoint
 from relaycheck.report.basis import Basis, basis
 from relaycheck.transport import safejson
-from relaycheck.transport.budget import Spend
+from relaycheck.transport.budget import EndpointSpend, Spend
 from relaycheck.transport.exchange import Exchange
 
 REPORT_VERSION = 1
@@ -147,6 +147,8 @@ def spend_from_json(raw: Json) -> Spend:
         overrun_bound=_opt_int(raw.get("overrun_bound_tokens")),
         reported_completion_tokens=int(raw.get("reported_completion_tokens") or 0),
         reserved_completion_tokens=int(raw.get("reserved_completion_tokens") or 0),
+        by_endpoint={e: EndpointSpend.from_dict(raw["by_endpoint"][e.value]) for e in Endpoint
+                     if isinstance(raw.get("by_endpoint"), dict) and e.value in raw["by_endpoint"]},
     )
 
 
@@ -346,6 +348,7 @@ class EndpointResult:
     info: EndpointInfo
     serving: Serving
     summary: Summary
+    spend: EndpointSpend | None = None  # None: a report written before spend was tallied per endpoint
 
     @property
     def title(self) -> str:
@@ -358,7 +361,14 @@ class EndpointResult:
         judged = sum(n for g, n in self.summary.counts.items() if g.judged)
         score = "no check judged" if self.summary.percent is None else f"{self.summary.percent}% of {judged} judged"
         must = f", {len(self.summary.must_failures)} MUST failing" if self.summary.must_failures else ""
-        return f"{self.title}: {score}{must}"
+        return f"{self.title}: {score}{must}{self.spent()}"
+
+    def spent(self) -> str:
+        """`` · 70 requests, 1500 prompt + 600 completion tokens``: what this endpoint's exchanges cost."""
+        if self.spend is None:
+            return ""
+        return (f" · {self.spend.requests} requests, {self.spend.prompt_tokens} prompt + "
+                f"{self.spend.completion_tokens} completion tokens")
 
 
 # -- rejudge --------------------------------------------------------------------------------------------------
@@ -452,7 +462,8 @@ class Report:
         """Each endpoint certified, in order: served or not (from its first answer), and its score."""
         empty = Summary.of(())
         return [EndpointResult(info, serving(self.by_probe, info.endpoint),
-                               self.score.by_endpoint.get(info.endpoint, empty))
+                               self.score.by_endpoint.get(info.endpoint, empty),
+                               self.spend.by_endpoint.get(info.endpoint) if self.spend.by_endpoint else None)
                 for info in self.provider.certified]
 
     def notable(self) -> list[VerdictRow]:

@@ -47,6 +47,25 @@ class Reservation:
 
 
 @dataclass
+class EndpointSpend:
+    """What one endpoint's exchanges cost (settled: sent and answered, or failed): the report's spend per endpoint,
+    so what certifying chat adds is stated, not estimated."""
+
+    requests: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+    def to_dict(self) -> dict[str, int]:
+        return {"requests": self.requests, "prompt_tokens": self.prompt_tokens,
+                "completion_tokens": self.completion_tokens}
+
+    @classmethod
+    def from_dict(cls, raw: Any) -> EndpointSpend:
+        raw = raw if isinstance(raw, dict) else {}
+        return cls(*(int(raw.get(k) or 0) for k in ("requests", "prompt_tokens", "completion_tokens")))
+
+
+@dataclass
 class Spend:
     requests: int = 0
     prompt_tokens: int = 0
@@ -59,6 +78,7 @@ class Spend:
     reported_completion_tokens: int = 0  # what the provider's usage said, summed (completion_tokens is the larger
     # of this and relaycheck's own count, per exchange)
     reserved_completion_tokens: int = 0  # the worst cases the sent requests reserved, summed
+    by_endpoint: dict[Endpoint, EndpointSpend] = field(default_factory=dict)  # settled exchanges, by their probe's
 
     def tokens_text(self) -> str:
         """``79 completion tokens (reported 79, reserved 320)``: counted, what usage said, what was reserved."""
@@ -77,6 +97,7 @@ class Spend:
             "overrun_bound_tokens": self.overrun_bound,
             "reported_completion_tokens": self.reported_completion_tokens,
             "reserved_completion_tokens": self.reserved_completion_tokens,
+            "by_endpoint": {e.value: self.by_endpoint[e].to_dict() for e in Endpoint if e in self.by_endpoint},
         }
 
 
@@ -138,7 +159,8 @@ class Budget:
             self.spend.retries -= int(reservation.retry)
 
     def settle(self, reservation: Reservation, prompt_tokens: Any, completion_tokens: Any, delivered: int = 0,
-               stream_cut: bool = False, refused: bool = False) -> int:
+               stream_cut: bool = False, refused: bool = False,
+               endpoint: Endpoint = Endpoint.COMPLETIONS) -> int:
         """Replace the reservation by what the exchange cost (see the module docstring); returns the charge.
 
         ``refused``: the provider answered in full with a non-2xx status. A refusal generates nothing and is not
@@ -155,6 +177,10 @@ class Budget:
             self.spend.reported_completion_tokens += reported
             self.spend.reserved_completion_tokens += reservation.completion_tokens
             self.spend.streams_cut += int(stream_cut)
+            tally = self.spend.by_endpoint.setdefault(endpoint, EndpointSpend())
+            tally.requests += reservation.requests
+            tally.prompt_tokens += _count(prompt_tokens)
+            tally.completion_tokens += charged
             # Only a cost actually seen (reported or counted) says max_tokens was passed, not the fallback.
             seen = max(reported, delivered)
             if reservation.base > 0 and seen > reservation.base:

@@ -34,6 +34,7 @@ from typing import Any, Literal
 import httpx
 
 from relaycheck.config.providers import HeaderValue, Limits, Provider, Timeouts
+from relaycheck.endpoint import Endpoint
 from relaycheck.transport import safejson
 from relaycheck.transport.budget import Budget, Reservation, delivered_tokens
 from relaycheck.transport.exchange import DONE, Exchange, RecordedRequest, Timing
@@ -407,7 +408,8 @@ class ProviderClient:
             delivered = delivered_tokens([exchange.json()]) if exchange.is_json else 0
         cut = (error or "").startswith(BUDGET_CUT)
         refused = error is None and status is not None and not 200 <= status < 300
-        self.budget.settle(reservation, prompt_tokens, completion_tokens, delivered, stream_cut=cut, refused=refused)
+        self.budget.settle(reservation, prompt_tokens, completion_tokens, delivered, stream_cut=cut, refused=refused,
+                           endpoint=Endpoint.of_probe(outgoing.probe))
         return exchange
 
     def _limit_for(self, exc: httpx.TimeoutException) -> float:

@@ -391,7 +391,9 @@ def providers_yaml(servers: dict[str, Server], with_chat: bool = True) -> str:  
         f"  model: {MODEL}",
         "  concurrency: 1          # llama-cpp-python serves one request at a time",
         "  retries: 1",
-        "  timeouts: {connect: 5, read: 60, total: 120}",
+        # run: both endpoints through a relay paced at one request a second (LiteLLM takes up to 5 s for an
+        # upstream 500) pass the default 240 s deadline: LiteLLM's chat probes were graded `error` at 240 s.
+        "  timeouts: {connect: 5, read: 60, total: 120, run: 900}",
         # Both endpoints: about 80 Completions and 70 chat requests, property cases and the reruns of failing MUST
         # checks. llama-cpp-python ignores max_completion_tokens, so relaycheck reserves a multiple of every chat
         # cap it sends (its overrun factor): a free local model, so the ceiling is set far above what is spent.
