@@ -70,6 +70,7 @@ CHECK_QUIRKS = {
         "stream-prompt-tokens-inflated": "chat.usage.stream-matches",
         "tokenizer-swapped": "chat.identity.tokenizer",
         "logprobs-bytes-bpe-raw": "chat.logprobs.truth",
+        "response-cache": "chat.identity.response-cache",
     },
 }
 

@@ -482,11 +482,9 @@ class Sampled:
 def response_cache(r: Recorded) -> Outcome:
     answers = [Sampled(p, r.ok_json(p).get("id"), r.text(p)) for p in CACHE_PROBES]
     first, again, other_user = answers
-    shown = "; ".join(f"{a.probe}: id {a.id!r}, text {a.text!r}" for a in answers)
+    shown = _shown(answers)
     if not first.replays(again):
-        if first.text == again.text and first.id != again.id:
-            shown += " (the same text under two ids: a peaked model, or a cache that mints ids; not judged)"
-        return Pass(observed=shown)
+        return _not_replayed(first, again, shown)
     shared = other_user.replays(first)
     return Fail(
         "answers replayed from a cache: the same request at temperature 1, sent twice, got the first completion "
@@ -498,6 +496,40 @@ def response_cache(r: Recorded) -> Outcome:
     )
 
 
+
+
+def _shown(answers: list[Sampled]) -> str:
+    return "; ".join(f"{a.probe}: id {a.id!r}, text {a.text!r}" for a in answers)
+
+
+def _not_replayed(first: Sampled, again: Sampled, shown: str) -> Outcome:
+    if first.text == again.text and first.id != again.id:
+        shown += " (the same text under two ids: a peaked model, a seed honoured, or a cache that mints ids; not judged)"
+    return Pass(observed=shown)
+
+
+@check(
+    "chat.identity.response-cache",
+    title="the same seeded request at temperature 1, sent again once answered, is a new completion with its own id",
+    clause='CreateChatCompletionResponse.id: "A unique identifier for the chat completion"; '
+    'CreateChatCompletionRequest.seed: "repeated requests with the same seed and parameters should return the same '
+    'result": the same text, as a new completion (each its own id), never the first one replayed',
+    level=Level.SHOULD,
+    feature=f"{CHAT.prefix}{FEATURE}",
+    probes=("chat-seed-a", "chat-seed-b"),
+    fails_on=("response-cache",),
+    deviations=("D85",),
+)
+def chat_response_cache(r: Recorded) -> Outcome:
+    """Chat reads the seed probes (two identical temperature-1 requests, the second sent once the first is
+    answered): no request is added, and a cache that replays them is told from a seed honoured by the id."""
+    answers = [Sampled(p, r.ok_json(p).get("id"), r.text(p)) for p in ("seed-a", "seed-b")]
+    first, again = answers
+    if not first.replays(again):
+        return _not_replayed(first, again, _shown(answers))
+    return Fail("answers replayed from a cache: the same request at temperature 1, sent again, got the first "
+                "completion back (same id, same text)", expected="a new completion with its own id (the same text "
+                "if the seed is honoured)", observed=_shown(answers), probe=again.probe)
 
 
 @check(
@@ -622,5 +654,6 @@ CHAT_CHECKS = (
     *(on_endpoint(c, CHAT, probes=probes, fails_on=quirks, deviations=deviations, clause=_CHAT_CLAUSES.get(c))
       for c, (probes, quirks, deviations) in _CHAT_SHARED.items()),
     message_overhead,
+    chat_response_cache,
 )
 CHECKS += CHAT_CHECKS

@@ -211,8 +211,10 @@ CHAT_PROBES: tuple[Probe, ...] = (
         **_chat(c, TEST, 2), "temperature": 0.7, "top_p": 0.9}),
     probe("seed-a", "seed with temperature 1", lambda c: {**_chat(c, TEST, 16), "temperature": 1, "seed": 4242},
           optional=("seed",)),
-    probe("seed-b", "the same request again", lambda c: {**_chat(c, TEST, 16), "temperature": 1, "seed": 4242},
-          optional=("seed",)),
+    # once seed-a is answered: a gateway's response cache then replays it (chat.identity.response-cache reads both)
+    probe("seed-b", "the same request again, once the first is answered",
+          lambda c: {**_chat(c, TEST, 16), "temperature": 1, "seed": 4242}, optional=("seed",),
+          depends_on=("chat-seed-a",)),
     probe("logit-bias", "logit_bias +100 on the '.' token", lambda c: _greedy(c, logit_bias={DOT_TOKEN: 100}),
           optional=("logit_bias",)),
     probe("explicit-defaults", "every optional field at its documented default", lambda c: {

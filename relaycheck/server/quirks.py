@@ -1179,7 +1179,8 @@ def _routed_share(model: NGramModel, ex: Exchange) -> NGramModel:
     # Deterministic per request body (and per gateway, by its salt): the same request always goes the same way,
     # as a gateway that routes by a hash of the request would (a retry meets the same deployment).
     key = body_key({"salt": ex.config.substitute_salt, "body": ex.body})
-    return salted_model(ex.config.substitute_salt) if int(key[:8], 16) < PARTIAL_SHARE * 16**8 else model
+    routed = int(key[:8], 16) < PARTIAL_SHARE * 16**8
+    return salted_model(ex.config.substitute_salt, model.tokenizer.encoding_name) if routed else model
 
 
 def _response_cache(obj: Json, ex: Exchange, kind: str) -> None:
@@ -1339,6 +1340,8 @@ ANY_ENDPOINT = frozenset({
     # identity and billing
     "model-salted", "tokenizer-swapped", "partial-substitution", "cheap-model-under-name", "hidden-prompt-prefix",
     "usage-multiplied", "usage-from-characters", "stream-usage-first-choice",
+    # a gateway in front: it routes, caches and times out whatever the endpoint
+    "partial-routing", "stream-504-once", "response-cache",
 })
 _REGISTRY: tuple[Quirk, ...] = tuple(
     dataclasses.replace(q, endpoints=BOTH) if q.name in ANY_ENDPOINT else q for q in _QUIRKS + _IDENTITY_QUIRKS

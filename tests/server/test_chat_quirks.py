@@ -28,6 +28,7 @@ CG = {"messages": user(COUNTING), "temperature": 0, "max_tokens": 6}  # " 5, 6,"
 CG8 = {**CG, "max_tokens": 8}
 TEST = {"messages": user("Say this is a test"), "temperature": 0, "max_tokens": 4}  # ". This is a"
 USAGE = {"stream_options": {"include_usage": True}}
+SAMPLED = {"messages": user("Say this is a test"), "temperature": 1, "max_tokens": 6, "seed": 4242}
 LOOP = {"messages": user("Say this is a test"), "temperature": 0, "max_tokens": 10}
 UNKNOWN = {"model": "gpt-nope", "messages": user("x")}
 CALL = {"messages": user("get_weather and get_time"), "tools": TOOLS, "temperature": 0}  # two calls
@@ -205,6 +206,21 @@ SHARED: dict[str, Case] = {
         lambda w: [e["token"] for e in w.json["choices"][0]["logprobs"]["content"]] != [" ", "5", ",", " ", "6", ","],
         logprobs=True, **CG),
     "partial-substitution": Case((Send(TEST, chat=True),) * 24, lambda ws: any(_content(w) != ". This is a" for w in ws)),
+    # a gateway in front (issue 27), on chat as on Completions
+    "partial-routing": Case(
+        tuple(Send({**TEST, "user": f"u{i % 12}"}, chat=True) for i in range(24)),
+        lambda ws: len({_content(w) == ". This is a" for w in ws}) == 2
+        and [_content(w) for w in ws[:12]] == [_content(w) for w in ws[12:]],
+    ),
+    "stream-504-once": Case(
+        (Send(TEST, stream=True, chat=True), Send(TEST, stream=True, chat=True)),
+        lambda ws: ws[0].status == 504 and ws[0].content_type.startswith("text/html") and ws[1].status == 200
+        and ws[1].events[-1] == "[DONE]",
+    ),
+    "response-cache": Case(
+        (Send(SAMPLED, chat=True), Send(SAMPLED, chat=True), Send({**SAMPLED, "user": "another"}, chat=True)),
+        lambda ws: ws[0].json == ws[1].json and ws[2].json["id"] != ws[0].json["id"],
+    ),
     "cheap-model-under-name": chat_case(lambda w: _content(w) == ". This is a", **{**TEST, "model": "gpt-4"}),
     "hidden-prompt-prefix": chat_case(lambda w: _usage(w)["prompt_tokens"] != 18, **CG),
     "usage-multiplied": chat_case(lambda w: _usage(w)["completion_tokens"] != 6, **CG),
