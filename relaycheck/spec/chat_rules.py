@@ -31,6 +31,7 @@ from relaycheck.tokens.chat import content_text
 
 __all__ = [
     "RULES",
+    "as_schema",
     "Breach",
     "breaches",
     "function_call_names_declared",
@@ -193,3 +194,33 @@ RULES: Mapping[str, Callable[[Any], list[Breach]]] = MappingProxyType(
 def breaches(body: Any) -> list[Breach]:
     """Every x-rule the body breaks, rule by rule in :data:`RULES` order."""
     return [breach for rule in RULES.values() for breach in rule(body)]
+
+
+def as_schema(document: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of the chat contract under which every x-rule holds, for a generator that reads schema only
+    (schemathesis's CLI): the rules' subjects are left out rather than related, since JSON Schema cannot compare
+    a tool message's id with a call's, and one more ``anyOf`` rule is past what schemathesis models (the header).
+
+    No tool message and no assistant ``tool_calls`` (both role-order rules hold); ``tool_choice`` a string only
+    (named-tool-declared); ``function_call`` ``"none"`` or ``"auto"`` (named-function-declared); no ``max_tokens``,
+    the deprecated bound (one-completion-bound); no ``json_object`` format (json-mode-mentions-json). Every request
+    of the copy is one of the contract's that breaks no x-rule."""
+    import copy
+
+    out = copy.deepcopy(dict(document))
+    schemas = out["components"]["schemas"]
+    request = schemas["CreateChatCompletionRequest"]
+    tool_message = {"$ref": "#/components/schemas/ChatCompletionRequestToolMessage"}
+    schemas["ChatCompletionRequestMessage"]["oneOf"].remove(tool_message)
+    assistant = schemas["ChatCompletionRequestAssistantMessage"]
+    assistant["properties"].pop("tool_calls")
+    assistant["anyOf"] = [b for b in assistant["anyOf"] if "tool_calls" not in b.get("required", [])]
+    schemas["ChatCompletionToolChoiceOption"] = {
+        k: v for k, v in schemas["ChatCompletionToolChoiceOption"].items() if k != "oneOf"
+    } | {"type": "string", "enum": ["none", "auto", "required"]}
+    if "function_call" in request["properties"]:
+        request["properties"]["function_call"] = {"type": "string", "enum": ["none", "auto"]}
+    request["properties"].pop("max_tokens")
+    json_object = {"$ref": "#/components/schemas/ResponseFormatJsonObject"}
+    request["properties"]["response_format"]["oneOf"].remove(json_object)
+    return out
