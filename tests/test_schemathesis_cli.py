@@ -19,14 +19,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-import yaml
-
-from relaycheck.server.config import DEFAULT_API_KEY, ServerConfig
-from relaycheck.server.tokenizer import default_tokenizer
 import pytest
+import yaml
 
 from relaycheck.endpoint import Endpoint
 from relaycheck.property.bounds import chat_served
+from relaycheck.server.config import DEFAULT_API_KEY, ServerConfig
+from relaycheck.server.tokenizer import default_tokenizer
 from relaycheck.spec.chat_rules import as_schema
 from relaycheck.spec.contract import contract_path
 from relaycheck.spec.limits import with_model_limits
