@@ -79,7 +79,7 @@ CHAT_UNSENT_PARTS = ("ChatCompletionRequestMessageContentPartImage", "ChatComple
 # A function's parameters and a json_schema format are any JSON Schema, which the provider must read (OpenAI refuses
 # one that is not a schema: the contract's x-observed) and constrain its output by: the phase sends these two.
 CHAT_SENT_SCHEMA = {
-    "type": "object", "additionalProperties": False, "required": ["type"],
+    "type": "object", "additionalProperties": False, "required": ["type", "properties", "additionalProperties"],
     "properties": {"type": {"enum": ["object"]}, "properties": {"type": "object", "maxProperties": 0},
                    "additionalProperties": {"enum": [False]}},
 }
