@@ -826,6 +826,24 @@ def test_named_tools_and_functions(change: dict[str, Any], found: list[str]) -> 
     assert [b.param for b in breaches({**BASE, **change})] == found
 
 
+@pytest.mark.parametrize(
+    ("change", "found"),
+    [
+        ({"max_tokens": 4}, []),
+        ({"max_completion_tokens": 4, "max_tokens": None}, []),
+        ({"max_completion_tokens": 4, "max_tokens": 4}, [("one-completion-bound", "max_tokens")]),
+        ({"response_format": {"type": "json_object"}}, [("json-mode-mentions-json", "messages")]),
+        ({"response_format": {"type": "json_object"}, "messages": [{"role": "user", "content": "Reply in JSON"}]}, []),
+        ({"response_format": {"type": "json_object"},  # text parts are read joined, as the reference reads them
+          "messages": [{"role": "system", "content": [{"type": "text", "text": "J"}, {"type": "text", "text": "son"}]},
+                       {"role": "user", "content": "hi"}]}, []),
+        ({"response_format": {"type": "json_schema", "json_schema": {"name": "a"}}}, []),
+    ],
+)  # fmt: skip
+def test_one_completion_bound_and_json_mode(change: dict[str, Any], found: list[tuple[str, str]]) -> None:
+    assert [(b.rule, b.param) for b in breaches({**BASE, **change})] == found
+
+
 @pytest.mark.parametrize("body", [None, 1, "x", [], {}, {"messages": "x"}, {"messages": [1, None, {"role": 3}]},
                                   {"messages": [{"role": "assistant", "tool_calls": [{"id": [1]}, 1]},
                                                 {"role": "tool", "tool_call_id": {"a": 1}}]},
@@ -918,6 +936,8 @@ def test_schemathesis_positive_bodies_keep_the_schema_and_measure_the_x_rules(
         "any x-rule": _share(drawn, breaches),
         "role order": _share(drawn, rule("tool-")),
         "named tool or function undeclared": _share(drawn, rule("named-")),
+        "max_tokens with max_completion_tokens": _share(drawn, rule("one-completion-bound")),
+        "json_object without 'json'": _share(drawn, rule("json-mode")),
         "parallel_tool_calls without tools": _share(drawn, lambda b: "parallel_tool_calls" in b and not b.get("tools")),
         "tools: []": _share(drawn, lambda body: body.get("tools") == []),
         "distinct bodies": len({json.dumps(body, sort_keys=True) for body in drawn}),

@@ -4,6 +4,10 @@ The cases are recorded by :mod:`relaycheck.property` as exchanges ``property-<ki
 ``positive``, ``negative``) plus a ``property-plan`` entry with the seed. Each check reads every exchange of its
 kind; a failure shows the smallest failing request as a curl line (key redacted) and the response, and every
 verdict names the seed, so ``RELAYCHECK_PROPERTY_SEED=<seed> relaycheck run`` draws the same cases again.
+
+The same checks judge chat's phase (``chat.property.*``, cases ``chat-property-<kind>-<i>`` drawn from
+``openapi/chat.yaml``): a chat view of the recordings reads its own plan and cases by the same short names, and
+its own response and chunk schemas.
 """
 
 from __future__ import annotations
@@ -12,7 +16,19 @@ import json
 import shlex
 from typing import Any
 
-from relaycheck.checks.model import Fail, Inconclusive, Level, Outcome, Pass, Recorded, Skip, check, snippet
+from relaycheck.checks.model import (
+    Fail,
+    Inconclusive,
+    Level,
+    Outcome,
+    Pass,
+    Recorded,
+    Skip,
+    check,
+    on_endpoint,
+    snippet,
+)
+from relaycheck.endpoint import Endpoint
 from relaycheck.property.plan import PLAN_PROBE, PropertyPlan, parse_probe_id
 from relaycheck.transport.exchange import DONE, Exchange
 from relaycheck.transport.redact import MASK
@@ -152,7 +168,7 @@ def _response_problem(r: Recorded, ex: Exchange) -> str | None:
             return f"Content-Type is {ex.content_type or 'missing'}, not application/json (stream was not requested)"
         if not ex.is_json:
             return "the body is not one JSON document"
-        return _schema_problem(r, "CreateCompletionResponse", ex.json())
+        return _schema_problem(r, r.surface.response, ex.json())
     if ex.content_type != "text/event-stream":
         return f"Content-Type is {ex.content_type or 'missing'}, not text/event-stream (stream: true)"
     if not ex.events:
@@ -163,7 +179,7 @@ def _response_problem(r: Recorded, ex: Exchange) -> str | None:
         chunk = ex.chunks[i]
         if chunk is None:
             return f"data event {i} is not JSON: {snippet(event.data, 120)}"
-        problem = _schema_problem(r, "CreateCompletionChunk", chunk)
+        problem = _schema_problem(r, r.surface.chunk, chunk)
         if problem:
             return f"data event {i}: {problem}"
     return "the stream ended without data: [DONE]"
@@ -302,4 +318,25 @@ def examples(r: Recorded) -> Outcome:
     return Pass(f"all {len(answered)} document examples answered 200 and validate (seed {plan.seed}){note}")
 
 
-CHECKS = (positive_accepted, positive_response_schema, negative_rejected, negative_envelope, examples)
+CHAT = Endpoint.CHAT
+CHAT_DOC = "relaycheck contract (openapi/chat.yaml) POST /chat/completions"
+_CHAT = {  # check: (the quirks that prove it on chat, its deviations there, its clause there)
+    positive_accepted: (("integer-temperature",), ("D12",), f"{CHAT_DOC}: any body valid against "
+                        "CreateChatCompletionRequest and its x-rules is answered 200 (schemathesis positive cases, "
+                        "conversations in valid role order, clamped to one completion bound <= 4, n <= 2, at most 3 "
+                        "short messages and 2 small tools)"),
+    positive_response_schema: (("chat-object-text-completion", "no-done"), ("D63", "D28"),
+                               f"{CHAT_DOC} 200: application/json CreateChatCompletionResponse; with stream: true, "
+                               "text/event-stream whose every data payload until [DONE] is a "
+                               "CreateChatCompletionStreamResponse, ended by data: [DONE]"),
+    negative_rejected: (("accept-out-of-range", "chat-lax-validation"), ("D13",), f"{CHAT_DOC}: a body invalid "
+                        "against CreateChatCompletionRequest or breaking one of its x-rules (role order, named tools, "
+                        "one completion bound, JSON mode) is a 400, never 200 or 5xx"),
+    negative_envelope: (("errors-flat",), ("D38",), f"{CHAT_DOC} 4xx: application/json ErrorResponse "
+                        "{error: {message, type, param, code}}"),
+    examples: (("chat-object-text-completion",), ("D63",), f"{CHAT_DOC}: requestBody examples (official, "
+               "streaming, functions, logprobs, streaming_with_usage), clamped to max_completion_tokens <= 4"),
+}
+CHAT_CHECKS = tuple(on_endpoint(c, CHAT, fails_on=quirks, deviations=deviations, clause=clause)
+                    for c, (quirks, deviations, clause) in _CHAT.items())
+CHECKS = (positive_accepted, positive_response_schema, negative_rejected, negative_envelope, examples, *CHAT_CHECKS)

@@ -12,9 +12,10 @@ import asyncio
 from dataclasses import dataclass
 from pathlib import Path
 
-from relaycheck.property.generate import OPERATION_ID, Generated, generate_cases
+from relaycheck.endpoint import Endpoint
+from relaycheck.property.generate import OPERATION_ID, RULES, Generated, generate_cases, rules_for
 from relaycheck.property.plan import split
-from relaycheck.spec.contract import default_document_path
+from relaycheck.spec.contract import contract_path
 
 
 @dataclass(frozen=True)
@@ -34,7 +35,8 @@ class CaseKey:
                   document: Path | None = None, operation_id: str = OPERATION_ID) -> CaseKey:
         """The key of a phase asked for ``examples`` generated cases (``Provider.property_examples``)."""
         positive, negative = split(examples)
-        path = Path(document or default_document_path()).resolve()
+        endpoint = rules_for(operation_id).endpoint if operation_id in RULES else None
+        path = Path(document or contract_path(endpoint or Endpoint.COMPLETIONS)).resolve()
         return cls(path, operation_id, seed, positive, negative, model, document_examples)
 
     def generate(self) -> Generated:

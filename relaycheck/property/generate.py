@@ -12,6 +12,12 @@ phase, no example database).
   may call a mutation negative that the document allows;
 - examples: ``op.get_strategies_from_examples()``: the request examples the document carries.
 
+Each operation has its :class:`OperationRules` in :data:`RULES`: Completions' ``createCompletion`` and chat's
+``createChatCompletion``, whose bodies are valid only when they keep the contract's x-rules too
+(:mod:`relaycheck.spec.chat_rules`): positives are written in valid role order where that is cheap
+(:mod:`relaycheck.property.conversation`) and dropped otherwise, and a negative may be one that breaks an x-rule
+only.
+
 Bodies are deduplicated; generation draws several times the wanted count and keeps the first distinct ones.
 
 The cases are a function of the seed and the package versions only (:func:`_hermetic_hypothesis`): not of how
@@ -35,14 +41,28 @@ from typing import Any
 
 from jsonschema.protocols import Validator
 
-from relaycheck.property.bounds import generation_document
-from relaycheck.property.clamp import MAX_TOKENS, Body, clamp_negative, clamp_positive, sanitize
+from relaycheck.endpoint import Endpoint
+from relaycheck.property.bounds import chat_generation_document, generation_document
+from relaycheck.property.clamp import (
+    CHAT_CLAMPS,
+    MAX_TOKENS,
+    Body,
+    Validity,
+    WithRules,
+    clamp_chat_negative,
+    clamp_chat_positive,
+    clamp_negative,
+    clamp_positive,
+    sanitize,
+)
 from relaycheck.property.plan import MAX_DOCUMENT_EXAMPLES
 from relaycheck.spec import load_contract
-from relaycheck.spec.contract import default_document_path
+from relaycheck.spec.chat_rules import breaches
+from relaycheck.spec.contract import contract_path
 from relaycheck.transport.budget import worst_case_tokens
 
 OPERATION_ID = "createCompletion"  # Completions; a case set is drawn for one operation of one document
+CHAT_OPERATION_ID = "createChatCompletion"
 DRAWS_PER_CASE = 5  # Hypothesis draws per wanted case (duplicates and skipped cases are common)
 EXTRA_DRAWS = 10
 ROUND = 8  # draws per Hypothesis run (see _draw_rounds)
@@ -58,6 +78,7 @@ class Case:
     kind: str  # "positive" | "negative" | "example"
     body: dict[str, Any] | str  # a str is sent as-is (negative cases that are not JSON at all)
     why: str  # what schemathesis says the case is (e.g. "violates `maximum` at /properties/n")
+    endpoint: Endpoint = Endpoint.COMPLETIONS
 
     @property
     def text(self) -> str:
@@ -65,7 +86,7 @@ class Case:
 
     @property
     def worst_case_tokens(self) -> int:
-        return worst_case_tokens(self.body if isinstance(self.body, dict) else None)
+        return worst_case_tokens(self.body if isinstance(self.body, dict) else None, self.endpoint)
 
 
 @dataclass
@@ -83,18 +104,32 @@ class Generated:
 @dataclass(frozen=True)
 class OperationRules:
     """What drawing one operation's cases needs besides its document: the request schema every body is checked
-    against (valid positives, invalid negatives), the clamps that make a body cheap, and the document the cases
-    are drawn from (the contract bounded to what the clamps send). Another operation (chat's
-    ``createChatCompletion``) plugs in with its own entry in :data:`RULES`."""
+    against (valid positives, invalid negatives), the rules it cannot state (chat's x-rules: a body that breaks
+    one is invalid too), the clamps that make a body cheap, the document the cases are drawn from (the contract
+    bounded to what the clamps send), and the endpoint its requests go to."""
 
     request_schema: str
-    clamp_positive: Callable[[Any, str, Validator], Body | None]
-    clamp_negative: Callable[[Body, str, Validator], Body]
+    clamp_positive: Callable[[Any, str, Validity], Body | None]
+    clamp_negative: Callable[[Body, str, Validity], Body]
     drawn_from: Callable[[dict[str, Any]], dict[str, Any]] = copy.deepcopy
+    endpoint: Endpoint = Endpoint.COMPLETIONS
+    x_rules: Callable[[Any], list[Any]] | None = None
+
+    def validity(self, validator: Validator) -> Validity:
+        return validator if self.x_rules is None else WithRules(validator, self.x_rules)
+
+    def invalid_because(self, validator: Validator, body: Any) -> str:
+        """Why a body is invalid, in a few words: the schema, or the first x-rule it breaks."""
+        if not validator.is_valid(body):
+            return "breaks the schema"
+        broken = self.x_rules(body) if self.x_rules else []
+        return f"breaks x-rule {broken[0].rule} at {broken[0].param}" if broken else "valid"
 
 
 RULES = {
     OPERATION_ID: OperationRules("CreateCompletionRequest", clamp_positive, clamp_negative, generation_document),
+    CHAT_OPERATION_ID: OperationRules("CreateChatCompletionRequest", clamp_chat_positive, clamp_chat_negative,
+                                      chat_generation_document, Endpoint.CHAT, breaches),
 }
 
 
@@ -247,8 +282,9 @@ def generate_cases(
     from schemathesis import GenerationMode
 
     rules = rules_for(operation_id)
-    path = Path(document or default_document_path()).resolve()
-    validator = load_contract(path).validator(rules.request_schema)
+    path = Path(document or contract_path(rules.endpoint)).resolve()
+    schema = load_contract(path).validator(rules.request_schema)
+    validator = rules.validity(schema)
     out = Generated(seed)
     positives, negatives = _Picker("positive", positive, out), _Picker("negative", negative, out)
     offered = 0
@@ -262,13 +298,13 @@ def generate_cases(
         offered += 1
         body = rules.clamp_positive(raw, model, validator)
         if body is None:
-            out.skip("positive: invalid once clamped")
+            out.skip(_dropped("positive", raw, model, schema, rules))
         else:
-            positives.offer(Case("positive", body, "valid request"))
+            positives.offer(Case("positive", body, "valid request", rules.endpoint))
         return positives.full
 
     def take_negative(case: Any) -> bool:
-        candidate = _negative(out, case, model, validator, rules)
+        candidate = _negative(out, case, model, schema, rules)
         if candidate is not None:
             negatives.offer(candidate)
         return negatives.full
@@ -288,13 +324,25 @@ def generate_cases(
                 for case in drawn:
                     body = rules.clamp_positive(case.body, model, validator)
                     if body is None:
-                        out.skip("example: invalid once clamped")
+                        out.skip(_dropped("example", case.body, model, schema, rules))
                     elif len(out.examples) >= MAX_DOCUMENT_EXAMPLES:
                         out.skip("example: over the cap of document examples")
                     elif all(body != c.body for c in out.examples):
-                        out.examples.append(Case("example", body, "document example"))
+                        out.examples.append(Case("example", body, "document example", rules.endpoint))
     out.positive, out.negative = positives.finish(), negatives.finish()
     return out
+
+
+def _dropped(kind: str, raw: Any, model: str, schema: Validator, rules: OperationRules) -> str:
+    """The reason a drawn valid body is not sent, as ``Generated.skipped`` counts it."""
+    if rules.x_rules is None or not isinstance(raw, dict):
+        return f"{kind}: invalid once clamped"
+    clamped = sanitize(raw)
+    for clamp in CHAT_CLAMPS:
+        clamp(clamped, model)
+    if not clamped.get("messages"):
+        return f"{kind}: no message left in role order once clamped"
+    return f"{kind}: {rules.invalid_because(schema, clamped).split(' at ')[0]} once clamped"
 
 
 def _draw_rounds(strategy: Any, wanted: int, seed: int, take: Callable[[Any], bool]) -> None:
@@ -355,17 +403,25 @@ def _family(case: Case) -> str:
     if case.kind == "negative":
         return re.sub(r"\s*\(was .*?\)", "", case.why)
     body = case.body if isinstance(case.body, dict) else {}
+    if case.endpoint is Endpoint.CHAT:
+        roles = [m.get("role") for m in body.get("messages") or [] if isinstance(m, dict)]
+        extra = sorted(set(body) - {"model", "messages", "max_tokens", "max_completion_tokens", "stream"})
+        return f"{body.get('stream') is True}|{'>'.join(map(str, roles))}|{','.join(extra)}"
     prompt = body.get("prompt")
     shape = type(prompt).__name__ + (f"[{type(prompt[0]).__name__}]" if isinstance(prompt, list) and prompt else "")
     extra = sorted(set(body) - {"model", "prompt", "max_tokens", "stream"})
     return f"{body.get('stream') is True}|{shape}|{','.join(extra)}"
 
 
-def _negative(out: Generated, case: Any, model: str, validator: Validator, rules: OperationRules) -> Case | None:
-    """The case to send for a negative draw, or None (recorded in ``out.skipped``) when it must not be sent."""
+def _negative(out: Generated, case: Any, model: str, schema: Validator, rules: OperationRules) -> Case | None:
+    """The case to send for a negative draw, or None (recorded in ``out.skipped``) when it must not be sent.
+
+    A body the schema allows but an x-rule does not is a negative case too; its ``why`` names the rule."""
     if not _body_only(case):
         out.skip("negative: breaks headers, not the body")
         return None
+    validator = rules.validity(schema)
+    endpoint = rules.endpoint
     data = getattr(getattr(case.meta, "phase", None), "data", None)
     why = str(getattr(data, "description", "") or "negative case").replace("\n", " ").strip()
     text = _raw_text(case.body)
@@ -373,18 +429,24 @@ def _negative(out: Generated, case: Any, model: str, validator: Validator, rules
         try:
             parsed = json.loads(text)
         except ValueError:
-            return Case("negative", text, why)  # not JSON at all
+            return Case("negative", text, why, endpoint)  # not JSON at all
         if validator.is_valid(parsed):
             out.skip("negative: body is in fact valid")
             return None
-        return Case("negative", text, why)
+        return Case("negative", text, _why(why, rules, schema, parsed), endpoint)
     if validator.is_valid(case.body):
         out.skip("negative: body is in fact valid")
         return None
     if not isinstance(case.body, dict):
-        return Case("negative", json.dumps(sanitize(case.body)), why)
-    candidate = Case("negative", rules.clamp_negative(case.body, model, validator), why)
+        return Case("negative", json.dumps(sanitize(case.body)), why, endpoint)
+    body = rules.clamp_negative(case.body, model, validator)
+    candidate = Case("negative", body, _why(why, rules, schema, body), endpoint)
     if candidate.worst_case_tokens > NEGATIVE_COST_CAP:
         out.skip("negative: too costly should the provider accept it")
         return None
     return candidate
+
+
+def _why(drawn: str, rules: OperationRules, schema: Validator, body: Any) -> str:
+    """What a negative case breaks: schemathesis's words, or the x-rule when the schema allows the body."""
+    return drawn if schema.is_valid(body) is False else rules.invalid_because(schema, body)

@@ -12,9 +12,10 @@ import os
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 
+from relaycheck.endpoint import Endpoint
 from relaycheck.transport.exchange import Exchange, RecordedRequest
 
-PLAN_PROBE = "property-plan"
+PLAN_PROBE = "property-plan"  # Completions'; each endpoint's is its own (chat's: chat-property-plan)
 PLAN_NOTE = "plan of the property phase, not a request"
 NOT_RUN = "property phase not run: "
 DEFAULT_SEED = 20240618
@@ -24,16 +25,33 @@ KINDS = ("example", "positive", "negative")
 MAX_DOCUMENT_EXAMPLES = 8
 
 
-def probe_id(kind: str, index: int) -> str:
-    return f"property-{kind}-{index}"
+def plan_probe(endpoint: Endpoint = Endpoint.COMPLETIONS) -> str:
+    """The plan's id on ``endpoint``: ``property-plan``, chat's ``chat-property-plan``."""
+    return endpoint.probe_id(PLAN_PROBE)
+
+
+def is_plan(probe: str) -> bool:
+    """Whether ``probe`` is the plan of some endpoint's phase."""
+    return probe == plan_probe(Endpoint.of_probe(probe))
+
+
+def probe_id(kind: str, index: int, endpoint: Endpoint = Endpoint.COMPLETIONS) -> str:
+    return endpoint.probe_id(f"property-{kind}-{index}")
 
 
 def parse_probe_id(probe: str) -> tuple[str, int] | None:
-    """``("positive", 3)`` for ``property-positive-3``; None for anything else (the plan included)."""
-    parts = probe.split("-")
+    """``("positive", 3)`` for ``property-positive-3`` (and chat's ``chat-property-positive-3``); None for anything
+    else (the plan included)."""
+    parts = probe.removeprefix(Endpoint.of_probe(probe).probe_prefix).split("-")
     if len(parts) == 3 and parts[0] == "property" and parts[1] in KINDS and parts[2].isdigit():
         return parts[1], int(parts[2])
     return None
+
+
+def case_kind(probe: str) -> tuple[Endpoint, str] | None:
+    """The endpoint and kind of a generated case (``(CHAT, "negative")`` for ``chat-property-negative-2``)."""
+    parsed = parse_probe_id(probe)
+    return (Endpoint.of_probe(probe), parsed[0]) if parsed else None
 
 
 def default_seed(environ: Mapping[str, str] | None = None) -> int:
@@ -60,10 +78,10 @@ class PropertyPlan:
     error: str | None = None  # the harness failed (generation raised)
     tools: dict[str, str] = field(default_factory=dict)
 
-    def to_exchange(self, url: str) -> Exchange:
+    def to_exchange(self, url: str, endpoint: Endpoint = Endpoint.COMPLETIONS) -> Exchange:
         reason = PLAN_NOTE if self.not_run is None else NOT_RUN + self.not_run
         body = json.dumps(asdict(self), ensure_ascii=False, sort_keys=True)
-        return Exchange.unsent(PLAN_PROBE, RecordedRequest("PLAN", url, {}, body), reason)
+        return Exchange.unsent(plan_probe(endpoint), RecordedRequest("PLAN", url, {}, body), reason)
 
     @classmethod
     def from_exchange(cls, exchange: Exchange) -> PropertyPlan:
@@ -73,6 +91,7 @@ class PropertyPlan:
 
 
 def worst_case_requests(examples: int) -> int:
-    """The most requests the phase sends for ``property_examples = examples``: the generated cases (split between
-    positive and negative) plus the document's examples, which generation caps at :data:`MAX_DOCUMENT_EXAMPLES`."""
+    """The most requests one endpoint's phase sends for ``property_examples = examples``: the generated cases (split
+    between positive and negative) plus the document's examples, which generation caps at
+    :data:`MAX_DOCUMENT_EXAMPLES`. A provider certified on both endpoints runs the phase on each."""
     return max(0, examples) + MAX_DOCUMENT_EXAMPLES if examples > 0 else 0

@@ -43,7 +43,7 @@ from relaycheck.probes.catalogue import (
     probes_by_id,
 )
 from relaycheck.property.cases import CaseCache
-from relaycheck.property.plan import PLAN_PROBE, parse_probe_id, worst_case_requests
+from relaycheck.property.plan import case_kind, is_plan, parse_probe_id, plan_probe, worst_case_requests
 from relaycheck.runner.expectations import Expectation, apply_expectations, load_expectations
 from relaycheck.spec.contracts import Contracts
 from relaycheck.transport.budget import Budget, Spend, overrun_bound, worst_case_tokens
@@ -132,23 +132,26 @@ async def record_provider(
     probes: Sequence[Probe] = PROBES,
     progress: ProgressFn | None = None,
     redactor: Redactor | None = None,
-    property_phase: bool = False,
+    property_phase: bool | Sequence[Endpoint] = False,
     property_seed: int | None = None,
     rerun: RerunFn | None = None,
     case_cache: CaseCache | None = None,
 ) -> None:
-    """``case_cache`` holds the run's generated cases, shared by its providers (one of its own when left out)."""
+    """``case_cache`` holds the run's generated cases, shared by its providers (one of its own when left out).
+    ``property_phase`` names the endpoints whose property phase runs (True: Completions')."""
     provider = run.provider
     run.spend.overrun_bound = overrun_bound(provider.concurrency, provider.limits.max_body_bytes)
     budget = Budget(provider.budget.requests, provider.budget.completion_tokens, spend=run.spend)
     run.target = target
     run.probes_total = len(probes)
-    if property_phase:
+    fuzzed_on = ((Endpoint.COMPLETIONS,) if property_phase is True else tuple(property_phase or ()))
+    if fuzzed_on:
         from relaycheck.property import default_seed, prefetch
 
         seed = default_seed() if property_seed is None else property_seed
         case_cache = case_cache or CaseCache()
-        prefetch(case_cache, provider.model, provider.property_examples, seed)  # drawn while the probes are in flight
+        for endpoint in fuzzed_on:  # drawn while the probes are in flight
+            prefetch(case_cache, provider.settings(endpoint).model, provider.property_examples, seed, endpoint)
     async with ProviderClient.for_provider(provider, target.base_url, target.api_key, budget, redactor,
                                            target.headers) as client:
         done: dict[str, asyncio.Future[Exchange]] = {p.id: asyncio.get_running_loop().create_future() for p in probes}
@@ -194,17 +197,19 @@ async def record_provider(
                                                        time.time(), transport_error=why, attempts=0)
         # Property cases go after the probes, through the same client: same bounds, same budget; not at all once
         # the provider is down or out of time (nothing could be sent).
-        if property_phase:
+        if fuzzed_on:
             from relaycheck.property import PropertyPlan, record_property_phase
 
-            if why := client.stop_reason() or closed.get(Endpoint.COMPLETIONS):
-                plan = PropertyPlan(seed=seed, examples=provider.property_examples, not_run=why)
-                fuzzed = {PLAN_PROBE: plan.to_exchange(client.url)}
-            else:
-                fuzzed = await record_property_phase(client, provider.model, provider.property_examples, seed,
-                                                     case_cache)
-            run.probes_total += len(fuzzed)
-            run.exchanges.update(fuzzed)
+            async def phase(endpoint: Endpoint) -> dict[str, Exchange]:
+                if why := client.stop_reason() or closed.get(endpoint):
+                    plan = PropertyPlan(seed=seed, examples=provider.property_examples, not_run=why)
+                    return {plan_probe(endpoint): plan.to_exchange(client.url_for(endpoint.path), endpoint)}
+                return await record_property_phase(client, provider.settings(endpoint).model,
+                                                   provider.property_examples, seed, case_cache, endpoint)
+
+            for fuzzed in await asyncio.gather(*(phase(e) for e in fuzzed_on)):
+                run.probes_total += len(fuzzed)
+                run.exchanges.update(fuzzed)
             if progress:
                 progress("probe", run)
         if rerun is not None:
@@ -314,7 +319,7 @@ def run_worst_case(providers: Sequence[Provider], catalogue: Catalogue) -> float
     bounds = []
     for provider in providers:
         judged = provider_catalogue(provider, catalogue)
-        fuzz = worst_case_requests(provider.property_examples) if _wants_property_phase(judged) else 0
+        fuzz = worst_case_requests(provider.property_examples) * len(_wants_property_phase(judged))
         bounds.append(worst_case_seconds(provider, _probes_for(judged), fuzz))
     return max(bounds, default=0.0)
 
@@ -352,7 +357,7 @@ def judge_run(
     out = []
     for check, verdict in zip(catalogue.checks, first, strict=True):
         resent = [p + RERUN_SUFFIX for p in check.probes if p + RERUN_SUFFIX in run.exchanges]
-        if PLAN_PROBE in check.probes:  # a property check reads the phase's cases: those re-sent replace theirs
+        if any(map(is_plan, check.probes)):  # a property check reads the phase's cases: those re-sent replace theirs
             kinds = _case_kinds([verdict])
             resent += sorted(p for p in run.exchanges
                              if p.endswith(RERUN_SUFFIX) and _case_kind(p.removesuffix(RERUN_SUFFIX)) in kinds)
@@ -425,13 +430,12 @@ def _cases_to_resend(failing: Sequence[Verdict], exchanges: Mapping[str, Exchang
     return {p for p in exchanges if _case_kind(p) in kinds}
 
 
-def _case_kind(probe: str) -> str | None:
-    """``positive`` for the generated case ``property-positive-3``; None for anything else."""
-    parsed = parse_probe_id(probe)
-    return parsed[0] if parsed else None
+def _case_kind(probe: str) -> tuple[Endpoint, str] | None:
+    """``(COMPLETIONS, "positive")`` for the generated case ``property-positive-3``; None for anything else."""
+    return case_kind(probe)
 
 
-def _case_kinds(verdicts: Sequence[Verdict]) -> set[str]:
+def _case_kinds(verdicts: Sequence[Verdict]) -> set[tuple[Endpoint, str]]:
     """The kinds of generated case the verdicts name as failing (a property check names its smallest failure)."""
     return {kind for v in verdicts for p in v.probes if (kind := _case_kind(p))}
 
@@ -527,9 +531,10 @@ async def _isolated(run: ProviderRun, recording: Coroutine[Any, Any, None]) -> N
         run.finished = time.time()
 
 
-def _wants_property_phase(catalogue: Catalogue) -> bool:
-    """Whether a selected check reads the property phase (declared, like any probe, by the plan's id)."""
-    return any(PLAN_PROBE in c.probes for c in catalogue.checks)
+def _wants_property_phase(catalogue: Catalogue) -> tuple[Endpoint, ...]:
+    """The endpoints whose property phase a selected check reads (declared, like any probe, by the plan's id)."""
+    wanted = {Endpoint.of_probe(p) for c in catalogue.checks for p in c.probes if is_plan(p)}
+    return tuple(e for e in Endpoint if e in wanted)
 
 
 def _probes_for(catalogue: Catalogue) -> list[Probe]:

@@ -296,6 +296,12 @@ def _content(message: Mapping[str, Any], role: str, path: str, index: int) -> No
         if not isinstance(part.get(kind), str):
             raise _missing(f"{part_path}.{kind}") if kind not in part else _type_error(
                 f"{part_path}.{kind}", "a string", part[kind])
+        if kind == "text" and part.get("prompt_cache_breakpoint") is not None:
+            breakpoint_path = f"{part_path}.prompt_cache_breakpoint"
+            mode = _object(part["prompt_cache_breakpoint"], breakpoint_path).get("mode")
+            if mode != "explicit":
+                raise _missing(f"{breakpoint_path}.mode") if mode is None else _supported(
+                    f"{breakpoint_path}.mode", mode, ("explicit",))
 
 
 def _tool_calls(message: Mapping[str, Any], path: str) -> list[str]:
@@ -336,6 +342,8 @@ def _message(message: Any, i: int) -> Mapping[str, Any]:
                       "provider (the role is deprecated in favor of 'tool'). Supported values are: 'system', "
                       "'developer', 'user', 'assistant', and 'tool'.", f"{path}.role", code="unsupported_value")
     _content(message, role, path, i)
+    if "name" in message and message["name"] is None:  # a present name is a string (null is no default here)
+        raise _type_error(f"{path}.name", "a string", None)
     _string(message, "name", f"{path}.name")
     if role == "tool" and _string(message, "tool_call_id", f"{path}.tool_call_id") is None:
         raise _missing(f"{path}.tool_call_id")

@@ -9,7 +9,12 @@ generated body may be anything), so the reference provider, a generator and the 
   message with tool_calls, and its tool_call_id is one of that message's call ids;
 - ``tool-calls-answered``: every call of such an assistant message is answered in that run;
 - ``named-tool-declared``: a named tool_choice, and each allowed_tools entry, names a declared tool of its type;
-- ``named-function-declared``: a named function_call names a declared function.
+- ``named-function-declared``: a named function_call names a declared function;
+- ``one-completion-bound``: not both max_tokens and max_completion_tokens;
+- ``json-mode-mentions-json``: with response_format json_object, some message says "json" (any case).
+
+The last two JSON Schema could state as ``anyOf`` rules, but the request already has five, and schemathesis
+models allOf of anyOf by spelling out every combination: with a sixth it draws nothing (the document's header).
 
 Where OpenAI publishes a message for a breach, :attr:`Breach.message` is OpenAI's (sources in the document);
 elsewhere it is relaycheck's wording, said so in the text.
@@ -22,11 +27,16 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
+from relaycheck.tokens.chat import content_text
+
 __all__ = [
     "RULES",
+    "as_schema",
     "Breach",
     "breaches",
     "function_call_names_declared",
+    "json_mode_mentions_json",
+    "one_completion_bound",
     "tool_calls_answered",
     "tool_choice_names_declared",
     "tool_messages_answer_calls",
@@ -36,6 +46,8 @@ TOOL_MESSAGE_ANSWERS_CALL = "tool-message-answers-call"
 TOOL_CALLS_ANSWERED = "tool-calls-answered"
 NAMED_TOOL_DECLARED = "named-tool-declared"
 NAMED_FUNCTION_DECLARED = "named-function-declared"
+ONE_COMPLETION_BOUND = "one-completion-bound"
+JSON_MODE_MENTIONS_JSON = "json-mode-mentions-json"
 
 # OpenAI's texts, verbatim (its "preceeding" included): miurla/morphic#136, dapr/dapr-agents#145, sdcb/chats#132.
 _NO_PRECEDING_CALLS = (
@@ -46,6 +58,9 @@ _UNANSWERED = (
     "An assistant message with 'tool_calls' must be followed by tool messages responding to each 'tool_call_id'. "
     "The following tool_call_ids did not have response messages: {ids}"
 )
+# langchain-ai/langgraph#5943 (code invalid_parameter_combination), meta-llama/PurpleLlama#94 (param messages)
+_BOTH_BOUNDS = "Setting 'max_tokens' and 'max_completion_tokens' at the same time is not supported."
+_NO_JSON_WORD = "'messages' must contain the word 'json' in some form, to use 'response_format' of type 'json_object'."
 
 
 @dataclass(frozen=True)
@@ -148,12 +163,30 @@ def function_call_names_declared(body: Any) -> list[Breach]:
                    f"(relaycheck's wording) function_call names function {name!r}, which functions does not declare.")]
 
 
+def one_completion_bound(body: Any) -> list[Breach]:
+    """``one-completion-bound``: max_tokens and max_completion_tokens are not both set (null is not set)."""
+    if all(_dict(body).get(name) is not None for name in ("max_tokens", "max_completion_tokens")):
+        return [Breach(ONE_COMPLETION_BOUND, "max_tokens", _BOTH_BOUNDS)]
+    return []
+
+
+def json_mode_mentions_json(body: Any) -> list[Breach]:
+    """``json-mode-mentions-json``: with response_format json_object, a message's content says "json"."""
+    if _dict(_dict(body).get("response_format")).get("type") != "json_object":
+        return []
+    if any("json" in content_text(_dict(m).get("content")).lower() for m in _list(_dict(body).get("messages"))):
+        return []
+    return [Breach(JSON_MODE_MENTIONS_JSON, "messages", _NO_JSON_WORD)]
+
+
 RULES: Mapping[str, Callable[[Any], list[Breach]]] = MappingProxyType(
     {
         TOOL_MESSAGE_ANSWERS_CALL: tool_messages_answer_calls,
         TOOL_CALLS_ANSWERED: tool_calls_answered,
         NAMED_TOOL_DECLARED: tool_choice_names_declared,
         NAMED_FUNCTION_DECLARED: function_call_names_declared,
+        ONE_COMPLETION_BOUND: one_completion_bound,
+        JSON_MODE_MENTIONS_JSON: json_mode_mentions_json,
     }
 )
 
@@ -161,3 +194,33 @@ RULES: Mapping[str, Callable[[Any], list[Breach]]] = MappingProxyType(
 def breaches(body: Any) -> list[Breach]:
     """Every x-rule the body breaks, rule by rule in :data:`RULES` order."""
     return [breach for rule in RULES.values() for breach in rule(body)]
+
+
+def as_schema(document: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of the chat contract under which every x-rule holds, for a generator that reads schema only
+    (schemathesis's CLI): the rules' subjects are left out rather than related, since JSON Schema cannot compare
+    a tool message's id with a call's, and one more ``anyOf`` rule is past what schemathesis models (the header).
+
+    No tool message and no assistant ``tool_calls`` (both role-order rules hold); ``tool_choice`` a string only
+    (named-tool-declared); ``function_call`` ``"none"`` or ``"auto"`` (named-function-declared); no ``max_tokens``,
+    the deprecated bound (one-completion-bound); no ``json_object`` format (json-mode-mentions-json). Every request
+    of the copy is one of the contract's that breaks no x-rule."""
+    import copy
+
+    out = copy.deepcopy(dict(document))
+    schemas = out["components"]["schemas"]
+    request = schemas["CreateChatCompletionRequest"]
+    tool_message = {"$ref": "#/components/schemas/ChatCompletionRequestToolMessage"}
+    schemas["ChatCompletionRequestMessage"]["oneOf"].remove(tool_message)
+    assistant = schemas["ChatCompletionRequestAssistantMessage"]
+    assistant["properties"].pop("tool_calls")
+    assistant["anyOf"] = [b for b in assistant["anyOf"] if "tool_calls" not in b.get("required", [])]
+    schemas["ChatCompletionToolChoiceOption"] = {
+        k: v for k, v in schemas["ChatCompletionToolChoiceOption"].items() if k != "oneOf"
+    } | {"type": "string", "enum": ["none", "auto", "required"]}
+    if "function_call" in request["properties"]:
+        request["properties"]["function_call"] = {"type": "string", "enum": ["none", "auto"]}
+    request["properties"].pop("max_tokens")
+    json_object = {"$ref": "#/components/schemas/ResponseFormatJsonObject"}
+    request["properties"]["response_format"]["oneOf"].remove(json_object)
+    return out

@@ -19,9 +19,19 @@ MIN_COMPLETION_TOKENS = 1  # the shortest completion the model serves (params.ma
 
 
 def with_model_limits(document: dict[str, Any], context_length: int, vocab_size: int) -> dict[str, Any]:
-    """A deep copy of ``document`` whose request schema bounds max_tokens and token ids for this model."""
+    """A deep copy of ``document`` whose request schema bounds max_tokens and token ids for this model (the chat
+    contract's: max_tokens, max_completion_tokens and logit_bias keys)."""
     out = copy.deepcopy(document)
-    request = out["components"]["schemas"]["CreateCompletionRequest"]["properties"]
+    schemas = out["components"]["schemas"]
+    if "CreateChatCompletionRequest" in schemas:
+        chat = schemas["CreateChatCompletionRequest"]["properties"]
+        for name in ("max_tokens", "max_completion_tokens"):
+            if name in chat:
+                chat[name]["maximum"] = context_length // PROMPT_ROOM_SHARE
+                chat[name]["minimum"] = MIN_COMPLETION_TOKENS
+        chat["logit_bias"]["propertyNames"] = {"pattern": f"^[0-9]{{1,{len(str(vocab_size)) - 1}}}$"}
+        return out
+    request = schemas["CreateCompletionRequest"]["properties"]
     request["max_tokens"]["maximum"] = context_length // PROMPT_ROOM_SHARE
     request["max_tokens"]["minimum"] = MIN_COMPLETION_TOKENS
     for branch in request["prompt"]["oneOf"]:

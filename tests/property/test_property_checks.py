@@ -23,7 +23,7 @@ from relaycheck.transport.exchange import Exchange
 SEED = 4321  # any seed; this one draws, among its 6 negative cases, a number out of range (about 3 in 4 seeds do)
 KEY_ENV = "RELAYCHECK_PROPERTY_TEST_KEY"
 EXAMPLES = 12
-PROPERTY_IDS = {c.id for c in property_checks.CHECKS}
+PROPERTY_IDS = {c.id for c in property_checks.CHECKS if not c.id.startswith("chat.")}
 
 
 def provider_for(server: RunningServer, **changes) -> Provider:
@@ -150,7 +150,7 @@ def test_budget_partly_spent_on_fuzzing(counted_server) -> None:
 
 def test_checks_skip_when_the_phase_did_not_run() -> None:
     recorded = Recorded({}, load_contract(), "m")
-    for check in property_checks.CHECKS:
+    for check in (c for c in property_checks.CHECKS if c.id in PROPERTY_IDS):
         verdict = judge(check, recorded)
         assert verdict.grade is Grade.SKIPPED and "not run" in verdict.message
 
