@@ -19,12 +19,27 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from relaycheck.checks.model import Grade, Verdict
+from relaycheck.endpoint import Endpoint
 from relaycheck.report import escape
 from relaycheck.report.diff import flaky_because
 from relaycheck.report.html import _page, badge
 from relaycheck.report.model import Report
 
 CHART_W, CHART_H, PAD = 260, 70, 6
+
+
+@dataclass(frozen=True)
+class EndpointNight:
+    """One endpoint's figures in one night: a chat regression is seen as chat's, not as a dip of the whole."""
+
+    endpoint: Endpoint
+    percent: float | None
+    must_failures: int
+    requests: int | None  # None: the report has no spend per endpoint
+
+    def cell(self) -> str:
+        score = "–" if self.percent is None else f"{self.percent:g}%"
+        return f"{self.endpoint.title} {score}, {self.must_failures} MUST"
 
 
 @dataclass(frozen=True)
@@ -44,6 +59,8 @@ class Night:
     prompt_tokens: int
     reruns: int  # MUST checks re-sent after failing first
     flaky: int = 0  # of those, the ones that did not fail again (warn when the first attempt got no answer at all)
+    # Per endpoint certified (none in a report from before the endpoint dimension): its score, MUST failures, requests
+    endpoints: tuple[EndpointNight, ...] = ()
 
     @property
     def available(self) -> bool:
@@ -94,7 +111,15 @@ def night(report: Report) -> Night:
         prompt_tokens=report.spend.prompt_tokens,
         reruns=sum(1 for r in report.verdicts if r.verdict.rerun is not None),
         flaky=len(report.score.overall.flaky),
+        endpoints=tuple(_endpoint_night(report, e) for e in report.score.by_endpoint),
     )
+
+
+def _endpoint_night(report: Report, endpoint: Endpoint) -> EndpointNight:
+    summary = report.score.by_endpoint[endpoint]
+    spent = report.spend.by_endpoint.get(endpoint)
+    return EndpointNight(endpoint, summary.percent, len(summary.must_failures),
+                         None if spent is None else spent.requests)
 
 
 def flaky_checks(reports: Sequence[Report]) -> list[FlakyCheck]:
@@ -190,8 +215,11 @@ def provider_section(history: ProviderHistory) -> str:
     nights = history.nights
     dates = [n.started for n in nights]
     up, total = history.availability
+    endpoints = list(dict.fromkeys(e.endpoint for n in nights for e in n.endpoints))
+    per_endpoint = [(e.title, [_percent_of(n, e) for n in nights], colour)
+                    for e, colour in zip(endpoints, ENDPOINT_COLOURS, strict=False)] if len(endpoints) > 1 else []
     charts = [
-        line_svg("score", [("score", [n.percent for n in nights], "#1a7f37")], dates, "%"),
+        line_svg("score", [("score", [n.percent for n in nights], "#1a7f37"), *per_endpoint], dates, "%"),
         line_svg("MUST failures", [("MUST failures", [float(n.must_failures) if n.skipped is None else None
                                                       for n in nights], "#cf222e")], dates),
         line_svg("latency", [("p50", [n.p50 for n in nights], "#0969da"), ("p95", [n.p95 for n in nights],
@@ -200,7 +228,8 @@ def provider_section(history: ProviderHistory) -> str:
     ]
     rows = "".join(
         f"<tr class=\"{'up' if n.available else 'down'}\"><td class=\"mono\">{_e(n.started)}</td>"
-        f"<td class=\"num\">{_e('–' if n.percent is None else f'{n.percent:g}%')}</td>"
+        f"<td class=\"num\">{_e('–' if n.percent is None else f'{n.percent:g}%')}"
+        f"{_endpoint_cells(n) if len(endpoints) > 1 else ''}</td>"
         f"<td class=\"num\">{_e('–' if n.skipped else n.must_failures)}</td>"
         f"<td class=\"num\">{_e(_ms(n.p50))}</td><td class=\"num\">{_e(_ms(n.p95))}</td>"
         f"<td>{_e('yes' if n.available else ('skipped: ' + n.skipped) if n.skipped else 'no answer')}"
@@ -228,6 +257,17 @@ def provider_section(history: ProviderHistory) -> str:
         "<th>flaky</th></tr>"
         f"</thead><tbody>{rows}</tbody></table><h3>Flaky checks</h3>{flaky}</section>"
     )
+
+
+ENDPOINT_COLOURS = ("#9a6700", "#0969da")  # Completions, chat (after the overall score's green)
+
+
+def _percent_of(night_: Night, endpoint: Endpoint) -> float | None:
+    return next((e.percent for e in night_.endpoints if e.endpoint is endpoint), None)
+
+
+def _endpoint_cells(night_: Night) -> str:
+    return "".join(f"<br><span class=\"meta endpoint\">{_e(e.cell())}</span>" for e in night_.endpoints)
 
 
 def history_html(reports: Sequence[Report]) -> str:

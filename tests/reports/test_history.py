@@ -99,3 +99,31 @@ def test_history_of_nothing_readable_is_one_line(tmp_path: Path, capsys) -> None
     (tmp_path / "bad.json").write_text("{")
     assert main(["history", str(tmp_path / "bad.json"), "--report-dir", str(tmp_path)]) == 2
     assert capsys.readouterr().err.count("\n") == 1
+
+
+def test_history_shows_each_endpoint_of_a_night() -> None:
+    """A chat regression is seen as chat's: each night's score and MUST failures per endpoint, and a score line
+    per endpoint in the chart; a report of one endpoint alone (or from before the dimension) adds nothing."""
+    from relaycheck.checks.catalogue import load_catalogue
+    from relaycheck.checks.model import Verdict
+    from relaycheck.config.providers import embedded_reference
+    from relaycheck.endpoint import Endpoint
+    from relaycheck.report.document import build_report
+    from relaycheck.report.history import history_html
+    from relaycheck.runner.engine import ProviderRun
+
+    catalogue = load_catalogue()
+
+    def report(failing: str | None, started: str) -> Report:
+        run = ProviderRun(embedded_reference())
+        run.verdicts = [Verdict(c.id, Grade.FAIL if c.id == failing else Grade.PASS, "m") for c in catalogue.checks]
+        run.finished = run.started
+        return Report.from_json({**build_report(run, catalogue).to_json(), "started": started})
+
+    (history,) = histories([report(None, "2026-12-01T00:00:00Z"), report("chat.stream.done", "2026-12-02T00:00:00Z")])
+    last = {e.endpoint: e for e in history.nights[-1].endpoints}
+    assert last[Endpoint.CHAT].must_failures == 1 and last[Endpoint.COMPLETIONS].must_failures == 0
+    assert last[Endpoint.COMPLETIONS].percent == 100.0 and last[Endpoint.CHAT].percent < 100.0
+    page = history_html([report(None, "2026-12-01T00:00:00Z"), report("chat.stream.done", "2026-12-02T00:00:00Z")])
+    assert "Chat Completions" in page and "1 MUST" in page
+    assert "score · Completions · Chat Completions" in page  # the score chart: overall, then a line per endpoint
