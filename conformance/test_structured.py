@@ -1,4 +1,5 @@
-"""Conformance: the 'chat.structured' checks of the catalogue (response_format json_object and json_schema), one test per provider and check."""
+"""Conformance: the 'chat.structured' checks of the catalogue (response_format json_object and json_schema), one
+test per provider and check."""
 
 from relaycheck.pytest_plugin import Certification
 

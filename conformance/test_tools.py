@@ -1,4 +1,5 @@
-"""Conformance: the 'chat.tools' checks of the catalogue (tool calls, their streamed deltas, tool_choice), one test per provider and check."""
+"""Conformance: the 'chat.tools' checks of the catalogue (tool calls, their streamed deltas, tool_choice), one test
+per provider and check."""
 
 from relaycheck.pytest_plugin import Certification
 

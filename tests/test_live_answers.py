@@ -15,7 +15,6 @@ the property it judges, or for a fault another check grades once, and was fixed 
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from test_tool_checks import WEATHER, _answer, _call, _error, _request, _stream
 

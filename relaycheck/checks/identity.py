@@ -504,7 +504,8 @@ def _shown(answers: list[Sampled]) -> str:
 
 def _not_replayed(first: Sampled, again: Sampled, shown: str) -> Outcome:
     if first.text == again.text and first.id != again.id:
-        shown += " (the same text under two ids: a peaked model, a seed honoured, or a cache that mints ids; not judged)"
+        shown += (" (the same text under two ids: a peaked model, a seed honoured, or a cache that mints ids; not "
+                  "judged)")
     return Pass(observed=shown)
 
 

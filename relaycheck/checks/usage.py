@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from relaycheck import tokens
 from relaycheck.checks.model import (
     Answer,
     Fail,
@@ -34,7 +35,6 @@ from relaycheck.checks.model import (
     check,
     on_endpoint,
 )
-from relaycheck import tokens
 from relaycheck.endpoint import Endpoint
 from relaycheck.probes.catalogue import HELLO_TOKENS, probes_of
 from relaycheck.tokens.chat import REPLY_PRIMING

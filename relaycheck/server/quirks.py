@@ -989,7 +989,8 @@ _QUIRKS: tuple[Quirk, ...] = (
     Quirk("no-auth", "API keys are not checked", "D42"),
     Quirk(
         "models-list-omits-claimed",
-        "GET /v1/models lists only the last Completions model (the cheap one really served), yet every name is answered",
+        "GET /v1/models lists only the last Completions model (the cheap one really served), yet every name is "
+        "answered",
         "D47",
     ),
     Quirk(
