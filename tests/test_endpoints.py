@@ -238,3 +238,10 @@ def test_spend_is_stated_per_endpoint_from_what_each_endpoint_s_exchanges_cost()
     assert again.spend.by_endpoint == tallies
     chat_line = next(r.line() for r in again.endpoints() if r.info.endpoint is Endpoint.CHAT)
     assert f"· {tallies[Endpoint.CHAT].requests} requests, " in chat_line
+
+
+def test_no_property_leaves_out_the_phase_on_every_endpoint() -> None:
+    catalogue = load_catalogue()
+    assert {c.feature for c in catalogue.checks} >= {"property", "chat.property"}
+    left = {c.feature for c in catalogue.excluding("property").checks}
+    assert not left & {"property", "chat.property"} and "chat.tools" in left

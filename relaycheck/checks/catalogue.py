@@ -83,8 +83,9 @@ class Catalogue:
         return Catalogue(tuple(c for c in self.checks if c.endpoint in wanted))
 
     def excluding(self, feature: str) -> Catalogue:
-        """The catalogue without one feature's checks (``--no-property``: the phase they read is then not run)."""
-        return Catalogue(tuple(c for c in self.checks if c.feature != feature))
+        """The catalogue without one feature's checks on every endpoint (``--no-property``: ``property`` and
+        ``chat.property``, so neither phase is run)."""
+        return Catalogue(tuple(c for c in self.checks if c.feature.removeprefix(c.endpoint.prefix) != feature))
 
     def select(self, patterns: tuple[str, ...]) -> Catalogue:
         """Checks whose id or feature starts with one of the patterns (all when none given)."""
