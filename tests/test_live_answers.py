@@ -9,6 +9,8 @@ the property it judges, or for a fault another check grades once, and was fixed 
 * a 500 and an empty 200 stream for "required" (chatml-function-calling): graded by chat.tools.required and
   chat.stream.data-json, not again by every check that reads those probes for evidence (chat.stream.done, nor
   chat.tools.parallel-false, whose probe is sent with "required" too);
+* LiteLLM's usage chunk, last, with choices [{"index": 0, "delta": {}}] instead of []: stream.usage-chunk's finding,
+  not stream.usage-null-elsewhere's (no other chunk carries usage);
 * a "required" parallel answer cut while writing its calls: streamed, the pieces came; unstreamed, vLLM parses
   only a finished array, so no call (chat.stream.text-matches);
 * a chat template of the model's own (no public tokenizer): its reply priming is not OpenAI's 3 tokens;
@@ -27,6 +29,7 @@ from relaycheck.checks.model import Check, Grade, Recorded, judge
 from relaycheck.endpoint import Endpoint
 from relaycheck.spec.contracts import load_contracts
 from relaycheck.transport.exchange import Exchange
+from relaycheck.transport.sse import parse_sse
 
 CHAT = Endpoint.CHAT
 BY_ID = {c.id: c for c in load_catalogue().checks}
@@ -187,3 +190,28 @@ def test_a_cap_the_server_ignores_bounds_no_bill() -> None:
 
 def test_the_checks_named_here_exist() -> None:
     assert {c.id for c in (stream.object_, stream.id_stable, usage.linear)} <= set(BY_ID)
+
+
+def _usage_stream(deltas: list[dict], usage_choices: list[dict] | None, every: bool = False) -> Exchange:
+    usage = {"prompt_tokens": 23, "completion_tokens": 25, "total_tokens": 48}
+    chunks = [{"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 1, "model": "tiny-chat",
+               "choices": [{"index": 0, "delta": d, "finish_reason": None}], **({"usage": usage} if every else {})}
+              for d in deltas]
+    chunks.append({**chunks[0], "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
+    if usage_choices is not None:
+        chunks.append({**chunks[0], "choices": usage_choices, "usage": usage})
+    text = "".join(f"data: {json.dumps(c)}\n\n" for c in chunks) + "data: [DONE]\n\n"
+    return Exchange("chat-stream-usage", _request("chat-stream-usage"), 1.0, status=200,
+                    headers={"content-type": "text/event-stream"}, body=text.encode(),
+                    events=tuple(parse_sse(text.encode()).events))
+
+
+def test_a_misshapen_usage_chunk_is_graded_once_by_usage_chunk() -> None:
+    null_elsewhere, usage_chunk = BY_ID["chat.stream.usage-null-elsewhere"], BY_ID["chat.stream.usage-chunk"]
+    litellm = _usage_stream([{"role": "assistant"}, {"content": "Hi"}], [{"index": 0, "delta": {}}])
+    assert _grade(usage_chunk, litellm) is Grade.FAIL
+    assert _grade(null_elsewhere, litellm) is Grade.PASS  # no other chunk carries usage
+    every = _usage_stream([{"role": "assistant"}, {"content": "Hi"}], [{"index": 0, "delta": {}}], every=True)
+    assert _grade(null_elsewhere, every) is Grade.FAIL  # usage on the content chunks too: its own finding
+    good = _usage_stream([{"role": "assistant"}, {"content": "Hi"}], [])
+    assert _grade(null_elsewhere, good) is Grade.PASS and _grade(usage_chunk, good) is Grade.PASS
