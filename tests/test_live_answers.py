@@ -7,7 +7,12 @@ the property it judges, or for a fault another check grades once, and was fixed 
 * a call forced by name that ends "stop" (vLLM, as OpenAI's own: vllm-project/vllm#25054);
 * a "required" answer cut by max_completion_tokens while writing its calls (vLLM on the tiny model);
 * a 500 and an empty 200 stream for "required" (chatml-function-calling): graded by chat.tools.required and
-  chat.stream.data-json, not again by every check that reads those probes for evidence;
+  chat.stream.data-json, not again by every check that reads those probes for evidence (chat.stream.done, nor
+  chat.tools.parallel-false, whose probe is sent with "required" too);
+* LiteLLM's usage chunk, last, with choices [{"index": 0, "delta": {}}] instead of []: stream.usage-chunk's finding,
+  not stream.usage-null-elsewhere's (no other chunk carries usage);
+* a "required" parallel answer cut while writing its calls: streamed, the pieces came; unstreamed, vLLM parses
+  only a finished array, so no call (chat.stream.text-matches);
 * a chat template of the model's own (no public tokenizer): its reply priming is not OpenAI's 3 tokens;
 * a server that ignores max_completion_tokens bills what it generated: params.max-tokens' finding, not inflation.
 """
@@ -24,6 +29,7 @@ from relaycheck.checks.model import Check, Grade, Recorded, judge
 from relaycheck.endpoint import Endpoint
 from relaycheck.spec.contracts import load_contracts
 from relaycheck.transport.exchange import Exchange
+from relaycheck.transport.sse import parse_sse
 
 CHAT = Endpoint.CHAT
 BY_ID = {c.id: c for c in load_catalogue().checks}
@@ -109,8 +115,48 @@ def test_an_empty_200_stream_is_graded_by_data_json_only() -> None:
     plain = _stream("chat-stream", [{"role": "assistant", "content": "Hi"}], "stop")
     assert _grade(BY_ID["chat.stream.data-json"], plain, good, empty) is Grade.FAIL
     for check in (tools.stream_arguments, tools.stream_finish_reason, BY_ID["chat.stream.object"],
-                  BY_ID["chat.stream.id-stable"]):
+                  BY_ID["chat.stream.id-stable"], BY_ID["chat.stream.done"]):
         assert _grade(check, plain, good, empty) is Grade.PASS, check.id
+    cut = Exchange("chat-stream", _request("chat-stream"), 1.0, status=200, headers={
+        "content-type": "text/event-stream"}, body=plain.body.replace(b"data: [DONE]\n\n", b""),
+        events=plain.events[:-1])
+    assert _grade(BY_ID["chat.stream.done"], cut, good) is Grade.FAIL  # events without [DONE]: still its finding
+
+
+def test_parallel_false_is_not_failed_for_the_required_choice_it_is_sent_with() -> None:
+    crash = {"error": {"message": "", "type": "internal_server_error", "param": None, "code": None}}
+    single = _error("chat-tools-single", 500, crash)  # chatml-function-calling: assert tool_choice == "auto"
+    parallel = tools.parallel_false
+    assert _grade(parallel, single, _error("chat-tools-required", 500, crash)) is Grade.SKIPPED
+    assert _grade(tools.required, _error("chat-tools-required", 500, crash)) is Grade.FAIL  # graded there, once
+    called = _answer("chat-tools-required", {"content": None, "tool_calls": [_call("get_weather", WEATHER)]},
+                     "tool_calls")
+    assert _grade(parallel, single, called) is Grade.FAIL  # "required" works on its own: the 500 is this probe's
+    two = _answer("chat-tools-single", {"content": None, "tool_calls": [
+        _call("get_weather", WEATHER), _call("get_time", '{"city":"Tokyo"}', "call_2")]}, "tool_calls")
+    assert _grade(parallel, two, _error("chat-tools-required", 500, crash)) is Grade.FAIL
+
+
+def _cut_twins(streamed_calls: list[dict]) -> tuple[Exchange, Exchange]:
+    """vLLM on the tiny model: "required" with parallel calls, the array not closed within the cap."""
+    plain = _answer("chat-tools-parallel", {"content": ""}, "length")
+    deltas = [{"role": "assistant", "content": ""}] + [{"tool_calls": [c]} for c in streamed_calls]
+    return _stream("chat-stream-tools-parallel", deltas, "length"), plain
+
+
+def test_a_parallel_answer_cut_while_writing_its_calls_is_no_stream_difference() -> None:
+    matches = BY_ID["chat.stream.text-matches"]
+    greedy = (_stream("chat-stream", [{"role": "assistant", "content": "Hi"}], "stop"),
+              _answer("chat-greedy", {"content": "Hi"}))
+    streamed, plain = _cut_twins([{**HEAD, "function": {"name": "get_weather", "arguments": WEATHER}},
+                                  {"index": 1, "id": "call_2", "type": "function", "function": {
+                                      "name": "get_time", "arguments": '{"ci'}}])
+    assert _grade(matches, streamed, plain, *greedy) is Grade.PASS
+    finished = _answer("chat-tools-parallel", {"content": None, "tool_calls": [_call("get_time", WEATHER)]},
+                       "tool_calls")
+    other = _stream("chat-stream-tools-parallel", [{"tool_calls": [{**HEAD, "function": {
+        "name": "get_weather", "arguments": WEATHER}}]}])
+    assert _grade(matches, other, finished, *greedy) is Grade.WARN  # finished calls that differ still differ
 
 
 # -- usage -----------------------------------------------------------------------------------------------------
@@ -144,3 +190,28 @@ def test_a_cap_the_server_ignores_bounds_no_bill() -> None:
 
 def test_the_checks_named_here_exist() -> None:
     assert {c.id for c in (stream.object_, stream.id_stable, usage.linear)} <= set(BY_ID)
+
+
+def _usage_stream(deltas: list[dict], usage_choices: list[dict] | None, every: bool = False) -> Exchange:
+    usage = {"prompt_tokens": 23, "completion_tokens": 25, "total_tokens": 48}
+    chunks = [{"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 1, "model": "tiny-chat",
+               "choices": [{"index": 0, "delta": d, "finish_reason": None}], **({"usage": usage} if every else {})}
+              for d in deltas]
+    chunks.append({**chunks[0], "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
+    if usage_choices is not None:
+        chunks.append({**chunks[0], "choices": usage_choices, "usage": usage})
+    text = "".join(f"data: {json.dumps(c)}\n\n" for c in chunks) + "data: [DONE]\n\n"
+    return Exchange("chat-stream-usage", _request("chat-stream-usage"), 1.0, status=200,
+                    headers={"content-type": "text/event-stream"}, body=text.encode(),
+                    events=tuple(parse_sse(text.encode()).events))
+
+
+def test_a_misshapen_usage_chunk_is_graded_once_by_usage_chunk() -> None:
+    null_elsewhere, usage_chunk = BY_ID["chat.stream.usage-null-elsewhere"], BY_ID["chat.stream.usage-chunk"]
+    litellm = _usage_stream([{"role": "assistant"}, {"content": "Hi"}], [{"index": 0, "delta": {}}])
+    assert _grade(usage_chunk, litellm) is Grade.FAIL
+    assert _grade(null_elsewhere, litellm) is Grade.PASS  # no other chunk carries usage
+    every = _usage_stream([{"role": "assistant"}, {"content": "Hi"}], [{"index": 0, "delta": {}}], every=True)
+    assert _grade(null_elsewhere, every) is Grade.FAIL  # usage on the content chunks too: its own finding
+    good = _usage_stream([{"role": "assistant"}, {"content": "Hi"}], [])
+    assert _grade(null_elsewhere, good) is Grade.PASS and _grade(usage_chunk, good) is Grade.PASS

@@ -28,6 +28,7 @@ from typing import Any
 from relaycheck.checks.model import (
     Answer,
     Fail,
+    Inconclusive,
     Level,
     Outcome,
     Pass,
@@ -591,11 +592,29 @@ def none(r: Recorded) -> Outcome:
     fails_on=("parallel-tool-calls-ignored",),
 )
 def parallel_false(r: Recorded) -> Outcome:
-    for answer in r.answers("tools-single"):
+    try:
+        answers = r.answers("tools-single")
+    except Fail:
+        if _required_fails(r):  # sent with tool_choice "required", which fails on its own probe as well
+            raise Skip('\'tools-single\' is sent with tool_choice "required", which fails on \'tools-required\' too: '
+                       "chat.tools.required's finding, not parallel_tool_calls'") from None
+        raise
+    for answer in answers:
         if len(answer.tool_calls) > 1:
             return Fail("parallel_tool_calls false was ignored: several calls came", "at most one tool call",
                         f"{len(answer.tool_calls)} calls: {call_names(answer)}", "tools-single")
     return Pass()
+
+
+def _required_fails(r: Recorded) -> bool:
+    """The ``required`` tool_choice's own probe failed (chatml-function-calling's assertion, D55)."""
+    try:
+        r.answers("tools-required")
+    except Fail:
+        return True
+    except (Skip, Refused, Inconclusive):  # not sent, refused cleanly or unreadable: no finding to defer to
+        return False
+    return False
 
 
 @check(

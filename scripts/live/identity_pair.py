@@ -10,18 +10,22 @@ rule (relaycheck/identity/fingerprint.py, the one ``compare`` and ``diff`` apply
 first two and "different models" for the first and the third. The tokenizer cannot tell them apart (it is the
 same); only the fingerprint can, as with a substitute that shares the claimed model's tokenizer.
 
-Prints one line per pair with the rule's verdict and every prompt's first-token distance, and exits 0 when both
-verdicts are the expected ones, 1 otherwise, 2 when a report is missing.
+Each pair is judged on Completions and, when both sides certified Chat Completions, on chat too: the chat
+fingerprint (``chat-identity-fp-*``, relaycheck/identity/fingerprint.py) is its own, as ``compare`` groups them per
+endpoint. Prints one line per pair and endpoint with the rule's verdict and every prompt's first-token distance,
+and exits 0 when every verdict is the expected one, 1 otherwise, 2 when a report is missing.
 """
 
 from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from relaycheck.identity.fingerprint import Match, match, report_fingerprint
+from relaycheck.endpoint import Endpoint
+from relaycheck.identity.fingerprint import Fingerprint, Match, match, report_fingerprint
 from relaycheck.report.model import Report
 
 DIRECT, SAME_BEHIND, OTHER_BEHIND = "llama-cpp", "litellm", "litellm-other"
@@ -33,12 +37,37 @@ class Pair:
     b: str
     same_expected: bool
 
-    def judge(self, reports: dict[str, Report]) -> tuple[bool, Match]:
-        result = match(report_fingerprint(reports[self.a]), report_fingerprint(reports[self.b]))
+    def judge(self, reports: dict[str, Report], endpoint: Endpoint = Endpoint.COMPLETIONS,
+              fingerprint: Callable[[Report, Endpoint], Fingerprint] = report_fingerprint) -> tuple[bool, Match]:
+        result = match(fingerprint(reports[self.a], endpoint), fingerprint(reports[self.b], endpoint))
         return result.same is self.same_expected, result
 
 
 PAIRS = (Pair(DIRECT, SAME_BEHIND, True), Pair(DIRECT, OTHER_BEHIND, False))
+
+
+def endpoints_judged(reports: dict[str, Report], pair: Pair,
+                     fingerprint: Callable[[Report, Endpoint], Fingerprint] = report_fingerprint) -> list[Endpoint]:
+    """Completions always (an empty fingerprint there is a failure of the pair); chat where both sides served its
+    fingerprint (a run with --completions-only certifies no chat)."""
+    chat = all(fingerprint(reports[name], Endpoint.CHAT) for name in (pair.a, pair.b))
+    return [Endpoint.COMPLETIONS, *([Endpoint.CHAT] if chat else [])]
+
+
+def judge_all(reports: dict[str, Report],
+              fingerprint: Callable[[Report, Endpoint], Fingerprint] = report_fingerprint) -> tuple[bool, list[str]]:
+    """Every pair on every endpoint both sides serve: whether all verdicts are right, and one line each."""
+    ok, lines = True, []
+    for pair in PAIRS:
+        for endpoint in endpoints_judged(reports, pair, fingerprint):
+            right, result = pair.judge(reports, endpoint, fingerprint)
+            ok = ok and right
+            expected = "same model" if pair.same_expected else "different models"
+            distances = ", ".join(f"{p.distance:.3f}" for p in result.prompts if p.distance is not None)
+            on = "" if endpoint is Endpoint.COMPLETIONS else f" on {endpoint.title}"
+            lines.append(f"identity pair {pair.a} vs {pair.b}{on}: {'OK' if right else 'WRONG'} (expected "
+                         f"{expected}): {result.summary()}; first-token TV per prompt: [{distances}]")
+    return ok, lines
 
 
 def load(path: Path) -> Report:
@@ -54,14 +83,9 @@ def main(argv: list[str]) -> int:
     except (OSError, ValueError, KeyError) as exc:
         print(f"identity pair: a report is missing or unreadable ({exc.__class__.__name__}: {exc})")
         return 2
-    ok = True
-    for pair in PAIRS:
-        right, result = pair.judge(reports)
-        ok = ok and right
-        expected = "same model" if pair.same_expected else "different models"
-        distances = ", ".join(f"{p.distance:.3f}" for p in result.prompts if p.distance is not None)
-        print(f"identity pair {pair.a} vs {pair.b}: {'OK' if right else 'WRONG'} (expected {expected}): "
-              f"{result.summary()}; first-token TV per prompt: [{distances}]")
+    ok, lines = judge_all(reports)
+    for line in lines:
+        print(line)
     return 0 if ok else 1
 
 

@@ -454,10 +454,20 @@ def providers_yaml(servers: dict[str, Server], with_chat: bool = True) -> str:  
 # -- the identity pair ------------------------------------------------------------------------------------------
 
 
-def start_pair(relaycheck: str, providers_file: Path, report_dir: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
-    """The other model's fingerprint: its identity checks only (about 17 requests), beside the main run."""
+def pair_command(relaycheck: str, providers_file: Path, report_dir: Path, with_chat: bool = True) -> list[str]:
+    """The other model's fingerprint run: its identity checks only, chat's too when chat is certified (its own
+    fingerprint, judged apart by identity_pair.py)."""
     cmd = [relaycheck, "run", "--providers-file", str(providers_file), "-p", PAIR_PROVIDER, "--checks", "identity",
-           "--no-property", "--report-dir", str(report_dir / PAIR_DIR)]
+           *(["--checks", "chat.identity"] if with_chat else []), "--no-property", "--report-dir",
+           str(report_dir / PAIR_DIR)]
+    return cmd
+
+
+def start_pair(relaycheck: str, providers_file: Path, report_dir: Path, env: dict[str, str],
+               with_chat: bool = True) -> subprocess.Popen[bytes]:
+    """The other model's fingerprint: its identity checks only (about 17 requests per endpoint), beside the main
+    run."""
+    cmd = pair_command(relaycheck, providers_file, report_dir, with_chat)
     log("running: " + " ".join(cmd))
     return subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.DEVNULL)  # noqa: S603
 
@@ -628,7 +638,7 @@ def main(argv: list[str] | None = None) -> int:
 
         env = {**os.environ, **{KEY_ENV[name]: key for name, key in keys.items()}}
         env["NO_PROXY"] = env["no_proxy"] = "127.0.0.1,localhost"
-        pair = start_pair(args.relaycheck, providers_file, report_dir, env)
+        pair = start_pair(args.relaycheck, providers_file, report_dir, env, args.with_chat)
         cmd = [args.relaycheck, "run", "--providers-file", str(providers_file),
                *[a for name in names for a in ("-p", name)], "--report-dir", str(report_dir),
                *(["--update-expectations"] if args.update_expectations else [])]

@@ -58,7 +58,8 @@ def test_live_servers_match_their_expectations(live_run: LiveRun) -> None:
 def test_identity_pair_tells_two_models_apart_and_one_model_from_itself(live_run: LiveRun) -> None:
     """Issue 13's live pair: two tiny models with one tokenizer, under one name. The fingerprint rule says "same
     model" for llama.cpp direct vs the same model behind LiteLLM, and "different models" for the other model
-    behind another LiteLLM (scripts/live/identity_pair.py; the numbers are in docs/live.md)."""
+    behind another LiteLLM, on Completions and on chat (scripts/live/identity_pair.py; the numbers are in
+    docs/live.md)."""
     python = ROOT / ".venv" / "bin" / "python"  # relaycheck's environment: the script imports it
     reports = [live_run.report_dir / "llama-cpp.json", live_run.report_dir / "litellm.json",
                live_run.report_dir / "identity-pair" / "litellm-other.json"]
@@ -68,8 +69,10 @@ def test_identity_pair_tells_two_models_apart_and_one_model_from_itself(live_run
     )
     lines = result.stdout.splitlines()
     assert result.returncode == 0, result.stdout + result.stderr
-    assert len(lines) == 2 and all(": OK (expected" in line for line in lines), lines
-    assert "same model:" in lines[0] and "different models:" in lines[1], lines
+    # each pair on Completions, then on chat (its own fingerprint: both endpoints are certified by default)
+    assert len(lines) == 4 and all(": OK (expected" in line for line in lines), lines
+    assert all("same model:" in line for line in lines[:2]), lines
+    assert all("different models:" in line for line in lines[2:]), lines
 
 
 # -- the judge of scripts/live/run_live.py, without any server (runs in the default suite) -------------------------
@@ -260,3 +263,54 @@ def test_the_tiny_models_chat_template_renders_chatml(tmp_path: Path) -> None:
                       '<|im_start|>assistant\n<tool_call>{"name": "f", "arguments": "{}"}</tool_call><|im_end|>\n'
                       "<|im_start|>tool\n42<|im_end|>\n"
                       "<|im_start|>assistant\n")
+
+
+def _identity_pair_module():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("identity_pair", ROOT / "scripts" / "live" / "identity_pair.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault("identity_pair", module)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_identity_pair_covers_chat_where_both_sides_serve_it() -> None:
+    """Issue 23: the pair's other model is fingerprinted on chat too, and each pair is judged on each endpoint both
+    sides certified, with that endpoint's own fingerprint (relaycheck compare groups them the same way)."""
+    from relaycheck.endpoint import Endpoint
+    from relaycheck.identity.fingerprint import Fingerprint, PromptPrint
+
+    run_live = _run_live_module()
+    both = run_live.pair_command("relaycheck", Path("p.yaml"), Path("r"))
+    assert both[both.index("--checks") + 1] == "identity" and "chat.identity" in both
+    assert "chat.identity" not in run_live.pair_command("relaycheck", Path("p.yaml"), Path("r"), with_chat=False)
+
+    pair = _identity_pair_module()
+
+    def prints(endpoint: Endpoint, model: str) -> Fingerprint:
+        prefix = "chat-identity-fp" if endpoint is Endpoint.CHAT else "identity-fp"
+        tops = {"a": {"x": -0.1, "y": -2.5}, "b": {"y": -0.1, "x": -2.5}}[model]  # TV 0.8: another model
+        return Fingerprint(model, {f"{prefix}-{i}": PromptPrint(f"{prefix}-{i}", f"p{i}", "t", tops)
+                                   for i in range(1, 4)})
+
+    served = {"llama-cpp": ("a", True), "litellm": ("a", True), "litellm-other": ("b", True)}
+
+    def fingerprint(report: str, endpoint: Endpoint) -> Fingerprint:
+        model, chat = served[report]
+        return prints(endpoint, model) if endpoint is Endpoint.COMPLETIONS or chat else Fingerprint("", {})
+
+    reports = {name: name for name in served}
+    ok, lines = pair.judge_all(reports, fingerprint)
+    assert ok and len(lines) == 4, lines
+    assert [" on Chat Completions" in line for line in lines] == [False, True, False, True]
+    assert all(": OK (expected" in line for line in lines), lines
+
+    served["litellm-other"] = ("a", True)  # the other model's chat answered by the claimed one: caught per endpoint
+    ok, lines = pair.judge_all(reports, fingerprint)
+    assert not ok and sum("WRONG" in line for line in lines) == 2, lines
+
+    served["litellm-other"] = ("b", False)  # a --completions-only run: no chat fingerprint, chat not judged
+    ok, lines = pair.judge_all(reports, fingerprint)
+    assert ok and len(lines) == 3 and sum(" on Chat Completions" in line for line in lines) == 1, lines
