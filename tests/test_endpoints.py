@@ -245,3 +245,11 @@ def test_no_property_leaves_out_the_phase_on_every_endpoint() -> None:
     assert {c.feature for c in catalogue.checks} >= {"property", "chat.property"}
     left = {c.feature for c in catalogue.excluding("property").checks}
     assert not left & {"property", "chat.property"} and "chat.tools" in left
+
+
+def test_a_cap_not_honoured_is_named_as_the_request_named_it() -> None:
+    catalogue = load_catalogue().select(("params.max-tokens", "chat.params.max-tokens"))
+    (run,) = certify([embedded_reference(quirks=("drop-max-tokens",))], catalogue, load_contracts())
+    messages = {v.check: v.message for v in run.verdicts}
+    assert messages["params.max-tokens"].startswith("max_tokens 4 was not honoured")
+    assert messages["chat.params.max-tokens"].startswith("max_completion_tokens 4 was not honoured")

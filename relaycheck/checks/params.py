@@ -38,6 +38,13 @@ def max_tokens_asked(r: Recorded, probe: str) -> int:
     return worst_case_tokens({**body, "n": 1} if isinstance(body, dict) else None, r.endpoint)
 
 
+def cap_named(r: Recorded, probe: str) -> str:
+    """The field that set ``probe``'s cap, as the request named it: chat's max_completion_tokens where it was sent."""
+    body = r.exchange(probe).request.json()
+    sent = isinstance(body, dict) and body.get("max_completion_tokens") is not None
+    return "max_completion_tokens" if sent else "max_tokens"
+
+
 @twin(
     "max-tokens",
     title="max_tokens limits the completion",
@@ -56,8 +63,8 @@ def max_tokens_twins(r: Recorded, probes: tuple[str, ...]) -> Outcome:
     returned = None if tokens is None else len(tokens)
     limit = max_tokens_asked(r, counted_probe)
     if returned is not None and returned > limit:
-        return Fail(f"max_tokens {limit} was not honoured", f"at most {limit} tokens", f"{returned} tokens returned",
-                    counted_probe)
+        return Fail(f"{cap_named(r, counted_probe)} {limit} was not honoured", f"at most {limit} tokens",
+                    f"{returned} tokens returned", counted_probe)
     usage = r.usage(billed_probe)
     if usage is None:
         if returned is None:
@@ -67,7 +74,7 @@ def max_tokens_twins(r: Recorded, probes: tuple[str, ...]) -> Outcome:
     if isinstance(billed, int) and billed <= billed_limit:
         return Pass(observed=f"completion_tokens {billed}")
     why = ("the tokens returned fit max_tokens: usage is inflated" if returned is not None
-           else f"max_tokens {billed_limit} was not honoured, or usage is inflated")
+           else f"{cap_named(r, billed_probe)} {billed_limit} was not honoured, or usage is inflated")
     return Fail(why, f"completion_tokens <= {billed_limit}", f"completion_tokens {billed!r}", billed_probe)
 
 
