@@ -78,3 +78,16 @@ def test_re_recording_keeps_the_files_header_comment(tmp_path: Path) -> None:
     text = (tmp_path / "exp/relay.yaml").read_text()
     assert text.startswith(header)
     assert [e["check"] for e in yaml.safe_load(text)["expectations"]] == ["stream.done"]
+
+
+def test_a_conformant_provider_gets_no_empty_file_but_a_fixed_one_is_brought_up_to_date(tmp_path: Path) -> None:
+    (tmp_path / "providers.yaml").write_text(
+        "providers:\n  - {name: clean, embedded: true, expectations: exp/clean.yaml}\n")
+    checks = ("--checks", "shape.object")
+    assert _run("-p", "clean", "--update-expectations", *checks, cwd=tmp_path).returncode == 0
+    assert not (tmp_path / "exp/clean.yaml").exists()  # nothing to record
+    (tmp_path / "exp").mkdir()
+    (tmp_path / "exp/clean.yaml").write_text(
+        "provider: clean\nexpectations:\n  - {check: shape.object, grade: fail, reason: was broken}\n")
+    assert _run("-p", "clean", "--update-expectations", *checks, cwd=tmp_path).returncode == 0
+    assert yaml.safe_load((tmp_path / "exp/clean.yaml").read_text())["expectations"] == []  # the fix recorded

@@ -217,6 +217,8 @@ def run_session(options: SessionOptions) -> SessionResult:
     if options.update_expectations:
         for run in runs:
             path = expectations_path(run.provider, options.expectations_dir)
+            if not path.exists() and not any(v.grade.deviation for v in run.verdicts):
+                continue  # nothing to record, no file to bring up to date: an empty file would say nothing
             previous = load_expectations(path) if path.exists() else {}
             header = leading_comment(path.read_text(encoding="utf-8")) if path.exists() else ""
             path.parent.mkdir(parents=True, exist_ok=True)
