@@ -19,7 +19,8 @@ def test_planted_key_leaks_nowhere(tmp_path: Path, monkeypatch: pytest.MonkeyPat
                                    capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("RELAYCHECK_PLANTED_KEY", PLANTED)
-    with serve_in_thread(ServerConfig(api_key=PLANTED)) as server:
+    # A deviation, so that --update-expectations has something to write for it (a clean provider gets no file)
+    with serve_in_thread(ServerConfig(api_key=PLANTED, quirks=frozenset({"errors-traceback"}))) as server:
         providers = tmp_path / "providers.yaml"
         providers.write_text(yaml.safe_dump({"providers": [
             {"name": "planted", "base_url": server.base_url, "api_key_env": "RELAYCHECK_PLANTED_KEY"},
