@@ -788,6 +788,46 @@ def _is_chat_logprobs(logprobs: Any) -> bool:
     return isinstance(logprobs, dict) and isinstance(logprobs.get("content"), list) and not _is_legacy(logprobs)
 
 
+def filled(value: Any) -> bool:
+    """A tool-call member the accumulator would concatenate onto the call (absent, null and "" change nothing)."""
+    return value is not None and value != ""
+
+
+def delta_function(delta: dict[str, Any]) -> dict[str, Any]:
+    """A tool-call delta's ``function`` object ({} when it has none)."""
+    function = delta.get("function")
+    return function if isinstance(function, dict) else {}
+
+
+@dataclass
+class CallHead:
+    """What the deltas of one streamed call said of its head so far: its id and name, and where each first came.
+
+    One definition for the answer's assembly (``Answer.sent_calls``: the calls as sent, not as the client doubled
+    them) and for chat.tools' grammar checks (which member came again, and where)."""
+
+    id: Any = None
+    name: Any = None
+    id_chunk: int = -1
+    name_chunk: int = -1
+
+    def take(self, delta: dict[str, Any], position: int = -1) -> list[str]:
+        """Record ``delta``'s id and name (and the chunk ``position`` it came in); what it sends again (the members
+        the client would concatenate)."""
+        again = []
+        name = delta_function(delta).get("name")
+        for member, value in (("id", delta.get("id")), ("function.name", name)):
+            if not filled(value):
+                continue
+            if member == "id" and self.id is None:
+                self.id, self.id_chunk = value, position
+            elif member == "function.name" and self.name is None:
+                self.name, self.name_chunk = value, position
+            else:
+                again.append(member)
+        return again
+
+
 @dataclass
 class _Assembly:
     """A streamed choice being put together, chunk by chunk (a Completions ``text`` or a chat ``delta``)."""
@@ -803,7 +843,7 @@ class _Assembly:
     content: Any = None
     refusal: Any = None
     calls: dict[int, dict[str, Any]] = field(default_factory=dict)  # tool calls by their delta index
-    heads: dict[int, dict[str, Any]] = field(default_factory=dict)  # each index's id and name as first sent
+    heads: dict[int, CallHead] = field(default_factory=dict)  # each index's id and name as first sent
     repeated: bool = False  # a later delta of an index sent its id or name again
     problems: list[str] = field(default_factory=list)
 
@@ -838,23 +878,11 @@ class _Assembly:
                 self.problems.append(f"a tool-call delta without a non-negative integer index: "
                                      f"{snippet(repr(call), 120)}")
                 continue
-            self._take_head(index, call)
+            self.repeated |= bool(self.heads.setdefault(index, CallHead()).take(call))
             if index in self.calls:
                 accumulate(self.calls[index], call)
             else:
                 self.calls[index] = copy.deepcopy(call)
-
-    def _take_head(self, index: int, call: dict[str, Any]) -> None:
-        function = call.get("function")
-        sent = {"id": call.get("id"), "name": function.get("name") if isinstance(function, dict) else None}
-        head = self.heads.setdefault(index, {})
-        for member, value in sent.items():
-            if value is None or value == "":
-                continue
-            if member in head:
-                self.repeated = True
-            else:
-                head[member] = value
 
     def _add_logprobs(self, lp: Any) -> None:
         if _is_legacy(lp):
@@ -878,11 +906,11 @@ class _Assembly:
                       tuple(self._as_sent(i) for i in sorted(self.calls)) if self.repeated else None)
 
     def _as_sent(self, index: int) -> dict[str, Any]:
-        call, head = copy.deepcopy(self.calls[index]), self.heads.get(index, {})
-        if "id" in head:
-            call["id"] = head["id"]
-        if "name" in head and isinstance(call.get("function"), dict):
-            call["function"]["name"] = head["name"]
+        call, head = copy.deepcopy(self.calls[index]), self.heads.get(index, CallHead())
+        if head.id is not None:
+            call["id"] = head.id
+        if head.name is not None and isinstance(call.get("function"), dict):
+            call["function"]["name"] = head.name
         return call
 
 

@@ -27,6 +27,7 @@ from typing import Any
 
 from relaycheck.checks.model import (
     Answer,
+    CallHead,
     Fail,
     Inconclusive,
     Level,
@@ -36,7 +37,9 @@ from relaycheck.checks.model import (
     Refused,
     Skip,
     check,
+    delta_function,
     expect,
+    filled,
     snippet,
 )
 from relaycheck.checks.modes import refused_only_streamed
@@ -303,36 +306,6 @@ def stream_finish_reason(r: Recorded) -> Outcome:
 
 
 @dataclass
-class _Head:
-    """What the deltas of one (choice, index) said of their call so far: its id and name, where each first came."""
-
-    id: Any = None
-    name: Any = None
-    id_chunk: int = -1
-    name_chunk: int = -1
-
-    def take(self, delta: dict[str, Any], position: int) -> list[str]:
-        """Record ``delta``'s id and name; what it sends again (the members the client would concatenate)."""
-        again = []
-        name = _delta_function(delta).get("name")
-        for member, value in (("id", delta.get("id")), ("function.name", name)):
-            if not _filled(value):
-                continue
-            if member == "id" and self.id is None:
-                self.id, self.id_chunk = value, position
-            elif member == "function.name" and self.name is None:
-                self.name, self.name_chunk = value, position
-            else:
-                again.append(member)
-        return again
-
-
-def _delta_function(delta: dict[str, Any]) -> dict[str, Any]:
-    function = delta.get("function")
-    return function if isinstance(function, dict) else {}
-
-
-@dataclass
 class _Deltas:
     """A stream's tool-call deltas in order, each with its chunk's position and its choice's index."""
 
@@ -369,11 +342,6 @@ def _valid_index(index: Any) -> bool:
     return isinstance(index, int) and not isinstance(index, bool) and index >= 0
 
 
-def _filled(value: Any) -> bool:
-    """A member the accumulator would concatenate onto the call (absent, null and "" change nothing)."""
-    return value is not None and value != ""
-
-
 def _streams(r: Recorded) -> list[_Deltas]:
     found = [d for d in (_stream_deltas(r, p) for p in STREAMED) if d is not None]
     if not any(d.deltas for d in found):
@@ -397,16 +365,16 @@ def _streams(r: Recorded) -> list[_Deltas]:
 def stream_index(r: Recorded) -> Outcome:
     calls = 0
     for stream in _streams(r):
-        heads: dict[tuple[Any, int], _Head] = {}
+        heads: dict[tuple[Any, int], CallHead] = {}
         for position, choice, delta in stream.deltas:
             index = delta.get("index") if isinstance(delta, dict) else None
             if not _valid_index(index):
                 return Fail("a tool-call delta has no non-negative integer index (openai-python raises on it)",
                             "index: 0, 1, … on every tool-call delta", f"chunk {position}: {snippet(repr(delta), 160)}",
                             stream.probe)
-            head = heads.setdefault((choice, index), _Head())
-            name = _delta_function(delta).get("name")
-            if head.name is not None and _filled(name) and name != head.name:
+            head = heads.setdefault((choice, index), CallHead())
+            name = delta_function(delta).get("name")
+            if head.name is not None and filled(name) and name != head.name:
                 return Fail(f"a second call on index {index}: the client merges both into one", "each call on an "
                             "index of its own (0, 1, …)", f"chunk {head.name_chunk} named {head.name!r}; chunk "
                             f"{position} names {name!r} (id {delta.get('id')!r})", stream.probe)
@@ -436,11 +404,11 @@ def stream_index(r: Recorded) -> Outcome:
 def stream_call_head(r: Recorded) -> Outcome:
     calls = 0
     for stream in _streams(r):
-        heads: dict[tuple[Any, Any], _Head] = {}
+        heads: dict[tuple[Any, Any], CallHead] = {}
         for position, choice, delta in stream.deltas:
             if not isinstance(delta, dict) or not _valid_index(delta.get("index")):
                 continue  # chat.tools.stream-index's finding
-            again = heads.setdefault((choice, delta["index"]), _Head()).take(delta, position)
+            again = heads.setdefault((choice, delta["index"]), CallHead()).take(delta, position)
             if again:
                 return Fail(f"a later delta of index {delta['index']} sends {' and '.join(again)} again: the client "
                             "concatenates them into a corrupted value", "id, type and function.name once per index "
