@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import accumulate
 
+from relaycheck.endpoint import Endpoint
 from relaycheck.report import escape
 from relaycheck.report.model import Report
 from relaycheck.transport.budget import delivered_tokens
@@ -112,11 +113,18 @@ def spend_by_feature(report: Report) -> list[FeatureSpend]:
     for x in report.exchanges:
         if x.not_sent:
             continue
-        feature = owner.get(x.probe, "property" if x.probe.startswith("property-") else "other")
+        feature = owner.get(x.probe) or _unread_feature(x.probe)
         entry = totals.setdefault(feature, [0, 0])
         entry[0] += max(x.attempts, 1)
         entry[1] += exchange_tokens(x)
     return [FeatureSpend(f, r, t) for f, (r, t) in totals.items() if r]
+
+
+def _unread_feature(probe: str) -> str:
+    """A generated case no verdict names (the property checks read the plan): its endpoint's property feature."""
+    endpoint = Endpoint.of_probe(probe)
+    generated = probe.removeprefix(endpoint.probe_prefix).startswith("property-")
+    return f"{endpoint.prefix}property" if generated else "other"
 
 
 def exchange_tokens(x: Exchange) -> int:

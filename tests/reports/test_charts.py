@@ -49,3 +49,14 @@ def test_charts_escape_labels_and_stay_light(run_dir: Path) -> None:
     report = Report.load(run_dir / "reference.json")
     page_charts = timeline_svg(shapes(report))
     assert len(page_charts.encode()) < 60_000  # a few tens of kilobytes for every probe of a run
+
+
+def test_generated_cases_count_for_their_endpoint_s_property_feature(run_dir: Path) -> None:
+    report = Report.load(run_dir / "reference.json")
+    spend = {f.feature: f.requests for f in spend_by_feature(report)}
+    sent = [x for x in report.exchanges if not x.not_sent]
+    chat_cases = sum(max(x.attempts, 1) for x in sent if x.probe.startswith("chat-property-"))
+    cases = sum(max(x.attempts, 1) for x in sent if x.probe.startswith("property-"))
+    assert chat_cases > 0 and cases > 0  # the fixture runs both phases
+    assert spend.get("chat.property", 0) >= chat_cases and spend.get("property", 0) >= cases
+    assert spend.get("other", 0) == 0, spend
