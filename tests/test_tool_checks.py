@@ -150,3 +150,15 @@ def test_a_head_split_over_two_deltas_is_assembled_as_one_call() -> None:
     for check in (tools.stream_call_head, tools.stream_index, tools.stream_arguments, tools.named):
         assert _grade(check, streamed, _answer("chat-tools-named", {
             "content": None, "tool_calls": [_call("get_weather", WEATHER)]}, "tool_calls")) is Grade.PASS, check.id
+
+
+def test_each_probe_s_owner_is_a_check_that_reads_it() -> None:
+    """tools.OWNERS says whose finding an unusable answer is: the owner must exist and read that probe, or the
+    failure would be graded by no check at all."""
+    from relaycheck.checks import tools
+    from relaycheck.checks.catalogue import load_catalogue
+
+    checks = load_catalogue().checks
+    for probe, owner in tools.OWNERS.items():
+        owners = [c for c in checks if c.id == owner or (owner.endswith(".*") and c.id.startswith(owner[:-1]))]
+        assert any(f"chat-{probe}" in c.probes for c in owners), (probe, owner)
