@@ -31,6 +31,10 @@ FLOOR_MASS = 1e-3  # probability mass (at temperature 1) spread over all non-can
 # Scores are SHARPNESS * log p. A model counted from a few kilobytes is over-confident: at temperature 1 it
 # would repeat a handful of texts, and independent samples would often coincide. Greedy output is unchanged.
 SHARPNESS = 0.7
+# The least logprob reported: at a temperature near 0 every other token's logprob underflows to -inf, which JSON
+# cannot carry (Python writes -Infinity, which no strict parser reads). vLLM clamps the same way, to the same value
+# (vllm 0.32.0 vllm/entrypoints/openai/chat_completion/serving.py 1260: ``max(p[1].logprob, -9999.0)``).
+LOGPROB_FLOOR = -9999.0
 # Interpolation weights (4-gram, trigram, bigram, unigram) by the longest context seen in the corpus. Four tokens:
 # cl100k splits ", 5" into ",", " ", "5", so only a 4-gram context tells which number comes next when counting.
 _WEIGHTS = {4: (0.75, 0.2, 0.0, 0.05), 3: (0.0, 0.75, 0.2, 0.05), 2: (0.0, 0.0, 0.9, 0.1), 1: (0.0, 0.0, 0.0, 1.0)}
@@ -181,7 +185,7 @@ class NGramModel:
         log_z = math.log(sum(weights) + rest * rest_weight)
 
         def logprob(score: float) -> float:
-            return (score - peak) / temperature - log_z
+            return max((score - peak) / temperature - log_z, LOGPROB_FLOOR)
 
         if force is not None:
             token = force

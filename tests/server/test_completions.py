@@ -326,3 +326,23 @@ def test_stream_carries_the_same_completion(api: Api, body: dict[str, Any]) -> N
             parts = [c["logprobs"] for ch in streamed.chunks for c in ch["choices"] if c["index"] == index]
             for key in ("tokens", "token_logprobs", "top_logprobs", "text_offset"):
                 assert [v for part in parts for v in part[key]] == choice["logprobs"][key], key
+
+
+@pytest.mark.parametrize("path", ["/completions", "/chat/completions"])
+def test_logprobs_near_temperature_0_are_finite_json(api: Api, path: str) -> None:
+    """At a temperature near 0 the alternatives' logprobs underflow: they are floored (as vLLM floors them), never
+    the -Infinity that strict JSON parsers refuse (schemathesis's CLI found it: ST108 on temperature 5e-324)."""
+    import json
+
+    body = {"model": MODEL, "prompt": [1228], "echo": True, "logprobs": 4, "max_tokens": 8, "temperature": 5e-324}
+    if path == "/chat/completions":
+        body = {"model": "gpt-3.5-turbo", "messages": [{"role": "user", "content": "Say this is a test"}],
+                "logprobs": True, "top_logprobs": 4, "max_completion_tokens": 8, "temperature": 5e-324}
+    response = api.client.post(path, json=body)
+    assert response.status_code == 200, response.text
+
+    def refuse(constant: str) -> None:
+        raise AssertionError(f"not JSON: {constant}")
+
+    json.loads(response.text, parse_constant=refuse)
+    assert "-9999.0" in response.text  # the floor is what the underflowed alternatives report
